@@ -1,0 +1,349 @@
+/*
+ * alloc.c -- the allocation and free slow paths and the internal API behind
+ * the standard entry points (override.c holds the exported names and the
+ * inline fast paths).
+ *
+ * Owns: request validation (sizes near SIZE_MAX, alignments), routing by
+ * size (tcache / small / large / huge), the allocation event (cache GC and
+ * the profiler's sampling point), pointer validation on free, realloc
+ * policy, calloc zeroing, and the opt-in junk/zero fills.
+ *
+ * Misuse that is detected here stops the process with one line:
+ *   "xalloc: free of invalid pointer 0x..."  (not from xalloc, interior)
+ *   "xalloc: double free of 0x... (size N)"
+ */
+#include "internal.h"
+
+#define JUNK_ALLOC 0xa5
+#define JUNK_FREE 0x5a
+
+/* Requests above this fail with ENOMEM (as glibc: nothing can be larger
+ * than PTRDIFF_MAX, and page rounding must not overflow). */
+#define XA_REQ_MAX ((size_t)PTRDIFF_MAX - 2 * CHUNK)
+
+XA_INLINE xa_tsd_t *tsd_get(void) {
+	xa_tsd_t *t = &xa_tsd_tls;
+	if (likely(t->state == TSD_NOMINAL))
+		return t;
+	return xa_tsd_boot();
+}
+
+static XA_NOINLINE void alloc_event(xa_tsd_t *t) {
+	xa_tcache_gc_step(t);
+	t->last_active_ns = xa_now_ns();
+	t->next_event = t->allocated + TCACHE_GC_INTERVAL;
+}
+
+/* Count usable bytes for a thread; threads without a registered state
+ * (purgatory, bootstrap) count into the totals directly. */
+XA_INLINE void count_alloc(xa_tsd_t *t, size_t usize) {
+	if (likely(t->state == TSD_NOMINAL)) {
+		XA_RELAXED_STORE(t->allocated, t->allocated + usize);
+		if (unlikely(t->allocated >= t->next_event))
+			alloc_event(t);
+	} else {
+		void xa_tsd_count_unregistered(uint64_t, uint64_t);
+		xa_tsd_count_unregistered(usize, 0);
+	}
+}
+
+XA_INLINE void count_dalloc(xa_tsd_t *t, size_t usize) {
+	if (likely(t->state == TSD_NOMINAL)) {
+		XA_RELAXED_STORE(t->deallocated, t->deallocated + usize);
+	} else {
+		void xa_tsd_count_unregistered(uint64_t, uint64_t);
+		xa_tsd_count_unregistered(0, usize);
+	}
+}
+
+/*
+ * Allocate usize bytes of class cls (usize already the class size, or the
+ * page-rounded size for huge), aligned to align (0 = natural).
+ */
+static void *alloc_impl(xa_tsd_t *t, size_t usize, unsigned cls, size_t align, bool zero) {
+	void *p;
+	if (cls < t->nbins) {
+		xa_cbin_t *b = &t->bins[cls];
+		if (b->ncached) {
+			uint16_t n = (uint16_t)(b->ncached - 1);
+			XA_RELAXED_STORE(b->ncached, n);
+			if (n < b->low_water)
+				b->low_water = n;
+			p = b->stack[n];
+		} else {
+			p = xa_tcache_fill(t, cls);
+		}
+		b->nrequests++;
+		if (p && zero)
+			memset(p, 0, usize);
+	} else if (cls < SC_NSMALL) {
+		p = xa_arena_malloc_small(t->arena, cls, zero);
+	} else if (cls < SC_HUGE) {
+		p = xa_arena_malloc_large(t->arena, usize, align, zero);
+	} else {
+		p = xa_huge_malloc(usize, align, zero);
+	}
+	if (unlikely(p == NULL)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	count_alloc(t, usize);
+	if (unlikely(xa_opt.junk) && !zero)
+		memset(p, JUNK_ALLOC, usize);
+	else if (unlikely(xa_opt.zero) && !zero)
+		memset(p, 0, usize);
+	return p;
+}
+
+XA_INLINE bool boot(void) {
+	if (likely(xa_initialized()))
+		return false;
+	return xa_init_slow();
+}
+
+void *xa_malloc_slow(size_t size) {
+	if (unlikely(boot()))
+		return NULL;
+	if (unlikely(size > XA_REQ_MAX)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	xa_tsd_t *t = tsd_get();
+	unsigned cls = xa_sc_size2class(size);
+	size_t usize = cls < SC_HUGE ? xa_sc_size[cls] : PAGE_CEIL(size);
+	return alloc_impl(t, usize, cls, 0, false);
+}
+
+void *xa_malloc(size_t size) {
+	void *p = xa_tcache_malloc_fast(size);
+	return likely(p != NULL) ? p : xa_malloc_slow(size);
+}
+
+void *xa_calloc(size_t n, size_t size) {
+	size_t total;
+	if (unlikely(__builtin_mul_overflow(n, size, &total) || total > XA_REQ_MAX)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (unlikely(boot()))
+		return NULL;
+	xa_tsd_t *t = tsd_get();
+	unsigned cls = xa_sc_size2class(total);
+	size_t usize = cls < SC_HUGE ? xa_sc_size[cls] : PAGE_CEIL(total);
+	return alloc_impl(t, usize, cls, 0, true);
+}
+
+/* The class to use for size bytes aligned to align (a power of two > 16):
+ * a small class whose size is a multiple of align (its regions are then
+ * aligned, slabs being page-aligned), else a large or huge run. */
+static void *aligned_impl(xa_tsd_t *t, size_t align, size_t size, bool zero) {
+	if (align <= QUANTUM) {
+		unsigned cls = xa_sc_size2class(size);
+		size_t usize = cls < SC_HUGE ? xa_sc_size[cls] : PAGE_CEIL(size);
+		return alloc_impl(t, usize, cls, 0, zero);
+	}
+	if (size > XA_REQ_MAX || align > XA_REQ_MAX / 2 || size + align > XA_REQ_MAX) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (align <= PAGE && size <= SC_SMALL_MAX) {
+		size_t want = (size + align - 1) & ~(align - 1);
+		for (unsigned cls = xa_sc_size2class(want); cls < SC_NSMALL; cls++)
+			if (xa_sc_size[cls] % align == 0)
+				return alloc_impl(t, xa_sc_size[cls], cls, 0, zero);
+	}
+	size_t need = PAGE_CEIL(size > SC_SMALL_MAX ? size : SC_SMALL_MAX + 1);
+	unsigned cls = xa_sc_size2class(need);
+	if (cls < SC_HUGE) {
+		size_t usize = xa_sc_size[cls];
+		if (align <= PAGE)
+			return alloc_impl(t, usize, cls, 0, zero);
+		/* Aligned large runs skip the cache (their alignment is special). */
+		if (usize + align - PAGE <= CHUNK) {
+			void *p = xa_arena_malloc_large(t->arena, usize, align, zero);
+			if (p == NULL) {
+				errno = ENOMEM;
+				return NULL;
+			}
+			count_alloc(t, usize);
+			return p;
+		}
+	}
+	size_t usize = PAGE_CEIL(size);
+	if (usize <= SC_LARGE_MAX)
+		usize = SC_LARGE_MAX + PAGE;
+	void *p = xa_huge_malloc(usize, align, zero);
+	if (p == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	count_alloc(t, usize);
+	return p;
+}
+
+void *xa_aligned(size_t align, size_t size) {
+	if (unlikely(boot()))
+		return NULL;
+	return aligned_impl(tsd_get(), align, size, false);
+}
+
+/* ---- free ------------------------------------------------------------ */
+
+XA_COLD static void bad_pointer(const void *ptr, xa_chunk_t *c) {
+	if (c && c->kind == CHUNK_ARENA) {
+		xa_run_t *r = c->prun[((uintptr_t)ptr - c->addr) >> LG_PAGE];
+		if (r && r->kind == RUN_FREE && r->addr == (uintptr_t)ptr)
+			xa_fatal("double free of", ptr, 0);
+	}
+	xa_fatal("free of invalid pointer", ptr, 0);
+}
+
+/* Find what ptr is: returns its chunk and, for arena chunks, its run;
+ * aborts on a pointer xalloc did not return. */
+XA_INLINE xa_chunk_t *lookup(const void *ptr, xa_run_t **runp) {
+	uintptr_t p = (uintptr_t)ptr;
+	xa_chunk_t *c = xa_pagemap_lookup(p);
+	if (unlikely(c == NULL))
+		bad_pointer(ptr, NULL);
+	if (c->kind == CHUNK_HUGE) {
+		if (unlikely(p != c->addr))
+			bad_pointer(ptr, c);
+		*runp = NULL;
+		return c;
+	}
+	xa_run_t *r = c->prun[(p - c->addr) >> LG_PAGE];
+	if (unlikely(r == NULL || (r->kind != RUN_SLAB && (r->kind != RUN_LARGE || r->addr != p))))
+		bad_pointer(ptr, c);
+	if (unlikely((p & (QUANTUM - 1)) != 0))
+		bad_pointer(ptr, c);
+	*runp = r;
+	return c;
+}
+
+static size_t run_usize(xa_run_t *r) {
+	return r->kind == RUN_SLAB ? xa_sc_size[r->cls] : r->usize;
+}
+
+static void free_impl(xa_tsd_t *t, void *ptr) {
+	xa_run_t *r;
+	xa_chunk_t *c = lookup(ptr, &r);
+	if (c->kind == CHUNK_HUGE) {
+		count_dalloc(t, c->size);
+		if (unlikely(xa_opt.junk))
+			memset(ptr, JUNK_FREE, XA_MIN(c->size, (size_t)4096));
+		xa_huge_free(c);
+		return;
+	}
+	unsigned cls = r->cls;
+	size_t usize = run_usize(r);
+	count_dalloc(t, usize);
+	if (unlikely(xa_opt.junk))
+		memset(ptr, JUNK_FREE, usize);
+	if (cls < t->nbins && (r->kind == RUN_SLAB || r->usize == xa_sc_size[cls])) {
+		xa_cbin_t *b = &t->bins[cls];
+		if (b->ncached == b->cap)
+			xa_tcache_flush_bin(t, cls, b->cap / 2);
+		b->stack[b->ncached] = ptr;
+		XA_RELAXED_STORE(b->ncached, (uint16_t)(b->ncached + 1));
+		return;
+	}
+	if (r->kind == RUN_SLAB)
+		xa_arena_free_small_one(c, ptr);
+	else
+		xa_arena_free_large(c, r);
+}
+
+void xa_free_slow(void *ptr) {
+	if (ptr == NULL)
+		return;
+	if (unlikely(!xa_initialized()))
+		bad_pointer(ptr, NULL); /* nothing can be ours yet */
+	free_impl(tsd_get(), ptr);
+}
+
+void xa_free(void *ptr) {
+	if (likely(xa_tcache_free_fast(ptr)))
+		return;
+	xa_free_slow(ptr);
+}
+
+void xa_free_sized(void *ptr, size_t size) {
+	(void)size;
+	xa_free(ptr);
+}
+
+size_t xa_usable_size(const void *ptr) {
+	if (ptr == NULL || !xa_initialized())
+		return 0;
+	xa_run_t *r;
+	xa_chunk_t *c = lookup(ptr, &r);
+	if (c->kind == CHUNK_HUGE)
+		return c->size;
+	return run_usize(r);
+}
+
+/* ---- realloc --------------------------------------------------------- */
+
+void *xa_realloc(void *ptr, size_t size) {
+	if (ptr == NULL)
+		return xa_malloc(size);
+	if (size == 0) {
+		/* glibc: realloc(p, 0) frees p and returns NULL. */
+		xa_free(ptr);
+		return NULL;
+	}
+	if (unlikely(size > XA_REQ_MAX)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	xa_tsd_t *t = tsd_get();
+	xa_run_t *r;
+	xa_chunk_t *c = lookup(ptr, &r);
+	size_t old = c->kind == CHUNK_HUGE ? c->size : run_usize(r);
+	unsigned ncls = xa_sc_size2class(size);
+	size_t usize = ncls < SC_HUGE ? xa_sc_size[ncls] : PAGE_CEIL(size);
+
+	if (c->kind == CHUNK_HUGE) {
+		if (ncls == SC_HUGE) {
+			void *q = xa_huge_realloc(c, usize);
+			if (q) {
+				count_dalloc(t, old);
+				count_alloc(t, usize);
+			}
+			return q;
+		}
+	} else if (r->kind == RUN_SLAB) {
+		/* Same class, or a shrink to no less than half: keep it. */
+		if (usize <= old && usize * 2 >= old)
+			return ptr;
+	} else if (ncls >= SC_NSMALL && ncls < SC_HUGE) {
+		if (usize == old)
+			return ptr;
+		if (!xa_arena_ralloc_large_inplace(c, r, usize)) {
+			count_dalloc(t, old);
+			count_alloc(t, usize);
+			return ptr;
+		}
+	}
+	void *q = alloc_impl(t, usize, ncls, 0, false);
+	if (q == NULL)
+		return NULL; /* the old block is untouched */
+	memcpy(q, ptr, XA_MIN(old, size));
+	free_impl(t, ptr);
+	return q;
+}
+
+/* ---- release on demand ------------------------------------------------ */
+
+size_t xa_release_all(void) {
+	if (!xa_initialized())
+		return 0;
+	xa_tsd_t *t = &xa_tsd_tls;
+	size_t before = 0;
+	if (t->state == TSD_NOMINAL) {
+		before = xa_tcache_bytes(t);
+		xa_tcache_flush_all(t);
+	}
+	(void)before;
+	return xa_arenas_purge(true);
+}

@@ -1,0 +1,432 @@
+/*
+ * arena.c -- the bounded arena pool: bins and slabs for small classes, page
+ * runs for large classes.
+ *
+ * Owns: arena creation (lazy, at most narenas), the thread -> arena
+ * binding, slab carving and region bitmaps, tcache fill and flush, large
+ * allocation, and the purge calls that follow frees.
+ *
+ * Locking (in this order; never the reverse):
+ *   arenas_lock  (creation, binding)
+ *   bin->lock    (one per arena and small class: slab lists, bitmaps, bin stats)
+ *   arena->lock  (page allocator: see pages.c; large stats)
+ *   base lock, pagemap lock
+ * A thread holds at most one bin lock.  Nothing here calls malloc.
+ *
+ * Cross-thread frees: a thread that frees another arena's object caches it
+ * in its own tcache; flushes group objects by owning arena and take that
+ * arena's bin lock once per group, so the memory returns to its slab and is
+ * reused (a producer/consumer pair keeps a flat footprint).
+ */
+#include "internal.h"
+
+xa_arena_t *_Atomic xa_arenas[XA_MAX_ARENAS];
+_Atomic unsigned xa_narenas_created;
+static xa_mutex_t arenas_lock = XA_MUTEX_INITIALIZER;
+
+static unsigned arena_max(void) {
+	unsigned n = xa_opt.narenas ? (unsigned)xa_opt.narenas : xa_ncpus;
+	return XA_MIN(XA_MAX(n, 1u), (unsigned)XA_MAX_ARENAS);
+}
+
+/* arenas_lock held */
+static xa_arena_t *arena_create(unsigned ind) {
+	size_t sz = sizeof(xa_arena_t) + SC_NSMALL * sizeof(xa_bin_t);
+	xa_arena_t *a = xa_base_alloc(sz + 64);
+	if (a == NULL)
+		return NULL;
+	a = (xa_arena_t *)(((uintptr_t)a + 63) & ~(uintptr_t)63);
+	a->ind = ind;
+	xa_mutex_init(&a->lock);
+	for (unsigned i = 0; i < SC_NSMALL; i++)
+		xa_mutex_init(&a->bins[i].lock);
+	atomic_store(&a->decay_ms, atomic_load(&xa_decay_default_ms));
+	atomic_store_explicit(&xa_arenas[ind], a, memory_order_release);
+	atomic_store(&xa_narenas_created, ind + 1);
+	return a;
+}
+
+xa_arena_t *xa_arena_get(unsigned ind, bool create) {
+	if (ind >= XA_MAX_ARENAS)
+		return NULL;
+	xa_arena_t *a = atomic_load_explicit(&xa_arenas[ind], memory_order_acquire);
+	if (a || !create)
+		return a;
+	xa_mutex_lock(&arenas_lock);
+	a = xa_arenas[ind];
+	if (a == NULL && ind < arena_max()) {
+		/* Arenas are created in order so indices stay dense. */
+		for (unsigned i = atomic_load(&xa_narenas_created); i <= ind; i++)
+			a = arena_create(i);
+	}
+	xa_mutex_unlock(&arenas_lock);
+	return a;
+}
+
+xa_arena_t *xa_arena_choose(void) {
+	xa_mutex_lock(&arenas_lock);
+	unsigned n = atomic_load(&xa_narenas_created), best = 0, bestn = UINT_MAX;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned t = atomic_load(&xa_arenas[i]->nthreads);
+		if (t < bestn) {
+			bestn = t;
+			best = i;
+		}
+	}
+	xa_arena_t *a;
+	if ((n == 0 || bestn > 0) && n < arena_max() && (a = arena_create(n)) != NULL)
+		best = n;
+	a = xa_arenas[best];
+	if (a)
+		atomic_fetch_add(&a->nthreads, 1);
+	xa_mutex_unlock(&arenas_lock);
+	return a;
+}
+
+void xa_arena_thread_leave(xa_arena_t *a) {
+	if (a)
+		atomic_fetch_sub(&a->nthreads, 1);
+}
+
+/* ---- purging after frees --------------------------------------------- */
+
+static _Atomic uint64_t arena_purge_check_ns;
+
+/* After pages went dirty: release at once with decay 0, else let the
+ * background thread know, or (without it) purge what is due, at most every
+ * few milliseconds. */
+static void arena_after_dirty(xa_arena_t *a) {
+	int64_t d = atomic_load_explicit(&a->decay_ms, memory_order_relaxed);
+	if (d == 0) {
+		xa_pages_purge(a, false);
+		return;
+	}
+	if (d < 0)
+		return;
+	if (xa_opt.background_thread && xa_background_running()) {
+		return;
+	}
+	uint64_t now = xa_now_ns();
+	uint64_t next = atomic_load_explicit(&arena_purge_check_ns, memory_order_relaxed);
+	if (now < next)
+		return;
+	uint64_t step = (uint64_t)d * 1000000u / 16;
+	if (step > 100000000u)
+		step = 100000000u;
+	atomic_store_explicit(&arena_purge_check_ns, now + step, memory_order_relaxed);
+	if (xa_opt.background_thread)
+		xa_background_kick();
+	unsigned n = atomic_load(&xa_narenas_created);
+	for (unsigned i = 0; i < n; i++)
+		xa_pages_purge(xa_arenas[i], false);
+}
+
+size_t xa_arenas_purge(bool force) {
+	size_t pages = 0;
+	unsigned n = atomic_load(&xa_narenas_created);
+	for (unsigned i = 0; i < n; i++)
+		pages += xa_pages_purge(xa_arenas[i], force);
+	return pages * PAGE;
+}
+
+/* ---- slabs (bin lock held) ------------------------------------------- */
+
+static xa_run_t *slab_new(xa_arena_t *a, unsigned cls) {
+	bool zeroed;
+	xa_mutex_lock(&a->lock);
+	xa_run_t *r = xa_pages_alloc(a, xa_sc[cls].npages, 0, &zeroed);
+	if (r) {
+		r->kind = RUN_SLAB;
+		r->cls = (uint8_t)cls;
+		r->nregs = xa_sc[cls].nregs;
+		r->nfree = r->nregs;
+		r->hint = 0;
+		memset(r->bitmap, 0, sizeof(r->bitmap));
+		for (unsigned i = 0; i < r->nregs / 64; i++)
+			r->bitmap[i] = ~(uint64_t)0;
+		if (r->nregs % 64)
+			r->bitmap[r->nregs / 64] = ((uint64_t)1 << (r->nregs % 64)) - 1;
+		xa_run_set_pages(r->chunk, r, (uint8_t)cls, true);
+	}
+	xa_mutex_unlock(&a->lock);
+	return r;
+}
+
+static void bin_list_push(xa_bin_t *b, xa_run_t *r) {
+	r->prev = NULL;
+	r->next = b->nonfull;
+	if (b->nonfull)
+		b->nonfull->prev = r;
+	b->nonfull = r;
+}
+
+static void bin_list_remove(xa_bin_t *b, xa_run_t *r) {
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		b->nonfull = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->next = r->prev = NULL;
+}
+
+/* Take up to n regions from slab r into out[]. */
+static unsigned slab_take(xa_run_t *r, unsigned cls, void **out, unsigned n) {
+	unsigned got = 0;
+	size_t size = xa_sc[cls].size;
+	for (unsigned w = r->hint; w < SLAB_BITMAP_WORDS && got < n; w++) {
+		uint64_t bits = r->bitmap[w];
+		while (bits && got < n) {
+			unsigned b = (unsigned)__builtin_ctzl(bits);
+			bits &= bits - 1;
+			out[got++] = (void *)(r->addr + ((size_t)w * 64 + b) * size);
+		}
+		r->bitmap[w] = bits;
+		if (bits == 0)
+			r->hint = (uint16_t)(w + 1);
+		else
+			r->hint = (uint16_t)w;
+	}
+	r->nfree = (uint16_t)(r->nfree - got);
+	return got;
+}
+
+unsigned xa_arena_fill_small(xa_arena_t *a, unsigned cls, void **out, unsigned n, uint64_t nrequests) {
+	xa_bin_t *b = &a->bins[cls];
+	unsigned got = 0;
+	xa_mutex_lock(&b->lock);
+	while (got < n) {
+		xa_run_t *r = b->cur;
+		if (r == NULL || r->nfree == 0) {
+			r = b->nonfull;
+			if (r) {
+				bin_list_remove(b, r);
+			} else {
+				r = slab_new(a, cls);
+				if (r == NULL)
+					break;
+				b->stats.curslabs++;
+				b->stats.nslabs_total++;
+			}
+			b->cur = r;
+		}
+		got += slab_take(r, cls, out + got, n - got);
+	}
+	b->stats.nmalloc += got;
+	b->stats.curregs += got;
+	b->stats.nfills++;
+	b->stats.nrequests += nrequests;
+	xa_mutex_unlock(&b->lock);
+	return got;
+}
+
+/*
+ * Return one region to its slab (bin lock held).  Returns the slab if it
+ * became entirely free and was detached from the bin (the caller releases
+ * its pages after dropping the bin lock), else NULL.
+ */
+static xa_run_t *slab_dalloc(xa_bin_t *b, xa_chunk_t *c, void *ptr, unsigned cls) {
+	uintptr_t p = (uintptr_t)ptr;
+	xa_run_t *r = c->prun[(p - c->addr) >> LG_PAGE];
+	xa_check(r && r->kind == RUN_SLAB && r->cls == cls, "free of invalid pointer", ptr, 0);
+	size_t off = p - r->addr;
+	unsigned idx = xa_sc_region_index(cls, off);
+	xa_check((size_t)idx * xa_sc[cls].size == off && idx < r->nregs, "free of invalid pointer", ptr, 0);
+	uint64_t bit = (uint64_t)1 << (idx % 64);
+	xa_check(!(r->bitmap[idx / 64] & bit), "double free of", ptr, xa_sc[cls].size);
+	r->bitmap[idx / 64] |= bit;
+	if (idx / 64 < r->hint)
+		r->hint = (uint16_t)(idx / 64);
+	r->nfree++;
+	b->stats.ndalloc++;
+	b->stats.curregs--;
+	if (r == b->cur)
+		return NULL;
+	if (r->nfree == 1 && r->nregs > 1) {
+		bin_list_push(b, r);
+		return NULL;
+	}
+	if (r->nfree == r->nregs) {
+		if (r->nregs > 1)
+			bin_list_remove(b, r);
+		b->stats.curslabs--;
+		return r;
+	}
+	return NULL;
+}
+
+static void slabs_release(xa_arena_t *a, xa_run_t **empty, unsigned n) {
+	if (n == 0)
+		return;
+	xa_mutex_lock(&a->lock);
+	for (unsigned i = 0; i < n; i++)
+		xa_pages_free(a, empty[i]);
+	xa_mutex_unlock(&a->lock);
+	arena_after_dirty(a);
+}
+
+void xa_arena_flush_small(unsigned cls, void **ptrs, unsigned n) {
+	while (n) {
+		xa_chunk_t *c0 = xa_pagemap_lookup((uintptr_t)ptrs[0]);
+		xa_arena_t *a = c0->arena;
+		xa_bin_t *b = &a->bins[cls];
+		xa_run_t *empty[64];
+		unsigned nempty = 0, keep = 0;
+		xa_mutex_lock(&b->lock);
+		for (unsigned i = 0; i < n; i++) {
+			xa_chunk_t *c = i == 0 ? c0 : xa_pagemap_lookup((uintptr_t)ptrs[i]);
+			if (c->arena != a || nempty == XA_ARRAY_LEN(empty)) {
+				ptrs[keep++] = ptrs[i];
+				continue;
+			}
+			xa_run_t *r = slab_dalloc(b, c, ptrs[i], cls);
+			if (r)
+				empty[nempty++] = r;
+		}
+		b->stats.nflushes++;
+		xa_mutex_unlock(&b->lock);
+		slabs_release(a, empty, nempty);
+		n = keep;
+	}
+}
+
+void *xa_arena_malloc_small(xa_arena_t *a, unsigned cls, bool zero) {
+	void *p;
+	if (xa_arena_fill_small(a, cls, &p, 1, 1) == 0)
+		return NULL;
+	if (zero)
+		memset(p, 0, xa_sc[cls].size);
+	return p;
+}
+
+void xa_arena_free_small_one(xa_chunk_t *c, void *ptr) {
+	xa_arena_t *a = c->arena;
+	unsigned cls = c->pclass[((uintptr_t)ptr - c->addr) >> LG_PAGE];
+	xa_run_t *r0 = c->prun[((uintptr_t)ptr - c->addr) >> LG_PAGE];
+	xa_check(r0 && r0->kind == RUN_SLAB, "free of invalid pointer", ptr, 0);
+	cls = r0->cls;
+	xa_bin_t *b = &a->bins[cls];
+	xa_mutex_lock(&b->lock);
+	xa_run_t *r = slab_dalloc(b, c, ptr, cls);
+	xa_mutex_unlock(&b->lock);
+	if (r)
+		slabs_release(a, &r, 1);
+}
+
+/* ---- large ----------------------------------------------------------- */
+
+void *xa_arena_malloc_large(xa_arena_t *a, size_t usize, size_t align, bool zero) {
+	unsigned cls = xa_sc_size2class(usize);
+	size_t npages = usize >> LG_PAGE;
+	size_t align_pages = align > PAGE ? align >> LG_PAGE : 0;
+	bool zeroed;
+	xa_mutex_lock(&a->lock);
+	xa_run_t *r = xa_pages_alloc(a, npages, align_pages, &zeroed);
+	if (r) {
+		r->kind = RUN_LARGE;
+		r->cls = (uint8_t)cls;
+		r->usize = usize;
+		xa_run_set_pages(r->chunk, r, (uint8_t)cls, false);
+		a->stats.large_nmalloc++;
+		a->stats.large_cur++;
+		a->stats.large_allocated += usize;
+		a->lstats_nmalloc[cls - SC_NSMALL]++;
+		a->lstats_cur[cls - SC_NSMALL]++;
+	}
+	xa_mutex_unlock(&a->lock);
+	if (r == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (zero && !zeroed)
+		memset((void *)r->addr, 0, usize);
+	return (void *)r->addr;
+}
+
+void xa_arena_free_large(xa_chunk_t *c, xa_run_t *r) {
+	xa_arena_t *a = c->arena;
+	xa_mutex_lock(&a->lock);
+	unsigned cls = r->cls;
+	a->stats.large_ndalloc++;
+	a->stats.large_cur--;
+	a->stats.large_allocated -= r->usize;
+	a->lstats_ndalloc[cls - SC_NSMALL]++;
+	a->lstats_cur[cls - SC_NSMALL]--;
+	xa_pages_free(a, r);
+	xa_mutex_unlock(&a->lock);
+	arena_after_dirty(a);
+}
+
+void xa_arena_flush_large(void **ptrs, unsigned n) {
+	for (unsigned i = 0; i < n; i++) {
+		xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)ptrs[i]);
+		xa_run_t *r = c->prun[((uintptr_t)ptrs[i] - c->addr) >> LG_PAGE];
+		xa_check(r && r->kind == RUN_LARGE && r->addr == (uintptr_t)ptrs[i],
+		    "double free or invalid pointer", ptrs[i], 0);
+		xa_arena_free_large(c, r);
+	}
+}
+
+bool xa_arena_ralloc_large_inplace(xa_chunk_t *c, xa_run_t *r, size_t usize) {
+	xa_arena_t *a = c->arena;
+	size_t np = usize >> LG_PAGE;
+	unsigned ncls = xa_sc_size2class(usize);
+	bool fail = false, shrink = np < r->npages;
+	xa_mutex_lock(&a->lock);
+	if (np > r->npages)
+		fail = xa_pages_grow(a, r, np);
+	else if (np < r->npages)
+		xa_pages_shrink(a, r, np);
+	if (!fail) {
+		unsigned ocls = r->cls;
+		a->stats.large_allocated += usize - r->usize;
+		a->lstats_cur[ocls - SC_NSMALL]--;
+		a->lstats_ndalloc[ocls - SC_NSMALL]++;
+		a->lstats_cur[ncls - SC_NSMALL]++;
+		a->lstats_nmalloc[ncls - SC_NSMALL]++;
+		r->cls = (uint8_t)ncls;
+		r->usize = usize;
+		c->pclass[(r->addr - c->addr) >> LG_PAGE] = (uint8_t)ncls;
+	}
+	xa_mutex_unlock(&a->lock);
+	if (!fail && shrink)
+		arena_after_dirty(a);
+	return fail;
+}
+
+/* ---- fork ------------------------------------------------------------ */
+
+void xa_arena_prefork(void) {
+	xa_mutex_lock(&arenas_lock);
+	unsigned n = atomic_load(&xa_narenas_created);
+	for (unsigned i = 0; i < n; i++) {
+		xa_arena_t *a = xa_arenas[i];
+		for (unsigned j = 0; j < SC_NSMALL; j++)
+			xa_mutex_lock(&a->bins[j].lock);
+		xa_mutex_lock(&a->lock);
+	}
+}
+
+void xa_arena_postfork_parent(void) {
+	unsigned n = atomic_load(&xa_narenas_created);
+	for (unsigned i = 0; i < n; i++) {
+		xa_arena_t *a = xa_arenas[i];
+		xa_mutex_unlock(&a->lock);
+		for (unsigned j = 0; j < SC_NSMALL; j++)
+			xa_mutex_unlock(&a->bins[j].lock);
+	}
+	xa_mutex_unlock(&arenas_lock);
+}
+
+void xa_arena_postfork_child(void) {
+	unsigned n = atomic_load(&xa_narenas_created);
+	for (unsigned i = 0; i < n; i++) {
+		xa_arena_t *a = xa_arenas[i];
+		xa_mutex_init(&a->lock);
+		for (unsigned j = 0; j < SC_NSMALL; j++)
+			xa_mutex_init(&a->bins[j].lock);
+		/* Only this thread survives: the others' bindings are gone. */
+		atomic_store(&a->nthreads, 0);
+	}
+	xa_mutex_init(&arenas_lock);
+}

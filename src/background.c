@@ -1,0 +1,166 @@
+/*
+ * background.c -- the one background thread that releases memory of idle
+ * processes.
+ *
+ * Without it nothing is released once a program stops calling the
+ * allocator.  The thread is created lazily, the first time pages become
+ * dirty with a positive decay time; it purges every arena's due runs, then
+ * sleeps until the oldest remaining dirty run is due, or indefinitely when
+ * there is none (a kick wakes it).  It never allocates; it blocks every
+ * signal; it is detached, so it does not keep the process alive; if
+ * pthread_create fails, releases fall back to allocator calls (see
+ * arena.c), and the failure is not retried for a while.  After fork the
+ * child has no background thread and recreates it lazily.
+ *
+ * Locking: bg_lock protects the state and the condition variable; it is
+ * never held while purging.
+ */
+#include "internal.h"
+
+#include <signal.h>
+#include <time.h>
+
+enum { BG_OFF = 0, BG_STARTING, BG_RUNNING, BG_FAILED };
+
+static xa_mutex_t bg_lock = XA_MUTEX_INITIALIZER;
+static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;
+static _Atomic int bg_state;
+static _Atomic bool bg_enabled = true;
+static _Atomic bool bg_sleeping_forever;
+static bool bg_kicked;
+static uint64_t bg_failed_ns;
+static _Atomic uint64_t bg_wakeups, bg_runs;
+
+void xa_background_stats(uint64_t *wakeups, uint64_t *runs) {
+	*wakeups = atomic_load(&bg_wakeups);
+	*runs = atomic_load(&bg_runs);
+}
+
+bool xa_background_running(void) { return atomic_load_explicit(&bg_state, memory_order_acquire) == BG_RUNNING; }
+
+/* Hooks run on every background pass (slack budget, idle caches). */
+uint64_t xa_background_pass(uint64_t now);
+
+static void *bg_main(void *arg) {
+	(void)arg;
+	for (;;) {
+		atomic_fetch_add(&bg_runs, 1);
+		uint64_t now = xa_now_ns();
+		uint64_t wait = UINT64_MAX;
+		if (atomic_load(&bg_enabled)) {
+			unsigned n = atomic_load(&xa_narenas_created);
+			for (unsigned i = 0; i < n; i++) {
+				xa_arena_t *a = xa_arenas[i];
+				xa_pages_purge(a, false);
+				uint64_t w = xa_pages_next_due(a, xa_now_ns());
+				if (w < wait)
+					wait = w;
+			}
+			uint64_t w = xa_background_pass(now);
+			if (w < wait)
+				wait = w;
+		}
+		xa_mutex_lock(&bg_lock);
+		if (!bg_kicked) {
+			if (wait == UINT64_MAX) {
+				atomic_store(&bg_sleeping_forever, true);
+				pthread_cond_wait(&bg_cond, &bg_lock);
+				atomic_store(&bg_sleeping_forever, false);
+			} else {
+				/* Wake a little after the due time so the run is due. */
+				wait += 1000000;
+				struct timespec ts;
+				clock_gettime(CLOCK_MONOTONIC, &ts);
+				uint64_t ns = (uint64_t)ts.tv_nsec + wait % 1000000000u;
+				ts.tv_sec += (time_t)(wait / 1000000000u + ns / 1000000000u);
+				ts.tv_nsec = (long)(ns % 1000000000u);
+				pthread_cond_timedwait(&bg_cond, &bg_lock, &ts);
+			}
+		}
+		bg_kicked = false;
+		xa_mutex_unlock(&bg_lock);
+		atomic_fetch_add(&bg_wakeups, 1);
+	}
+	return NULL;
+}
+
+static void bg_start(void) {
+	int expect = BG_OFF;
+	if (!atomic_compare_exchange_strong(&bg_state, &expect, BG_STARTING)) {
+		if (expect != BG_FAILED)
+			return;
+		/* Retry a failed start at most once a second. */
+		uint64_t now = xa_now_ns();
+		if (now - bg_failed_ns < 1000000000u ||
+		    !atomic_compare_exchange_strong(&bg_state, &expect, BG_STARTING))
+			return;
+	}
+	/* The condition variable waits on CLOCK_MONOTONIC. */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	xa_mutex_lock(&bg_lock);
+	pthread_cond_init(&bg_cond, &ca);
+	xa_mutex_unlock(&bg_lock);
+	pthread_condattr_destroy(&ca);
+
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 << 10);
+	pthread_t th;
+	int err = pthread_create(&th, &attr, bg_main, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err == 0) {
+		atomic_store_explicit(&bg_state, BG_RUNNING, memory_order_release);
+	} else {
+		bg_failed_ns = xa_now_ns();
+		atomic_store(&bg_state, BG_FAILED);
+	}
+}
+
+void xa_background_kick(void) {
+	if (!xa_opt.background_thread || !atomic_load_explicit(&bg_enabled, memory_order_relaxed))
+		return;
+	int s = atomic_load_explicit(&bg_state, memory_order_acquire);
+	if (s != BG_RUNNING) {
+		if (s == BG_OFF || s == BG_FAILED)
+			bg_start();
+		return;
+	}
+	if (atomic_load_explicit(&bg_sleeping_forever, memory_order_relaxed)) {
+		xa_mutex_lock(&bg_lock);
+		bg_kicked = true;
+		pthread_cond_signal(&bg_cond);
+		xa_mutex_unlock(&bg_lock);
+	}
+}
+
+bool xa_background_set(bool enable) {
+	atomic_store(&bg_enabled, enable);
+	xa_opt.background_thread = enable;
+	if (enable)
+		xa_background_kick();
+	return false;
+}
+
+bool xa_background_enabled(void) { return xa_opt.background_thread && atomic_load(&bg_enabled); }
+
+void xa_background_prefork(void) { xa_mutex_lock(&bg_lock); }
+void xa_background_postfork_parent(void) { xa_mutex_unlock(&bg_lock); }
+void xa_background_postfork_child(void) {
+	xa_mutex_init(&bg_lock);
+	pthread_cond_init(&bg_cond, NULL);
+	bg_kicked = false;
+	atomic_store(&bg_sleeping_forever, false);
+	atomic_store(&bg_state, BG_OFF);
+}
+
+uint64_t xa_background_pass(uint64_t now) {
+	(void)now;
+	return UINT64_MAX;
+}

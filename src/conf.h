@@ -1,0 +1,61 @@
+/*
+ * conf.h -- options: the table from options.def, the parsed values, the
+ * XALLOC_CONF parser.
+ */
+#ifndef XA_CONF_H
+#define XA_CONF_H
+
+#define XA_OPT_STRLEN 256
+enum {
+	XA_OPT_T_BOOL,
+	XA_OPT_T_INT,
+	XA_OPT_T_UNSIGNED,
+	XA_OPT_T_SIZE,
+	XA_OPT_T_SLACK,
+	XA_OPT_T_ENUM,
+	XA_OPT_T_STRING
+};
+#define XA_OPT_FIELD_BOOL(n) bool n;
+#define XA_OPT_FIELD_INT(n) int64_t n;
+#define XA_OPT_FIELD_UNSIGNED(n) uint64_t n;
+#define XA_OPT_FIELD_SIZE(n) uint64_t n;
+#define XA_OPT_FIELD_SLACK(n) uint64_t n;
+#define XA_OPT_FIELD_ENUM(n) unsigned n;
+#define XA_OPT_FIELD_STRING(n) char n[XA_OPT_STRLEN];
+
+typedef struct xa_opts_s {
+#define XA_OPT(name, type, def, min, max, choices, doc) XA_OPT_FIELD_##type(name)
+#include "options.def"
+#undef XA_OPT
+} xa_opts_t;
+
+typedef struct {
+	const char *name;
+	int type;
+	size_t offset;
+	int64_t min;
+	uint64_t max;
+	const char *choices; /* ENUM: "a|b" */
+	const char *doc;
+} xa_opt_desc_t;
+
+/* SLACK values: a percentage is stored with this bit set. */
+#define XA_SLACK_PCT ((uint64_t)1 << 63)
+enum { XA_PURGE_DONTNEED = 0, XA_PURGE_FREE = 1 };
+
+extern const xa_opt_desc_t xa_opt_table[];
+extern const unsigned xa_opt_count;
+extern xa_opts_t xa_opt; /* the values in force (read-only after init) */
+
+void xa_conf_defaults(xa_opts_t *o);
+/* Parse "k:v,k:v" into o, warning once per bad item as
+ * "xalloc: <src>: ...".  Returns the number of bad items. */
+unsigned xa_conf_parse(xa_opts_t *o, const char *src, const char *s);
+/* Read xalloc_conf and XALLOC_CONF (not in AT_SECURE processes) into xa_opt. */
+void xa_conf_init(void);
+/* Enum choice name (for printing). */
+const char *xa_opt_enum_name(const xa_opt_desc_t *d, unsigned v, char *buf, size_t n);
+/* Format an option's current value. */
+void xa_opt_format(const xa_opts_t *o, const xa_opt_desc_t *d, char *buf, size_t n);
+
+#endif

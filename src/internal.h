@@ -1,0 +1,272 @@
+/*
+ * internal.h -- what every xalloc source file includes.
+ *
+ * Owns: compiler helpers (likely/unlikely, inline, export), the assertion
+ * tiers, the build-time feature constants (config_*), the fixed geometry
+ * (page, chunk, radix), and the cross-file prototypes grouped by the file
+ * that defines them.  Cross-file internals are named xa_<module>_<verb> and
+ * are hidden (the library is built with -fvisibility=hidden); only XA_EXPORT
+ * functions leave the shared object.
+ *
+ * Nothing declared here may allocate through malloc: the allocator never
+ * calls itself.  "returns true on error" is written beside the prototypes
+ * that follow that convention.
+ */
+#ifndef XA_INTERNAL_H
+#define XA_INTERNAL_H
+
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+/* ---- compiler helpers ---------------------------------------------- */
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define XA_INLINE static inline __attribute__((always_inline))
+#define XA_NOINLINE __attribute__((noinline))
+#define XA_COLD __attribute__((cold, noinline))
+#define XA_EXPORT __attribute__((visibility("default")))
+#define XA_NORETURN __attribute__((noreturn))
+#define XA_CONCAT2(a, b) a##b
+#define XA_CONCAT(a, b) XA_CONCAT2(a, b)
+/* The standard entry points carry the configured prefix (empty by default). */
+#define XA_SYM(name) XA_CONCAT(XALLOC_PREFIX, name)
+#define XA_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define XA_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define XA_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* ---- build-time features: both branches always compile ------------- */
+static const bool config_debug = XALLOC_DEBUG;
+static const bool config_stats = XALLOC_STATS;
+static const bool config_prof = XALLOC_PROF;
+#ifdef XALLOC_TEST_BUILD
+static const bool config_test = true;
+#else
+static const bool config_test = false;
+#endif
+
+/* ---- assertion tiers ------------------------------------------------
+ * xa_check:  always on; cheap metadata checks whose failure means heap
+ *            corruption or misuse.  Prints one line and aborts, without
+ *            allocating or taking a lock.
+ * xa_assert: --enable-debug only (internal invariants).
+ */
+XA_NORETURN void xa_fatal(const char *msg, const void *ptr, size_t size);
+#define xa_check(cond, msg, ptr, size)                                        \
+	do {                                                                  \
+		if (unlikely(!(cond)))                                        \
+			xa_fatal((msg), (const void *)(ptr), (size));         \
+	} while (0)
+XA_NORETURN void xa_assert_fail(const char *expr, const char *file, int line);
+#define xa_assert(e)                                                          \
+	do {                                                                  \
+		if (config_debug && unlikely(!(e)))                           \
+			xa_assert_fail(#e, __FILE__, __LINE__);               \
+	} while (0)
+
+/* ---- geometry --------------------------------------------------------
+ * Pages are 4 KiB (checked at start-up).  The arenas carve memory out of
+ * chunks: CHUNK-sized, CHUNK-aligned mappings.  Allocations larger than a
+ * chunk ("huge") get their own CHUNK-aligned mapping.  Every mapping that
+ * holds user memory starts on a CHUNK boundary, so the pagemap can key on
+ * the chunk number.
+ */
+#define LG_PAGE 12
+#define PAGE ((size_t)1 << LG_PAGE)
+#define PAGE_MASK (PAGE - 1)
+#define LG_CHUNK 22
+#define CHUNK ((size_t)1 << LG_CHUNK)
+#define CHUNK_MASK (CHUNK - 1)
+#define CHUNK_NPAGES (CHUNK >> LG_PAGE)
+#define PAGE_CEIL(s) (((s) + PAGE_MASK) & ~PAGE_MASK)
+#define CHUNK_CEIL(s) (((s) + CHUNK_MASK) & ~CHUNK_MASK)
+#define QUANTUM 16
+/* User addresses above 2^47 are never ours (the kernel only hands them
+ * out on request). */
+#define LG_VADDR 47
+#define XA_MAX_ARENAS 256
+
+#include "types.h"
+
+/* ---- util.c: allocation-free formatting and messages ---------------- */
+/* A tiny snprintf: %s %d %u %ld %lu %zu %zd %llu %lld %x %lx %zx %p %c %%,
+ * with optional width, '-' and '0' flags and precision for %s.
+ * Always NUL-terminates; returns the length it would have written. */
+int xa_snprintf(char *buf, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int xa_vsnprintf(char *buf, size_t n, const char *fmt, __builtin_va_list ap);
+/* One line "xalloc: <formatted>\n" to stderr with write(2). */
+void xa_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Human-readable byte count ("1.5 MiB") into buf. */
+const char *xa_fmt_bytes(char *buf, size_t n, uint64_t bytes);
+/* Parse an unsigned size with optional K/M/G/T suffix (binary).  Returns
+ * true on error. */
+bool xa_parse_size(const char *s, size_t len, uint64_t *out);
+/* Parse a signed decimal.  Returns true on error. */
+bool xa_parse_int(const char *s, size_t len, int64_t *out);
+/* Monotonic time in nanoseconds. */
+uint64_t xa_now_ns(void);
+
+/* ---- os.c: the only code that talks to the kernel (see os.h) --------- */
+#include "os.h"
+
+/* ---- base.c: metadata memory, never from malloc ---------------------- */
+/* Zeroed, 16-byte aligned metadata; NULL on out of memory. */
+void *xa_base_alloc(size_t size);
+/* Fixed-size object pools built on base, with a free list. */
+void *xa_pool_get(xa_pool_t *pool);
+void xa_pool_put(xa_pool_t *pool, void *obj);
+size_t xa_base_mapped(void);    /* bytes mapped for metadata */
+size_t xa_base_allocated(void); /* bytes handed out (incl. pooled free) */
+void xa_base_prefork(void);
+void xa_base_postfork_parent(void);
+void xa_base_postfork_child(void);
+
+/* ---- conf.c + options.def ------------------------------------------- */
+#include "conf.h"
+
+/* ---- sizeclass.c ----------------------------------------------------- */
+#include "sizeclass.h"
+
+/* ---- pagemap.c: chunk number -> chunk descriptor, lock-free reads ---- */
+extern _Atomic(xa_chunk_t **) xa_pagemap_l1[];
+/* Returns true on error (out of metadata memory). */
+bool xa_pagemap_set(uintptr_t addr, size_t size, xa_chunk_t *chunk);
+void xa_pagemap_clear(uintptr_t addr, size_t size);
+#define PAGEMAP_L2_BITS 13
+#define PAGEMAP_L1_BITS (LG_VADDR - LG_CHUNK - PAGEMAP_L2_BITS)
+XA_INLINE xa_chunk_t *xa_pagemap_lookup(uintptr_t a) {
+	uintptr_t i1 = a >> (LG_CHUNK + PAGEMAP_L2_BITS);
+	if (unlikely(i1 >= ((uintptr_t)1 << PAGEMAP_L1_BITS)))
+		return NULL;
+	xa_chunk_t **l2 = atomic_load_explicit(&xa_pagemap_l1[i1], memory_order_acquire);
+	if (unlikely(l2 == NULL))
+		return NULL;
+	return l2[(a >> LG_CHUNK) & (((uintptr_t)1 << PAGEMAP_L2_BITS) - 1)];
+}
+
+/* ---- decay.c: release-rate arithmetic only (no system calls) -------- */
+#include "decay.h"
+
+/* ---- pages.c: page runs inside chunks; dirty/lazy/retained sets ------ */
+/* All take arena->lock held unless said otherwise. */
+xa_run_t *xa_pages_alloc(xa_arena_t *arena, size_t npages, size_t align_pages, bool *zeroed);
+void xa_pages_free(xa_arena_t *arena, xa_run_t *run);
+/* Try to grow/shrink a large run in place.  Returns true on failure. */
+bool xa_pages_grow(xa_arena_t *arena, xa_run_t *run, size_t npages);
+void xa_pages_shrink(xa_arena_t *arena, xa_run_t *run, size_t npages);
+/* Release dirty pages whose age exceeds the arena's decay time (all of
+ * them when force).  Called with the lock NOT held; returns pages released.
+ * Only pages older than min_age_ns when !force. */
+size_t xa_pages_purge(xa_arena_t *arena, bool force);
+/* Nanoseconds until the oldest dirty run is due, or UINT64_MAX if none. */
+uint64_t xa_pages_next_due(xa_arena_t *arena, uint64_t now);
+/* Release the oldest dirty pages of this arena until its dirty bytes are at
+ * most target.  Lock NOT held.  Returns pages released. */
+size_t xa_pages_purge_to(xa_arena_t *arena, size_t target_bytes);
+void xa_run_set_pages(xa_chunk_t *chunk, xa_run_t *run, uint8_t cls, bool all);
+
+/* ---- arena.c: bounded pool, bins, slabs, large ----------------------- */
+extern xa_arena_t *_Atomic xa_arenas[XA_MAX_ARENAS];
+extern _Atomic unsigned xa_narenas_created;
+xa_arena_t *xa_arena_get(unsigned ind, bool create);
+xa_arena_t *xa_arena_choose(void);
+void xa_arena_thread_leave(xa_arena_t *arena);
+/* Fill up to n regions of class cls into out[]; returns how many. */
+unsigned xa_arena_fill_small(xa_arena_t *arena, unsigned cls, void **out, unsigned n, uint64_t nrequests);
+/* Return regions of small class cls owned by possibly several arenas. */
+void xa_arena_flush_small(unsigned cls, void **ptrs, unsigned n);
+void *xa_arena_malloc_small(xa_arena_t *arena, unsigned cls, bool zero);
+void *xa_arena_malloc_large(xa_arena_t *arena, size_t usize, size_t align, bool zero);
+void xa_arena_free_large(xa_chunk_t *chunk, xa_run_t *run);
+void xa_arena_flush_large(void **ptrs, unsigned n);
+void xa_arena_free_small_one(xa_chunk_t *chunk, void *ptr);
+/* Resize a large allocation in place; returns true if it could not. */
+bool xa_arena_ralloc_large_inplace(xa_chunk_t *chunk, xa_run_t *run, size_t usize);
+void xa_arena_prefork(void);
+void xa_arena_postfork_parent(void);
+void xa_arena_postfork_child(void);
+/* Purge every arena (force: all dirty pages; else: those due). */
+size_t xa_arenas_purge(bool force);
+
+/* ---- huge.c: allocations larger than a chunk, one mapping each ------- */
+void *xa_huge_malloc(size_t usize, size_t align, bool zero);
+void xa_huge_free(xa_chunk_t *desc);
+void *xa_huge_realloc(xa_chunk_t *desc, size_t usize);
+void xa_huge_prefork(void);
+void xa_huge_postfork_parent(void);
+void xa_huge_postfork_child(void);
+
+/* ---- tcache.c / tcache.h: per-thread caches --------------------------- */
+#include "tcache.h"
+
+/* ---- tsd.c: thread state ---------------------------------------------- */
+/* The calling thread's state, initialised if needed; never NULL. */
+xa_tsd_t *xa_tsd_boot(void);
+void xa_tsd_prefork(void);
+void xa_tsd_postfork_parent(void);
+void xa_tsd_postfork_child(void);
+/* Merged per-thread counters: every live thread plus exited ones. */
+void xa_tsd_totals(uint64_t *allocated, uint64_t *deallocated, uint64_t *tcache_bytes);
+/* Visit every registered live thread state, registry lock held. */
+void xa_tsd_foreach(void (*fn)(xa_tsd_t *, void *), void *arg);
+size_t xa_tsd_count(void);
+
+/* ---- init.c: bootstrap and fork -------------------------------------- */
+extern _Atomic int xa_init_state; /* 0 none, 1 in progress, 2 done */
+XA_INLINE bool xa_initialized(void) {
+	return likely(atomic_load_explicit(&xa_init_state, memory_order_acquire) == 2);
+}
+/* Returns true on error. */
+bool xa_init_slow(void);
+extern unsigned xa_ncpus;
+
+/* ---- alloc.c: internal allocation API (used by override.c) ----------- */
+void *xa_malloc(size_t size);
+void *xa_calloc(size_t n, size_t size);
+void *xa_realloc(void *ptr, size_t size);
+void *xa_aligned(size_t align, size_t size);
+void xa_free(void *ptr);
+size_t xa_usable_size(const void *ptr);
+void xa_free_sized(void *ptr, size_t size);
+/* Slow paths behind the inline fast paths of override.c. */
+void *xa_malloc_slow(size_t size);
+void xa_free_slow(void *ptr);
+/* Release all unused memory now: thread caches (the caller's; others at
+ * their next call) and every arena's dirty pages.  Returns bytes released. */
+size_t xa_release_all(void);
+
+/* ---- background.c: the purging thread -------------------------------- */
+/* Note that there is something to purge (cheap; starts the thread lazily). */
+void xa_background_kick(void);
+bool xa_background_running(void);
+/* Enable/disable at run time.  Returns true on error. */
+bool xa_background_set(bool enable);
+void xa_background_prefork(void);
+void xa_background_postfork_parent(void);
+void xa_background_postfork_child(void);
+
+/* ---- stats.c / ctl.c ------------------------------------------------- */
+void xa_stats_print_default(void); /* malloc_stats(), stats_print at exit */
+void xa_stats_atexit(void);
+
+/* ---- prof.c ---------------------------------------------------------- */
+/* Called from the allocation slow path when the thread's sampling
+ * countdown crossed zero. */
+void xa_prof_sample_event(xa_tsd_t *tsd, void *ptr, size_t usize);
+/* Called on free of an object flagged as sampled. */
+void xa_prof_free_sampled(void *ptr, size_t usize);
+void xa_prof_atexit(void);
+void xa_prof_prefork(void);
+void xa_prof_postfork_parent(void);
+void xa_prof_postfork_child(void);
+
+#endif /* XA_INTERNAL_H */

@@ -1,0 +1,266 @@
+/*
+ * os.c -- the OS layer: mmap/munmap/madvise/mremap/mincore and /proc.
+ *
+ * Owns: every system call that manages memory or reads the process's
+ * description from the kernel.  Nothing else includes <sys/mman.h>.
+ * Invariants: errno is preserved by every function that does not document
+ * setting it; no function allocates or takes an allocator lock.
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef MADV_FREE
+#define MADV_FREE 8
+#endif
+
+extern char **environ;
+
+static _Atomic bool os_madv_free_broken;
+
+void *xa_os_map(size_t size, size_t align) {
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (((uintptr_t)p & (align - 1)) == 0)
+		return p;
+	/* Misaligned: map size + align and trim both ends. */
+	int e = errno;
+	munmap(p, size);
+	if (size + align < size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	char *q = mmap(NULL, size + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (q == MAP_FAILED)
+		return NULL;
+	uintptr_t a = ((uintptr_t)q + align - 1) & ~(uintptr_t)(align - 1);
+	size_t lead = a - (uintptr_t)q, trail = align - lead;
+	if (lead)
+		munmap(q, lead);
+	if (trail)
+		munmap((char *)a + size, trail);
+	errno = e;
+	return (void *)a;
+}
+
+void xa_os_unmap(void *addr, size_t size) {
+	int e = errno;
+	if (munmap(addr, size) != 0)
+		xa_message("munmap(%p, %zu) failed: errno %d", addr, size, errno);
+	errno = e;
+}
+
+bool xa_os_purge_forced(void *addr, size_t size) {
+	int e = errno;
+	bool err = madvise(addr, size, MADV_DONTNEED) != 0;
+	errno = e;
+	return err;
+}
+
+bool xa_os_purge_lazy(void *addr, size_t size) {
+	int e = errno;
+	if (!atomic_load_explicit(&os_madv_free_broken, memory_order_relaxed)) {
+		if (madvise(addr, size, MADV_FREE) == 0) {
+			errno = e;
+			return false;
+		}
+		if (errno == EINVAL || errno == ENOSYS)
+			atomic_store(&os_madv_free_broken, true);
+	}
+	madvise(addr, size, MADV_DONTNEED);
+	errno = e;
+	return true;
+}
+
+bool xa_os_grow_inplace(void *addr, size_t old_size, size_t new_size) {
+	int e = errno;
+	void *p = mremap(addr, old_size, new_size, 0);
+	errno = e;
+	return p != MAP_FAILED;
+}
+
+void *xa_os_remap(void *addr, size_t old_size, size_t new_size, size_t align) {
+	int e = errno;
+	/* Reserve an aligned destination, then move the pages there. */
+	char *dst = mmap(NULL, new_size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (dst == MAP_FAILED)
+		return NULL;
+	uintptr_t a = ((uintptr_t)dst + align - 1) & ~(uintptr_t)(align - 1);
+	void *p = mremap(addr, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)a);
+	if (p == MAP_FAILED) {
+		int e2 = errno;
+		munmap(dst, new_size + align);
+		errno = e2;
+		return NULL;
+	}
+	/* mremap replaced [a, a+new_size); drop the rest of the reservation. */
+	if (a > (uintptr_t)dst)
+		munmap(dst, a - (uintptr_t)dst);
+	size_t tail = (uintptr_t)dst + new_size + align - (a + new_size);
+	if (tail)
+		munmap((char *)a + new_size, tail);
+	errno = e;
+	return p;
+}
+
+ssize_t xa_os_resident_pages(void *addr, size_t size) {
+	int e = errno;
+	unsigned char vec[256];
+	ssize_t total = 0;
+	char *p = addr;
+	size_t left = size / PAGE;
+	while (left) {
+		size_t n = left < sizeof(vec) ? left : sizeof(vec);
+		if (mincore(p, n * PAGE, vec) != 0) {
+			errno = e;
+			return -1;
+		}
+		for (size_t i = 0; i < n; i++)
+			total += vec[i] & 1;
+		p += n * PAGE;
+		left -= n;
+	}
+	errno = e;
+	return total;
+}
+
+ssize_t xa_os_read_file(const char *path, char *buf, size_t n) {
+	int e = errno;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		errno = e;
+		return -1;
+	}
+	size_t len = 0;
+	while (len + 1 < n) {
+		ssize_t r = read(fd, buf + len, n - 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	buf[len] = '\0';
+	close(fd);
+	errno = e;
+	return (ssize_t)len;
+}
+
+size_t xa_os_rss(void) {
+	char buf[128];
+	if (xa_os_read_file("/proc/self/statm", buf, sizeof(buf)) <= 0)
+		return 0;
+	const char *p = buf;
+	while (*p && *p != ' ')
+		p++;
+	while (*p == ' ')
+		p++;
+	size_t pages = 0;
+	while (*p >= '0' && *p <= '9')
+		pages = pages * 10 + (size_t)(*p++ - '0');
+	return pages * PAGE;
+}
+
+/* Count lines of a /proc file without buffering all of it. */
+size_t xa_os_map_count(void) {
+	int e = errno;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		errno = e;
+		return 0;
+	}
+	char buf[4096];
+	size_t lines = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		for (ssize_t i = 0; i < r; i++)
+			lines += buf[i] == '\n';
+	}
+	close(fd);
+	errno = e;
+	return lines;
+}
+
+size_t xa_os_max_map_count(void) {
+	char buf[64];
+	if (xa_os_read_file("/proc/sys/vm/max_map_count", buf, sizeof(buf)) <= 0)
+		return 65530;
+	size_t v = 0;
+	for (const char *p = buf; *p >= '0' && *p <= '9'; p++)
+		v = v * 10 + (size_t)(*p - '0');
+	return v;
+}
+
+size_t xa_os_smaps_field(const char *field) {
+	char buf[4096];
+	if (xa_os_read_file("/proc/self/smaps_rollup", buf, sizeof(buf)) <= 0)
+		return 0;
+	size_t fl = strlen(field);
+	for (const char *p = buf; *p; p++) {
+		if ((p == buf || p[-1] == '\n') && strncmp(p, field, fl) == 0) {
+			p += fl;
+			while (*p == ' ')
+				p++;
+			size_t kb = 0;
+			while (*p >= '0' && *p <= '9')
+				kb = kb * 10 + (size_t)(*p++ - '0');
+			return kb * 1024;
+		}
+	}
+	return 0;
+}
+
+unsigned xa_os_ncpus(void) {
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+		int n = CPU_COUNT(&set);
+		if (n > 0)
+			return (unsigned)n;
+	}
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+bool xa_os_secure(void) { return getauxval(AT_SECURE) != 0; }
+
+char **xa_os_environ(void) { return environ; }
+
+void xa_os_write_all(int fd, const char *buf, size_t len) {
+	int e = errno;
+	while (len) {
+		ssize_t r = write(fd, buf, len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		buf += r;
+		len -= (size_t)r;
+	}
+	errno = e;
+}
+
+int xa_os_create_file(const char *path) {
+	return open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+XA_NORETURN void xa_os_abort(void) {
+	/* abort() may run atexit-like machinery in some libcs; raise first. */
+	signal(SIGABRT, SIG_DFL);
+	raise(SIGABRT);
+	abort();
+}
+
+pid_t xa_os_gettid(void) { return (pid_t)syscall(SYS_gettid); }

@@ -1,0 +1,45 @@
+/*
+ * os.h -- the contract with the kernel.  os.c is the only file that
+ * includes <sys/mman.h> or reads /proc.  Every function preserves errno
+ * unless it says it sets it, and none allocates.
+ */
+#ifndef XA_OS_H
+#define XA_OS_H
+
+/* Map size bytes (a multiple of PAGE) aligned to align (a power of two
+ * >= PAGE), read/write, private anonymous.  NULL on failure, errno kept
+ * as the kernel set it (ENOMEM). */
+void *xa_os_map(size_t size, size_t align);
+void xa_os_unmap(void *addr, size_t size);
+/* Forced purge: the pages read as zero afterwards and leave RSS at once. */
+bool xa_os_purge_forced(void *addr, size_t size);
+/* Lazy purge (MADV_FREE): the kernel reclaims the pages only under memory
+ * pressure.  Falls back to the forced purge, once and silently, where
+ * MADV_FREE is unsupported; returns true if the purge was forced. */
+bool xa_os_purge_lazy(void *addr, size_t size);
+/* Grow or move a mapping (mremap), keeping align.  NULL on failure. */
+void *xa_os_remap(void *addr, size_t old_size, size_t new_size, size_t align);
+/* Try to grow a mapping in place; true on success. */
+bool xa_os_grow_inplace(void *addr, size_t old_size, size_t new_size);
+/* Count resident pages in [addr, addr+size) with mincore; -1 on error. */
+ssize_t xa_os_resident_pages(void *addr, size_t size);
+/* Resident set size of the process, in bytes (from /proc/self/statm). */
+size_t xa_os_rss(void);
+/* Number of mappings (lines of /proc/self/maps) and vm.max_map_count. */
+size_t xa_os_map_count(void);
+size_t xa_os_max_map_count(void);
+/* Sum of a field ("LazyFree:", "Rss:", ...) of /proc/self/smaps_rollup, bytes. */
+size_t xa_os_smaps_field(const char *field);
+/* Read a small file into buf (NUL-terminated); returns bytes or -1. */
+ssize_t xa_os_read_file(const char *path, char *buf, size_t n);
+unsigned xa_os_ncpus(void);
+bool xa_os_secure(void); /* AT_SECURE: setuid/setgid */
+char **xa_os_environ(void);
+void xa_os_write_all(int fd, const char *buf, size_t len);
+/* Create a file for writing: O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600.
+ * Returns fd or -1. */
+int xa_os_create_file(const char *path);
+XA_NORETURN void xa_os_abort(void);
+pid_t xa_os_gettid(void);
+
+#endif

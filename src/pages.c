@@ -1,0 +1,449 @@
+/*
+ * pages.c -- the page allocator: runs of pages inside an arena's chunks.
+ *
+ * Owns: chunk mapping/unmapping, the free-run sets by state (dirty, lazy,
+ * retained), splitting and coalescing, the decay list and purging.
+ *
+ * Invariants
+ *  - Every page of a chunk belongs to exactly one run.  A free run has one
+ *    state; neighbouring free runs of the same state are always merged, so a
+ *    chunk's free space is a few runs, not many.
+ *  - chunk->prun[] points at a run from its first and last page (free and
+ *    large runs) or from every page (slabs); every other entry is NULL.
+ *  - Dirty runs are on the arena's decay list in order of dirty_ns (a merge
+ *    keeps the older time, see decay.h), so purging walks from the head.
+ *  - arena->stats.npages[state] counts the free pages of each state and
+ *    active_pages the pages of slabs and large runs; their sum is the
+ *    arena's mapped chunks * CHUNK_NPAGES.
+ *
+ * Locking: arena->lock for everything here.  Purging takes runs off the sets
+ * (marking them RUN_PURGING so no neighbour merges into them), drops the lock
+ * for madvise, and re-takes it to put them back: system calls are never made
+ * with the lock held, except mmap/munmap of whole chunks.
+ */
+#include "internal.h"
+
+static xa_pool_t run_pool = {sizeof(xa_run_t), NULL, 0, 0};
+static xa_pool_t chunk_pool = {sizeof(xa_chunk_t), NULL, 0, 0};
+static xa_pool_t prun_pool = {sizeof(xa_run_t *) * CHUNK_NPAGES, NULL, 0, 0};
+
+size_t xa_pages_meta_runs(void) { return run_pool.nused; }
+
+static unsigned bucket_of(size_t npages) {
+	if (npages <= 16)
+		return (unsigned)npages - 1;
+	unsigned lg = 63 - (unsigned)__builtin_clzl(npages);
+	unsigned sub = (unsigned)(npages >> (lg - 2)) & 3;
+	return 16 + 4 * (lg - 4) + sub;
+}
+
+XA_INLINE size_t run_page(const xa_run_t *r) {
+	return (r->addr - r->chunk->addr) >> LG_PAGE;
+}
+
+static void dirty_append(xa_arena_t *a, xa_run_t *r) {
+	/* Keep the list ordered by dirty_ns: walk back from the tail (merges
+	 * may carry an older time). */
+	xa_run_t *after = a->dirty_tail;
+	while (after && after->dirty_ns > r->dirty_ns)
+		after = after->dprev;
+	r->dprev = after;
+	r->dnext = after ? after->dnext : a->dirty_head;
+	if (r->dnext)
+		r->dnext->dprev = r;
+	else
+		a->dirty_tail = r;
+	if (after)
+		after->dnext = r;
+	else
+		a->dirty_head = r;
+}
+
+static void dirty_remove(xa_arena_t *a, xa_run_t *r) {
+	if (r->dprev)
+		r->dprev->dnext = r->dnext;
+	else
+		a->dirty_head = r->dnext;
+	if (r->dnext)
+		r->dnext->dprev = r->dprev;
+	else
+		a->dirty_tail = r->dprev;
+	r->dnext = r->dprev = NULL;
+}
+
+static void avail_insert(xa_arena_t *a, xa_run_t *r) {
+	unsigned b = bucket_of(r->npages);
+	xa_run_t **head = &a->avail[r->state][b];
+	r->kind = RUN_FREE;
+	r->prev = NULL;
+	r->next = *head;
+	if (*head)
+		(*head)->prev = r;
+	*head = r;
+	a->avail_mask[r->state] |= (uint64_t)1 << b;
+	a->stats.npages[r->state] += r->npages;
+	if (r->state == PS_DIRTY)
+		dirty_append(a, r);
+	xa_chunk_t *c = r->chunk;
+	size_t p0 = run_page(r);
+	c->prun[p0] = r;
+	c->prun[p0 + r->npages - 1] = r;
+}
+
+static void avail_remove(xa_arena_t *a, xa_run_t *r) {
+	unsigned b = bucket_of(r->npages);
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		a->avail[r->state][b] = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	if (a->avail[r->state][b] == NULL)
+		a->avail_mask[r->state] &= ~((uint64_t)1 << b);
+	a->stats.npages[r->state] -= r->npages;
+	if (r->state == PS_DIRTY)
+		dirty_remove(a, r);
+	r->next = r->prev = NULL;
+}
+
+static void chunk_unmap(xa_arena_t *a, xa_chunk_t *c, xa_run_t *r) {
+	avail_remove(a, r);
+	xa_chunk_t **pp = &a->chunks;
+	while (*pp != c)
+		pp = &(*pp)->next;
+	*pp = c->next;
+	xa_pagemap_clear(c->addr, CHUNK);
+	xa_os_unmap((void *)c->addr, CHUNK);
+	a->stats.mapped_chunks--;
+	xa_pool_put(&run_pool, r);
+	xa_pool_put(&prun_pool, c->prun);
+	xa_pool_put(&chunk_pool, c);
+}
+
+/*
+ * Put a free run (kind not yet RUN_FREE, state set) into the sets, merging
+ * with same-state neighbours.  The run's pages must have no prun entries
+ * except possibly its first and last.
+ */
+static void run_release(xa_arena_t *a, xa_run_t *r) {
+	xa_chunk_t *c = r->chunk;
+	size_t p0 = run_page(r);
+	if (p0 > 0) {
+		xa_run_t *l = c->prun[p0 - 1];
+		if (l && l->kind == RUN_FREE && l->state == r->state) {
+			avail_remove(a, l);
+			if (l->npages > 1)
+				c->prun[p0 - 1] = NULL;
+			c->prun[p0] = NULL;
+			l->npages += r->npages;
+			l->zeroed &= r->zeroed;
+			if (r->dirty_ns < l->dirty_ns)
+				l->dirty_ns = r->dirty_ns;
+			xa_pool_put(&run_pool, r);
+			r = l;
+			p0 = run_page(r);
+		}
+	}
+	size_t pe = p0 + r->npages;
+	if (pe < CHUNK_NPAGES) {
+		xa_run_t *n = c->prun[pe];
+		if (n && n->kind == RUN_FREE && n->state == r->state) {
+			avail_remove(a, n);
+			if (r->npages > 1)
+				c->prun[pe - 1] = NULL;
+			if (n->npages > 1)
+				c->prun[pe] = NULL;
+			r->npages += n->npages;
+			r->zeroed &= n->zeroed;
+			if (n->dirty_ns < r->dirty_ns)
+				r->dirty_ns = n->dirty_ns;
+			xa_pool_put(&run_pool, n);
+		}
+	}
+	avail_insert(a, r);
+	if (r->npages == CHUNK_NPAGES && r->state == PS_RETAINED && !xa_opt.retain)
+		chunk_unmap(a, c, r);
+}
+
+static xa_chunk_t *chunk_new(xa_arena_t *a) {
+	xa_chunk_t *c = xa_pool_get(&chunk_pool);
+	if (c == NULL)
+		return NULL;
+	c->prun = xa_pool_get(&prun_pool);
+	xa_run_t *r = xa_pool_get(&run_pool);
+	void *mem = c->prun && r ? xa_os_map(CHUNK, CHUNK) : NULL;
+	if (mem == NULL) {
+		int e = errno;
+		if (r)
+			xa_pool_put(&run_pool, r);
+		if (c->prun)
+			xa_pool_put(&prun_pool, c->prun);
+		xa_pool_put(&chunk_pool, c);
+		errno = e ? e : ENOMEM;
+		return NULL;
+	}
+	memset(c->pclass, PCLASS_NONE, sizeof(c->pclass));
+	c->kind = CHUNK_ARENA;
+	c->arena = a;
+	c->addr = (uintptr_t)mem;
+	if (xa_pagemap_set(c->addr, CHUNK, c)) {
+		xa_os_unmap(mem, CHUNK);
+		xa_pool_put(&run_pool, r);
+		xa_pool_put(&prun_pool, c->prun);
+		xa_pool_put(&chunk_pool, c);
+		errno = ENOMEM;
+		return NULL;
+	}
+	c->next = a->chunks;
+	a->chunks = c;
+	a->stats.mapped_chunks++;
+	r->chunk = c;
+	r->addr = c->addr;
+	r->npages = CHUNK_NPAGES;
+	r->state = PS_RETAINED;
+	r->zeroed = 1;
+	avail_insert(a, r);
+	return c;
+}
+
+/* Find a free run of at least n pages in state s; NULL if none. */
+static xa_run_t *avail_find(xa_arena_t *a, unsigned s, size_t n) {
+	unsigned b = bucket_of(n);
+	for (xa_run_t *r = a->avail[s][b]; r; r = r->next)
+		if (r->npages >= n)
+			return r;
+	uint64_t m = b + 1 < 64 ? a->avail_mask[s] & ~(((uint64_t)2 << b) - 1) : 0;
+	if (m == 0)
+		return NULL;
+	return a->avail[s][__builtin_ctzl(m)];
+}
+
+/* Cut [off, off+n) pages of free run r (already removed from the sets)
+ * out as the result; the pieces before and after go back as free runs of
+ * r's state.  Returns the piece, or NULL (r reinserted) if out of metadata. */
+static xa_run_t *run_carve(xa_arena_t *a, xa_run_t *r, size_t off, size_t n) {
+	xa_chunk_t *c = r->chunk;
+	size_t p0 = run_page(r), total = r->npages;
+	xa_run_t *head = NULL, *tail = NULL;
+	if (off) {
+		head = xa_pool_get(&run_pool);
+		if (!head)
+			goto oom;
+	}
+	if (off + n < total) {
+		tail = xa_pool_get(&run_pool);
+		if (!tail)
+			goto oom;
+	}
+	c->prun[p0] = NULL;
+	c->prun[p0 + total - 1] = NULL;
+	if (head) {
+		*head = *r;
+		head->npages = (uint32_t)off;
+		head->dnext = head->dprev = head->next = head->prev = NULL;
+		avail_insert(a, head);
+	}
+	if (tail) {
+		*tail = *r;
+		tail->addr = r->addr + (off + n) * PAGE;
+		tail->npages = (uint32_t)(total - off - n);
+		tail->dnext = tail->dprev = tail->next = tail->prev = NULL;
+		avail_insert(a, tail);
+	}
+	r->addr += off * PAGE;
+	r->npages = (uint32_t)n;
+	return r;
+oom:
+	if (head)
+		xa_pool_put(&run_pool, head);
+	avail_insert(a, r);
+	return NULL;
+}
+
+xa_run_t *xa_pages_alloc(xa_arena_t *a, size_t n, size_t align_pages, bool *zeroed) {
+	size_t want = n + (align_pages > 1 ? align_pages - 1 : 0);
+	if (want > CHUNK_NPAGES) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	xa_run_t *r = NULL;
+	for (unsigned s = 0; s < PS_NSTATES && !r; s++)
+		r = avail_find(a, s, want);
+	if (r == NULL) {
+		if (chunk_new(a) == NULL)
+			return NULL;
+		r = avail_find(a, PS_RETAINED, want);
+		xa_assert(r != NULL);
+	}
+	avail_remove(a, r);
+	size_t off = 0;
+	if (align_pages > 1) {
+		uintptr_t al = align_pages * PAGE;
+		off = (((r->addr + al - 1) & ~(al - 1)) - r->addr) >> LG_PAGE;
+	}
+	r = run_carve(a, r, off, n);
+	if (r == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	*zeroed = r->zeroed;
+	r->zeroed = 0;
+	r->dirty_ns = 0;
+	r->kind = RUN_LARGE;
+	a->stats.active_pages += n;
+	return r;
+}
+
+void xa_run_set_pages(xa_chunk_t *c, xa_run_t *r, uint8_t cls, bool all) {
+	size_t p0 = run_page(r);
+	if (all) {
+		for (size_t i = 0; i < r->npages; i++) {
+			c->prun[p0 + i] = r;
+			c->pclass[p0 + i] = cls;
+		}
+	} else {
+		c->prun[p0] = r;
+		c->prun[p0 + r->npages - 1] = r;
+		c->pclass[p0] = cls;
+	}
+}
+
+void xa_pages_free(xa_arena_t *a, xa_run_t *r) {
+	xa_chunk_t *c = r->chunk;
+	size_t p0 = run_page(r);
+	if (r->kind == RUN_SLAB) {
+		for (size_t i = 0; i < r->npages; i++) {
+			c->prun[p0 + i] = NULL;
+			c->pclass[p0 + i] = PCLASS_NONE;
+		}
+	} else {
+		c->pclass[p0] = PCLASS_NONE;
+	}
+	a->stats.active_pages -= r->npages;
+	r->state = PS_DIRTY;
+	r->zeroed = 0;
+	r->sampled = 0;
+	r->dirty_ns = xa_now_ns();
+	run_release(a, r);
+}
+
+bool xa_pages_grow(xa_arena_t *a, xa_run_t *r, size_t npages) {
+	xa_chunk_t *c = r->chunk;
+	size_t p0 = run_page(r), pe = p0 + r->npages, need = npages - r->npages;
+	if (pe >= CHUNK_NPAGES)
+		return true;
+	xa_run_t *n = c->prun[pe];
+	if (!n || n->kind != RUN_FREE || n->npages < need)
+		return true;
+	avail_remove(a, n);
+	n = run_carve(a, n, 0, need);
+	if (n == NULL)
+		return true;
+	c->prun[pe - 1] = r->npages > 1 ? NULL : r;
+	c->prun[pe] = NULL;
+	r->npages = (uint32_t)npages;
+	c->prun[p0 + npages - 1] = r;
+	c->prun[p0] = r;
+	a->stats.active_pages += need;
+	xa_pool_put(&run_pool, n);
+	return false;
+}
+
+void xa_pages_shrink(xa_arena_t *a, xa_run_t *r, size_t npages) {
+	xa_chunk_t *c = r->chunk;
+	size_t p0 = run_page(r), cut = r->npages - npages;
+	if (cut == 0)
+		return;
+	xa_run_t *t = xa_pool_get(&run_pool);
+	if (t == NULL)
+		return; /* keep the pages: correct, just not trimmed */
+	c->prun[p0 + r->npages - 1] = NULL;
+	r->npages = (uint32_t)npages;
+	c->prun[p0 + npages - 1] = r;
+	c->prun[p0] = r;
+	t->chunk = c;
+	t->addr = r->addr + npages * PAGE;
+	t->npages = (uint32_t)cut;
+	t->state = PS_DIRTY;
+	t->dirty_ns = xa_now_ns();
+	a->stats.active_pages -= cut;
+	run_release(a, t);
+}
+
+/*
+ * Purging.  Modes: due (age >= decay), force (every dirty and lazy run),
+ * or down to keep_pages dirty pages (oldest first, for the slack budget).
+ */
+#define PURGE_BATCH 32
+
+static size_t pages_purge(xa_arena_t *a, bool force, size_t keep_pages) {
+	size_t released = 0;
+	for (;;) {
+		xa_run_t *batch[PURGE_BATCH];
+		unsigned nb = 0;
+		xa_mutex_lock(&a->lock);
+		uint64_t now = xa_now_ns();
+		int64_t decay = atomic_load_explicit(&a->decay_ms, memory_order_relaxed);
+		while (nb < PURGE_BATCH && a->dirty_head) {
+			xa_run_t *r = a->dirty_head;
+			if (!force && !xa_decay_due(decay, r->dirty_ns, now) &&
+			    a->stats.npages[PS_DIRTY] <= keep_pages)
+				break;
+			avail_remove(a, r);
+			r->kind = RUN_PURGING;
+			batch[nb++] = r;
+		}
+		if (force && xa_purge_policy == XA_PURGE_DONTNEED) {
+			/* A forced release also takes back what MADV_FREE left. */
+			while (nb < PURGE_BATCH && a->avail_mask[PS_LAZY]) {
+				xa_run_t *r = a->avail[PS_LAZY][__builtin_ctzl(a->avail_mask[PS_LAZY])];
+				avail_remove(a, r);
+				r->kind = RUN_PURGING;
+				batch[nb++] = r;
+			}
+		}
+		unsigned policy = atomic_load_explicit(&xa_purge_policy, memory_order_relaxed);
+		if (nb)
+			a->stats.npurge_calls++;
+		xa_mutex_unlock(&a->lock);
+		if (nb == 0)
+			break;
+		for (unsigned i = 0; i < nb; i++) {
+			xa_run_t *r = batch[i];
+			void *p = (void *)r->addr;
+			size_t sz = (size_t)r->npages * PAGE;
+			if (policy == XA_PURGE_FREE && r->state == PS_DIRTY) {
+				r->state = xa_os_purge_lazy(p, sz) ? PS_RETAINED : PS_LAZY;
+			} else {
+				xa_os_purge_forced(p, sz);
+				r->state = PS_RETAINED;
+			}
+			r->zeroed = r->state == PS_RETAINED;
+			released += r->npages;
+		}
+		xa_mutex_lock(&a->lock);
+		for (unsigned i = 0; i < nb; i++) {
+			a->stats.npurged_pages += batch[i]->npages;
+			a->stats.nmadvise++;
+			run_release(a, batch[i]);
+		}
+		xa_mutex_unlock(&a->lock);
+	}
+	return released;
+}
+
+size_t xa_pages_purge(xa_arena_t *a, bool force) { return pages_purge(a, force, SIZE_MAX); }
+
+size_t xa_pages_purge_to(xa_arena_t *a, size_t target_bytes) {
+	return pages_purge(a, false, target_bytes / PAGE);
+}
+
+uint64_t xa_pages_next_due(xa_arena_t *a, uint64_t now) {
+	xa_mutex_lock(&a->lock);
+	uint64_t r = UINT64_MAX;
+	if (a->dirty_head)
+		r = xa_decay_wait_ns(atomic_load_explicit(&a->decay_ms, memory_order_relaxed),
+		    a->dirty_head->dirty_ns, now);
+	xa_mutex_unlock(&a->lock);
+	return r;
+}

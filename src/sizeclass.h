@@ -1,0 +1,71 @@
+/*
+ * sizeclass.h -- the size-class table and the inline size <-> class maps.
+ *
+ * One source of truth for sizes.  Classes are spaced geometrically, four per
+ * doubling (internal waste <= 25%), after eight 16-byte steps:
+ *   16 32 48 64 80 96 112 128 | 160 192 224 256 | 320 384 448 512 | ...
+ * Classes up to SC_SMALL_MAX are "small": regions of slabs.  Classes above it
+ * up to SC_LARGE_MAX (one chunk) are "large": page runs, and every large class
+ * is a multiple of the page size.  Anything bigger is "huge" (own mapping,
+ * page-granular usable size, class index SC_HUGE).
+ *
+ * The tables are filled by xa_sc_boot() from pure arithmetic (unit-tested in
+ * test/unit/test_sizeclass.c) before the first allocation.
+ */
+#ifndef XA_SIZECLASS_H
+#define XA_SIZECLASS_H
+
+#define SC_NSMALL 36
+#define SC_NCLASSES 68
+#define SC_HUGE SC_NCLASSES
+#define SC_SMALL_MAX ((size_t)16384)
+#define SC_LARGE_MAX CHUNK
+#define SC_LOOKUP_MAX ((size_t)4096)
+#define SC_NLOOKUP (SC_LOOKUP_MAX / QUANTUM + 1)
+
+typedef struct {
+	uint32_t size;   /* class size in bytes */
+	uint16_t npages; /* small: pages per slab; large: size / PAGE */
+	uint16_t nregs;  /* small: regions per slab */
+	uint32_t recip;  /* small: ceil(2^32 / size), for offset -> index */
+} xa_sc_info_t;
+
+extern xa_sc_info_t xa_sc[SC_NCLASSES];
+extern uint32_t xa_sc_size[SC_NCLASSES + 1]; /* [SC_HUGE] = 0 */
+extern uint8_t xa_sc_lookup[SC_NLOOKUP];
+
+void xa_sc_boot(void);
+/* Pure computation behind the tables (testable without the tables). */
+size_t xa_sc_compute_size(unsigned cls);
+unsigned xa_sc_compute_class(size_t size);
+
+XA_INLINE unsigned xa_sc_size2class(size_t size) {
+	if (likely(size <= SC_LOOKUP_MAX))
+		return xa_sc_lookup[(size + QUANTUM - 1) >> 4];
+	if (unlikely(size > SC_LARGE_MAX))
+		return SC_HUGE;
+	unsigned lg = 63 - (unsigned)__builtin_clzl(size - 1);
+	size_t delta = (size_t)1 << (lg - 2);
+	unsigned i = (unsigned)((size - ((size_t)1 << lg) + delta - 1) >> (lg - 2));
+	return 8 + (lg - 7) * 4 + (i - 1);
+}
+
+/* Usable size for a request (huge: page-rounded); 0 on overflow. */
+XA_INLINE size_t xa_sc_usize(size_t size) {
+	unsigned c = xa_sc_size2class(size);
+	if (likely(c < SC_HUGE))
+		return xa_sc_size[c];
+	if (size > SIZE_MAX - CHUNK)
+		return 0;
+	return PAGE_CEIL(size);
+}
+
+XA_INLINE bool xa_sc_is_small(unsigned cls) { return cls < SC_NSMALL; }
+
+/* Region index of byte offset off in a slab of class cls (exact for slab
+ * offsets below 2^32 / size, which every slab satisfies). */
+XA_INLINE unsigned xa_sc_region_index(unsigned cls, size_t off) {
+	return (unsigned)(((uint64_t)off * xa_sc[cls].recip) >> 32);
+}
+
+#endif

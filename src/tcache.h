@@ -1,0 +1,118 @@
+/*
+ * tcache.h -- per-thread caches: the structures and the inline fast paths.
+ *
+ * A cache bin is a bounded stack of free objects of one size class, kept in
+ * an array (no pointers inside user memory).  The fast paths below take no
+ * lock and no atomic read-modify-write: malloc pops, free pushes.  A miss
+ * (empty on malloc, full on free, not initialised, tcache off, an event due)
+ * falls into one noinline slow path in alloc.c.
+ *
+ * Thread byte counters: allocated/deallocated count usable bytes and are
+ * always on; other threads read them (stats) with relaxed loads, so the owner
+ * writes them with relaxed stores (the same single mov on x86-64).
+ * next_event is the value of `allocated` at which the slow path must run
+ * once: the incremental cache GC tick and the profiler's sampling point
+ * share this one threshold check.
+ */
+#ifndef XA_TCACHE_H
+#define XA_TCACHE_H
+
+typedef struct {
+	void **stack;      /* cap slots; objects at [0, ncached) */
+	uint16_t ncached;
+	uint16_t cap;
+	uint16_t nfill;     /* how many to fetch on the next miss */
+	uint16_t low_water; /* min ncached since the last GC visit */
+	uint32_t nrequests; /* allocations since the last merge into bin stats */
+} xa_cbin_t;
+
+enum { TSD_UNINIT = 0, TSD_INITIALIZING, TSD_NOMINAL, TSD_PURGATORY };
+
+struct xa_tsd_s {
+	/* fast-path fields first */
+	uint64_t allocated;
+	uint64_t deallocated;
+	uint64_t next_event;
+	unsigned nbins; /* cached classes are [0, nbins); 0 = no cache in use */
+	uint8_t state;
+	uint8_t in_prof;   /* the profiler is running on this thread */
+	uint8_t prof_off;  /* thread.prof.active == false */
+	uint8_t gc_bin;    /* next bin the incremental GC visits */
+	xa_arena_t *arena;
+	xa_tsd_t *next, *prev; /* registry of live threads */
+	void **stacks;         /* one block holding every bin's stack */
+	uint64_t last_active_ns; /* when the cache GC last ran */
+	uint64_t prof_next;    /* allocated value of the next sample */
+	pid_t tid;
+	xa_cbin_t bins[SC_NCLASSES];
+};
+
+#define XA_RELAXED_STORE(lv, v) __atomic_store_n(&(lv), (v), __ATOMIC_RELAXED)
+#define XA_RELAXED_LOAD(lv) __atomic_load_n(&(lv), __ATOMIC_RELAXED)
+
+/* Bytes of allocation between incremental GC visits. */
+#define TCACHE_GC_INTERVAL ((uint64_t)64 << 10)
+
+extern __thread xa_tsd_t xa_tsd_tls __attribute__((tls_model("initial-exec")));
+extern unsigned xa_tcache_nbins; /* classes <= tcache_max, 0 if tcache off */
+
+/* Returns NULL on a miss (the caller then takes the slow path). */
+XA_INLINE void *xa_tcache_malloc_fast(size_t size) {
+	if (likely(size <= SC_LOOKUP_MAX)) {
+		xa_tsd_t *t = &xa_tsd_tls;
+		unsigned cls = xa_sc_lookup[(size + QUANTUM - 1) >> 4];
+		xa_cbin_t *b = &t->bins[cls];
+		uint64_t a = t->allocated + xa_sc_size[cls];
+		uint16_t n = b->ncached;
+		if (likely(n != 0 && a < t->next_event)) {
+			XA_RELAXED_STORE(t->allocated, a);
+			XA_RELAXED_STORE(b->ncached, (uint16_t)(n - 1));
+			b->nrequests++;
+			if (unlikely(n - 1 < b->low_water))
+				b->low_water = (uint16_t)(n - 1);
+			return b->stack[n - 1];
+		}
+	}
+	return NULL;
+}
+
+/* Returns false on a miss. */
+XA_INLINE bool xa_tcache_free_fast(void *ptr) {
+	xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)ptr);
+	if (likely(c != NULL)) {
+		xa_tsd_t *t = &xa_tsd_tls;
+		unsigned cls = c->pclass[((uintptr_t)ptr >> LG_PAGE) & (CHUNK_NPAGES - 1)];
+		if (likely(cls < t->nbins)) {
+			xa_cbin_t *b = &t->bins[cls];
+			uint16_t n = b->ncached;
+			if (likely(n != b->cap)) {
+				b->stack[n] = ptr;
+				XA_RELAXED_STORE(b->ncached, (uint16_t)(n + 1));
+				XA_RELAXED_STORE(t->deallocated, t->deallocated + xa_sc_size[cls]);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* tcache.c */
+/* Set up the calling thread's cache (stacks from base).  Returns true on
+ * error (the thread then runs without a cache). */
+bool xa_tcache_init(xa_tsd_t *t);
+void xa_tcache_destroy(xa_tsd_t *t);
+/* Refill bin cls from the thread's arena; returns an object or NULL. */
+void *xa_tcache_fill(xa_tsd_t *t, unsigned cls);
+/* Make room in a full bin: flush the older half. */
+void xa_tcache_flush_bin(xa_tsd_t *t, unsigned cls, unsigned keep);
+/* Flush every bin of the calling thread. */
+void xa_tcache_flush_all(xa_tsd_t *t);
+/* One step of the incremental GC (called on the allocation event). */
+void xa_tcache_gc_step(xa_tsd_t *t);
+void xa_tcache_boot(void);
+/* Bytes cached by a thread (read racily by stats). */
+size_t xa_tcache_bytes(xa_tsd_t *t);
+/* Thread-cache block pool statistics. */
+size_t xa_tcache_meta_bytes(void);
+
+#endif

@@ -1,0 +1,171 @@
+/*
+ * types.h -- the core structures, with their invariants and locking.
+ *
+ * Glossary
+ *   page     4 KiB, the unit of the page allocator.
+ *   chunk    a CHUNK-aligned 4 MiB mapping owned by one arena, cut into runs.
+ *            Its descriptor (xa_chunk_t) lives in base memory, out of line:
+ *            user memory holds no allocator metadata at all.
+ *   run      a contiguous range of pages inside one chunk: a slab (small
+ *            objects of one class), a large allocation, or free pages.
+ *   slab     a run carved into equal regions of one small size class; a
+ *            bitmap in its descriptor says which regions are free.
+ *   huge     an allocation above the largest large class: its own mapping,
+ *            with a chunk descriptor of kind CHUNK_HUGE.
+ *   bin      per arena and small class: the slabs with free regions, one lock.
+ *   arena    bins + a page allocator (one lock); threads are spread over a
+ *            bounded pool of arenas, created lazily.
+ *   tcache   per thread, per class: a bounded stack of free objects; the
+ *            fast paths touch nothing else.
+ *   tsd      the thread's state (TLS): tcache, byte counters, arena binding.
+ *
+ * Page states (every page of every chunk is in exactly one):
+ *   active    part of a slab or a large run (holds live or cached objects)
+ *   dirty     free and resident; reusable at once; released by decay
+ *   lazy      free, given back with MADV_FREE; the kernel may reclaim it
+ *   retained  free and unbacked (MADV_DONTNEED'd or never touched); address
+ *             space kept for reuse
+ *   mapped = active + dirty + lazy + retained, per arena, in pages.
+ */
+#ifndef XA_TYPES_H
+#define XA_TYPES_H
+
+typedef struct xa_run_s xa_run_t;
+typedef struct xa_chunk_s xa_chunk_t;
+typedef struct xa_bin_s xa_bin_t;
+typedef struct xa_arena_s xa_arena_t;
+typedef struct xa_tsd_s xa_tsd_t;
+typedef struct xa_pool_s xa_pool_t;
+
+/* Locks are plain pthread mutexes: they never allocate, and the fork
+ * handlers re-initialise them in the child. */
+typedef pthread_mutex_t xa_mutex_t;
+#define XA_MUTEX_INITIALIZER PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+XA_INLINE void xa_mutex_init(xa_mutex_t *m) {
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+	pthread_mutex_init(m, &a);
+	pthread_mutexattr_destroy(&a);
+}
+XA_INLINE void xa_mutex_lock(xa_mutex_t *m) { pthread_mutex_lock(m); }
+XA_INLINE void xa_mutex_unlock(xa_mutex_t *m) { pthread_mutex_unlock(m); }
+
+/* Fixed-size object pool on base memory (see base.c). */
+struct xa_pool_s {
+	size_t size;
+	void *free; /* singly linked through the first word */
+	size_t nfree, nused;
+};
+
+enum { RUN_FREE = 0, RUN_SLAB = 1, RUN_LARGE = 2, RUN_PURGING = 3 };
+enum { PS_DIRTY = 0, PS_LAZY = 1, PS_RETAINED = 2, PS_NSTATES = 3 };
+
+/* pclass values that are not a size class */
+#define PCLASS_NONE 0xff /* page not the start of an allocation */
+
+#define SLAB_MAXREGS 512
+#define SLAB_BITMAP_WORDS (SLAB_MAXREGS / 64)
+
+/*
+ * A run.  Protected by its arena's lock, except the slab fields (nfree,
+ * bitmap, links in the bin) which are protected by the bin's lock.
+ * Free runs: first and last page of the run point at it in chunk->prun.
+ * Large runs: the same.  Slabs: every page points at it.  All other
+ * prun entries are NULL.
+ */
+struct xa_run_s {
+	uintptr_t addr;
+	uint32_t npages;
+	uint8_t kind;   /* RUN_* */
+	uint8_t state;  /* PS_* for free runs */
+	uint8_t cls;    /* size class of a slab or large run */
+	uint8_t zeroed; /* free run: all pages known to read as zero */
+	uint8_t sampled; /* slab of profiled objects / sampled large run */
+	xa_chunk_t *chunk;
+	/* free runs: size-bucket list of their state set; slabs: bin list */
+	xa_run_t *next, *prev;
+	/* dirty runs: the arena's decay list, oldest first */
+	xa_run_t *dnext, *dprev;
+	uint64_t dirty_ns; /* when it became dirty */
+	/* slabs */
+	uint16_t nfree, nregs;
+	uint16_t hint; /* lowest bitmap word that may have a free bit */
+	uint64_t bitmap[SLAB_BITMAP_WORDS]; /* 1 = free region */
+	size_t usize; /* large: usable size (may be below npages*PAGE) */
+};
+
+enum { CHUNK_ARENA = 1, CHUNK_HUGE = 2 };
+
+/*
+ * Chunk descriptor.  pclass[] comes first so the free fast path reads one
+ * byte at a fixed offset: the size class of the allocation starting on that
+ * page, PCLASS_NONE otherwise.  For huge descriptors pclass is all
+ * PCLASS_NONE so frees go to the slow path.
+ */
+struct xa_chunk_s {
+	uint8_t pclass[CHUNK_NPAGES];
+	uint8_t kind;
+	xa_arena_t *arena;
+	uintptr_t addr;
+	/* arena chunks */
+	xa_run_t **prun; /* CHUNK_NPAGES entries, from base */
+	xa_chunk_t *next; /* arena's chunk list */
+	size_t free_pages; /* pages in free runs (any state) */
+	/* huge */
+	size_t size;   /* usable size */
+	size_t mapped; /* bytes mapped */
+	uint8_t sampled;
+	xa_chunk_t *hnext, *hprev; /* list of live huge allocations */
+};
+
+/* Per-bin statistics; protected by the bin lock. */
+typedef struct {
+	uint64_t nmalloc;   /* regions handed out of slabs */
+	uint64_t ndalloc;   /* regions returned to slabs */
+	uint64_t nrequests; /* malloc calls served (incl. tcache hits, merged) */
+	uint64_t nfills, nflushes;
+	uint64_t nslabs_total; /* slabs ever created */
+	size_t curregs;        /* regions not free in slabs (live or cached) */
+	size_t curslabs;
+} xa_bin_stats_t;
+
+struct xa_bin_s {
+	xa_mutex_t lock;
+	xa_run_t *cur;     /* slab being carved, NULL if none */
+	xa_run_t *nonfull; /* other slabs with free regions */
+	xa_bin_stats_t stats;
+} __attribute__((aligned(64)));
+
+/* Per-arena page statistics; protected by the arena lock. */
+typedef struct {
+	size_t npages[PS_NSTATES]; /* free pages by state */
+	size_t active_pages;       /* slab + large pages */
+	size_t mapped_chunks;
+	uint64_t npurge_calls, npurged_pages, nmadvise;
+	uint64_t large_nmalloc, large_ndalloc;
+	size_t large_allocated; /* usable bytes of live large runs */
+	size_t large_cur;       /* live large runs */
+} xa_arena_stats_t;
+
+#define LARGE_NBUCKETS 48 /* free-run size buckets per state */
+
+struct xa_arena_s {
+	unsigned ind;
+	_Atomic unsigned nthreads;
+	xa_mutex_t lock; /* page allocator, large stats, chunk list */
+	xa_chunk_t *chunks;
+	/* free runs by state and size bucket; mask of non-empty buckets */
+	xa_run_t *avail[PS_NSTATES][LARGE_NBUCKETS];
+	uint64_t avail_mask[PS_NSTATES];
+	/* dirty runs, oldest first (for decay) */
+	xa_run_t *dirty_head, *dirty_tail;
+	_Atomic int64_t decay_ms;
+	xa_arena_stats_t stats;
+	/* per large class allocation counts (merged for stats) */
+	uint64_t lstats_nmalloc[64], lstats_ndalloc[64];
+	size_t lstats_cur[64];
+	xa_bin_t bins[]; /* one per small class */
+};
+
+#endif /* XA_TYPES_H */
