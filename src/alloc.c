@@ -20,6 +20,9 @@
 /* Requests above this fail with ENOMEM (as glibc: nothing can be larger
  * than PTRDIFF_MAX, and page rounding must not overflow). */
 #define XA_REQ_MAX ((size_t)PTRDIFF_MAX - 2 * CHUNK)
+/* Pseudo class for alloc_raw: a large run with an alignment above a page
+ * (it bypasses the thread cache). */
+#define SC_NLARGE_ALIGNED (SC_HUGE + 1)
 
 XA_INLINE xa_tsd_t *tsd_get(void) {
 	xa_tsd_t *t = &xa_tsd_tls;
@@ -60,7 +63,37 @@ XA_INLINE void count_dalloc(xa_tsd_t *t, size_t usize) {
  * Allocate usize bytes of class cls (usize already the class size, or the
  * page-rounded size for huge), aligned to align (0 = natural).
  */
+/*
+ * Out of memory (mmap failed, usually RLIMIT_AS or overcommit): give back
+ * every wholly free chunk and cached huge mapping, whatever retain says, and
+ * the calling thread's cache, so the caller can retry once.  No lock is
+ * held here.  Returns true if anything was released.
+ */
+static XA_COLD bool oom_reclaim(xa_tsd_t *t) {
+	if (t->state == TSD_NOMINAL)
+		xa_tcache_flush_all(t);
+	return xa_arenas_unmap_free() > 0;
+}
+
+static void *alloc_raw(xa_tsd_t *t, size_t usize, unsigned cls, size_t align, bool zero);
+
 static void *alloc_impl(xa_tsd_t *t, size_t usize, unsigned cls, size_t align, bool zero) {
+	void *p = alloc_raw(t, usize, cls, align, zero);
+	if (unlikely(p == NULL) && oom_reclaim(t))
+		p = alloc_raw(t, usize, cls, align, zero);
+	if (unlikely(p == NULL)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	count_alloc(t, usize);
+	if (unlikely(xa_opt.junk) && !zero)
+		memset(p, JUNK_ALLOC, usize);
+	else if (unlikely(xa_opt.zero) && !zero)
+		memset(p, 0, usize);
+	return p;
+}
+
+static void *alloc_raw(xa_tsd_t *t, size_t usize, unsigned cls, size_t align, bool zero) {
 	void *p;
 	if (cls < t->nbins) {
 		xa_cbin_t *b = &t->bins[cls];
@@ -78,20 +111,11 @@ static void *alloc_impl(xa_tsd_t *t, size_t usize, unsigned cls, size_t align, b
 			memset(p, 0, usize);
 	} else if (cls < SC_NSMALL) {
 		p = xa_arena_malloc_small(t->arena, cls, zero);
-	} else if (cls < SC_HUGE) {
+	} else if (cls < SC_HUGE || cls == SC_NLARGE_ALIGNED) {
 		p = xa_arena_malloc_large(t->arena, usize, align, zero);
 	} else {
 		p = xa_huge_malloc(usize, align, zero);
 	}
-	if (unlikely(p == NULL)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	count_alloc(t, usize);
-	if (unlikely(xa_opt.junk) && !zero)
-		memset(p, JUNK_ALLOC, usize);
-	else if (unlikely(xa_opt.zero) && !zero)
-		memset(p, 0, usize);
 	return p;
 }
 
@@ -159,26 +183,13 @@ static void *aligned_impl(xa_tsd_t *t, size_t align, size_t size, bool zero) {
 		if (align <= PAGE)
 			return alloc_impl(t, usize, cls, 0, zero);
 		/* Aligned large runs skip the cache (their alignment is special). */
-		if (usize + align - PAGE <= CHUNK) {
-			void *p = xa_arena_malloc_large(t->arena, usize, align, zero);
-			if (p == NULL) {
-				errno = ENOMEM;
-				return NULL;
-			}
-			count_alloc(t, usize);
-			return p;
-		}
+		if (usize + align - PAGE <= CHUNK)
+			return alloc_impl(t, usize, SC_NLARGE_ALIGNED, align, zero);
 	}
 	size_t usize = PAGE_CEIL(size);
 	if (usize <= SC_LARGE_MAX)
 		usize = SC_LARGE_MAX + PAGE;
-	void *p = xa_huge_malloc(usize, align, zero);
-	if (p == NULL) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	count_alloc(t, usize);
-	return p;
+	return alloc_impl(t, usize, SC_HUGE, align, zero);
 }
 
 void *xa_aligned(size_t align, size_t size) {
@@ -190,6 +201,8 @@ void *xa_aligned(size_t align, size_t size) {
 /* ---- free ------------------------------------------------------------ */
 
 XA_COLD static void bad_pointer(const void *ptr, xa_chunk_t *c) {
+	if (c && c->kind == CHUNK_HUGE_CACHED && c->addr == (uintptr_t)ptr)
+		xa_fatal("double free of", ptr, c->mapped);
 	if (c && c->kind == CHUNK_ARENA) {
 		xa_run_t *r = c->prun[((uintptr_t)ptr - c->addr) >> LG_PAGE];
 		if (r && r->kind == RUN_FREE && r->addr == (uintptr_t)ptr)
@@ -205,8 +218,8 @@ XA_INLINE xa_chunk_t *lookup(const void *ptr, xa_run_t **runp) {
 	xa_chunk_t *c = xa_pagemap_lookup(p);
 	if (unlikely(c == NULL))
 		bad_pointer(ptr, NULL);
-	if (c->kind == CHUNK_HUGE) {
-		if (unlikely(p != c->addr))
+	if (c->kind != CHUNK_ARENA) {
+		if (unlikely(p != c->addr || c->kind != CHUNK_HUGE))
 			bad_pointer(ptr, c);
 		*runp = NULL;
 		return c;
@@ -306,6 +319,8 @@ void *xa_realloc(void *ptr, size_t size) {
 	if (c->kind == CHUNK_HUGE) {
 		if (ncls == SC_HUGE) {
 			void *q = xa_huge_realloc(c, usize);
+			if (q == NULL && oom_reclaim(t))
+				q = xa_huge_realloc(c, usize);
 			if (q) {
 				count_dalloc(t, old);
 				count_alloc(t, usize);

@@ -104,6 +104,8 @@ static void arena_after_dirty(xa_arena_t *a) {
 	if (d < 0)
 		return;
 	if (xa_opt.background_thread && xa_background_running()) {
+		/* Wakes the thread if it went to sleep with nothing to do. */
+		xa_background_kick();
 		return;
 	}
 	uint64_t now = xa_now_ns();
@@ -122,11 +124,19 @@ static void arena_after_dirty(xa_arena_t *a) {
 }
 
 size_t xa_arenas_purge(bool force) {
-	size_t pages = 0;
+	size_t bytes = xa_huge_purge(force);
 	unsigned n = atomic_load(&xa_narenas_created);
 	for (unsigned i = 0; i < n; i++)
-		pages += xa_pages_purge(xa_arenas[i], force);
-	return pages * PAGE;
+		bytes += xa_pages_purge(xa_arenas[i], force) * PAGE;
+	return bytes;
+}
+
+size_t xa_arenas_unmap_free(void) {
+	size_t bytes = xa_huge_purge(true);
+	unsigned n = atomic_load(&xa_narenas_created);
+	for (unsigned i = 0; i < n; i++)
+		bytes += xa_pages_unmap_free(xa_arenas[i]);
+	return bytes;
 }
 
 /* ---- slabs (bin lock held) ------------------------------------------- */

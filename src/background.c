@@ -161,6 +161,6 @@ void xa_background_postfork_child(void) {
 }
 
 uint64_t xa_background_pass(uint64_t now) {
-	(void)now;
-	return UINT64_MAX;
+	xa_huge_purge(false);
+	return xa_huge_next_due(now);
 }

@@ -3,12 +3,20 @@
  *
  * Owns: mapping, unmapping and resizing huge allocations and their
  * descriptors (kind CHUNK_HUGE, registered in the pagemap for every chunk
- * granule they cover), and the huge statistics.  A freed huge allocation is
- * unmapped at once: its pages leave RSS and its address space goes back.
- * realloc uses mremap, so growing a huge buffer never copies.
+ * granule they cover), the cache of freed huge mappings, and the huge
+ * statistics.  realloc uses mremap, so growing a huge buffer never copies.
  *
- * Locking: huge_lock protects the list of live huge allocations and the
- * counters; mmap/munmap/mremap happen outside it.
+ * The cache: a freed huge mapping is kept (resident: it counts as dirty)
+ * and handed to the next huge request of about its size, saving the mmap,
+ * munmap and page faults of a program that repeatedly allocates big
+ * buffers.  Cached mappings follow the release rate like dirty pages: they
+ * are unmapped once decay_ms old (at once with decay_ms:0), on purge and
+ * malloc_trim, and when the cache would exceed HUGE_CACHE_MAX.  Their
+ * pagemap entries stay, pointing at a descriptor whose kind says cached, so
+ * a free of a cached (already freed) mapping is reported as a double free.
+ *
+ * Locking: huge_lock protects both lists and the counters; mmap, munmap and
+ * mremap happen outside it.
  */
 #include "internal.h"
 
@@ -17,6 +25,91 @@ static xa_chunk_t *huge_list;
 static xa_pool_t huge_pool = {sizeof(xa_chunk_t), NULL, 0, 0};
 static size_t huge_allocated, huge_mapped, huge_cur;
 static uint64_t huge_nmalloc, huge_ndalloc;
+static xa_chunk_t *huge_cache; /* most recently freed first */
+static size_t huge_cached, huge_ncached;
+#define HUGE_CACHE_MAX ((size_t)256 << 20)
+#define HUGE_CACHE_NMAX 16
+
+size_t xa_huge_cached_bytes(void) {
+	xa_mutex_lock(&huge_lock);
+	size_t r = huge_cached;
+	xa_mutex_unlock(&huge_lock);
+	return r;
+}
+
+/* huge_lock held */
+static void cache_remove(xa_chunk_t *d) {
+	if (d->hprev)
+		d->hprev->hnext = d->hnext;
+	else
+		huge_cache = d->hnext;
+	if (d->hnext)
+		d->hnext->hprev = d->hprev;
+	d->hnext = d->hprev = NULL;
+	huge_cached -= d->mapped;
+	huge_ncached--;
+}
+
+static void huge_unmap(xa_chunk_t *d) {
+	xa_pagemap_clear(d->addr, d->mapped);
+	xa_os_unmap((void *)d->addr, d->mapped);
+	xa_pool_put(&huge_pool, d);
+}
+
+/* Take a cached mapping for usize bytes aligned to align: at least usize and
+ * at most a quarter more (the excess is unmapped). */
+static xa_chunk_t *cache_take(size_t usize, size_t align) {
+	xa_chunk_t *d;
+	xa_mutex_lock(&huge_lock);
+	for (d = huge_cache; d; d = d->hnext)
+		if (d->mapped >= usize && d->mapped - usize <= usize / 4 && (d->addr & (align - 1)) == 0)
+			break;
+	if (d)
+		cache_remove(d);
+	xa_mutex_unlock(&huge_lock);
+	if (d && d->mapped > usize) {
+		xa_pagemap_clear(d->addr + CHUNK_CEIL(usize), CHUNK_CEIL(d->mapped) - CHUNK_CEIL(usize));
+		xa_os_unmap((void *)(d->addr + usize), d->mapped - usize);
+		d->mapped = usize;
+	}
+	return d;
+}
+
+size_t xa_huge_purge(bool force) {
+	size_t bytes = 0;
+	for (;;) {
+		xa_chunk_t *victim = NULL;
+		xa_mutex_lock(&huge_lock);
+		int64_t decay = atomic_load(&xa_decay_default_ms);
+		uint64_t now = xa_now_ns();
+		/* the oldest is at the tail */
+		xa_chunk_t *d = huge_cache;
+		while (d && d->hnext)
+			d = d->hnext;
+		if (d && (force || xa_decay_due(decay, d->freed_ns, now))) {
+			victim = d;
+			cache_remove(d);
+		}
+		xa_mutex_unlock(&huge_lock);
+		if (!victim)
+			break;
+		bytes += victim->mapped;
+		huge_unmap(victim);
+	}
+	return bytes;
+}
+
+uint64_t xa_huge_next_due(uint64_t now) {
+	uint64_t r = UINT64_MAX;
+	xa_mutex_lock(&huge_lock);
+	for (xa_chunk_t *d = huge_cache; d; d = d->hnext) {
+		uint64_t w = xa_decay_wait_ns(atomic_load(&xa_decay_default_ms), d->freed_ns, now);
+		if (w < r)
+			r = w;
+	}
+	xa_mutex_unlock(&huge_lock);
+	return r;
+}
 
 void xa_huge_stats(size_t *allocated, size_t *mapped, size_t *cur, uint64_t *nmalloc, uint64_t *ndalloc) {
 	xa_mutex_lock(&huge_lock);
@@ -58,10 +151,18 @@ static void huge_unlink(xa_chunk_t *d) {
 }
 
 void *xa_huge_malloc(size_t usize, size_t align, bool zero) {
-	(void)zero; /* fresh anonymous pages are zero */
 	if (align < CHUNK)
 		align = CHUNK;
-	xa_chunk_t *d = xa_pool_get(&huge_pool);
+	xa_chunk_t *d = cache_take(usize, align);
+	if (d) {
+		d->kind = CHUNK_HUGE;
+		d->size = usize;
+		huge_link(d);
+		if (zero)
+			memset((void *)d->addr, 0, usize);
+		return (void *)d->addr;
+	}
+	d = xa_pool_get(&huge_pool);
 	if (d == NULL) {
 		errno = ENOMEM;
 		return NULL;
@@ -89,9 +190,33 @@ void *xa_huge_malloc(size_t usize, size_t align, bool zero) {
 
 void xa_huge_free(xa_chunk_t *d) {
 	huge_unlink(d);
-	xa_pagemap_clear(d->addr, d->mapped);
-	xa_os_unmap((void *)d->addr, d->mapped);
-	xa_pool_put(&huge_pool, d);
+	int64_t decay = atomic_load(&xa_decay_default_ms);
+	xa_chunk_t *evict = NULL;
+	bool keep = decay != 0 && d->mapped <= HUGE_CACHE_MAX / 4;
+	if (keep) {
+		xa_mutex_lock(&huge_lock);
+		d->kind = CHUNK_HUGE_CACHED;
+		d->freed_ns = xa_now_ns();
+		d->hprev = NULL;
+		d->hnext = huge_cache;
+		if (huge_cache)
+			huge_cache->hprev = d;
+		huge_cache = d;
+		huge_cached += d->mapped;
+		huge_ncached++;
+		if (huge_cached > HUGE_CACHE_MAX || huge_ncached > HUGE_CACHE_NMAX) {
+			evict = huge_cache;
+			while (evict->hnext)
+				evict = evict->hnext;
+			cache_remove(evict);
+		}
+		xa_mutex_unlock(&huge_lock);
+		if (evict)
+			huge_unmap(evict);
+		xa_background_kick();
+		return;
+	}
+	huge_unmap(d);
 }
 
 /* Resize to usize (page multiple, > SC_LARGE_MAX).  Returns the new address,

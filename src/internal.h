@@ -173,6 +173,8 @@ uint64_t xa_pages_next_due(xa_arena_t *arena, uint64_t now);
  * most target.  Lock NOT held.  Returns pages released. */
 size_t xa_pages_purge_to(xa_arena_t *arena, size_t target_bytes);
 void xa_run_set_pages(xa_chunk_t *chunk, xa_run_t *run, uint8_t cls, bool all);
+/* Unmap the arena's wholly free chunks (lock NOT held); returns bytes. */
+size_t xa_pages_unmap_free(xa_arena_t *arena);
 
 /* ---- arena.c: bounded pool, bins, slabs, large ----------------------- */
 extern xa_arena_t *_Atomic xa_arenas[XA_MAX_ARENAS];
@@ -194,13 +196,23 @@ bool xa_arena_ralloc_large_inplace(xa_chunk_t *chunk, xa_run_t *run, size_t usiz
 void xa_arena_prefork(void);
 void xa_arena_postfork_parent(void);
 void xa_arena_postfork_child(void);
-/* Purge every arena (force: all dirty pages; else: those due). */
+/* Purge every arena and the huge cache (force: everything dirty; else:
+ * what is due).  Returns bytes released. */
 size_t xa_arenas_purge(bool force);
+/* Out of address space: unmap every wholly free chunk and cached huge
+ * mapping, whatever retain says.  Lock NOT held.  Returns bytes unmapped. */
+size_t xa_arenas_unmap_free(void);
 
 /* ---- huge.c: allocations larger than a chunk, one mapping each ------- */
 void *xa_huge_malloc(size_t usize, size_t align, bool zero);
 void xa_huge_free(xa_chunk_t *desc);
 void *xa_huge_realloc(xa_chunk_t *desc, size_t usize);
+/* Unmap cached (freed) huge mappings that are due, or all when force;
+ * returns bytes unmapped.  xa_huge_next_due: ns until the next is due. */
+size_t xa_huge_purge(bool force);
+uint64_t xa_huge_next_due(uint64_t now);
+/* Freed huge mappings kept for reuse (dirty, resident): bytes and count. */
+size_t xa_huge_cached_bytes(void);
 void xa_huge_prefork(void);
 void xa_huge_postfork_parent(void);
 void xa_huge_postfork_child(void);

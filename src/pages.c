@@ -447,3 +447,20 @@ uint64_t xa_pages_next_due(xa_arena_t *a, uint64_t now) {
 	xa_mutex_unlock(&a->lock);
 	return r;
 }
+
+size_t xa_pages_unmap_free(xa_arena_t *a) {
+	size_t bytes = 0;
+	xa_mutex_lock(&a->lock);
+	xa_chunk_t *c = a->chunks;
+	while (c) {
+		xa_chunk_t *next = c->next;
+		xa_run_t *r = c->prun[0];
+		if (r && r->kind == RUN_FREE && r->npages == CHUNK_NPAGES) {
+			chunk_unmap(a, c, r);
+			bytes += CHUNK;
+		}
+		c = next;
+	}
+	xa_mutex_unlock(&a->lock);
+	return bytes;
+}

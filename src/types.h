@@ -95,7 +95,7 @@ struct xa_run_s {
 	size_t usize; /* large: usable size (may be below npages*PAGE) */
 };
 
-enum { CHUNK_ARENA = 1, CHUNK_HUGE = 2 };
+enum { CHUNK_ARENA = 1, CHUNK_HUGE = 2, CHUNK_HUGE_CACHED = 3 };
 
 /*
  * Chunk descriptor.  pclass[] comes first so the free fast path reads one
@@ -116,7 +116,8 @@ struct xa_chunk_s {
 	size_t size;   /* usable size */
 	size_t mapped; /* bytes mapped */
 	uint8_t sampled;
-	xa_chunk_t *hnext, *hprev; /* list of live huge allocations */
+	xa_chunk_t *hnext, *hprev; /* live huge allocations, or the cache */
+	uint64_t freed_ns;         /* cached huge: when it was freed */
 };
 
 /* Per-bin statistics; protected by the bin lock. */
