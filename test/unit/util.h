@@ -1,0 +1,95 @@
+/*
+ * Small helpers shared by the unit tests (header only, static inline).
+ */
+#ifndef XALLOC_TEST_UNIT_UTIL_H
+#define XALLOC_TEST_UNIT_UTIL_H
+
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "xt.h"
+
+#define KiB ((size_t)1024)
+#define MiB ((size_t)1024 * 1024)
+
+/* Every pointer xalloc returns is aligned to at least this. */
+#define MIN_ALIGN 16
+
+static inline bool is_aligned(const void *p, size_t a)
+{
+    return ((uintptr_t)p & (a - 1)) == 0;
+}
+
+static inline size_t page_size(void)
+{
+    return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Byte i of a block at p holding n bytes, tagged with a seed. */
+static inline uint8_t pat_byte(const void *p, size_t n, size_t i, unsigned seed)
+{
+    uintptr_t a = (uintptr_t)p;
+    return (uint8_t)((a >> 4) ^ (a >> 12) ^ (n * 131u) ^ (i * 7u) ^ (i >> 8) ^ seed);
+}
+
+static inline void pat_fill(void *p, size_t n, unsigned seed)
+{
+    uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        b[i] = pat_byte(p, n, i, seed);
+}
+
+/* Pattern keyed on the original address, so it survives a moving realloc. */
+static inline void pat_fill_at(void *p, const void *key, size_t n, unsigned seed)
+{
+    uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        b[i] = pat_byte(key, 0, i, seed);
+}
+
+/* Returns the index of the first wrong byte, or (size_t)-1 if all match. */
+static inline size_t pat_check_at(const void *p, const void *key, size_t n, unsigned seed)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != pat_byte(key, 0, i, seed))
+            return i;
+    return (size_t)-1;
+}
+
+static inline size_t pat_check(const void *p, size_t n, unsigned seed)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != pat_byte(p, n, i, seed))
+            return i;
+    return (size_t)-1;
+}
+
+/* Index of the first byte != c in b[0..n), or (size_t)-1. */
+static inline size_t first_not(const void *b, int c, size_t n)
+{
+    const uint8_t *p = b;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != (uint8_t)c)
+            return i;
+    return (size_t)-1;
+}
+
+/* xorshift64*: deterministic pseudo-random numbers. */
+static inline uint64_t rnd_next(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+#endif
