@@ -24,6 +24,18 @@
  * (it bypasses the thread cache). */
 #define SC_NLARGE_ALIGNED (SC_HUGE + 1)
 
+/*
+ * Usable size of a request of class cls.  Small classes and the large
+ * classes kept in thread caches use the class size (a cache bin holds one
+ * size); larger requests get exactly the pages they need: the rounding of a
+ * class would be resident slack, since freed pages are reused warm.
+ */
+XA_INLINE size_t usize_of(size_t size, unsigned cls) {
+	if (likely(cls < SC_NSMALL || cls < xa_tcache_nbins))
+		return xa_sc_size[cls];
+	return PAGE_CEIL(size);
+}
+
 XA_INLINE xa_tsd_t *tsd_get(void) {
 	xa_tsd_t *t = &xa_tsd_tls;
 	if (likely(t->state == TSD_NOMINAL))
@@ -35,6 +47,8 @@ static XA_NOINLINE void alloc_event(xa_tsd_t *t) {
 	xa_tcache_gc_step(t);
 	t->last_active_ns = xa_now_ns();
 	t->next_event = t->allocated + TCACHE_GC_INTERVAL;
+	if (config_prof)
+		xa_prof_event(t); /* may lower next_event to the sampling point */
 }
 
 /* Count usable bytes for a thread; threads without a registered state
@@ -78,7 +92,12 @@ static XA_COLD bool oom_reclaim(xa_tsd_t *t) {
 static void *alloc_raw(xa_tsd_t *t, size_t usize, unsigned cls, size_t align, bool zero);
 
 static void *alloc_impl(xa_tsd_t *t, size_t usize, unsigned cls, size_t align, bool zero) {
-	void *p = alloc_raw(t, usize, cls, align, zero);
+	void *p = NULL;
+	/* The sampling point is an allocation event (next_event <= prof_next). */
+	if (config_prof && unlikely(t->allocated + usize >= t->next_event) && xa_prof_due(t, usize))
+		p = xa_prof_alloc(t, usize, cls, align, zero);
+	if (likely(p == NULL))
+		p = alloc_raw(t, usize, cls, align, zero);
 	if (unlikely(p == NULL) && oom_reclaim(t))
 		p = alloc_raw(t, usize, cls, align, zero);
 	if (unlikely(p == NULL)) {
@@ -106,7 +125,8 @@ static void *alloc_raw(xa_tsd_t *t, size_t usize, unsigned cls, size_t align, bo
 		} else {
 			p = xa_tcache_fill(t, cls);
 		}
-		b->nrequests++;
+		if (config_stats)
+			t->nrequests[cls]++;
 		if (p && zero)
 			memset(p, 0, usize);
 	} else if (cls < SC_NSMALL) {
@@ -134,13 +154,16 @@ void *xa_malloc_slow(size_t size) {
 	}
 	xa_tsd_t *t = tsd_get();
 	unsigned cls = xa_sc_size2class(size);
-	size_t usize = cls < SC_HUGE ? xa_sc_size[cls] : PAGE_CEIL(size);
-	return alloc_impl(t, usize, cls, 0, false);
+	size_t usize = usize_of(size, cls);
+	xa_tsd_enter(t);
+	void *p = alloc_impl(t, usize, cls, 0, false);
+	xa_tsd_leave(t);
+	return p;
 }
 
 void *xa_malloc(size_t size) {
-	void *p = xa_tcache_malloc_fast(size);
-	return likely(p != NULL) ? p : xa_malloc_slow(size);
+	void *p;
+	return likely(xa_tcache_malloc_fast(size, &p)) ? p : xa_malloc_slow(size);
 }
 
 void *xa_calloc(size_t n, size_t size) {
@@ -153,8 +176,11 @@ void *xa_calloc(size_t n, size_t size) {
 		return NULL;
 	xa_tsd_t *t = tsd_get();
 	unsigned cls = xa_sc_size2class(total);
-	size_t usize = cls < SC_HUGE ? xa_sc_size[cls] : PAGE_CEIL(total);
-	return alloc_impl(t, usize, cls, 0, true);
+	size_t usize = usize_of(total, cls);
+	xa_tsd_enter(t);
+	void *p = alloc_impl(t, usize, cls, 0, true);
+	xa_tsd_leave(t);
+	return p;
 }
 
 /* The class to use for size bytes aligned to align (a power of two > 16):
@@ -163,7 +189,7 @@ void *xa_calloc(size_t n, size_t size) {
 static void *aligned_impl(xa_tsd_t *t, size_t align, size_t size, bool zero) {
 	if (align <= QUANTUM) {
 		unsigned cls = xa_sc_size2class(size);
-		size_t usize = cls < SC_HUGE ? xa_sc_size[cls] : PAGE_CEIL(size);
+		size_t usize = usize_of(size, cls);
 		return alloc_impl(t, usize, cls, 0, zero);
 	}
 	if (size > XA_REQ_MAX || align > XA_REQ_MAX / 2 || size + align > XA_REQ_MAX) {
@@ -179,7 +205,7 @@ static void *aligned_impl(xa_tsd_t *t, size_t align, size_t size, bool zero) {
 	size_t need = PAGE_CEIL(size > SC_SMALL_MAX ? size : SC_SMALL_MAX + 1);
 	unsigned cls = xa_sc_size2class(need);
 	if (cls < SC_HUGE) {
-		size_t usize = xa_sc_size[cls];
+		size_t usize = usize_of(need, cls);
 		if (align <= PAGE)
 			return alloc_impl(t, usize, cls, 0, zero);
 		/* Aligned large runs skip the cache (their alignment is special). */
@@ -195,7 +221,11 @@ static void *aligned_impl(xa_tsd_t *t, size_t align, size_t size, bool zero) {
 void *xa_aligned(size_t align, size_t size) {
 	if (unlikely(boot()))
 		return NULL;
-	return aligned_impl(tsd_get(), align, size, false);
+	xa_tsd_t *t = tsd_get();
+	xa_tsd_enter(t);
+	void *p = aligned_impl(t, align, size, false);
+	xa_tsd_leave(t);
+	return p;
 }
 
 /* ---- free ------------------------------------------------------------ */
@@ -203,10 +233,20 @@ void *xa_aligned(size_t align, size_t size) {
 XA_COLD static void bad_pointer(const void *ptr, xa_chunk_t *c) {
 	if (c && c->kind == CHUNK_HUGE_CACHED && c->addr == (uintptr_t)ptr)
 		xa_fatal("double free of", ptr, c->mapped);
-	if (c && c->kind == CHUNK_ARENA) {
-		xa_run_t *r = c->prun[((uintptr_t)ptr - c->addr) >> LG_PAGE];
-		if (r && r->kind == RUN_FREE && r->addr == (uintptr_t)ptr)
-			xa_fatal("double free of", ptr, 0);
+	if (c && c->kind == CHUNK_ARENA && ((uintptr_t)ptr & PAGE_MASK) == 0) {
+		/* A page-aligned pointer inside a free run: a large block freed
+		 * twice (its run may have merged with a free neighbour, so look
+		 * back for the run that covers the page; interior prun entries
+		 * are NULL). */
+		uintptr_t p = (uintptr_t)ptr;
+		for (size_t i = ((p - c->addr) >> LG_PAGE) + 1; i-- > 0;) {
+			xa_run_t *r = c->prun[i];
+			if (r == NULL)
+				continue;
+			if (r->kind == RUN_FREE && r->addr <= p && p < r->addr + (size_t)r->npages * PAGE)
+				xa_fatal("double free of", ptr, 0);
+			break;
+		}
 	}
 	xa_fatal("free of invalid pointer", ptr, 0);
 }
@@ -237,11 +277,27 @@ static size_t run_usize(xa_run_t *r) {
 	return r->kind == RUN_SLAB ? xa_sc_size[r->cls] : r->usize;
 }
 
+/* Checks before a free goes into the thread cache, where the slab bitmap
+ * cannot see it until the next flush: the pointer starts a region of its
+ * slab, and it is not the object cached last (free(p); free(p)).  A
+ * repeat further down the stack is caught when the bin is flushed. */
+XA_INLINE void check_cached_free(xa_cbin_t *b, xa_run_t *r, void *ptr, size_t usize) {
+	if (r->kind == RUN_SLAB) {
+		size_t off = (uintptr_t)ptr - r->addr;
+		unsigned idx = xa_sc_region_index(r->cls, off);
+		xa_check((size_t)idx * xa_sc[r->cls].size == off && idx < r->nregs,
+		    "free of invalid pointer", ptr, 0);
+	}
+	xa_check(b->ncached == 0 || b->stack[b->ncached - 1] != ptr, "double free of", ptr, usize);
+}
+
 static void free_impl(xa_tsd_t *t, void *ptr) {
 	xa_run_t *r;
 	xa_chunk_t *c = lookup(ptr, &r);
 	if (c->kind == CHUNK_HUGE) {
 		count_dalloc(t, c->size);
+		if (config_prof && unlikely(c->sampled))
+			xa_prof_free_sampled(c, NULL, ptr, c->size);
 		if (unlikely(xa_opt.junk))
 			memset(ptr, JUNK_FREE, XA_MIN(c->size, (size_t)4096));
 		xa_huge_free(c);
@@ -252,8 +308,13 @@ static void free_impl(xa_tsd_t *t, void *ptr) {
 	count_dalloc(t, usize);
 	if (unlikely(xa_opt.junk))
 		memset(ptr, JUNK_FREE, usize);
+	if (config_prof && unlikely(r->sampled)) {
+		xa_prof_free_sampled(c, r, ptr, usize);
+		return;
+	}
 	if (cls < t->nbins && (r->kind == RUN_SLAB || r->usize == xa_sc_size[cls])) {
 		xa_cbin_t *b = &t->bins[cls];
+		check_cached_free(b, r, ptr, usize);
 		if (b->ncached == b->cap)
 			xa_tcache_flush_bin(t, cls, b->cap / 2);
 		b->stack[b->ncached] = ptr;
@@ -271,7 +332,10 @@ void xa_free_slow(void *ptr) {
 		return;
 	if (unlikely(!xa_initialized()))
 		bad_pointer(ptr, NULL); /* nothing can be ours yet */
-	free_impl(tsd_get(), ptr);
+	xa_tsd_t *t = tsd_get();
+	xa_tsd_enter(t);
+	free_impl(t, ptr);
+	xa_tsd_leave(t);
 }
 
 void xa_free(void *ptr) {
@@ -297,6 +361,8 @@ size_t xa_usable_size(const void *ptr) {
 
 /* ---- realloc --------------------------------------------------------- */
 
+static void *realloc_impl(xa_tsd_t *t, void *ptr, size_t size);
+
 void *xa_realloc(void *ptr, size_t size) {
 	if (ptr == NULL)
 		return xa_malloc(size);
@@ -310,11 +376,18 @@ void *xa_realloc(void *ptr, size_t size) {
 		return NULL;
 	}
 	xa_tsd_t *t = tsd_get();
+	xa_tsd_enter(t);
+	void *q = realloc_impl(t, ptr, size);
+	xa_tsd_leave(t);
+	return q;
+}
+
+static void *realloc_impl(xa_tsd_t *t, void *ptr, size_t size) {
 	xa_run_t *r;
 	xa_chunk_t *c = lookup(ptr, &r);
 	size_t old = c->kind == CHUNK_HUGE ? c->size : run_usize(r);
 	unsigned ncls = xa_sc_size2class(size);
-	size_t usize = ncls < SC_HUGE ? xa_sc_size[ncls] : PAGE_CEIL(size);
+	size_t usize = usize_of(size, ncls);
 
 	if (c->kind == CHUNK_HUGE) {
 		if (ncls == SC_HUGE) {
@@ -322,6 +395,8 @@ void *xa_realloc(void *ptr, size_t size) {
 			if (q == NULL && oom_reclaim(t))
 				q = xa_huge_realloc(c, usize);
 			if (q) {
+				if (config_prof && unlikely(c->sampled))
+					xa_prof_moved(ptr, q, usize);
 				count_dalloc(t, old);
 				count_alloc(t, usize);
 			}
@@ -335,6 +410,8 @@ void *xa_realloc(void *ptr, size_t size) {
 		if (usize == old)
 			return ptr;
 		if (!xa_arena_ralloc_large_inplace(c, r, usize)) {
+			if (config_prof && unlikely(r->sampled))
+				xa_prof_resized(c, r, usize); /* restores PCLASS_SAMPLED */
 			count_dalloc(t, old);
 			count_alloc(t, usize);
 			return ptr;
@@ -356,9 +433,13 @@ size_t xa_release_all(void) {
 	xa_tsd_t *t = &xa_tsd_tls;
 	size_t before = 0;
 	if (t->state == TSD_NOMINAL) {
+		xa_tsd_enter(t);
 		before = xa_tcache_bytes(t);
 		xa_tcache_flush_all(t);
+		xa_tsd_leave(t);
 	}
 	(void)before;
+	/* Caches of other threads, if they are asleep (see idle.c). */
+	xa_idle_reclaim(xa_now_ns(), 0);
 	return xa_arenas_purge(true);
 }

@@ -96,9 +96,14 @@ static _Atomic uint64_t arena_purge_check_ns;
  * background thread know, or (without it) purge what is due, at most every
  * few milliseconds. */
 static void arena_after_dirty(xa_arena_t *a) {
+	if (unlikely(xa_opt.slack_max)) {
+		xa_slack_enforce(false);
+		xa_background_kick();
+	}
 	int64_t d = atomic_load_explicit(&a->decay_ms, memory_order_relaxed);
 	if (d == 0) {
 		xa_pages_purge(a, false);
+		xa_background_kick(); /* in-slab pages */
 		return;
 	}
 	if (d < 0)
@@ -121,10 +126,13 @@ static void arena_after_dirty(xa_arena_t *a) {
 	unsigned n = atomic_load(&xa_narenas_created);
 	for (unsigned i = 0; i < n; i++)
 		xa_pages_purge(xa_arenas[i], false);
+	xa_arenas_purge_slabs(false, NULL);
 }
 
 size_t xa_arenas_purge(bool force) {
-	size_t bytes = xa_huge_purge(force);
+	size_t bytes = xa_huge_purge(force) + xa_arenas_purge_slabs(force, NULL);
+	if (force)
+		bytes += xa_base_purge();
 	unsigned n = atomic_load(&xa_narenas_created);
 	for (unsigned i = 0; i < n; i++)
 		bytes += xa_pages_purge(xa_arenas[i], force) * PAGE;
@@ -132,7 +140,9 @@ size_t xa_arenas_purge(bool force) {
 }
 
 size_t xa_arenas_unmap_free(void) {
-	size_t bytes = xa_huge_purge(true);
+	/* Purging first turns every free run into a retained one, so that
+	 * neighbours merge and wholly free chunks show as single runs. */
+	size_t bytes = xa_arenas_purge(true);
 	unsigned n = atomic_load(&xa_narenas_created);
 	for (unsigned i = 0; i < n; i++)
 		bytes += xa_pages_unmap_free(xa_arenas[i]);
@@ -151,6 +161,8 @@ static xa_run_t *slab_new(xa_arena_t *a, unsigned cls) {
 		r->nregs = xa_sc[cls].nregs;
 		r->nfree = r->nregs;
 		r->hint = 0;
+		r->purged = 0;
+		r->scan_ns = 0;
 		memset(r->bitmap, 0, sizeof(r->bitmap));
 		for (unsigned i = 0; i < r->nregs / 64; i++)
 			r->bitmap[i] = ~(uint64_t)0;
@@ -180,6 +192,109 @@ static void bin_list_remove(xa_bin_t *b, xa_run_t *r) {
 	r->next = r->prev = NULL;
 }
 
+/* ---- in-slab purging --------------------------------------------------
+ * A slab stays mapped while any of its regions lives, so after a burst a
+ * few survivors would pin whole slabs.  Pages of a live slab that hold only
+ * free regions are released like dirty pages: once the slab has had no free
+ * for decay_ms (dirty_ns holds its last free), the background pass (or a
+ * purge / malloc_trim) scans it under the bin lock and MADV_DONTNEEDs those
+ * pages, remembering them in run->purged.  Handing a region out again
+ * clears the bits of its pages (they fault back in as zero pages).  The
+ * pages stay counted as active; arena->slab_purged_pages says how many of
+ * them are not resident.
+ */
+static uint16_t slab_page_mask(const xa_run_t *r, uintptr_t p, size_t size) {
+	unsigned p0 = (unsigned)((p - r->addr) >> LG_PAGE);
+	unsigned p1 = (unsigned)((p + size - 1 - r->addr) >> LG_PAGE);
+	return (uint16_t)((((uint32_t)2 << p1) - 1) & ~(((uint32_t)1 << p0) - 1));
+}
+
+static XA_NOINLINE void slab_unpurge(xa_run_t *r, size_t size, void **out, unsigned n) {
+	unsigned cleared = 0;
+	for (unsigned i = 0; i < n && r->purged; i++) {
+		uint16_t m = slab_page_mask(r, (uintptr_t)out[i], size) & r->purged;
+		cleared += (unsigned)__builtin_popcount(m);
+		r->purged &= (uint16_t)~m;
+	}
+	if (cleared)
+		atomic_fetch_sub_explicit(&r->chunk->arena->slab_purged_pages, cleared, memory_order_relaxed);
+}
+
+/* Are regions [first, last] of slab r all free? */
+static bool slab_regions_free(const xa_run_t *r, unsigned first, unsigned last) {
+	for (unsigned i = first; i <= last; i++)
+		if (!(r->bitmap[i / 64] & ((uint64_t)1 << (i % 64))))
+			return false;
+	return true;
+}
+
+/* Release the free pages of one slab (bin lock held); returns pages. */
+static unsigned slab_purge_one(xa_run_t *r, size_t size, uint64_t now) {
+	unsigned released = 0;
+	r->scan_ns = now;
+	for (unsigned j = 0; j < r->npages; j++) {
+		if (r->purged & (1u << j))
+			continue;
+		unsigned first = (unsigned)((size_t)j * PAGE / size);
+		unsigned last = (unsigned)(((size_t)(j + 1) * PAGE - 1) / size);
+		if (last >= r->nregs)
+			last = r->nregs - 1;
+		if (first < r->nregs && !slab_regions_free(r, first, last))
+			continue;
+		xa_os_purge_forced((void *)(r->addr + (size_t)j * PAGE), PAGE);
+		r->purged |= (uint16_t)(1u << j);
+		released++;
+	}
+	return released;
+}
+
+/* Scan the arena's partly used slabs; returns pages released and lowers
+ * *wait to the time until the next slab becomes due. */
+static size_t arena_purge_slabs(xa_arena_t *a, bool force, uint64_t now, uint64_t *wait) {
+	int64_t decay = atomic_load_explicit(&a->decay_ms, memory_order_relaxed);
+	if (decay < 0 && !force)
+		return 0;
+	size_t released = 0;
+	for (unsigned i = 0; i < SC_NSMALL; i++) {
+		xa_bin_t *b = &a->bins[i];
+		size_t size = xa_sc[i].size;
+		xa_mutex_lock(&b->lock);
+		bool in_list = b->cur == NULL;
+		for (xa_run_t *r = in_list ? b->nonfull : b->cur; r;) {
+			if (r->nfree == 0 || r->scan_ns >= r->dirty_ns) {
+				/* nothing freed since the last scan */
+			} else if (!force && !xa_decay_due(decay, r->dirty_ns, now)) {
+				uint64_t w = xa_decay_wait_ns(decay, r->dirty_ns, now);
+				if (w < *wait)
+					*wait = w;
+			} else {
+				released += slab_purge_one(r, size, now);
+			}
+			if (!in_list) {
+				in_list = true;
+				r = b->nonfull;
+			} else {
+				r = r->next;
+			}
+		}
+		xa_mutex_unlock(&b->lock);
+	}
+	if (released)
+		atomic_fetch_add_explicit(&a->slab_purged_pages, released, memory_order_relaxed);
+	return released;
+}
+
+size_t xa_arenas_purge_slabs(bool force, uint64_t *wait) {
+	uint64_t now = xa_now_ns(), w = UINT64_MAX;
+	size_t pages = 0;
+	unsigned n = atomic_load(&xa_narenas_created);
+	for (unsigned i = 0; i < n; i++)
+		pages += arena_purge_slabs(xa_arenas[i], force, now, &w);
+	if (wait)
+		*wait = w;
+	return pages * PAGE;
+}
+
 /* Take up to n regions from slab r into out[]. */
 static unsigned slab_take(xa_run_t *r, unsigned cls, void **out, unsigned n) {
 	unsigned got = 0;
@@ -198,6 +313,8 @@ static unsigned slab_take(xa_run_t *r, unsigned cls, void **out, unsigned n) {
 			r->hint = (uint16_t)w;
 	}
 	r->nfree = (uint16_t)(r->nfree - got);
+	if (unlikely(r->purged))
+		slab_unpurge(r, size, out, got);
 	return got;
 }
 
@@ -222,10 +339,12 @@ unsigned xa_arena_fill_small(xa_arena_t *a, unsigned cls, void **out, unsigned n
 		}
 		got += slab_take(r, cls, out + got, n - got);
 	}
-	b->stats.nmalloc += got;
 	b->stats.curregs += got;
-	b->stats.nfills++;
-	b->stats.nrequests += nrequests;
+	if (config_stats) { /* event counters; curregs is always kept */
+		b->stats.nmalloc += got;
+		b->stats.nfills++;
+		b->stats.nrequests += nrequests;
+	}
 	xa_mutex_unlock(&b->lock);
 	return got;
 }
@@ -235,6 +354,9 @@ unsigned xa_arena_fill_small(xa_arena_t *a, unsigned cls, void **out, unsigned n
  * became entirely free and was detached from the bin (the caller releases
  * its pages after dropping the bin lock), else NULL.
  */
+/* Coarse time of slab frees (set once per flush, not per object). */
+static _Thread_local uint64_t xa_slab_clock;
+
 static xa_run_t *slab_dalloc(xa_bin_t *b, xa_chunk_t *c, void *ptr, unsigned cls) {
 	uintptr_t p = (uintptr_t)ptr;
 	xa_run_t *r = c->prun[(p - c->addr) >> LG_PAGE];
@@ -245,10 +367,12 @@ static xa_run_t *slab_dalloc(xa_bin_t *b, xa_chunk_t *c, void *ptr, unsigned cls
 	uint64_t bit = (uint64_t)1 << (idx % 64);
 	xa_check(!(r->bitmap[idx / 64] & bit), "double free of", ptr, xa_sc[cls].size);
 	r->bitmap[idx / 64] |= bit;
+	r->dirty_ns = xa_slab_clock;
 	if (idx / 64 < r->hint)
 		r->hint = (uint16_t)(idx / 64);
 	r->nfree++;
-	b->stats.ndalloc++;
+	if (config_stats)
+		b->stats.ndalloc++;
 	b->stats.curregs--;
 	if (r == b->cur)
 		return NULL;
@@ -268,6 +392,13 @@ static xa_run_t *slab_dalloc(xa_bin_t *b, xa_chunk_t *c, void *ptr, unsigned cls
 static void slabs_release(xa_arena_t *a, xa_run_t **empty, unsigned n) {
 	if (n == 0)
 		return;
+	for (unsigned i = 0; i < n; i++) {
+		if (empty[i]->purged) {
+			atomic_fetch_sub_explicit(&a->slab_purged_pages,
+			    (size_t)__builtin_popcount(empty[i]->purged), memory_order_relaxed);
+			empty[i]->purged = 0;
+		}
+	}
 	xa_mutex_lock(&a->lock);
 	for (unsigned i = 0; i < n; i++)
 		xa_pages_free(a, empty[i]);
@@ -276,6 +407,7 @@ static void slabs_release(xa_arena_t *a, xa_run_t **empty, unsigned n) {
 }
 
 void xa_arena_flush_small(unsigned cls, void **ptrs, unsigned n) {
+	xa_slab_clock = xa_now_ns();
 	while (n) {
 		xa_chunk_t *c0 = xa_pagemap_lookup((uintptr_t)ptrs[0]);
 		xa_arena_t *a = c0->arena;
@@ -293,7 +425,8 @@ void xa_arena_flush_small(unsigned cls, void **ptrs, unsigned n) {
 			if (r)
 				empty[nempty++] = r;
 		}
-		b->stats.nflushes++;
+		if (config_stats)
+			b->stats.nflushes++;
 		xa_mutex_unlock(&b->lock);
 		slabs_release(a, empty, nempty);
 		n = keep;
@@ -316,6 +449,7 @@ void xa_arena_free_small_one(xa_chunk_t *c, void *ptr) {
 	xa_check(r0 && r0->kind == RUN_SLAB, "free of invalid pointer", ptr, 0);
 	cls = r0->cls;
 	xa_bin_t *b = &a->bins[cls];
+	xa_slab_clock = xa_now_ns();
 	xa_mutex_lock(&b->lock);
 	xa_run_t *r = slab_dalloc(b, c, ptr, cls);
 	xa_mutex_unlock(&b->lock);

@@ -160,7 +160,71 @@ void xa_background_postfork_child(void) {
 	atomic_store(&bg_state, BG_OFF);
 }
 
+/*
+ * The slack budget (slack_max): freed-but-resident bytes -- dirty pages,
+ * cached huge mappings and objects in thread caches -- may not exceed a
+ * size or a share of the live bytes.  Past it, cached huge mappings go
+ * first, then each arena's oldest dirty pages, whatever the decay time.
+ * Runs on every background pass (the frees that make pages dirty wake the
+ * thread when slack_max is set) and on those frees themselves, where a
+ * cheap comparison with the last computed budget decides whether to act.
+ * Returns bytes released.
+ */
+size_t xa_slack_enforce(bool always) {
+	uint64_t opt = xa_opt.slack_max;
+	if (opt == 0 || !xa_initialized())
+		return 0;
+	/* The budget depends on the live bytes, which take the registry lock
+	 * to sum: it is recomputed at most every 10 ms, and in between a free
+	 * only compares the (racy, relaxed) dirty counters with it. */
+	static _Atomic uint64_t budget_cached, budget_ns;
+	unsigned n = atomic_load(&xa_narenas_created);
+	uint64_t now = xa_now_ns();
+	if (!always) {
+		size_t quick = xa_huge_cached_bytes();
+		for (unsigned i = 0; i < n; i++)
+			quick += XA_RELAXED_LOAD(xa_arenas[i]->stats.npages[PS_DIRTY]) * PAGE;
+		if (quick <= atomic_load_explicit(&budget_cached, memory_order_relaxed) &&
+		    now - atomic_load_explicit(&budget_ns, memory_order_relaxed) < 10000000)
+			return 0;
+	}
+	uint64_t a, d, tc;
+	xa_tsd_totals(&a, &d, &tc);
+	uint64_t budget = xa_decay_slack_budget(opt, a - d);
+	atomic_store_explicit(&budget_cached, budget, memory_order_relaxed);
+	atomic_store_explicit(&budget_ns, now, memory_order_relaxed);
+	size_t dirty[XA_MAX_ARENAS], total = tc + xa_huge_cached_bytes();
+	for (unsigned i = 0; i < n; i++) {
+		dirty[i] = XA_RELAXED_LOAD(xa_arenas[i]->stats.npages[PS_DIRTY]) * PAGE;
+		total += dirty[i];
+	}
+	if (total <= budget)
+		return 0;
+	size_t released = 0, excess = total - budget;
+	if (xa_huge_cached_bytes()) {
+		size_t r = xa_huge_purge(true);
+		released += r;
+		excess = r >= excess ? 0 : excess - r;
+	}
+	size_t arena_dirty = total - tc - released;
+	for (unsigned i = 0; i < n && excess; i++) {
+		/* each arena gives up its share of the excess, oldest first */
+		size_t share = arena_dirty ? (size_t)((double)excess * dirty[i] / arena_dirty) + PAGE : 0;
+		size_t target = dirty[i] > share ? dirty[i] - share : 0;
+		released += xa_pages_purge_to(xa_arenas[i], target) * PAGE;
+	}
+	return released;
+}
+
 uint64_t xa_background_pass(uint64_t now) {
 	xa_huge_purge(false);
-	return xa_huge_next_due(now);
+	xa_slack_enforce(true);
+	uint64_t ws;
+	xa_arenas_purge_slabs(false, &ws);
+	xa_base_purge();
+	uint64_t w = xa_huge_next_due(now);
+	if (ws < w)
+		w = ws;
+	uint64_t w2 = xa_idle_reclaim(now, atomic_load(&xa_decay_default_ms));
+	return w < w2 ? w : w2;
 }

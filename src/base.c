@@ -7,6 +7,14 @@
  * the OS (it is small and recycled through the pools); it is counted in
  * stats.metadata.
  *
+ * Pools of small objects (run and chunk descriptors: their number follows
+ * the heap's peak) are carved from 64 KiB blocks, each with its own free
+ * list; a block whose objects are all free again goes on an empty list,
+ * and the purge passes (background thread, malloc_trim) release its pages
+ * but the header's.  So a burst's metadata goes back to the OS with the
+ * burst.  Larger objects (page-sized arrays, cache stacks) use one free
+ * list per pool and stay resident.
+ *
  * Locking: one mutex, base_lock, for the bump pointer and every pool.
  * Memory from base is zeroed when first handed out; pooled objects are
  * zeroed again by xa_pool_get.
@@ -46,8 +54,149 @@ void *xa_base_alloc(size_t size) {
 	return r;
 }
 
+/* ---- block pools ------------------------------------------------------ */
+#define POOL_BLOCK ((size_t)64 << 10)
+#define POOL_REGION ((size_t)2 << 20)
+#define POOL_SMALL_MAX ((size_t)4096)
+
+typedef struct pool_block_s {
+	struct pool_block_s *next, *prev; /* partial or empty list */
+	void *free;                       /* free objects of this block */
+	uint32_t nfree, ncarved, cap;
+	uint8_t full, purged;
+} pool_block_t;
+#define POOL_HDR 64
+
+static char *region_cur, *region_end;
+static size_t base_purged_bytes;
+
+size_t xa_base_purged(void) {
+	xa_mutex_lock(&base_lock);
+	size_t r = base_purged_bytes;
+	xa_mutex_unlock(&base_lock);
+	return r;
+}
+
+static void blist_push(void **head, pool_block_t *b) {
+	b->prev = NULL;
+	b->next = *head;
+	if (*head)
+		((pool_block_t *)*head)->prev = b;
+	*head = b;
+}
+
+static void blist_remove(void **head, pool_block_t *b) {
+	if (b->prev)
+		b->prev->next = b->next;
+	else
+		*head = b->next;
+	if (b->next)
+		b->next->prev = b->prev;
+	b->next = b->prev = NULL;
+}
+
+static pool_block_t *block_new(xa_pool_t *pool) {
+	if (region_cur == region_end) {
+		char *p = xa_os_map(POOL_REGION, POOL_BLOCK);
+		if (p == NULL)
+			return NULL;
+		region_cur = p;
+		region_end = p + POOL_REGION;
+		base_mapped_bytes += POOL_REGION;
+	}
+	pool_block_t *b = (pool_block_t *)region_cur;
+	region_cur += POOL_BLOCK;
+	b->cap = (uint32_t)((POOL_BLOCK - POOL_HDR) / pool->size);
+	return b;
+}
+
+static void *block_get(xa_pool_t *pool) {
+	pool_block_t *b = pool->partial;
+	if (b == NULL) {
+		b = pool->empty;
+		if (b) {
+			blist_remove(&pool->empty, b);
+			if (b->purged) {
+				base_purged_bytes -= POOL_BLOCK - PAGE;
+				b->purged = 0;
+			}
+		} else if ((b = block_new(pool)) == NULL) {
+			return NULL;
+		}
+		blist_push(&pool->partial, b);
+	}
+	void *r;
+	if (b->free) {
+		r = b->free;
+		b->free = *(void **)r;
+		b->nfree--;
+	} else {
+		r = (char *)b + POOL_HDR + (size_t)b->ncarved * pool->size;
+		b->ncarved++;
+	}
+	if (b->nfree == 0 && b->ncarved == b->cap) {
+		blist_remove(&pool->partial, b);
+		b->full = 1;
+	}
+	base_allocated_bytes += pool->size;
+	return r;
+}
+
+static void block_put(xa_pool_t *pool, void *obj) {
+	pool_block_t *b = (pool_block_t *)((uintptr_t)obj & ~(uintptr_t)(POOL_BLOCK - 1));
+	*(void **)obj = b->free;
+	b->free = obj;
+	b->nfree++;
+	base_allocated_bytes -= pool->size;
+	if (b->full) {
+		b->full = 0;
+		blist_push(&pool->partial, b);
+	}
+	if (b->nfree == b->ncarved) {
+		/* every object is free: recarve from scratch next time */
+		blist_remove(&pool->partial, b);
+		b->free = NULL;
+		b->nfree = b->ncarved = 0;
+		blist_push(&pool->empty, b);
+	}
+}
+
+static xa_pool_t *purgeable_pools[8];
+static unsigned npurgeable;
+
+size_t xa_base_purge(void) {
+	size_t bytes = 0;
+	xa_mutex_lock(&base_lock);
+	for (unsigned i = 0; i < npurgeable; i++)
+		for (pool_block_t *b = purgeable_pools[i]->empty; b; b = b->next)
+			if (!b->purged) {
+				xa_os_purge_forced((char *)b + PAGE, POOL_BLOCK - PAGE);
+				b->purged = 1;
+				base_purged_bytes += POOL_BLOCK - PAGE;
+				bytes += POOL_BLOCK - PAGE;
+			}
+	xa_mutex_unlock(&base_lock);
+	return bytes;
+}
+
 void *xa_pool_get(xa_pool_t *pool) {
 	xa_mutex_lock(&base_lock);
+	if (pool->size <= POOL_SMALL_MAX) {
+		if (pool->partial == NULL && pool->empty == NULL && npurgeable < XA_ARRAY_LEN(purgeable_pools)) {
+			bool known = false;
+			for (unsigned i = 0; i < npurgeable; i++)
+				known |= purgeable_pools[i] == pool;
+			if (!known)
+				purgeable_pools[npurgeable++] = pool;
+		}
+		void *r = block_get(pool);
+		if (r)
+			pool->nused++;
+		xa_mutex_unlock(&base_lock);
+		if (r)
+			memset(r, 0, pool->size);
+		return r;
+	}
 	void *r = pool->free;
 	if (r) {
 		pool->free = *(void **)r;
@@ -65,6 +214,12 @@ void *xa_pool_get(xa_pool_t *pool) {
 
 void xa_pool_put(xa_pool_t *pool, void *obj) {
 	xa_mutex_lock(&base_lock);
+	if (pool->size <= POOL_SMALL_MAX) {
+		block_put(pool, obj);
+		pool->nused--;
+		xa_mutex_unlock(&base_lock);
+		return;
+	}
 	*(void **)obj = pool->free;
 	pool->free = obj;
 	pool->nfree++;

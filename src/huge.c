@@ -22,7 +22,7 @@
 
 static xa_mutex_t huge_lock = XA_MUTEX_INITIALIZER;
 static xa_chunk_t *huge_list;
-static xa_pool_t huge_pool = {sizeof(xa_chunk_t), NULL, 0, 0};
+static xa_pool_t huge_pool = {.size = sizeof(xa_chunk_t)};
 static size_t huge_allocated, huge_mapped, huge_cur;
 static uint64_t huge_nmalloc, huge_ndalloc;
 static xa_chunk_t *huge_cache; /* most recently freed first */
@@ -119,6 +119,25 @@ void xa_huge_stats(size_t *allocated, size_t *mapped, size_t *cur, uint64_t *nma
 	*nmalloc = huge_nmalloc;
 	*ndalloc = huge_ndalloc;
 	xa_mutex_unlock(&huge_lock);
+}
+
+/* Resident bytes (mincore) of live and of cached huge mappings, for the
+ * RSS reconciliation in stats.c.  mincore runs under huge_lock: it neither
+ * allocates nor blocks on another lock. */
+void xa_huge_resident(size_t *live, size_t *cached) {
+	size_t l = 0, c = 0;
+	xa_mutex_lock(&huge_lock);
+	for (xa_chunk_t *d = huge_list; d; d = d->hnext) {
+		ssize_t n = xa_os_resident_pages((void *)d->addr, d->mapped);
+		l += n > 0 ? (size_t)n * PAGE : 0;
+	}
+	for (xa_chunk_t *d = huge_cache; d; d = d->hnext) {
+		ssize_t n = xa_os_resident_pages((void *)d->addr, d->mapped);
+		c += n > 0 ? (size_t)n * PAGE : 0;
+	}
+	xa_mutex_unlock(&huge_lock);
+	*live = l;
+	*cached = c;
 }
 
 static void huge_link(xa_chunk_t *d) {

@@ -63,6 +63,7 @@ static void xa_postfork_child(void) {
 	xa_tsd_postfork_child();
 	xa_prof_postfork_child();
 	xa_background_postfork_child();
+	xa_stats_postfork_child();
 }
 
 bool xa_init_slow(void) {
@@ -90,6 +91,7 @@ bool xa_init_slow(void) {
 	xa_ncpus = xa_os_ncpus();
 	xa_decay_boot();
 	xa_tcache_boot();
+	xa_prof_boot();
 	xa_tsd_key_create();
 	if (xa_arena_get(0, true) == NULL) {
 		atomic_store(&xa_init_state, 0);

@@ -52,6 +52,13 @@ static const bool config_test = true;
 #else
 static const bool config_test = false;
 #endif
+/* Default free checks in the cache paths (misaligned pointers, an immediate
+ * repeat of the last free); build with -DXALLOC_CHECK=0 to measure their
+ * cost (bench/compare.py). */
+#ifndef XALLOC_CHECK
+#define XALLOC_CHECK 1
+#endif
+static const bool config_check = XALLOC_CHECK;
 
 /* ---- assertion tiers ------------------------------------------------
  * xa_check:  always on; cheap metadata checks whose failure means heap
@@ -125,6 +132,9 @@ void *xa_base_alloc(size_t size);
 void *xa_pool_get(xa_pool_t *pool);
 void xa_pool_put(xa_pool_t *pool, void *obj);
 size_t xa_base_mapped(void);    /* bytes mapped for metadata */
+size_t xa_base_purged(void);    /* of which released (empty pool blocks) */
+/* Release the pages of empty pool blocks; returns bytes. */
+size_t xa_base_purge(void);
 size_t xa_base_allocated(void); /* bytes handed out (incl. pooled free) */
 void xa_base_prefork(void);
 void xa_base_postfork_parent(void);
@@ -199,9 +209,14 @@ void xa_arena_postfork_child(void);
 /* Purge every arena and the huge cache (force: everything dirty; else:
  * what is due).  Returns bytes released. */
 size_t xa_arenas_purge(bool force);
-/* Out of address space: unmap every wholly free chunk and cached huge
- * mapping, whatever retain says.  Lock NOT held.  Returns bytes unmapped. */
+/* Out of address space: release everything unused, then unmap every
+ * wholly free chunk and cached huge mapping, whatever retain says.  Lock
+ * NOT held.  Returns bytes released or unmapped. */
 size_t xa_arenas_unmap_free(void);
+/* In-slab purging (arena.c): release pages of live slabs that hold only
+ * free regions, in slabs due under decay (all when force).  Bin locks
+ * taken one at a time.  *wait (if not NULL): ns until the next is due. */
+size_t xa_arenas_purge_slabs(bool force, uint64_t *wait);
 
 /* ---- huge.c: allocations larger than a chunk, one mapping each ------- */
 void *xa_huge_malloc(size_t usize, size_t align, bool zero);
@@ -213,6 +228,9 @@ size_t xa_huge_purge(bool force);
 uint64_t xa_huge_next_due(uint64_t now);
 /* Freed huge mappings kept for reuse (dirty, resident): bytes and count. */
 size_t xa_huge_cached_bytes(void);
+void xa_huge_stats(size_t *allocated, size_t *mapped, size_t *cur, uint64_t *nmalloc, uint64_t *ndalloc);
+/* Resident bytes of live and cached huge mappings (mincore). */
+void xa_huge_resident(size_t *live, size_t *cached);
 void xa_huge_prefork(void);
 void xa_huge_postfork_parent(void);
 void xa_huge_postfork_child(void);
@@ -260,6 +278,9 @@ size_t xa_release_all(void);
 /* Note that there is something to purge (cheap; starts the thread lazily). */
 void xa_background_kick(void);
 bool xa_background_running(void);
+/* Enforce slack_max now (rate-limited unless always); returns bytes
+ * released. */
+size_t xa_slack_enforce(bool always);
 /* Enable/disable at run time.  Returns true on error. */
 bool xa_background_set(bool enable);
 void xa_background_prefork(void);
@@ -269,16 +290,74 @@ void xa_background_postfork_child(void);
 /* ---- stats.c / ctl.c ------------------------------------------------- */
 void xa_stats_print_default(void); /* malloc_stats(), stats_print at exit */
 void xa_stats_atexit(void);
+/* Child after fork: re-initialise the ctl and printer locks (outermost,
+ * not taken by the prefork handler; a snapshot a parent thread was filling
+ * is simply refreshed again). */
+void xa_stats_postfork_child(void);
 
-/* ---- prof.c ---------------------------------------------------------- */
-/* Called from the allocation slow path when the thread's sampling
- * countdown crossed zero. */
-void xa_prof_sample_event(xa_tsd_t *tsd, void *ptr, size_t usize);
-/* Called on free of an object flagged as sampled. */
-void xa_prof_free_sampled(void *ptr, size_t usize);
+/* ---- prof.c, prof_dump.c: sampled heap profiling ---------------------
+ * Sampling shares the allocation event: tsd->next_event is at most
+ * tsd->prof_next while the thread samples, so the fast path pays nothing
+ * extra.  Sampled objects carry PCLASS_SAMPLED in pclass[] (small: in
+ * profiled slabs; large: the run's first page) or desc->sampled (huge), so
+ * their free takes the slow path, which calls xa_prof_free_sampled. */
+#define PCLASS_SAMPLED 0xfe
+extern _Atomic uint32_t xa_prof_epoch; /* changes with active / rate */
+/* An allocation of usize bytes now must be sampled (called only when the
+ * allocation event is due). */
+void xa_prof_thread_sync(xa_tsd_t *t); /* after an epoch change */
+XA_INLINE bool xa_prof_due(xa_tsd_t *t, size_t usize) {
+	if (t->in_prof || t->state != TSD_NOMINAL)
+		return false;
+	if (unlikely(t->prof_epoch != atomic_load_explicit(&xa_prof_epoch, memory_order_relaxed)))
+		xa_prof_thread_sync(t);
+	return t->allocated + usize >= t->prof_next;
+}
+void xa_prof_boot(void);        /* after the options are read */
+void xa_prof_thread_init(xa_tsd_t *t);
+/* On the allocation event: (re)draw the sampling point, lower next_event
+ * to it; interval and gdump dumps. */
+void xa_prof_event(xa_tsd_t *t);
+/* Allocate a sampled object (cls as alloc.c: small, large, the aligned
+ * large pseudo-class, or SC_HUGE) and record it.  NULL if out of memory
+ * (the caller then allocates normally). */
+void *xa_prof_alloc(xa_tsd_t *t, size_t usize, unsigned cls, size_t align, bool zero);
+/* Free of a sampled object: drops its record; for arena objects (run !=
+ * NULL) also returns the memory.  Huge: clears desc->sampled only (the
+ * caller frees the mapping). */
+void xa_prof_free_sampled(xa_chunk_t *c, xa_run_t *r, void *ptr, size_t usize);
+/* A sampled huge object moved or changed size (realloc). */
+void xa_prof_moved(void *old, void *ptr, size_t usize);
+/* A sampled large run was resized in place (which rewrote its pclass). */
+void xa_prof_resized(xa_chunk_t *c, xa_run_t *r, size_t usize);
 void xa_prof_atexit(void);
 void xa_prof_prefork(void);
 void xa_prof_postfork_parent(void);
 void xa_prof_postfork_child(void);
+/* For the ctl (see the man page, HEAP PROFILING).  Setters return 0 or an
+ * errno value. */
+bool xa_prof_active_get(void);
+int xa_prof_active_set(bool on);
+bool xa_prof_thread_active_get(void);
+int xa_prof_thread_active_set(bool on);
+unsigned xa_prof_lg_sample_get(void);
+/* Bytes between interval dumps (2^lg_prof_interval), 0 when off. */
+uint64_t xa_prof_interval_get(void);
+bool xa_prof_gdump_get(void);
+int xa_prof_gdump_set(bool on);
+/* Dump to path, or to <prefix>.<pid>.<seq>.heap when path is NULL. */
+int xa_prof_dump(const char *path);
+/* Forget every sample; lg >= 0 also sets a new lg_sample (<= 40). */
+int xa_prof_reset(int lg);
+typedef struct {
+	uint64_t nsamples;   /* samples taken since start or reset */
+	uint64_t nlive;      /* sampled objects still live */
+	uint64_t nstacks;    /* distinct stacks stored */
+	uint64_t meta_bytes; /* profiler metadata (tables, stacks) */
+	uint64_t slab_bytes; /* bytes of profiled slabs (hold small samples) */
+	uint64_t time_ns;    /* time spent sampling, freeing samples, dumping */
+	uint64_t ndumps;     /* heap profiles written */
+} xa_prof_stats_t;
+void xa_prof_stats(xa_prof_stats_t *st);
 
 #endif /* XA_INTERNAL_H */

@@ -132,6 +132,42 @@ ssize_t xa_os_resident_pages(void *addr, size_t size) {
 	return total;
 }
 
+/* Copy a file (a /proc file of any length) to fd through a stack buffer.
+ * Returns true on a read or write error. */
+bool xa_os_copy_file(const char *path, int fd) {
+	int e = errno;
+	int in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		errno = e;
+		return true;
+	}
+	char buf[4096];
+	bool err = false;
+	for (;;) {
+		ssize_t r = read(in, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			err = r < 0;
+			break;
+		}
+		for (ssize_t off = 0; off < r && !err;) {
+			ssize_t w = write(fd, buf + off, (size_t)(r - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				err = true;
+			else
+				off += w;
+		}
+		if (err)
+			break;
+	}
+	close(in);
+	errno = e;
+	return err;
+}
+
 ssize_t xa_os_read_file(const char *path, char *buf, size_t n) {
 	int e = errno;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 
 XA_EXPORT void *XA_SYM(malloc)(size_t size) {
-	void *p = xa_tcache_malloc_fast(size);
-	if (likely(p != NULL))
+	void *p;
+	if (likely(xa_tcache_malloc_fast(size, &p)))
 		return p;
 	return xa_malloc_slow(size);
 }

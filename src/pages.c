@@ -23,9 +23,9 @@
  */
 #include "internal.h"
 
-static xa_pool_t run_pool = {sizeof(xa_run_t), NULL, 0, 0};
-static xa_pool_t chunk_pool = {sizeof(xa_chunk_t), NULL, 0, 0};
-static xa_pool_t prun_pool = {sizeof(xa_run_t *) * CHUNK_NPAGES, NULL, 0, 0};
+static xa_pool_t run_pool = {.size = sizeof(xa_run_t)};
+static xa_pool_t chunk_pool = {.size = sizeof(xa_chunk_t)};
+static xa_pool_t prun_pool = {.size = sizeof(xa_run_t *) * CHUNK_NPAGES};
 
 size_t xa_pages_meta_runs(void) { return run_pool.nused; }
 

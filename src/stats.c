@@ -1,69 +1,286 @@
 /*
- * stats.c -- statistics: merging the counters into a snapshot, and output.
- * (Being extended by the ctl/stats work: see ctl.c.)
+ * stats.c -- statistics: merging the counters into a snapshot, the RSS
+ * reconciliation, and the entry points that print (the formatting itself is
+ * in stats_print.c).
+ *
+ * Owns: xa_stats_refresh (see ctl.h for every definition and invariant),
+ * mallinfo, malloc_stats, stats_print at exit, xalloc_stats_print.
+ *
+ * Locking: the refresh takes the tsd registry lock, then each arena's bin
+ * locks and arena lock in turn, then huge_lock, never two at once, and never
+ * calls anything that may allocate.  mincore runs under the arena lock (a
+ * system call that neither allocates nor sleeps on a lock).  The printer's
+ * snapshot is protected by print_lock, which is held while the user's
+ * callback runs but no allocator lock is: the callback may call malloc.
  */
 #include "internal.h"
 
-void xa_huge_stats(size_t *allocated, size_t *mapped, size_t *cur, uint64_t *nmalloc, uint64_t *ndalloc);
+#include "ctl.h"
 
-typedef struct {
-	uint64_t allocated, active, mapped, dirty, lazy, retained, tcache, metadata, huge_mapped;
-	size_t nhuge;
-} basic_stats_t;
+#include <unistd.h>
 
-static void stats_basic(basic_stats_t *s) {
-	memset(s, 0, sizeof(*s));
-	uint64_t a, d, tc;
-	xa_tsd_totals(&a, &d, &tc);
-	s->allocated = a - d;
-	s->tcache = tc;
-	unsigned n = atomic_load(&xa_narenas_created);
-	for (unsigned i = 0; i < n; i++) {
-		xa_arena_t *ar = xa_arenas[i];
-		xa_mutex_lock(&ar->lock);
-		s->active += ar->stats.active_pages * PAGE;
-		s->dirty += ar->stats.npages[PS_DIRTY] * PAGE;
-		s->lazy += ar->stats.npages[PS_LAZY] * PAGE;
-		s->retained += ar->stats.npages[PS_RETAINED] * PAGE;
-		s->mapped += ar->stats.mapped_chunks * CHUNK;
-		xa_mutex_unlock(&ar->lock);
-	}
-	size_t ha, hm, hc;
-	uint64_t hn, hd;
-	xa_huge_stats(&ha, &hm, &hc, &hn, &hd);
-	s->active += hm;
-	s->mapped += hm;
-	s->huge_mapped = hm;
-	s->nhuge = hc;
-	s->metadata = xa_base_mapped();
+unsigned xa_stats_arena_max(void) {
+	unsigned n = xa_opt.narenas ? (unsigned)xa_opt.narenas : xa_ncpus;
+	return XA_MIN(XA_MAX(n, 1u), (unsigned)XA_MAX_ARENAS);
 }
+
+/* Copy one arena's counters into sa (bin locks, then the arena lock). */
+static void stats_arena(xa_arena_t *ar, xa_snap_arena_t *sa, uint64_t now) {
+	memset(sa, 0, sizeof(*sa));
+	sa->present = true;
+	sa->nthreads = atomic_load(&ar->nthreads);
+	sa->decay_ms = atomic_load(&ar->decay_ms);
+	for (unsigned i = 0; i < SC_NSMALL; i++) {
+		xa_bin_t *b = &ar->bins[i];
+		xa_mutex_lock(&b->lock);
+		sa->bins[i] = b->stats;
+		xa_mutex_unlock(&b->lock);
+		sa->small_allocated += sa->bins[i].curregs * (size_t)xa_sc[i].size;
+		sa->small_active += sa->bins[i].curslabs * (size_t)xa_sc[i].npages * PAGE;
+		sa->small_nmalloc += sa->bins[i].nmalloc;
+		sa->small_ndalloc += sa->bins[i].ndalloc;
+		sa->small_nrequests += sa->bins[i].nrequests;
+	}
+	xa_mutex_lock(&ar->lock);
+	sa->a = ar->stats;
+	memcpy(sa->lnmalloc, ar->lstats_nmalloc, sizeof(sa->lnmalloc));
+	memcpy(sa->lndalloc, ar->lstats_ndalloc, sizeof(sa->lndalloc));
+	memcpy(sa->lcur, ar->lstats_cur, sizeof(sa->lcur));
+	for (xa_chunk_t *c = ar->chunks; c; c = c->next) {
+		ssize_t n = xa_os_resident_pages((void *)c->addr, CHUNK);
+		if (n > 0)
+			sa->resident += (size_t)n * PAGE;
+	}
+	sa->next_due_ns = UINT64_MAX;
+	if (ar->dirty_head)
+		sa->next_due_ns = xa_decay_wait_ns(sa->decay_ms, ar->dirty_head->dirty_ns, now);
+	xa_mutex_unlock(&ar->lock);
+}
+
+static void stats_merge(xa_snap_arena_t *m, const xa_snap_arena_t *sa) {
+	m->present = true;
+	m->nthreads += sa->nthreads;
+	if (sa->decay_ms > m->decay_ms)
+		m->decay_ms = sa->decay_ms;
+	for (unsigned s = 0; s < PS_NSTATES; s++)
+		m->a.npages[s] += sa->a.npages[s];
+	m->a.active_pages += sa->a.active_pages;
+	m->a.mapped_chunks += sa->a.mapped_chunks;
+	m->a.npurge_calls += sa->a.npurge_calls;
+	m->a.npurged_pages += sa->a.npurged_pages;
+	m->a.nmadvise += sa->a.nmadvise;
+	m->a.large_nmalloc += sa->a.large_nmalloc;
+	m->a.large_ndalloc += sa->a.large_ndalloc;
+	m->a.large_allocated += sa->a.large_allocated;
+	m->a.large_cur += sa->a.large_cur;
+	for (unsigned i = 0; i < SC_NCLASSES - SC_NSMALL; i++) {
+		m->lnmalloc[i] += sa->lnmalloc[i];
+		m->lndalloc[i] += sa->lndalloc[i];
+		m->lcur[i] += sa->lcur[i];
+	}
+	for (unsigned i = 0; i < SC_NSMALL; i++) {
+		xa_bin_stats_t *d = &m->bins[i];
+		const xa_bin_stats_t *b = &sa->bins[i];
+		d->nmalloc += b->nmalloc;
+		d->ndalloc += b->ndalloc;
+		d->nrequests += b->nrequests;
+		d->nfills += b->nfills;
+		d->nflushes += b->nflushes;
+		d->nslabs_total += b->nslabs_total;
+		d->curregs += b->curregs;
+		d->curslabs += b->curslabs;
+	}
+	m->resident += sa->resident;
+	m->small_allocated += sa->small_allocated;
+	m->small_active += sa->small_active;
+	m->small_nmalloc += sa->small_nmalloc;
+	m->small_ndalloc += sa->small_ndalloc;
+	m->small_nrequests += sa->small_nrequests;
+	if (sa->next_due_ns < m->next_due_ns)
+		m->next_due_ns = sa->next_due_ns;
+}
+
+bool xa_stats_refresh(xa_snap_t *s) {
+	bool err = false;
+	uint64_t now = xa_now_ns();
+	s->epoch++;
+	s->time_ns = now;
+	/* Arenas first, then the thread counters: see ctl.h on exactness. */
+	unsigned n = atomic_load(&xa_narenas_created);
+	memset(&s->all, 0, sizeof(s->all));
+	s->all.next_due_ns = UINT64_MAX;
+	s->all.decay_ms = -1;
+	s->max_decay_ms = -1;
+	for (unsigned i = 0; i < n; i++) {
+		xa_arena_t *ar = atomic_load_explicit(&xa_arenas[i], memory_order_acquire);
+		if (ar == NULL)
+			continue;
+		if (s->arenas[i] == NULL) {
+			s->arenas[i] = xa_base_alloc(sizeof(xa_snap_arena_t));
+			if (s->arenas[i] == NULL) {
+				err = true;
+				n = i;
+				break;
+			}
+		}
+		stats_arena(ar, s->arenas[i], now);
+		if (s->arenas[i]->a.npages[PS_DIRTY] && s->arenas[i]->decay_ms > s->max_decay_ms)
+			s->max_decay_ms = s->arenas[i]->decay_ms;
+		stats_merge(&s->all, s->arenas[i]);
+	}
+	s->narenas = n;
+	uint64_t hn, hd;
+	xa_huge_stats(&s->huge_allocated, &s->huge_mapped, &s->huge_cur, &hn, &hd);
+	s->huge_nmalloc = hn;
+	s->huge_ndalloc = hd;
+	s->huge_cached = xa_huge_cached_bytes();
+	xa_huge_resident(&s->huge_resident, &s->huge_cached_resident);
+	uint64_t hdue = xa_huge_next_due(now);
+	s->metadata = xa_base_mapped();
+	s->metadata_allocated = xa_base_allocated();
+	uint64_t ta, td, tc;
+	xa_tsd_totals(&ta, &td, &tc);
+	s->thread_allocated = ta;
+	s->thread_deallocated = td;
+	s->nthreads = xa_tsd_count();
+	s->allocated = ta >= td ? (size_t)(ta - td) : 0;
+	s->tcache = tc;
+
+	const xa_snap_arena_t *m = &s->all;
+	s->active = m->a.active_pages * PAGE + s->huge_mapped;
+	s->dirty = m->a.npages[PS_DIRTY] * PAGE + s->huge_cached;
+	s->lazy = m->a.npages[PS_LAZY] * PAGE;
+	s->retained = m->a.npages[PS_RETAINED] * PAGE;
+	s->mapped = m->a.mapped_chunks * CHUNK + s->huge_mapped + s->huge_cached + s->metadata;
+	s->resident = m->resident + s->huge_resident + s->huge_cached_resident +
+	    XA_MIN(s->metadata_allocated, s->metadata);
+	size_t used = s->allocated + s->tcache;
+	s->slack = s->active > used ? s->active - used : 0;
+	s->reclaimable = s->dirty + s->tcache;
+	s->next_due_ns = XA_MIN(m->next_due_ns, hdue);
+	s->decay_ms = atomic_load(&xa_decay_default_ms);
+	if (s->huge_cached && s->decay_ms > s->max_decay_ms)
+		s->max_decay_ms = s->decay_ms;
+	s->purge_policy = atomic_load(&xa_purge_policy);
+
+	/* The kernel's view. */
+	s->rss = xa_os_rss();
+	s->lazyfree_resident = s->lazy ? xa_os_smaps_field("LazyFree:") : 0;
+	s->not_heap = s->rss > s->resident ? s->rss - s->resident : 0;
+	s->map_count = xa_os_map_count();
+	s->max_map_count = xa_os_max_map_count();
+	s->bg_enabled = xa_background_enabled();
+	s->bg_running = xa_background_running();
+	xa_background_stats(&s->bg_wakeups, &s->bg_runs);
+
+	if (s->nhist == XA_SNAP_HISTORY) {
+		memmove(s->hist, s->hist + 1, (XA_SNAP_HISTORY - 1) * sizeof(s->hist[0]));
+		s->nhist--;
+	}
+	s->hist[s->nhist++] = s->allocated;
+	return err;
+}
+
+/* ---- mallinfo, malloc_stats, exit ------------------------------------ */
+
+static xa_mutex_t print_lock = XA_MUTEX_INITIALIZER;
+static xa_snap_t *print_snap; /* from base, protected by print_lock */
+static _Atomic pid_t print_owner;   /* thread printing, 0 if none */
 
 void xa_mallinfo_fill(size_t *arena, size_t *ordblks, size_t *hblks, size_t *hblkhd,
     size_t *uordblks, size_t *fordblks, size_t *keepcost) {
 	if (!xa_initialized())
 		return;
-	basic_stats_t s;
-	stats_basic(&s);
-	*arena = s.mapped - s.huge_mapped;
+	/* Cheap: counters only (no mincore, no /proc). */
+	uint64_t a, d, tc;
+	xa_tsd_totals(&a, &d, &tc);
+	size_t mapped = 0, retained = 0, dirty = 0;
+	unsigned n = atomic_load(&xa_narenas_created);
+	for (unsigned i = 0; i < n; i++) {
+		xa_arena_t *ar = xa_arenas[i];
+		xa_mutex_lock(&ar->lock);
+		mapped += ar->stats.mapped_chunks * CHUNK;
+		retained += ar->stats.npages[PS_RETAINED] * PAGE;
+		dirty += ar->stats.npages[PS_DIRTY] * PAGE;
+		xa_mutex_unlock(&ar->lock);
+	}
+	size_t ha, hm, hc;
+	uint64_t hn, hd;
+	xa_huge_stats(&ha, &hm, &hc, &hn, &hd);
+	size_t allocated = a >= d ? (size_t)(a - d) : 0;
+	*arena = mapped;
 	*ordblks = 0;
-	*hblks = s.nhuge;
-	*hblkhd = s.huge_mapped;
-	*uordblks = s.allocated;
-	*fordblks = s.mapped - s.retained > s.allocated ? s.mapped - s.retained - s.allocated : 0;
-	*keepcost = s.dirty;
+	*hblks = hc;
+	*hblkhd = hm;
+	*uordblks = allocated;
+	size_t total = mapped + hm - retained;
+	*fordblks = total > allocated ? total - allocated : 0;
+	*keepcost = dirty;
+}
+
+static void stats_write_stderr(void *opaque, const char *s) {
+	(void)opaque;
+	xa_os_write_all(2, s, strlen(s));
+}
+
+static void stats_write_fd(void *opaque, const char *s) {
+	xa_os_write_all(*(int *)opaque, s, strlen(s));
+}
+
+XA_EXPORT void xalloc_stats_print(void (*write_cb)(void *, const char *), void *cbopaque, const char *opts) {
+	if (!xa_initialized() && xa_init_slow())
+		return;
+	if (write_cb == NULL) {
+		write_cb = stats_write_stderr;
+		cbopaque = NULL;
+	}
+	/* A callback that prints statistics itself would deadlock: refuse. */
+	pid_t self = xa_os_gettid();
+	if (pthread_mutex_trylock(&print_lock) != 0) {
+		if (atomic_load(&print_owner) == self) {
+			write_cb(cbopaque, "xalloc: xalloc_stats_print called from its own callback\n");
+			return;
+		}
+		xa_mutex_lock(&print_lock);
+	}
+	atomic_store(&print_owner, self);
+	if (print_snap == NULL)
+		print_snap = xa_base_alloc(sizeof(xa_snap_t));
+	if (print_snap == NULL) {
+		atomic_store(&print_owner, 0);
+		xa_mutex_unlock(&print_lock);
+		write_cb(cbopaque, "xalloc: statistics unavailable (out of metadata memory)\n");
+		return;
+	}
+	xa_stats_refresh(print_snap);
+	xa_stats_print_snap(print_snap, write_cb, cbopaque, opts ? opts : "");
+	atomic_store(&print_owner, 0);
+	xa_mutex_unlock(&print_lock);
+}
+
+void xa_stats_postfork_child(void) {
+	xa_mutex_init(&print_lock);
+	atomic_store(&print_owner, 0);
+	xa_ctl_postfork_child();
 }
 
 void xa_stats_print_default(void) {
-	basic_stats_t s;
-	stats_basic(&s);
-	char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
-	xa_message("allocated %s, active %s, mapped %s, dirty %s, retained %s, tcache %s",
-	    xa_fmt_bytes(b1, 32, s.allocated), xa_fmt_bytes(b2, 32, s.active),
-	    xa_fmt_bytes(b3, 32, s.mapped), xa_fmt_bytes(b4, 32, s.dirty),
-	    xa_fmt_bytes(b5, 32, s.retained), xa_fmt_bytes(b6, 32, s.tcache));
+	xalloc_stats_print(NULL, NULL, "");
 }
 
 void xa_stats_atexit(void) {
-	if (xa_opt.stats_print)
-		xa_stats_print_default();
+	if (!xa_opt.stats_print)
+		return;
+	if (xa_opt.stats_file[0] != '\0') {
+		int fd = xa_os_create_file(xa_opt.stats_file);
+		if (fd < 0) {
+			xa_message("stats_file: cannot create %s (errno %d); printing to stderr", xa_opt.stats_file,
+			    errno);
+		} else {
+			xalloc_stats_print(stats_write_fd, &fd, "");
+			close(fd);
+			return;
+		}
+	}
+	xa_stats_print_default();
 }

@@ -17,6 +17,7 @@
 #include "internal.h"
 
 unsigned xa_tcache_nbins;
+uint16_t xa_tcache_amask[SC_NCLASSES];
 static uint16_t tcache_cap[SC_NCLASSES];
 static size_t tcache_slots;
 static xa_pool_t stacks_pool;
@@ -46,13 +47,14 @@ void xa_tcache_boot(void) {
 			n++;
 	}
 	/* junk and zero need every allocation to take the slow path. */
-	if (xa_opt.junk || xa_opt.zero)
+	if (xa_opt.junk || xa_opt.zero || xa_opt.check_free)
 		n = 0;
 	xa_tcache_nbins = n;
 	tcache_slots = 0;
 	for (unsigned i = 0; i < n; i++) {
 		tcache_cap[i] = tcache_cap_for(i);
-		tcache_slots += tcache_cap[i];
+		tcache_slots += tcache_cap[i] + 1; /* + the NULL sentinel */
+		xa_tcache_amask[i] = (uint16_t)(i < SC_NSMALL ? QUANTUM - 1 : PAGE_MASK);
 	}
 	stacks_pool.size = XA_MAX(tcache_slots, 1) * sizeof(void *);
 }
@@ -68,8 +70,12 @@ bool xa_tcache_init(xa_tsd_t *t) {
 	t->stacks = block;
 	for (unsigned i = 0; i < xa_tcache_nbins; i++) {
 		xa_cbin_t *b = &t->bins[i];
-		b->stack = block;
-		block += tcache_cap[i];
+		/* slot 0 of each stack's area: a NULL sentinel at stack[-1]
+		 * for the free fast path's top-of-stack compare (the pool
+		 * reuses block[0] as its link, so it is set on every init) */
+		block[0] = NULL;
+		b->stack = block + 1;
+		block += tcache_cap[i] + 1;
 		b->cap = tcache_cap[i];
 		b->ncached = 0;
 		b->low_water = 0;
@@ -97,8 +103,8 @@ void *xa_tcache_fill(xa_tsd_t *t, unsigned cls) {
 	xa_assert(b->ncached == 0);
 	if (cls >= SC_NSMALL)
 		return xa_arena_malloc_large(t->arena, xa_sc_size[cls], 0, false);
-	unsigned got = xa_arena_fill_small(t->arena, cls, b->stack, b->nfill, b->nrequests + 1);
-	b->nrequests = 0;
+	unsigned got = xa_arena_fill_small(t->arena, cls, b->stack, b->nfill, t->nrequests[cls] + 1);
+	t->nrequests[cls] = 0;
 	if (got == 0)
 		return NULL;
 	got--;
@@ -124,12 +130,14 @@ void xa_tcache_flush_bin(xa_tsd_t *t, unsigned cls, unsigned keep) {
 		b->low_water = (uint16_t)keep;
 }
 
-void xa_tcache_flush_all(xa_tsd_t *t) {
-	for (unsigned i = 0; i < t->nbins; i++) {
+void xa_tcache_flush_n(xa_tsd_t *t, unsigned nbins) {
+	for (unsigned i = 0; i < nbins; i++) {
 		xa_tcache_flush_bin(t, i, 0);
 		t->bins[i].low_water = 0;
 	}
 }
+
+void xa_tcache_flush_all(xa_tsd_t *t) { xa_tcache_flush_n(t, t->nbins); }
 
 void xa_tcache_gc_step(xa_tsd_t *t) {
 	if (t->nbins == 0)
@@ -152,8 +160,11 @@ void xa_tcache_gc_step(xa_tsd_t *t) {
 }
 
 size_t xa_tcache_bytes(xa_tsd_t *t) {
+	return xa_tcache_bytes_n(t, t->stacks ? xa_tcache_nbins : 0);
+}
+
+size_t xa_tcache_bytes_n(xa_tsd_t *t, unsigned n) {
 	size_t bytes = 0;
-	unsigned n = XA_RELAXED_LOAD(t->nbins);
 	for (unsigned i = 0; i < n; i++)
 		bytes += (size_t)XA_RELAXED_LOAD(t->bins[i].ncached) * xa_sc_size[i];
 	return bytes;

@@ -18,13 +18,13 @@
 #define XA_TCACHE_H
 
 typedef struct {
-	void **stack;      /* cap slots; objects at [0, ncached) */
+	void **stack;      /* cap slots; objects at [0, ncached); stack[-1] is
+	                      a NULL sentinel (never written) */
 	uint16_t ncached;
 	uint16_t cap;
 	uint16_t nfill;     /* how many to fetch on the next miss */
 	uint16_t low_water; /* min ncached since the last GC visit */
-	uint32_t nrequests; /* allocations since the last merge into bin stats */
-} xa_cbin_t;
+} xa_cbin_t; /* 16 bytes: the fast path indexes bins with a shift */
 
 enum { TSD_UNINIT = 0, TSD_INITIALIZING, TSD_NOMINAL, TSD_PURGATORY };
 
@@ -43,11 +43,37 @@ struct xa_tsd_s {
 	void **stacks;         /* one block holding every bin's stack */
 	uint64_t last_active_ns; /* when the cache GC last ran */
 	uint64_t prof_next;    /* allocated value of the next sample */
+	uint64_t prof_prng;    /* the sampler's PRNG state */
+	uint64_t prof_acc;     /* allocated at the last interval accounting */
+	uint32_t prof_epoch;   /* xa_prof_epoch when prof_next was drawn */
 	pid_t tid;
+	/* idle-cache reclaim (idle.c): in_slow is written by the owner only;
+	 * reclaim by the background thread (1: reclaiming, 2: owner must
+	 * restore nbins/next_event); seen_* belong to the background thread */
+	uint8_t in_slow;
+	_Atomic uint8_t reclaim;
+	uint64_t seen_alloc, seen_dealloc, seen_ns;
 	xa_cbin_t bins[SC_NCLASSES];
+	/* allocations per class since the last merge into the bin stats */
+	uint32_t nrequests[SC_NCLASSES];
 };
 
 #define XA_RELAXED_STORE(lv, v) __atomic_store_n(&(lv), (v), __ATOMIC_RELAXED)
+/* Stores of the owner's counters on the fast paths.  Other threads read
+ * them only racily (statistics, idle reclaim: see idle.c for why that is
+ * safe), so a plain store is enough; under ThreadSanitizer they are relaxed
+ * atomics so that the reads are not reported.  (GCC treats even a relaxed
+ * atomic store as opaque and recomputes TLS addresses around it.) */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer) /* clang's spelling */
+#define XA_TSAN_BUILD 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) || defined(XA_TSAN_BUILD)
+#define XA_OWNER_STORE(lv, v) XA_RELAXED_STORE(lv, v)
+#else
+#define XA_OWNER_STORE(lv, v) ((lv) = (v))
+#endif
 #define XA_RELAXED_LOAD(lv) __atomic_load_n(&(lv), __ATOMIC_RELAXED)
 
 /* Bytes of allocation between incremental GC visits. */
@@ -55,25 +81,32 @@ struct xa_tsd_s {
 
 extern __thread xa_tsd_t xa_tsd_tls __attribute__((tls_model("initial-exec")));
 extern unsigned xa_tcache_nbins; /* classes <= tcache_max, 0 if tcache off */
+/* Per class: the alignment every object start has, minus one (15 for
+ * slab classes, PAGE_MASK for large ones); the free fast path's check. */
+extern uint16_t xa_tcache_amask[SC_NCLASSES];
 
-/* Returns NULL on a miss (the caller then takes the slow path). */
-XA_INLINE void *xa_tcache_malloc_fast(size_t size) {
+/* Returns true and the object in *out on a hit; false on a miss (the caller
+ * then takes the slow path). */
+XA_INLINE bool xa_tcache_malloc_fast(size_t size, void **out) {
 	if (likely(size <= SC_LOOKUP_MAX)) {
 		xa_tsd_t *t = &xa_tsd_tls;
 		unsigned cls = xa_sc_lookup[(size + QUANTUM - 1) >> 4];
 		xa_cbin_t *b = &t->bins[cls];
 		uint64_t a = t->allocated + xa_sc_size[cls];
-		uint16_t n = b->ncached;
+		unsigned n = b->ncached;
 		if (likely(n != 0 && a < t->next_event)) {
-			XA_RELAXED_STORE(t->allocated, a);
-			XA_RELAXED_STORE(b->ncached, (uint16_t)(n - 1));
-			b->nrequests++;
-			if (unlikely(n - 1 < b->low_water))
-				b->low_water = (uint16_t)(n - 1);
-			return b->stack[n - 1];
+			n--;
+			*out = b->stack[n];
+			XA_OWNER_STORE(b->ncached, (uint16_t)n);
+			if (unlikely(n < b->low_water))
+				b->low_water = (uint16_t)n;
+			XA_OWNER_STORE(t->allocated, a);
+			if (config_stats)
+				t->nrequests[cls]++;
+			return true;
 		}
 	}
-	return NULL;
+	return false;
 }
 
 /* Returns false on a miss. */
@@ -85,16 +118,43 @@ XA_INLINE bool xa_tcache_free_fast(void *ptr) {
 		if (likely(cls < t->nbins)) {
 			xa_cbin_t *b = &t->bins[cls];
 			uint16_t n = b->ncached;
+			/* Default checks (config_check): a pointer not aligned
+			 * like its class (16 bytes small, a page large), or
+			 * equal to the last object cached (free(p); free(p)),
+			 * goes to the slow path, which aborts.
+			 * stack[-1] is a NULL sentinel (tcache.c), so the
+			 * top compare needs no n != 0 test. */
+			if (config_check && unlikely((((uintptr_t)ptr & xa_tcache_amask[cls]) != 0) |
+			                             (b->stack[n - 1] == ptr)))
+				return false;
 			if (likely(n != b->cap)) {
 				b->stack[n] = ptr;
-				XA_RELAXED_STORE(b->ncached, (uint16_t)(n + 1));
-				XA_RELAXED_STORE(t->deallocated, t->deallocated + xa_sc_size[cls]);
+				XA_OWNER_STORE(b->ncached, (uint16_t)(n + 1));
+				XA_OWNER_STORE(t->deallocated, t->deallocated + xa_sc_size[cls]);
 				return true;
 			}
 		}
 	}
 	return false;
 }
+
+/* idle.c: owner side of the idle-cache reclaim protocol */
+void xa_idle_owner_wait(xa_tsd_t *t);
+/* Mark the calling thread as inside an allocator slow path (which may touch
+ * its cache bins) and wait out a reclaim of its cache, if one is running. */
+XA_INLINE void xa_tsd_enter(xa_tsd_t *t) {
+	t->in_slow = 1;
+	atomic_signal_fence(memory_order_seq_cst);
+	if (unlikely(atomic_load_explicit(&t->reclaim, memory_order_acquire)))
+		xa_idle_owner_wait(t);
+}
+XA_INLINE void xa_tsd_leave(xa_tsd_t *t) {
+	atomic_signal_fence(memory_order_seq_cst);
+	t->in_slow = 0;
+}
+/* Background side: reclaim caches of threads idle for decay_ms.  Returns
+ * ns until the next thread may become eligible (UINT64_MAX: none). */
+uint64_t xa_idle_reclaim(uint64_t now, int64_t decay_ms);
 
 /* tcache.c */
 /* Set up the calling thread's cache (stacks from base).  Returns true on
@@ -107,6 +167,9 @@ void *xa_tcache_fill(xa_tsd_t *t, unsigned cls);
 void xa_tcache_flush_bin(xa_tsd_t *t, unsigned cls, unsigned keep);
 /* Flush every bin of the calling thread. */
 void xa_tcache_flush_all(xa_tsd_t *t);
+/* Flush / count the first n bins (n may exceed t->nbins during a reclaim). */
+void xa_tcache_flush_n(xa_tsd_t *t, unsigned n);
+size_t xa_tcache_bytes_n(xa_tsd_t *t, unsigned n);
 /* One step of the incremental GC (called on the allocation event). */
 void xa_tcache_gc_step(xa_tsd_t *t);
 void xa_tcache_boot(void);

@@ -40,6 +40,7 @@ static void tsd_dtor(void *arg) {
 	xa_tsd_t *t = arg;
 	if (t->state != TSD_NOMINAL)
 		return;
+	xa_tsd_enter(t);
 	xa_tcache_destroy(t);
 	xa_mutex_lock(&tsd_lock);
 	tsd_unlink_locked(t);
@@ -52,6 +53,7 @@ static void tsd_dtor(void *arg) {
 	t->arena = xa_arena_get(0, true);
 	t->state = TSD_PURGATORY;
 	t->next_event = 0;
+	xa_tsd_leave(t);
 }
 
 bool xa_tsd_key_create(void) {
@@ -90,6 +92,8 @@ xa_tsd_t *xa_tsd_boot(void) {
 		tsd_nlive++;
 		xa_mutex_unlock(&tsd_lock);
 		t->next_event = t->allocated + TCACHE_GC_INTERVAL;
+		if (config_prof)
+			xa_prof_thread_init(t);
 		t->state = TSD_NOMINAL;
 		return t;
 	}

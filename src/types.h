@@ -51,11 +51,13 @@ XA_INLINE void xa_mutex_init(xa_mutex_t *m) {
 XA_INLINE void xa_mutex_lock(xa_mutex_t *m) { pthread_mutex_lock(m); }
 XA_INLINE void xa_mutex_unlock(xa_mutex_t *m) { pthread_mutex_unlock(m); }
 
-/* Fixed-size object pool on base memory (see base.c). */
+/* Fixed-size object pool on base memory (see base.c).  Initialise with
+ * {size}; the rest starts zero. */
 struct xa_pool_s {
 	size_t size;
-	void *free; /* singly linked through the first word */
+	void *free; /* large objects: singly linked through the first word */
 	size_t nfree, nused;
+	void *partial, *empty; /* small objects: blocks (see base.c) */
 };
 
 enum { RUN_FREE = 0, RUN_SLAB = 1, RUN_LARGE = 2, RUN_PURGING = 3 };
@@ -64,7 +66,7 @@ enum { PS_DIRTY = 0, PS_LAZY = 1, PS_RETAINED = 2, PS_NSTATES = 3 };
 /* pclass values that are not a size class */
 #define PCLASS_NONE 0xff /* page not the start of an allocation */
 
-#define SLAB_MAXREGS 512
+#define SLAB_MAXREGS 256 /* the 16-byte class in one page */
 #define SLAB_BITMAP_WORDS (SLAB_MAXREGS / 64)
 
 /*
@@ -85,14 +87,25 @@ struct xa_run_s {
 	xa_chunk_t *chunk;
 	/* free runs: size-bucket list of their state set; slabs: bin list */
 	xa_run_t *next, *prev;
-	/* dirty runs: the arena's decay list, oldest first */
-	xa_run_t *dnext, *dprev;
-	uint64_t dirty_ns; /* when it became dirty */
-	/* slabs */
-	uint16_t nfree, nregs;
-	uint16_t hint; /* lowest bitmap word that may have a free bit */
-	uint64_t bitmap[SLAB_BITMAP_WORDS]; /* 1 = free region */
-	size_t usize; /* large: usable size (may be below npages*PAGE) */
+	/* free runs: when it became dirty; slabs: time of the last free */
+	uint64_t dirty_ns;
+	/* Kind-specific fields share storage: descriptors are the bulk of the
+	 * metadata, and it stays resident (112 bytes instead of 176). */
+	union {
+		struct { /* dirty free runs: the arena's decay list, oldest first */
+			xa_run_t *dnext, *dprev;
+		};
+		size_t usize; /* large: usable size (may be below npages*PAGE) */
+		struct { /* slabs */
+			uint16_t nfree, nregs;
+			uint16_t hint; /* lowest bitmap word that may have a free bit */
+			/* pages released while the slab lives on (bit i = page i;
+			 * see arena.c, in-slab purging), and the last scan */
+			uint16_t purged;
+			uint64_t scan_ns;
+			uint64_t bitmap[SLAB_BITMAP_WORDS]; /* 1 = free region */
+		};
+	};
 };
 
 enum { CHUNK_ARENA = 1, CHUNK_HUGE = 2, CHUNK_HUGE_CACHED = 3 };
@@ -162,6 +175,9 @@ struct xa_arena_s {
 	/* dirty runs, oldest first (for decay) */
 	xa_run_t *dirty_head, *dirty_tail;
 	_Atomic int64_t decay_ms;
+	/* pages of live slabs released by in-slab purging (arena.c); part of
+	 * active_pages but not resident */
+	_Atomic size_t slab_purged_pages;
 	xa_arena_stats_t stats;
 	/* per large class allocation counts (merged for stats) */
 	uint64_t lstats_nmalloc[64], lstats_ndalloc[64];

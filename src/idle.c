@@ -1,0 +1,139 @@
+/*
+ * idle.c -- giving back the caches of threads that stopped allocating.
+ *
+ * A thread's cache is normally touched only by its owner, without locks:
+ * that is what makes the fast paths fast, and why another thread cannot
+ * simply flush it.  Caches drain incrementally while their owner allocates
+ * (tcache.c's GC), but a pool thread that goes idle would keep its cache for
+ * ever.  The background thread reclaims such a cache with this protocol:
+ *
+ *  1. Eligible: the owner's allocated/deallocated counters have not moved
+ *     for decay_ms, and its cache holds something.
+ *  2. The owner must be blocked in the kernel: /proc/self/task/TID/status
+ *     says State S (interruptible sleep: a system call, so not in the middle
+ *     of our fast paths, which make none), its in_slow flag is clear (it is
+ *     not blocked on a lock inside an allocator slow path), and we note its
+ *     context-switch count.  A sleeping task's earlier stores are visible:
+ *     the kernel puts a full barrier between setting the sleep state and
+ *     switching away.
+ *  3. We set reclaim = 1 and make the owner's fast paths miss (nbins = 0,
+ *     next_event = 0), then a full fence, then read the status again.  If
+ *     the owner still sleeps and its context-switch count has not moved, it
+ *     has not run since step 2: it will see our stores when it next runs,
+ *     and until we finish it waits in xa_tsd_enter.  We flush its bins.
+ *     Otherwise it may be running old fast-path code on its bins: we touch
+ *     nothing.
+ *  4. reclaim = 2: the owner's next slow path (every fast path now misses
+ *     into one) restores nbins and next_event and clears the flag.
+ *
+ * The registry lock (tsd.c) is held across the pass, so the thread cannot
+ * exit underneath (its exit hook waits in xa_tsd_enter first).  Nothing
+ * here allocates.
+ */
+#include "internal.h"
+
+#include <sched.h>
+
+void xa_idle_owner_wait(xa_tsd_t *t) {
+	while (atomic_load_explicit(&t->reclaim, memory_order_acquire) == 1)
+		sched_yield();
+	if (atomic_load_explicit(&t->reclaim, memory_order_acquire) == 2) {
+		t->nbins = t->stacks ? xa_tcache_nbins : 0;
+		t->next_event = t->allocated + TCACHE_GC_INTERVAL;
+		atomic_store_explicit(&t->reclaim, 0, memory_order_release);
+	}
+}
+
+static uint64_t idle_reclaimed_bytes, idle_reclaims;
+
+void xa_idle_stats(uint64_t *bytes, uint64_t *count) {
+	*bytes = __atomic_load_n(&idle_reclaimed_bytes, __ATOMIC_RELAXED);
+	*count = __atomic_load_n(&idle_reclaims, __ATOMIC_RELAXED);
+}
+
+/* Reads State and the context-switch total of a thread; false on error. */
+static bool task_status(pid_t tid, char *state, uint64_t *switches) {
+	char path[64], buf[2048];
+	xa_snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
+	if (xa_os_read_file(path, buf, sizeof(buf)) <= 0)
+		return false;
+	*state = 0;
+	*switches = 0;
+	int found = 0;
+	for (const char *p = buf; *p; p++) {
+		if (p != buf && p[-1] != '\n')
+			continue;
+		if (strncmp(p, "State:", 6) == 0) {
+			const char *q = p + 6;
+			while (*q == ' ' || *q == '\t')
+				q++;
+			*state = *q;
+			found++;
+		} else if (strncmp(p, "voluntary_ctxt_switches:", 24) == 0 ||
+		    strncmp(p, "nonvoluntary_ctxt_switches:", 27) == 0) {
+			const char *q = strchr(p, ':') + 1;
+			while (*q == ' ' || *q == '\t')
+				q++;
+			uint64_t v = 0;
+			while (*q >= '0' && *q <= '9')
+				v = v * 10 + (uint64_t)(*q++ - '0');
+			*switches += v;
+			found++;
+		}
+	}
+	return found == 3;
+}
+
+typedef struct {
+	uint64_t now, decay_ns, next;
+} idle_pass_t;
+
+static void idle_visit(xa_tsd_t *t, void *arg) {
+	idle_pass_t *ps = arg;
+	if (t == &xa_tsd_tls || t->state != TSD_NOMINAL || atomic_load(&t->reclaim) != 0)
+		return;
+	uint64_t a = XA_RELAXED_LOAD(t->allocated), d = XA_RELAXED_LOAD(t->deallocated);
+	if (a != t->seen_alloc || d != t->seen_dealloc || t->seen_ns == 0) {
+		t->seen_alloc = a;
+		t->seen_dealloc = d;
+		t->seen_ns = ps->now;
+	}
+	if (xa_tcache_bytes(t) == 0)
+		return;
+	uint64_t due = t->seen_ns + ps->decay_ns;
+	if (ps->now < due) {
+		if (due - ps->now < ps->next)
+			ps->next = due - ps->now;
+		return;
+	}
+	char st;
+	uint64_t sw1, sw2;
+	if (!task_status(t->tid, &st, &sw1) || st != 'S' || XA_RELAXED_LOAD(t->in_slow))
+		goto later;
+	atomic_store(&t->reclaim, 1);
+	XA_RELAXED_STORE(t->nbins, 0);
+	XA_RELAXED_STORE(t->next_event, 0);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!task_status(t->tid, &st, &sw2) || st != 'S' || sw2 != sw1 || XA_RELAXED_LOAD(t->in_slow)) {
+		atomic_store(&t->reclaim, 2);
+		goto later;
+	}
+	size_t bytes = xa_tcache_bytes_n(t, xa_tcache_nbins);
+	xa_tcache_flush_n(t, xa_tcache_nbins);
+	__atomic_fetch_add(&idle_reclaimed_bytes, bytes, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&idle_reclaims, 1, __ATOMIC_RELAXED);
+	atomic_store(&t->reclaim, 2);
+	return;
+later:
+	/* Try again in a while. */
+	if (ps->decay_ns / 4 + 1000000 < ps->next)
+		ps->next = ps->decay_ns / 4 + 1000000;
+}
+
+uint64_t xa_idle_reclaim(uint64_t now, int64_t decay_ms) {
+	if (decay_ms < 0 || xa_tcache_nbins == 0)
+		return UINT64_MAX;
+	idle_pass_t ps = {now, (uint64_t)decay_ms * 1000000u, UINT64_MAX};
+	xa_tsd_foreach(idle_visit, &ps);
+	return ps.next;
+}

@@ -1,0 +1,448 @@
+/*
+ * stats_print.c -- formatting a statistics snapshot: the human report
+ * (which opens with "where the memory is" and a verdict), JSON and the
+ * Prometheus text exposition format.
+ *
+ * Owns: the output only; every number comes from an xa_snap_t filled by
+ * stats.c, and every name from the tables in ctl.h, so the three formats
+ * and the ctl namespace cannot disagree.
+ *
+ * No allocation: text is built in a fixed stack buffer and handed to the
+ * caller's callback a buffer at a time.  No lock is held here (the caller,
+ * stats.c, holds only print_lock), so the callback may call malloc.
+ *
+ * opts letters: J JSON, P Prometheus; omit sections: g general (version,
+ * config, options), s the summary ("where the memory is" and verdict),
+ * m merged arenas, a per-arena, b bins, l large classes.
+ */
+#include "internal.h"
+
+#include "ctl.h"
+
+typedef struct {
+	void (*cb)(void *, const char *);
+	void *opaque;
+	size_t len;
+	char buf[2048];
+} emit_t;
+
+static void emit_flush(emit_t *e) {
+	if (e->len) {
+		e->buf[e->len] = '\0';
+		e->cb(e->opaque, e->buf);
+		e->len = 0;
+	}
+}
+
+static void emit(emit_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(emit_t *e, const char *fmt, ...) {
+	char line[512];
+	__builtin_va_list ap;
+	__builtin_va_start(ap, fmt);
+	int n = xa_vsnprintf(line, sizeof(line), fmt, ap);
+	__builtin_va_end(ap);
+	size_t l = n < 0 ? 0 : XA_MIN((size_t)n, sizeof(line) - 1);
+	if (e->len + l + 1 > sizeof(e->buf))
+		emit_flush(e);
+	memcpy(e->buf + e->len, line, l);
+	e->len += l;
+}
+
+typedef struct {
+	bool general, summary, merged, arenas, bins, large;
+} sections_t;
+
+static sections_t parse_opts(const char *o) {
+	sections_t s = {true, true, true, true, true, true};
+	for (; *o; o++) {
+		switch (*o) {
+		case 'g': s.general = false; break;
+		case 's': s.summary = false; break;
+		case 'm': s.merged = false; break;
+		case 'a': s.arenas = false; break;
+		case 'b': s.bins = false; break;
+		case 'l': s.large = false; break;
+		}
+	}
+	return s;
+}
+
+#define B(buf, v) xa_fmt_bytes(buf, sizeof(buf), (v))
+
+/* Integer percentage of part in whole (0 when whole is 0). */
+static unsigned pct(uint64_t part, uint64_t whole) {
+	return whole ? (unsigned)(part >= whole ? 100 : part * 100 / whole) : 0;
+}
+
+/* "in <= 1 s" etc.: when the dirty pages will have been released. */
+static void release_eta(const xa_snap_t *s, char *buf, size_t n) {
+	if (s->dirty == 0) {
+		xa_snprintf(buf, n, "none");
+		return;
+	}
+	if (s->max_decay_ms < 0) {
+		xa_snprintf(buf, n, "never by itself (decay_ms:-1); malloc_trim(0) or arena.%u.purge releases it",
+		    XA_ARENAS_ALL);
+		return;
+	}
+	int64_t ms = s->max_decay_ms;
+	const char *how = s->bg_enabled ? "by the background thread" : "at allocator calls";
+	if (ms >= 1000 && ms % 1000 == 0)
+		xa_snprintf(buf, n, "released in <= %lld s %s", (long long)(ms / 1000), how);
+	else
+		xa_snprintf(buf, n, "released in <= %lld ms %s", (long long)ms, how);
+}
+
+/* The one plain-language line.  Exposed for the JSON output too. */
+static void verdict(const xa_snap_t *s, char *out, size_t n) {
+	char r[32], l[32], x[32], eta[160];
+	/* Live data growing at every one of the last refreshes? */
+	if (s->nhist >= 4) {
+		bool grow = true;
+		for (unsigned i = 1; i < s->nhist; i++)
+			if (s->hist[i] <= s->hist[i - 1])
+				grow = false;
+		size_t g = s->hist[s->nhist - 1] - s->hist[0];
+		if (grow && g >= ((size_t)1 << 20) && g >= s->hist[0] / 10) {
+			xa_snprintf(out, n,
+			    "live data grew at each of the last %u snapshots (%s -> %s): leak candidate; "
+			    "run with XALLOC_CONF=prof:true,prof_leak:true to see the call sites holding it",
+			    s->nhist, B(r, s->hist[0]), B(l, s->hist[s->nhist - 1]));
+			return;
+		}
+	}
+	B(r, s->rss);
+	B(l, s->allocated);
+	uint64_t extra = s->rss > s->allocated ? s->rss - s->allocated : 0;
+	if (s->rss < 2 * (uint64_t)s->allocated + ((uint64_t)16 << 20) || extra == 0) {
+		xa_snprintf(out, n, "RSS %s, live %s: nothing unusual", r, l);
+		return;
+	}
+	/* The biggest contributor to the gap. */
+	size_t dirty_res = s->dirty, lazy_res = XA_MIN(s->lazyfree_resident, s->lazy);
+	size_t c[5] = {dirty_res, lazy_res, s->slack, s->tcache, s->not_heap};
+	unsigned best = 0;
+	for (unsigned i = 1; i < 5; i++)
+		if (c[i] > c[best])
+			best = i;
+	B(x, c[best]);
+	switch (best) {
+	case 0:
+		release_eta(s, eta, sizeof(eta));
+		xa_snprintf(out, n, "RSS %s, live %s: %s freed pages awaiting release, %s; not a leak", r, l, x, eta);
+		break;
+	case 1:
+		xa_snprintf(out, n,
+		    "RSS %s, live %s: %s lazily freed (MADV_FREE) pages the kernel reclaims under memory pressure; not a leak",
+		    r, l, x);
+		break;
+	case 2:
+		xa_snprintf(out, n,
+		    "RSS %s, live %s: %s pinned by live objects in partly used pages (fragmentation); not a leak", r, l, x);
+		break;
+	case 3:
+		xa_snprintf(out, n,
+		    "RSS %s, live %s: %s in thread caches (thread.tcache.flush or malloc_trim returns it); not a leak", r, l,
+		    x);
+		break;
+	default:
+		xa_snprintf(out, n,
+		    "RSS %s, live %s: %s is not the heap (stacks, code, file mappings, other allocators' mmaps)", r, l, x);
+		break;
+	}
+}
+
+static bool map_count_near(const xa_snap_t *s) {
+	return s->max_map_count && s->map_count >= s->max_map_count / 10 * 8;
+}
+
+/* ---- human ---------------------------------------------------------- */
+
+static void print_summary(emit_t *e, const xa_snap_t *s) {
+	char a[32], b[32], eta[160], v[400];
+	emit(e, "Where the memory is\n");
+	emit(e, "  resident set (RSS, from the kernel)      %12s\n", B(a, s->rss));
+	emit(e, "    in xalloc's mappings (mincore)         %12s  %3u%%\n", B(a, s->resident), pct(s->resident, s->rss));
+	emit(e, "    not the heap (stacks, code, files,     %12s  %3u%%\n", B(a, s->not_heap), pct(s->not_heap, s->rss));
+	emit(e, "      other allocators' mmaps)\n");
+	emit(e, "  the heap's bytes, by state\n");
+	emit(e, "    live application data                  %12s\n", B(a, s->allocated));
+	emit(e, "    size-class rounding and slab slack     %12s\n", B(a, s->slack));
+	emit(e, "    thread caches                          %12s\n", B(a, s->tcache));
+	release_eta(s, eta, sizeof(eta));
+	emit(e, "    freed, awaiting release                %12s  (%s)\n", B(a, s->dirty), eta);
+	emit(e, "    lazily freed (MADV_FREE)               %12s  (%s still resident)\n", B(a, s->lazy),
+	    B(b, XA_MIN(s->lazyfree_resident, s->lazy)));
+	emit(e, "    metadata                               %12s\n", B(a, s->metadata));
+	emit(e, "  virtual: mapped %s", B(a, s->mapped));
+	emit(e, ", retained (unbacked, reusable) %s\n", B(a, s->retained));
+	emit(e, "  a purge plus thread-cache flush would return now: %s;", B(a, s->reclaimable));
+	emit(e, " pinned by live objects in partly used pages: %s\n", B(a, s->slack));
+	emit(e, "  mappings: %zu of vm.max_map_count %zu%s\n", s->map_count, s->max_map_count,
+	    map_count_near(s) ? "  WARNING: near the limit (mmap will fail)" : "");
+	verdict(s, v, sizeof(v));
+	emit(e, "verdict: %s\n", v);
+}
+
+static void print_general(emit_t *e, const xa_snap_t *s) {
+	char buf[XA_OPT_STRLEN];
+	emit(e, "version: %s  config: debug=%d stats=%d prof=%d prefix=\"%s\"\n", PACKAGE_VERSION, config_debug,
+	    config_stats, config_prof, XA_STRINGIFY(XALLOC_PREFIX));
+	emit(e, "options:");
+	for (unsigned i = 0; i < xa_opt_count; i++) {
+		xa_opt_format(&xa_opt, &xa_opt_table[i], buf, sizeof(buf));
+		emit(e, " %s:%s", xa_opt_table[i].name, buf);
+	}
+	emit(e, "\nthreads %zu, arenas %u, background thread %s (%llu runs), decay_ms %lld, purge %s\n", s->nthreads,
+	    s->narenas, s->bg_running ? "running" : s->bg_enabled ? "enabled" : "off", (unsigned long long)s->bg_runs,
+	    (long long)s->decay_ms, s->purge_policy == XA_PURGE_FREE ? "free" : "dontneed");
+	emit(e, "totals:");
+#define X(name, kind, expr, doc) emit(e, " " #name "=%llu", (unsigned long long)(expr));
+	XA_STATS_GLOBAL(X)
+#undef X
+	emit(e, "\n");
+}
+
+static void print_arena(emit_t *e, const xa_snap_arena_t *sa, const char *title, sections_t sec) {
+	char a[32];
+	emit(e, "\n%s:", title);
+#define X(name, kind, expr, doc) emit(e, " " #name "=%llu", (unsigned long long)(expr));
+	XA_STATS_ARENA(X)
+#undef X
+	emit(e, "\n");
+	if (sec.bins) {
+		emit(e, "  %8s %6s %10s %12s %12s %14s %10s %8s %8s\n", "bin", "size", "curregs", "nmalloc", "ndalloc",
+		    "nrequests", "curslabs", "nslabs", "util%");
+		for (unsigned i = 0; i < SC_NSMALL; i++) {
+			const xa_bin_stats_t *b = &sa->bins[i];
+			if (b->nmalloc == 0 && b->curregs == 0)
+				continue;
+			size_t cap = b->curslabs * (size_t)xa_sc[i].nregs;
+			emit(e, "  %8u %6u %10zu %12llu %12llu %14llu %10zu %8llu %7u%%\n", i, xa_sc[i].size, b->curregs,
+			    (unsigned long long)b->nmalloc, (unsigned long long)b->ndalloc,
+			    (unsigned long long)b->nrequests, b->curslabs, (unsigned long long)b->nslabs_total,
+			    pct(b->curregs, cap));
+		}
+	}
+	if (sec.large) {
+		bool head = false;
+		for (unsigned j = 0; j < SC_NCLASSES - SC_NSMALL; j++) {
+			if (sa->lnmalloc[j] == 0)
+				continue;
+			if (!head) {
+				emit(e, "  %8s %10s %12s %12s %10s\n", "large", "size", "nmalloc", "ndalloc", "cur");
+				head = true;
+			}
+			emit(e, "  %8u %10s %12llu %12llu %10zu\n", j, B(a, xa_sc[SC_NSMALL + j].size),
+			    (unsigned long long)sa->lnmalloc[j], (unsigned long long)sa->lndalloc[j], sa->lcur[j]);
+		}
+	}
+}
+
+static void print_human(emit_t *e, const xa_snap_t *s, sections_t sec) {
+	emit(e, "___ xalloc statistics ___\n");
+	if (sec.summary)
+		print_summary(e, s);
+	if (sec.general)
+		print_general(e, s);
+	if (sec.merged)
+		print_arena(e, &s->all, "all arenas", sec);
+	if (sec.arenas) {
+		for (unsigned i = 0; i < s->narenas; i++) {
+			char t[32];
+			if (s->arenas[i] == NULL)
+				continue;
+			xa_snprintf(t, sizeof(t), "arena %u", i);
+			print_arena(e, s->arenas[i], t, sec);
+		}
+	}
+	emit(e, "--- end of xalloc statistics ---\n");
+}
+
+/* ---- JSON ----------------------------------------------------------- */
+
+/* A JSON string: escapes quotes, backslashes and control characters. */
+static void emit_jstr(emit_t *e, const char *str) {
+	emit(e, "\"");
+	for (const char *p = str; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '"' || c == '\\')
+			emit(e, "\\%c", c);
+		else if (c < 0x20)
+			emit(e, "\\u%04x", c);
+		else
+			emit(e, "%c", c);
+	}
+	emit(e, "\"");
+}
+
+static void json_arena(emit_t *e, const xa_snap_arena_t *sa, sections_t sec) {
+	const char *sep = "";
+	emit(e, "{\"decay_ms\":%lld", (long long)sa->decay_ms);
+#define X(name, kind, expr, doc) emit(e, ",\"" #name "\":%llu", (unsigned long long)(expr));
+	XA_STATS_ARENA(X)
+#undef X
+	if (sec.bins) {
+		emit(e, ",\"bins\":[");
+		for (unsigned i = 0; i < SC_NSMALL; i++) {
+			const xa_bin_stats_t *b = &sa->bins[i];
+			emit(e, "%s{\"size\":%u", sep, xa_sc[i].size);
+#define X(name, kind, expr, doc) emit(e, ",\"" #name "\":%llu", (unsigned long long)(expr));
+			XA_STATS_BIN(X)
+#undef X
+			emit(e, "}");
+			sep = ",";
+		}
+		emit(e, "]");
+	}
+	if (sec.large) {
+		sep = "";
+		emit(e, ",\"lextents\":[");
+		for (unsigned j = 0; j < SC_NCLASSES - SC_NSMALL; j++) {
+			emit(e, "%s{\"size\":%u", sep, xa_sc[SC_NSMALL + j].size);
+#define X(name, kind, expr, doc) emit(e, ",\"" #name "\":%llu", (unsigned long long)(expr));
+			XA_STATS_LEXTENT(X)
+#undef X
+			emit(e, "}");
+			sep = ",";
+		}
+		emit(e, "]");
+	}
+	emit(e, "}");
+}
+
+static void print_json(emit_t *e, const xa_snap_t *s, sections_t sec) {
+	char buf[XA_OPT_STRLEN], v[400];
+	emit(e, "{\"xalloc\":{\"version\":\"%s\"", PACKAGE_VERSION);
+	if (sec.general) {
+		emit(e, ",\"config\":{\"debug\":%s,\"stats\":%s,\"prof\":%s,\"prefix\":\"%s\"}",
+		    config_debug ? "true" : "false", config_stats ? "true" : "false", config_prof ? "true" : "false",
+		    XA_STRINGIFY(XALLOC_PREFIX));
+		emit(e, ",\"opt\":{");
+		for (unsigned i = 0; i < xa_opt_count; i++) {
+			const xa_opt_desc_t *d = &xa_opt_table[i];
+			xa_opt_format(&xa_opt, d, buf, sizeof(buf));
+			emit(e, "%s\"%s\":", i ? "," : "", d->name);
+			if (d->type == XA_OPT_T_BOOL || d->type == XA_OPT_T_INT || d->type == XA_OPT_T_UNSIGNED ||
+			    d->type == XA_OPT_T_SIZE)
+				emit(e, "%s", buf);
+			else
+				emit_jstr(e, buf);
+		}
+		emit(e, "}");
+	}
+	emit(e, ",\"stats\":{\"epoch\":%llu", (unsigned long long)s->epoch);
+#define X(name, kind, expr, doc) emit(e, ",\"" #name "\":%llu", (unsigned long long)(expr));
+	XA_STATS_GLOBAL(X)
+#undef X
+	emit(e, ",\"decay_ms\":%lld,\"purge\":\"%s\",\"background_thread\":%s", (long long)s->decay_ms,
+	    s->purge_policy == XA_PURGE_FREE ? "free" : "dontneed", s->bg_enabled ? "true" : "false");
+	emit(e, ",\"map_count_near_limit\":%s", map_count_near(s) ? "true" : "false");
+	if (sec.summary) {
+		verdict(s, v, sizeof(v));
+		emit(e, ",\"verdict\":");
+		emit_jstr(e, v);
+	}
+	emit(e, ",\"arenas\":{");
+	const char *sep = "";
+	if (sec.merged) {
+		emit(e, "\"all\":");
+		json_arena(e, &s->all, sec);
+		sep = ",";
+	}
+	if (sec.arenas) {
+		for (unsigned i = 0; i < s->narenas; i++) {
+			if (s->arenas[i] == NULL)
+				continue;
+			emit(e, "%s\"%u\":", sep, i);
+			json_arena(e, s->arenas[i], sec);
+			sep = ",";
+		}
+	}
+	emit(e, "}}}}\n");
+}
+
+/* ---- Prometheus ----------------------------------------------------- */
+
+/* Metric name from a dotted stats name: xalloc_<a_b>[_bytes|_pages|_total]. */
+static void prom_name(char *out, size_t n, const char *prefix, const char *name, char kind) {
+	size_t l = (size_t)xa_snprintf(out, n, "%s", prefix);
+	for (const char *p = name; *p && l + 1 < n; p++)
+		out[l++] = *p == '.' ? '_' : *p;
+	out[l] = '\0';
+	const char *suf = kind == 'B' ? "_bytes" : kind == 'P' ? "_pages" : kind == 'C' ? "_total" : "";
+	xa_snprintf(out + l, n - l, "%s", suf);
+}
+
+static void prom_head(emit_t *e, const char *m, char kind, const char *doc) {
+	emit(e, "# HELP %s %s\n# TYPE %s %s\n", m, doc, m, kind == 'C' ? "counter" : "gauge");
+}
+
+static void print_prom(emit_t *e, const xa_snap_t *s, sections_t sec) {
+	char m[128];
+#define X(name, kind, expr, doc)                                        \
+	prom_name(m, sizeof(m), "xalloc_", #name, #kind[0]);            \
+	prom_head(e, m, #kind[0], doc);                                 \
+	emit(e, "%s %llu\n", m, (unsigned long long)(expr));
+	XA_STATS_GLOBAL(X)
+#undef X
+	emit(e, "# HELP xalloc_epoch statistics snapshot number\n# TYPE xalloc_epoch gauge\nxalloc_epoch %llu\n",
+	    (unsigned long long)s->epoch);
+	if (sec.arenas || sec.merged) {
+		/* One family per field, one sample per arena (label arena="i" or "all"). */
+		const xa_snap_arena_t *sa;
+#define X(name, kind, expr, doc)                                                           \
+	prom_name(m, sizeof(m), "xalloc_arena_", #name, #kind[0]);                         \
+	prom_head(e, m, #kind[0], doc);                                                    \
+	if (sec.merged) {                                                                  \
+		sa = &s->all;                                                              \
+		emit(e, "%s{arena=\"all\"} %llu\n", m, (unsigned long long)(expr));        \
+	}                                                                                  \
+	for (unsigned i = 0; sec.arenas && i < s->narenas; i++) {                          \
+		if ((sa = s->arenas[i]) == NULL)                                           \
+			continue;                                                          \
+		emit(e, "%s{arena=\"%u\"} %llu\n", m, i, (unsigned long long)(expr));      \
+	}
+		XA_STATS_ARENA(X)
+#undef X
+	}
+	if (sec.bins) {
+		/* Merged over arenas: one sample per size class. */
+		const xa_bin_stats_t *b;
+#define X(name, kind, expr, doc)                                                               \
+	prom_name(m, sizeof(m), "xalloc_bin_", #name, #kind[0]);                               \
+	prom_head(e, m, #kind[0], doc);                                                        \
+	for (unsigned i = 0; i < SC_NSMALL; i++) {                                             \
+		b = &s->all.bins[i];                                                           \
+		emit(e, "%s{size=\"%u\"} %llu\n", m, xa_sc[i].size, (unsigned long long)(expr)); \
+	}
+		XA_STATS_BIN(X)
+#undef X
+	}
+	if (sec.large) {
+		const xa_snap_arena_t *sa = &s->all;
+#define X(name, kind, expr, doc)                                                                          \
+	prom_name(m, sizeof(m), "xalloc_lextent_", #name, #kind[0]);                                      \
+	prom_head(e, m, #kind[0], doc);                                                                   \
+	for (unsigned j = 0; j < SC_NCLASSES - SC_NSMALL; j++)                                            \
+		emit(e, "%s{size=\"%u\"} %llu\n", m, xa_sc[SC_NSMALL + j].size, (unsigned long long)(expr));
+		XA_STATS_LEXTENT(X)
+#undef X
+	}
+}
+
+void xa_stats_print_snap(const xa_snap_t *s, void (*write_cb)(void *, const char *), void *cbopaque,
+    const char *opts) {
+	emit_t e;
+	e.cb = write_cb;
+	e.opaque = cbopaque;
+	e.len = 0;
+	sections_t sec = parse_opts(opts);
+	if (strchr(opts, 'J'))
+		print_json(&e, s, sec);
+	else if (strchr(opts, 'P'))
+		print_prom(&e, s, sec);
+	else
+		print_human(&e, s, sec);
+	emit_flush(&e);
+}

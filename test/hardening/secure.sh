@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# "Let no one in", tested for real:
+#  1. AT_SECURE: a child linked directly against a copy of libxalloc.so
+#     (absolute RUNPATH; the loader ignores LD_PRELOAD paths for setuid
+#     programs), made setuid root and run as user nobody with
+#     XALLOC_CONF=narenas:abc,foo:1 -> no warning (the variable is ignored).
+#     Control: the same binary without the setuid bit warns, so the check
+#     can fail.
+#  2. stats_file: a planted symlink at the path -> the file is not
+#     followed (the symlink's target stays untouched), one line on stderr,
+#     the program exits normally; a fresh path is created with mode 0600.
+# Needs root (to make the setuid copy) and setpriv (util-linux): as
+# non-root part 1 cannot run and the test FAILS loudly (exit 99) unless
+# SECURE_ALLOW_NONROOT=1, which skips part 1 (exit 77 = SKIP, not a pass).
+set -u
+lib=${XALLOC_LIB:?XALLOC_LIB must name libxalloc.so}
+work=$(mktemp -d /tmp/xalloc-secure.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+chmod 755 "$work"
+fail() { echo "secure: FAIL: $*" >&2; echo "secure: 0 passed, 1 failed"; exit 1; }
+
+cat > "$work/child.c" <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int main(void) {
+    /* prove the allocator is the linked one and works */
+    char *p = malloc(100000);
+    if (!p) return 2;
+    memset(p, 1, 100000);
+    free(p);
+    printf("uid %d euid %d\n", (int)getuid(), (int)geteuid());
+    return 0;
+}
+C
+soname=$(objdump -p "$lib" | sed -n 's/^ *SONAME *//p')
+[ -n "$soname" ] || fail "no SONAME in $lib"
+cp -L "$lib" "$work/$soname" && ln -sf "$soname" "$work/libxalloc.so"
+chmod 755 "$work/$soname"
+gcc -O1 -o "$work/child" "$work/child.c" -L"$work" -lxalloc -Wl,-rpath,"$work" || fail "cannot build the child"
+grep -q xalloc <(ldd "$work/child") || fail "child not linked with libxalloc"
+
+passed=0
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    conf='narenas:abc,foo:1'
+    # control: not setuid -> warnings
+    out=$(cd "$work" && XALLOC_CONF=$conf setpriv --reuid=65534 --regid=65534 --clear-groups ./child 2>&1)
+    echo "$out" | grep -q "xalloc: XALLOC_CONF" || fail "control run did not warn: $out"
+    chown root:root "$work/child" && chmod 4755 "$work/child"
+    out=$(cd "$work" && XALLOC_CONF=$conf setpriv --reuid=65534 --regid=65534 --clear-groups ./child 2>&1)
+    rc=$?
+    echo "$out" | grep -q "uid 65534 euid 0" || fail "the child did not run setuid (mount nosuid?): $out"
+    [ $rc = 0 ] || fail "setuid child exit $rc: $out"
+    echo "$out" | grep -q "xalloc:" && fail "XALLOC_CONF was read in a setuid process: $out"
+    echo "secure: setuid child ignored XALLOC_CONF ($out)"
+    passed=$((passed + 1))
+elif [ "${SECURE_ALLOW_NONROOT:-0}" != 1 ]; then
+    echo "secure: FAIL: needs root and setpriv for the setuid part" >&2; exit 99
+fi
+
+# stats_file: planted symlink
+echo precious > "$work/target"
+ln -s "$work/target" "$work/stats.txt"
+cp "$work/child" "$work/child-plain" 2>/dev/null; chmod 755 "$work/child-plain"; chmod u-s "$work/child-plain"
+out=$(cd "$work" && XALLOC_CONF="stats_print:true,stats_file:$work/stats.txt" ./child-plain 2>&1)
+rc=$?
+[ $rc = 0 ] || fail "stats_file symlink: exit $rc: $out"
+[ "$(cat "$work/target")" = precious ] || fail "stats_file followed the symlink"
+n=$(echo "$out" | grep -c "^xalloc: stats_file")
+[ "$n" = 1 ] || fail "stats_file symlink: want one line naming stats_file, got: $out"
+# fresh path: created, mode 0600
+out=$(cd "$work" && XALLOC_CONF="stats_print:true,stats_file:$work/fresh.txt" ./child-plain 2>&1)
+[ -s "$work/fresh.txt" ] || fail "stats_file not written: $out"
+mode=$(stat -c %a "$work/fresh.txt")
+[ "$mode" = 600 ] || fail "stats_file mode $mode, want 600"
+# an existing regular file is not overwritten either (O_EXCL)
+echo old > "$work/exists.txt"
+out=$(cd "$work" && XALLOC_CONF="stats_print:true,stats_file:$work/exists.txt" ./child-plain 2>&1)
+[ "$(cat "$work/exists.txt")" = old ] || fail "stats_file overwrote an existing file"
+passed=$((passed + 1))
+echo "secure: stats_file: symlink not followed, existing file kept, new file mode 0600"
+echo "secure: $passed passed, 0 failed"

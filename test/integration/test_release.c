@@ -1,0 +1,155 @@
+/*
+ * Giving memory back (issue "release"), seen from outside: a child program
+ * (xrelease) runs under LD_PRELOAD with various XALLOC_CONF settings and
+ * reports RSS, LazyFree and thread counts read from /proc.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+static const char *xrelease(void)
+{
+    return env_path("XRELEASE");
+}
+
+/* Run xrelease MODE MIB with conf; returns stdout (caller frees). */
+static char *run(const char *conf, const char *mode, const char *mib)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "env LD_PRELOAD='%s' %s%s%s '%s' %s %s", env_path("XALLOC_LIB"),
+             conf ? "XALLOC_CONF='" : "", conf ? conf : "", conf ? "'" : "", xrelease(), mode, mib);
+    FILE *p = popen(cmd, "r");
+    cr_assert(p, "popen failed");
+    size_t cap = 1 << 16, len = 0;
+    char *out = malloc(cap);
+    size_t r;
+    while ((r = fread(out + len, 1, cap - len - 1, p)) > 0)
+        len += r;
+    out[len] = 0;
+    int st = pclose(p);
+    cr_assert_eq(st, 0, "%s exited with status %d; output:\n%s", cmd, st, out);
+    cr_assert(strstr(out, "done"), "%s did not finish:\n%s", cmd, out);
+    return out;
+}
+
+static long field(const char *out, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\n%s ", key);
+    const char *p = strstr(out, pat);
+    cr_assert(p, "no '%s' in output:\n%s", key, out);
+    return atol(p + strlen(pat));
+}
+
+/* RSS (kB) of the spike curve at time t_ms. */
+static long rss_at(const char *out, int t_ms)
+{
+    char pat[32];
+    snprintf(pat, sizeof pat, "\n%d ", t_ms);
+    const char *p = strstr(out, pat);
+    cr_assert(p, "no sample at %d ms:\n%s", t_ms, out);
+    return atol(p + strlen(pat));
+}
+
+Test(release, decay0_releases_at_once)
+{
+    char *out = run("decay_ms:0", "spike", "200");
+    long base = field(out, "base"), full = field(out, "full"), peak = field(out, "peak");
+    cr_assert_gt(full - base, 150 * 1024, "the spike did not raise RSS (base %ld kB, full %ld kB)", base, full);
+    /* peak is read right after the frees: already released */
+    cr_assert_lt(peak - base, 24 * 1024, "decay_ms:0 kept %ld kB after the frees", peak - base);
+    free(out);
+}
+
+Test(release, default_decay_releases_within_its_time)
+{
+    char *out = run(NULL, "spike", "200");
+    long base = field(out, "base");
+    long early = rss_at(out, 0), late = rss_at(out, 2000);
+    /* Freed pages are kept at first (fast reuse) ... */
+    cr_assert_gt(early - base, 150 * 1024, "default decay released at once (%ld kB kept)", early - base);
+    /* ... and released within decay_ms (1 s) + 1 s, with no allocator call. */
+    cr_assert_lt(late - base, 24 * 1024, "2 s after the frees RSS is still %ld kB above base", late - base);
+    free(out);
+}
+
+Test(release, decay_minus1_never_releases)
+{
+    char *out = run("decay_ms:-1", "spike", "100");
+    long base = field(out, "base"), late = rss_at(out, 3000);
+    cr_assert_gt(late - base, 80 * 1024, "decay_ms:-1 released memory (%ld kB kept)", late - base);
+    free(out);
+}
+
+Test(release, malloc_trim_releases)
+{
+    char *out = run("decay_ms:-1", "trim", "200");
+    long base = field(out, "base"), before = field(out, "before"), after = field(out, "after");
+    cr_assert_gt(before - base, 150 * 1024, "nothing to trim (%ld kB)", before - base);
+    cr_assert_eq(field(out, "trim_ret"), 1, "malloc_trim did not report a release");
+    cr_assert_lt(after - base, 24 * 1024, "malloc_trim left %ld kB", after - base);
+    free(out);
+}
+
+Test(release, purge_free_shows_as_lazyfree)
+{
+    char *out = run("decay_ms:0,purge:free", "lazyfree", "200");
+    long lazy = field(out, "lazyfree");
+    cr_assert_gt(lazy, 100 * 1024, "purge:free: LazyFree is %ld kB, want > 100 MiB", lazy);
+    free(out);
+}
+
+Test(release, slack_max_caps_dirty_memory)
+{
+    char *out = run("decay_ms:-1,slack_max:16M", "spike", "200");
+    long base = field(out, "base"), late = rss_at(out, 500);
+    cr_assert_lt(late - base, 40 * 1024, "slack_max:16M kept %ld kB", late - base);
+    free(out);
+    /* the same without the budget keeps everything (decay_ms:-1) */
+    out = run("decay_ms:-1,background_thread:false,slack_max:16M", "spike", "200");
+    base = field(out, "base");
+    late = rss_at(out, 500);
+    cr_assert_lt(late - base, 48 * 1024, "slack_max:16M without the background thread kept %ld kB", late - base);
+    free(out);
+}
+
+Test(release, background_thread_is_lazy_and_optional)
+{
+    char *out = run(NULL, "threads", "50");
+    cr_assert_eq(field(out, "threads_before"), 1, "a thread was started before anything was freed");
+    cr_assert_eq(field(out, "threads_after"), 2, "no background thread after frees");
+    free(out);
+    out = run("background_thread:false", "threads", "50");
+    cr_assert_eq(field(out, "threads_after"), 1, "background_thread:false started a thread");
+    free(out);
+}
+
+Test(release, fork_with_background_thread)
+{
+    char *out = run(NULL, "fork", "100");
+    cr_assert_eq(field(out, "parent_threads"), 2, "the parent has no background thread");
+    /* The child inherits the parent's dirty pages; its own spike reuses
+     * them; all must be gone 2.5 s later (the child's background thread). */
+    long base = field(out, "base"), cfull = field(out, "child_full"), cafter = field(out, "child_after");
+    cr_assert_gt(cfull - base, 60 * 1024, "the child's spike did not show (%ld kB)", cfull - base);
+    cr_assert_lt(cafter - base, 24 * 1024, "the child kept %ld kB after 2.5 s idle", cafter - base);
+    cr_assert_eq(field(out, "child_threads"), 2, "the child did not recreate the background thread");
+    free(out);
+}
+
+Test(release, bad_values_warn_once)
+{
+    static const char *bad[] = {"decay_ms:abc", "decay_ms:-2", "purge:maybe", "retain:x",
+                                "background_thread:2", "slack_max:10Q", "slack_max:-5%"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct xrun r;
+        XRUN(&r, bad[i], 60, "conf");
+        xrun_assert_ok(&r);
+        cr_assert_eq(count_lines(r.err), 1, "XALLOC_CONF=%s: want one warning line, got:\n%s", bad[i], r.err);
+        cr_assert(strstr(r.err, "xalloc: XALLOC_CONF: invalid value"), "XALLOC_CONF=%s: %s", bad[i], r.err);
+        xrun_free(&r);
+    }
+}

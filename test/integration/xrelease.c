@@ -1,0 +1,150 @@
+/*
+ * xrelease: child program for test_release.c (memory given back to the OS).
+ * Runs under LD_PRELOAD=libxalloc.so.  Prints "key value" lines that the
+ * test parses; exits non-zero on an internal failure.
+ *
+ *   spike MIB          allocate MIB of mixed 1..64 KiB blocks, free them;
+ *                      then poll RSS every 50 ms for 3 s without calling the
+ *                      allocator: prints "base", "peak", and "t_ms rss" rows
+ *   trim MIB           as spike but calls malloc_trim(0) right after the
+ *                      frees: prints "trim_ret", "before", "after"
+ *   lazyfree MIB       allocate/free, then print LazyFree from smaps_rollup
+ *   threads MIB        allocate/free, sleep 1.5 s, print the thread count
+ *   fork MIB           allocate/free in the parent, fork; the child does a
+ *                      spike and reports its RSS after 2.5 s idle
+ */
+#define _GNU_SOURCE
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, res = 0;
+    if (!f || fscanf(f, "%ld %ld", &pages, &res) != 2)
+        exit(90);
+    fclose(f);
+    return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static long smaps_kb(const char *field)
+{
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    char line[256];
+    long v = -1;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, field, strlen(field)) == 0)
+            v = atol(line + strlen(field));
+    fclose(f);
+    return v;
+}
+
+static int nthreads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    int n = 0;
+    struct dirent *e;
+    if (!d)
+        exit(91);
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+#define MAXB 200000
+static void *blocks[MAXB];
+
+/* Allocate mib MiB of 1..64 KiB blocks (touching every byte), free them all. */
+static void spike(long mib)
+{
+    size_t total = (size_t)mib << 20, got = 0;
+    unsigned seed = 12345;
+    int n = 0;
+    while (got < total && n < MAXB) {
+        seed = seed * 1103515245u + 12345u;
+        size_t sz = 1024 + (seed >> 8) % (63 * 1024);
+        char *p = malloc(sz);
+        if (!p)
+            exit(92);
+        memset(p, 0x5c, sz);
+        blocks[n++] = p;
+        got += sz;
+    }
+    printf("full %ld\n", rss_kb());
+    for (int i = 0; i < n; i++)
+        free(blocks[i]);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3)
+        return 2;
+    long mib = atol(argv[2]);
+    /* the stdio buffers exist before the baseline */
+    printf("start\n");
+    fflush(stdout);
+    long base = rss_kb();
+    printf("base %ld\n", base);
+    if (strcmp(argv[1], "spike") == 0) {
+        spike(mib);
+        printf("peak %ld\n", rss_kb());
+        for (int t = 0; t <= 3000; t += 50) {
+            printf("%d %ld\n", t, rss_kb());
+            sleep_ms(50);
+        }
+    } else if (strcmp(argv[1], "trim") == 0) {
+        spike(mib);
+        printf("before %ld\n", rss_kb());
+        int r = malloc_trim(0);
+        printf("trim_ret %d\nafter %ld\n", r, rss_kb());
+    } else if (strcmp(argv[1], "lazyfree") == 0) {
+        spike(mib);
+        sleep_ms(100);
+        printf("lazyfree %ld\nrss %ld\n", smaps_kb("LazyFree:"), rss_kb());
+    } else if (strcmp(argv[1], "threads") == 0) {
+        printf("threads_before %d\n", nthreads());
+        spike(mib);
+        sleep_ms(1500);
+        printf("threads_after %d\n", nthreads());
+    } else if (strcmp(argv[1], "fork") == 0) {
+        spike(mib);
+        sleep_ms(100);
+        printf("parent_threads %d\n", nthreads());
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+            long cbase = rss_kb();
+            printf("child_");
+            spike(mib);
+            long cpeak = rss_kb();
+            sleep_ms(2500);
+            printf("child_base %ld\nchild_peak %ld\nchild_after %ld\nchild_threads %d\n", cbase, cpeak, rss_kb(),
+                   nthreads());
+            fflush(stdout);
+            _exit(0);
+        }
+        int st;
+        if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            return 93;
+    } else {
+        return 2;
+    }
+    printf("done\n");
+    return 0;
+}

@@ -1,0 +1,198 @@
+/*
+ * Pure logic and internal invariants, on the test build's internals:
+ * size classes, decay arithmetic, option parsing, page-state accounting,
+ * and the idle-thread cache reclaim protocol.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "xt.h"
+
+Test(sizeclass, table_is_geometric_and_bounded)
+{
+    xt_free(xt_malloc(1)); /* bootstrap */
+    for (unsigned c = 1; c < SC_NCLASSES; c++) {
+        size_t prev = xa_sc_size[c - 1], s = xa_sc_size[c];
+        cr_assert_gt(s, prev);
+        cr_assert_eq(s % QUANTUM, 0);
+        /* at most 25% internal waste for a request one byte over prev
+         * (below 128 bytes the 16-byte alignment quantum bounds it) */
+        if (s > 128)
+            cr_assert_leq((s - (prev + 1)) * 4, prev + 1, "class %u (%zu) after %zu wastes too much", c, s, prev);
+        else
+            cr_assert_eq(s - prev, QUANTUM);
+        if (c >= SC_NSMALL)
+            cr_assert_eq(s % PAGE, 0, "large class %zu not page-granular", s);
+    }
+    cr_assert_eq(xa_sc_size[SC_NSMALL - 1], SC_SMALL_MAX);
+    cr_assert_eq(xa_sc_size[SC_NCLASSES - 1], SC_LARGE_MAX);
+}
+
+Test(sizeclass, lookup_matches_computation)
+{
+    xt_free(xt_malloc(1));
+    for (size_t s = 0; s <= SC_LARGE_MAX + 1; s += (s < 70000 ? 1 : 4093)) {
+        unsigned c = xa_sc_size2class(s);
+        cr_assert_eq(c, xa_sc_compute_class(s ? s : 1), "size %zu", s);
+    }
+    cr_assert_eq(xa_sc_size2class(SC_LARGE_MAX + 1), SC_HUGE);
+}
+
+Test(sizeclass, region_index_is_exact)
+{
+    xt_free(xt_malloc(1));
+    for (unsigned c = 0; c < SC_NSMALL; c++) {
+        size_t size = xa_sc[c].size;
+        cr_assert_geq(xa_sc[c].nregs, 1);
+        cr_assert_leq((size_t)xa_sc[c].nregs * size, (size_t)xa_sc[c].npages * PAGE);
+        for (size_t i = 0; i < xa_sc[c].nregs; i++) {
+            cr_assert_eq(xa_sc_region_index(c, i * size), i, "class %zu region %zu", size, i);
+            if (size > 1)
+                cr_assert_eq(xa_sc_region_index(c, i * size + size - 1), i);
+        }
+    }
+}
+
+Test(decay, arithmetic)
+{
+    uint64_t ms = 1000000;
+    cr_assert(!xa_decay_due(1000, 0, 999 * ms));
+    cr_assert(xa_decay_due(1000, 0, 1000 * ms));
+    cr_assert(xa_decay_due(0, 5, 5));
+    cr_assert(!xa_decay_due(-1, 0, UINT64_MAX / 2));
+    cr_assert_eq(xa_decay_wait_ns(1000, 0, 400 * ms), 600 * ms);
+    cr_assert_eq(xa_decay_wait_ns(1000, 0, 4000 * ms), 0);
+    cr_assert_eq(xa_decay_wait_ns(-1, 0, 0), UINT64_MAX);
+    cr_assert_eq(xa_decay_slack_budget(0, 12345), UINT64_MAX);
+    cr_assert_eq(xa_decay_slack_budget(64 << 20, 1), (uint64_t)64 << 20);
+    cr_assert_eq(xa_decay_slack_budget(25 | XA_SLACK_PCT, 1000), 250);
+    cr_assert_eq(xa_decay_slack_budget(150 | XA_SLACK_PCT, 1001), 1501);
+}
+
+Test(conf, parse_values_and_errors)
+{
+    xa_opts_t o;
+    xa_conf_defaults(&o);
+    cr_assert_eq(o.decay_ms, 1000);
+    cr_assert(o.retain && o.background_thread && o.tcache);
+    cr_assert_eq(xa_conf_parse(&o, "test", "decay_ms:-1,purge:free,slack_max:25%,tcache_max:4K,narenas:3"), 0);
+    cr_assert_eq(o.decay_ms, -1);
+    cr_assert_eq(o.purge, XA_PURGE_FREE);
+    cr_assert_eq(o.slack_max, 25 | XA_SLACK_PCT);
+    cr_assert_eq(o.tcache_max, 4096);
+    cr_assert_eq(o.narenas, 3);
+    cr_assert_eq(xa_conf_parse(&o, "test", "slack_max:64MiB"), 0);
+    cr_assert_eq(o.slack_max, (uint64_t)64 << 20);
+    /* each bad item counts once and keeps the previous value */
+    cr_assert_eq(xa_conf_parse(&o, "test", "decay_ms:-2,purge:x,narenas:999,foo:1,bar,,"), 5);
+    cr_assert_eq(o.decay_ms, -1);
+    cr_assert_eq(o.purge, XA_PURGE_FREE);
+    cr_assert_eq(o.narenas, 3);
+}
+
+/* Every page of every chunk is in exactly one state. */
+static void check_page_accounting(void)
+{
+    unsigned n = atomic_load(&xa_narenas_created);
+    for (unsigned i = 0; i < n; i++) {
+        xa_arena_t *a = xa_arenas[i];
+        xa_mutex_lock(&a->lock);
+        size_t sum = a->stats.active_pages + a->stats.npages[PS_DIRTY] + a->stats.npages[PS_LAZY] +
+                     a->stats.npages[PS_RETAINED];
+        size_t mapped = a->stats.mapped_chunks * CHUNK_NPAGES;
+        xa_mutex_unlock(&a->lock);
+        cr_assert_eq(sum, mapped, "arena %u: states add up to %zu pages, mapped %zu", i, sum, mapped);
+    }
+}
+
+Test(pages, states_add_up_and_purge_retains)
+{
+    void *p[64];
+    xt_free(xt_malloc(1));
+    check_page_accounting();
+    for (int i = 0; i < 64; i++)
+        p[i] = xt_malloc(100000 + (size_t)i * 1000);
+    check_page_accounting();
+    xa_arena_t *a = xa_tsd_tls.arena;
+    xa_mutex_lock(&a->lock);
+    size_t retained0 = a->stats.npages[PS_RETAINED];
+    xa_mutex_unlock(&a->lock);
+    for (int i = 0; i < 64; i++)
+        xt_free(p[i]);
+    check_page_accounting();
+    xa_mutex_lock(&a->lock);
+    size_t dirty = a->stats.npages[PS_DIRTY];
+    xa_mutex_unlock(&a->lock);
+    cr_assert_gt(dirty, 64 * 24, "freed large runs did not become dirty (%zu pages)", dirty);
+    cr_assert_gt(xa_arenas_purge(true), 0);
+    check_page_accounting();
+    xa_mutex_lock(&a->lock);
+    cr_assert_eq(a->stats.npages[PS_DIRTY], 0);
+    cr_assert_geq(a->stats.npages[PS_RETAINED], retained0 + 64 * 24);
+    xa_mutex_unlock(&a->lock);
+}
+
+/* ---- idle-thread cache reclaim ----------------------------------------- */
+
+static int wake_pipe[2], ready_pipe[2];
+static xa_tsd_t *idle_tsd;
+
+static void *idle_thread(void *arg)
+{
+    (void)arg;
+    void *p[200];
+    for (int i = 0; i < 200; i++)
+        p[i] = xt_malloc(1000);
+    for (int i = 0; i < 200; i++)
+        xt_free(p[i]);
+    idle_tsd = &xa_tsd_tls;
+    char c = 'r';
+    cr_assert_eq(write(ready_pipe[1], &c, 1), 1);
+    /* Sleep in the kernel: the reclaim may run now. */
+    cr_assert_eq(read(wake_pipe[0], &c, 1), 1);
+    /* The cache works again after the reclaim. */
+    for (int i = 0; i < 200; i++)
+        p[i] = xt_malloc(1000);
+    for (int i = 0; i < 200; i++) {
+        memset(p[i], i, 1000);
+        xt_free(p[i]);
+    }
+    return (void *)(uintptr_t)(xa_tsd_tls.nbins == xa_tcache_nbins && xa_tcache_bytes(&xa_tsd_tls) > 0);
+}
+
+Test(idle, reclaims_cache_of_sleeping_thread)
+{
+    xt_free(xt_malloc(1));
+    cr_assert_eq(pipe(wake_pipe), 0);
+    cr_assert_eq(pipe(ready_pipe), 0);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, idle_thread, NULL), 0);
+    char c;
+    cr_assert_eq(read(ready_pipe[0], &c, 1), 1);
+    size_t before = xa_tcache_bytes(idle_tsd);
+    cr_assert_gt(before, 10000, "the thread's cache holds only %zu bytes", before);
+    /* Give it time to block in read(2). */
+    usleep(100000);
+    xa_idle_reclaim(xa_now_ns(), 0);
+    cr_assert_eq(xa_tcache_bytes_n(idle_tsd, xa_tcache_nbins), 0, "the sleeping thread's cache was not reclaimed");
+    cr_assert_eq(write(wake_pipe[1], "w", 1), 1);
+    void *ok;
+    cr_assert_eq(pthread_join(th, &ok), 0);
+    cr_assert(ok, "the thread's cache did not come back after the reclaim");
+}
+
+Test(idle, leaves_running_threads_alone)
+{
+    /* The calling thread itself is never reclaimed (it is running). */
+    void *p[100];
+    for (int i = 0; i < 100; i++)
+        p[i] = xt_malloc(1000);
+    for (int i = 0; i < 100; i++)
+        xt_free(p[i]);
+    size_t before = xa_tcache_bytes(&xa_tsd_tls);
+    cr_assert_gt(before, 0);
+    xa_idle_reclaim(xa_now_ns(), 0);
+    cr_assert_eq(xa_tcache_bytes(&xa_tsd_tls), before);
+}
