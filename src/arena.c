@@ -20,6 +20,8 @@
  */
 #include "internal.h"
 
+#include <sched.h>
+
 xa_arena_t *_Atomic xa_arenas[XA_MAX_ARENAS];
 _Atomic unsigned xa_narenas_created;
 static xa_mutex_t arenas_lock = XA_MUTEX_INITIALIZER;
@@ -81,6 +83,23 @@ xa_arena_t *xa_arena_choose(void) {
 		atomic_fetch_add(&a->nthreads, 1);
 	xa_mutex_unlock(&arenas_lock);
 	return a;
+}
+
+/*
+ * The arena a cache fill takes its objects from: the one of the CPU the
+ * thread runs on (modulo the arena bound), so that threads running at the
+ * same time on different CPUs never contend for a bin lock, whatever their
+ * number; the thread's own arena if the CPU is unknown, or when it was set
+ * explicitly (thread.arena).  sched_getcpu is a vDSO call; fills are rare.
+ */
+xa_arena_t *xa_arena_for_fill(xa_tsd_t *t) {
+	if (t->arena_pinned)
+		return t->arena;
+	int cpu = sched_getcpu();
+	if (cpu < 0)
+		return t->arena;
+	xa_arena_t *a = xa_arena_get((unsigned)cpu % arena_max(), true);
+	return a ? a : t->arena;
 }
 
 void xa_arena_thread_leave(xa_arena_t *a) {

@@ -60,6 +60,19 @@ static void *bg_main(void *arg) {
 			if (w < wait)
 				wait = w;
 		}
+		/* Batch the work: sleep at least decay_ms / 8 (1..100 ms)
+		 * between passes, so that a busy process with many slabs
+		 * becoming due one after the other does not make the thread
+		 * scan bins (under their locks) all the time.  Releases then
+		 * come at most decay_ms * 9/8 after the memory went unused. */
+		int64_t dms = atomic_load(&xa_decay_default_ms);
+		uint64_t floor_ns = dms > 0 ? (uint64_t)dms * 1000000u / 8 : 1000000u;
+		if (floor_ns > 100000000u)
+			floor_ns = 100000000u;
+		if (floor_ns < 1000000u)
+			floor_ns = 1000000u;
+		if (wait < floor_ns)
+			wait = floor_ns;
 		xa_mutex_lock(&bg_lock);
 		if (!bg_kicked) {
 			if (wait == UINT64_MAX) {

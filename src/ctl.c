@@ -231,6 +231,7 @@ static int fn_thread(const ctl_node_t *n, const size_t *idx, ctl_io_t *io) {
 				atomic_fetch_add(&a->nthreads, 1);
 				xa_arena_thread_leave(t->arena);
 				t->arena = a;
+				t->arena_pinned = 1;
 			}
 			return 0;
 		}

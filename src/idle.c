@@ -10,12 +10,13 @@
  *  1. Eligible: the owner's allocated/deallocated counters have not moved
  *     for decay_ms, and its cache holds something.
  *  2. The owner must be blocked in the kernel: /proc/self/task/TID/status
- *     says State S (interruptible sleep: a system call, so not in the middle
- *     of our fast paths, which make none), its in_slow flag is clear (it is
- *     not blocked on a lock inside an allocator slow path), and we note its
- *     context-switch count.  A sleeping task's earlier stores are visible:
- *     the kernel puts a full barrier between setting the sleep state and
- *     switching away.
+ *     says State S (interruptible sleep, in a system call), its in_slow flag
+ *     is clear -- every fast and slow path that touches the cache sets it
+ *     first, so a thread blocked on a lock inside a slow path, or sleeping
+ *     in a signal handler that interrupted a fast path, is seen busy -- and
+ *     we note its context-switch count.  A sleeping task's earlier stores
+ *     are visible: the kernel puts a full barrier between setting the sleep
+ *     state and switching away.
  *  3. We set reclaim = 1 and make the owner's fast paths miss (nbins = 0,
  *     next_event = 0), then a full fence, then read the status again.  If
  *     the owner still sleeps and its context-switch count has not moved, it
@@ -26,9 +27,10 @@
  *  4. reclaim = 2: the owner's next slow path (every fast path now misses
  *     into one) restores nbins and next_event and clears the flag.
  *
- * The registry lock (tsd.c) is held across the pass, so the thread cannot
- * exit underneath (its exit hook waits in xa_tsd_enter first).  Nothing
- * here allocates.
+ * Steps 1-3 run under the registry lock (tsd.c), so the thread cannot exit
+ * underneath; the flush itself runs after the lock is dropped, and the
+ * thread still cannot exit, since its exit hook waits in xa_tsd_enter while
+ * reclaim == 1.  Nothing here allocates.
  */
 #include "internal.h"
 
@@ -84,13 +86,18 @@ static bool task_status(pid_t tid, char *state, uint64_t *switches) {
 	return found == 3;
 }
 
+#define IDLE_BATCH 64
+
 typedef struct {
 	uint64_t now, decay_ns, next;
+	xa_tsd_t *claimed[IDLE_BATCH];
+	unsigned nclaimed;
 } idle_pass_t;
 
 static void idle_visit(xa_tsd_t *t, void *arg) {
 	idle_pass_t *ps = arg;
-	if (t == &xa_tsd_tls || t->state != TSD_NOMINAL || atomic_load(&t->reclaim) != 0)
+	if (t == &xa_tsd_tls || t->state != TSD_NOMINAL || atomic_load(&t->reclaim) != 0 ||
+	    ps->nclaimed == IDLE_BATCH)
 		return;
 	uint64_t a = XA_RELAXED_LOAD(t->allocated), d = XA_RELAXED_LOAD(t->deallocated);
 	if (a != t->seen_alloc || d != t->seen_dealloc || t->seen_ns == 0) {
@@ -118,11 +125,10 @@ static void idle_visit(xa_tsd_t *t, void *arg) {
 		atomic_store(&t->reclaim, 2);
 		goto later;
 	}
-	size_t bytes = xa_tcache_bytes_n(t, xa_tcache_nbins);
-	xa_tcache_flush_n(t, xa_tcache_nbins);
-	__atomic_fetch_add(&idle_reclaimed_bytes, bytes, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&idle_reclaims, 1, __ATOMIC_RELAXED);
-	atomic_store(&t->reclaim, 2);
+	/* Claimed: flushed after the registry lock is dropped (a flush may
+	 * need it, e.g. for the slack budget); the owner cannot exit
+	 * meanwhile, its exit hook waits while reclaim == 1. */
+	ps->claimed[ps->nclaimed++] = t;
 	return;
 later:
 	/* Try again in a while. */
@@ -133,7 +139,17 @@ later:
 uint64_t xa_idle_reclaim(uint64_t now, int64_t decay_ms) {
 	if (decay_ms < 0 || xa_tcache_nbins == 0)
 		return UINT64_MAX;
-	idle_pass_t ps = {now, (uint64_t)decay_ms * 1000000u, UINT64_MAX};
+	idle_pass_t ps = {.now = now, .decay_ns = (uint64_t)decay_ms * 1000000u, .next = UINT64_MAX};
 	xa_tsd_foreach(idle_visit, &ps);
+	for (unsigned i = 0; i < ps.nclaimed; i++) {
+		xa_tsd_t *t = ps.claimed[i];
+		size_t bytes = xa_tcache_bytes_n(t, xa_tcache_nbins);
+		xa_tcache_flush_n(t, xa_tcache_nbins);
+		__atomic_fetch_add(&idle_reclaimed_bytes, bytes, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&idle_reclaims, 1, __ATOMIC_RELAXED);
+		atomic_store(&t->reclaim, 2);
+	}
+	if (ps.nclaimed == IDLE_BATCH && ps.next > 1000000)
+		ps.next = 1000000; /* more to do */
 	return ps.next;
 }

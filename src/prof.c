@@ -146,8 +146,10 @@ static bool thread_samples(xa_tsd_t *t) {
 void xa_prof_thread_sync(xa_tsd_t *t) {
 	t->prof_epoch = atomic_load_explicit(&xa_prof_epoch, memory_order_relaxed);
 	t->prof_next = thread_samples(t) ? t->allocated + draw_interval(t) : UINT64_MAX;
-	if (t->prof_next < t->next_event)
+	if (t->prof_next < t->next_event) {
+		t->prof_gc_next = t->next_event;
 		t->next_event = t->prof_next;
+	}
 }
 
 void xa_prof_boot(void) {
@@ -172,6 +174,7 @@ static void prof_bump_epoch(void) { atomic_fetch_add(&xa_prof_epoch, 1); }
 static void dump_auto(char kind);
 
 void xa_prof_event(xa_tsd_t *t) {
+	t->prof_gc_next = t->next_event; /* alloc_event just set the GC point */
 	if (t->prof_epoch != atomic_load_explicit(&xa_prof_epoch, memory_order_relaxed)) {
 		xa_prof_thread_sync(t);
 	} else if (t->allocated >= t->prof_next) {
@@ -589,8 +592,11 @@ static void stack_count(prof_stack_t *s, uint64_t size, bool add) {
 void *xa_prof_alloc(xa_tsd_t *t, size_t usize, unsigned cls, size_t align, bool zero) {
 	uint64_t t0 = xa_now_ns();
 	t->in_prof = 1;
-	/* The next point first, so allocations made below see a valid one. */
+	/* The next point first, so allocations made below see a valid one.
+	 * next_event goes back to the GC point (or the new sampling point):
+	 * a sample does not run the cache GC. */
 	t->prof_next = t->allocated + usize + draw_interval(t);
+	t->next_event = XA_MIN(t->prof_gc_next, t->prof_next);
 	void *p;
 	if (cls < SC_NSMALL) {
 		p = pslab_alloc(t->arena, cls, zero);
@@ -613,7 +619,7 @@ void *xa_prof_alloc(xa_tsd_t *t, size_t usize, unsigned cls, size_t align, bool 
 	}
 	uintptr_t frames[PROF_NFRAMES];
 	unsigned nf = backtrace_capture(frames, PROF_NFRAMES);
-	uint64_t now = xa_now_ns();
+	uint64_t now = t0;
 	xa_mutex_lock(&prof_g.lock);
 	prof_stack_t *s = stack_intern(frames, nf);
 	if (s && ((prof_g.nobjs + 1) * 4 <= prof_g.objs_cap * 3 || !objs_grow())) {

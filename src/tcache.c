@@ -67,7 +67,7 @@ bool xa_tcache_init(xa_tsd_t *t) {
 	void **block = xa_pool_get(&stacks_pool);
 	if (block == NULL)
 		return true;
-	t->stacks = block;
+	XA_RELAXED_STORE(t->stacks, block);
 	for (unsigned i = 0; i < xa_tcache_nbins; i++) {
 		xa_cbin_t *b = &t->bins[i];
 		/* slot 0 of each stack's area: a NULL sentinel at stack[-1]
@@ -91,7 +91,7 @@ void xa_tcache_destroy(xa_tsd_t *t) {
 	xa_tcache_flush_all(t);
 	t->nbins = 0;
 	xa_pool_put(&stacks_pool, t->stacks);
-	t->stacks = NULL;
+	XA_RELAXED_STORE(t->stacks, NULL);
 	for (unsigned i = 0; i < SC_NCLASSES; i++) {
 		t->bins[i].stack = NULL;
 		t->bins[i].cap = 0;
@@ -103,7 +103,7 @@ void *xa_tcache_fill(xa_tsd_t *t, unsigned cls) {
 	xa_assert(b->ncached == 0);
 	if (cls >= SC_NSMALL)
 		return xa_arena_malloc_large(t->arena, xa_sc_size[cls], 0, false);
-	unsigned got = xa_arena_fill_small(t->arena, cls, b->stack, b->nfill, t->nrequests[cls] + 1);
+	unsigned got = xa_arena_fill_small(xa_arena_for_fill(t), cls, b->stack, b->nfill, t->nrequests[cls] + 1);
 	t->nrequests[cls] = 0;
 	if (got == 0)
 		return NULL;
@@ -160,7 +160,9 @@ void xa_tcache_gc_step(xa_tsd_t *t) {
 }
 
 size_t xa_tcache_bytes(xa_tsd_t *t) {
-	return xa_tcache_bytes_n(t, t->stacks ? xa_tcache_nbins : 0);
+	/* t->stacks is read by statistics threads while the owner sets or
+	 * clears it (thread start and exit): relaxed on both sides. */
+	return xa_tcache_bytes_n(t, XA_RELAXED_LOAD(t->stacks) ? xa_tcache_nbins : 0);
 }
 
 size_t xa_tcache_bytes_n(xa_tsd_t *t, unsigned n) {

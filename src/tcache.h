@@ -38,6 +38,7 @@ struct xa_tsd_s {
 	uint8_t in_prof;   /* the profiler is running on this thread */
 	uint8_t prof_off;  /* thread.prof.active == false */
 	uint8_t gc_bin;    /* next bin the incremental GC visits */
+	uint8_t arena_pinned; /* thread.arena was set: fill from t->arena */
 	xa_arena_t *arena;
 	xa_tsd_t *next, *prev; /* registry of live threads */
 	void **stacks;         /* one block holding every bin's stack */
@@ -45,6 +46,7 @@ struct xa_tsd_s {
 	uint64_t prof_next;    /* allocated value of the next sample */
 	uint64_t prof_prng;    /* the sampler's PRNG state */
 	uint64_t prof_acc;     /* allocated at the last interval accounting */
+	uint64_t prof_gc_next; /* the GC point while next_event = prof_next */
 	uint32_t prof_epoch;   /* xa_prof_epoch when prof_next was drawn */
 	pid_t tid;
 	/* idle-cache reclaim (idle.c): in_slow is written by the owner only;
@@ -85,11 +87,30 @@ extern unsigned xa_tcache_nbins; /* classes <= tcache_max, 0 if tcache off */
  * slab classes, PAGE_MASK for large ones); the free fast path's check. */
 extern uint16_t xa_tcache_amask[SC_NCLASSES];
 
+/* The fast paths mark the thread as busy with its cache (the same flag the
+ * slow paths set), with plain stores and compiler barriers only: the
+ * background thread reclaims a cache only while its owner sleeps in the
+ * kernel, and a sleeping thread's stores are visible; a thread that sleeps
+ * in the middle of a fast path (a signal handler that blocks after
+ * interrupting malloc, or a sanitizer runtime) is seen busy and skipped.
+ * See idle.c. */
+#define XA_FAST_ENTER(t)                                                      \
+	do {                                                                  \
+		(t)->in_slow = 1;                                             \
+		atomic_signal_fence(memory_order_seq_cst);                    \
+	} while (0)
+#define XA_FAST_LEAVE(t)                                                      \
+	do {                                                                  \
+		atomic_signal_fence(memory_order_seq_cst);                    \
+		(t)->in_slow = 0;                                             \
+	} while (0)
+
 /* Returns true and the object in *out on a hit; false on a miss (the caller
  * then takes the slow path). */
 XA_INLINE bool xa_tcache_malloc_fast(size_t size, void **out) {
 	if (likely(size <= SC_LOOKUP_MAX)) {
 		xa_tsd_t *t = &xa_tsd_tls;
+		XA_FAST_ENTER(t);
 		unsigned cls = xa_sc_lookup[(size + QUANTUM - 1) >> 4];
 		xa_cbin_t *b = &t->bins[cls];
 		uint64_t a = t->allocated + xa_sc_size[cls];
@@ -103,8 +124,10 @@ XA_INLINE bool xa_tcache_malloc_fast(size_t size, void **out) {
 			XA_OWNER_STORE(t->allocated, a);
 			if (config_stats)
 				t->nrequests[cls]++;
+			XA_FAST_LEAVE(t);
 			return true;
 		}
+		XA_FAST_LEAVE(t);
 	}
 	return false;
 }
@@ -114,6 +137,7 @@ XA_INLINE bool xa_tcache_free_fast(void *ptr) {
 	xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)ptr);
 	if (likely(c != NULL)) {
 		xa_tsd_t *t = &xa_tsd_tls;
+		XA_FAST_ENTER(t);
 		unsigned cls = c->pclass[((uintptr_t)ptr >> LG_PAGE) & (CHUNK_NPAGES - 1)];
 		if (likely(cls < t->nbins)) {
 			xa_cbin_t *b = &t->bins[cls];
@@ -125,15 +149,19 @@ XA_INLINE bool xa_tcache_free_fast(void *ptr) {
 			 * stack[-1] is a NULL sentinel (tcache.c), so the
 			 * top compare needs no n != 0 test. */
 			if (config_check && unlikely((((uintptr_t)ptr & xa_tcache_amask[cls]) != 0) |
-			                             (b->stack[n - 1] == ptr)))
+			                             (b->stack[n - 1] == ptr))) {
+				XA_FAST_LEAVE(t);
 				return false;
+			}
 			if (likely(n != b->cap)) {
 				b->stack[n] = ptr;
 				XA_OWNER_STORE(b->ncached, (uint16_t)(n + 1));
 				XA_OWNER_STORE(t->deallocated, t->deallocated + xa_sc_size[cls]);
+				XA_FAST_LEAVE(t);
 				return true;
 			}
 		}
+		XA_FAST_LEAVE(t);
 	}
 	return false;
 }

@@ -36,7 +36,9 @@ flags=(-O1 -g -std=gnu11 -D_GNU_SOURCE -DXALLOC_PREFIX=xt_ -DXALLOC_TEST_BUILD=1
 objs=()
 for f in $srcs; do
     o="$out/obj/${f%.c}.o"
-    if [ ! -e "$o" ] || [ "$top_src/src/$f" -nt "$o" ] || [ "$top_build/src/config.h" -nt "$o" ]; then
+    # rebuilt when its source, config.h or any header / .def of src/ changed
+    if [ ! -e "$o" ] || [ "$top_src/src/$f" -nt "$o" ] || [ "$top_build/src/config.h" -nt "$o" ] ||
+       [ -n "$(find "$top_src/src" \( -name '*.h' -o -name '*.def' \) -newer "$o" -print -quit)" ]; then
         # A file clang rejects (GNU C only) is built by gcc without
         # coverage or ASan, with a note: the fuzzer still calls into it.
         "$CLANG" "${flags[@]}" -fsanitize=fuzzer-no-link,address -c "$top_src/src/$f" -o "$o" 2>"$o.err" || {
