@@ -66,9 +66,9 @@ for run in range(a.runs):
                 continue
             f0 = frames[0]
             site = None
-            for st, s in starts:
-                if st <= f0 < st + 4096:
-                    site = s if site is None or st > addr[site] else site
+            for st, s in starts:  # the sites are tiny: the call is near the start
+                if st <= f0 < st + 128:
+                    site = s
             if site is None:
                 continue
             est[site] += s1 / (1 - math.exp(-(s1 / n1) / per))

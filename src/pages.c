@@ -10,8 +10,9 @@
  *    chunk's free space is a few runs, not many.
  *  - chunk->prun[] points at a run from its first and last page (free and
  *    large runs) or from every page (slabs); every other entry is NULL.
- *  - Dirty runs are on the arena's decay list in order of dirty_ns (a merge
- *    keeps the older time, see decay.h), so purging walks from the head.
+ *  - Dirty runs are on the arena's decay list in order of insertion (a
+ *    merge keeps the older time, see decay.h); purging scans it for runs
+ *    that are due.
  *  - arena->stats.npages[state] counts the free pages of each state and
  *    active_pages the pages of slabs and large runs; their sum is the
  *    arena's mapped chunks * CHUNK_NPAGES.
@@ -41,22 +42,18 @@ XA_INLINE size_t run_page(const xa_run_t *r) {
 	return (r->addr - r->chunk->addr) >> LG_PAGE;
 }
 
+/* Append at the tail: the list is in order of insertion, which is nearly
+ * the order of dirty_ns (a merge may carry an older time), so purging scans
+ * the list rather than stopping at the first run not yet due.  (Inserting
+ * in exact order made frees quadratic when many runs merged.) */
 static void dirty_append(xa_arena_t *a, xa_run_t *r) {
-	/* Keep the list ordered by dirty_ns: walk back from the tail (merges
-	 * may carry an older time). */
-	xa_run_t *after = a->dirty_tail;
-	while (after && after->dirty_ns > r->dirty_ns)
-		after = after->dprev;
-	r->dprev = after;
-	r->dnext = after ? after->dnext : a->dirty_head;
-	if (r->dnext)
-		r->dnext->dprev = r;
-	else
-		a->dirty_tail = r;
-	if (after)
-		after->dnext = r;
+	r->dnext = NULL;
+	r->dprev = a->dirty_tail;
+	if (a->dirty_tail)
+		a->dirty_tail->dnext = r;
 	else
 		a->dirty_head = r;
+	a->dirty_tail = r;
 }
 
 static void dirty_remove(xa_arena_t *a, xa_run_t *r) {
@@ -384,11 +381,11 @@ static size_t pages_purge(xa_arena_t *a, bool force, size_t keep_pages) {
 		xa_mutex_lock(&a->lock);
 		uint64_t now = xa_now_ns();
 		int64_t decay = atomic_load_explicit(&a->decay_ms, memory_order_relaxed);
-		while (nb < PURGE_BATCH && a->dirty_head) {
-			xa_run_t *r = a->dirty_head;
+		for (xa_run_t *r = a->dirty_head, *next; r && nb < PURGE_BATCH; r = next) {
+			next = r->dnext;
 			if (!force && !xa_decay_due(decay, r->dirty_ns, now) &&
 			    a->stats.npages[PS_DIRTY] <= keep_pages)
-				break;
+				continue;
 			avail_remove(a, r);
 			r->kind = RUN_PURGING;
 			batch[nb++] = r;
@@ -440,10 +437,12 @@ size_t xa_pages_purge_to(xa_arena_t *a, size_t target_bytes) {
 
 uint64_t xa_pages_next_due(xa_arena_t *a, uint64_t now) {
 	xa_mutex_lock(&a->lock);
-	uint64_t r = UINT64_MAX;
-	if (a->dirty_head)
-		r = xa_decay_wait_ns(atomic_load_explicit(&a->decay_ms, memory_order_relaxed),
-		    a->dirty_head->dirty_ns, now);
+	uint64_t r = UINT64_MAX, oldest = UINT64_MAX;
+	for (xa_run_t *d = a->dirty_head; d; d = d->dnext)
+		if (d->dirty_ns < oldest)
+			oldest = d->dirty_ns;
+	if (oldest != UINT64_MAX)
+		r = xa_decay_wait_ns(atomic_load_explicit(&a->decay_ms, memory_order_relaxed), oldest, now);
 	xa_mutex_unlock(&a->lock);
 	return r;
 }
