@@ -163,7 +163,7 @@ def locate_programs(names, bindir=None):
 
 
 class RunResult:
-    __slots__ = ("ok", "time", "maxrss", "rc", "sig", "stdout", "stderr",
+    __slots__ = ("ok", "time", "cpu", "maxrss", "rc", "sig", "stdout", "stderr",
                  "timed_out", "cmd")
 
     def describe_failure(self):
@@ -208,6 +208,7 @@ def run_program(path, args, preload, timeout=300.0, launcher=None):
         if preload:
             env["LD_PRELOAD"] = preload
     res = RunResult()
+    res.cpu = None
     res.cmd = ("LD_PRELOAD=%s " % preload if preload else "") + " ".join(
         shlex.quote(a) for a in argv)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
@@ -301,6 +302,8 @@ def run_program(path, args, preload, timeout=300.0, launcher=None):
             code = int(report[1])
             res.rc, res.sig = (code, 0) if report[0] == "exit" else (-1, code)
             res.maxrss = int(report[3]) * 1024
+            if len(report) >= 8 and report[6] == "cpu_ns":
+                res.cpu = int(report[7]) / 1e9
         else:
             res.stderr += "\n(b_launch helper failed with status %d)" % res.rc
             res.rc = res.rc or 125

@@ -93,6 +93,10 @@ def main():
     ap.add_argument("--json", metavar="FILE", help="write all raw measurements to FILE")
     ap.add_argument("--timeout", type=float, default=120.0,
                     help="kill a single run after this many seconds (default 120)")
+    ap.add_argument("--metric", choices=("wall", "cpu"), default="wall",
+                    help="time measure: wall clock (default) or CPU time (user + "
+                         "system, from wait4); CPU time is the one to use on a "
+                         "loaded machine, where waiting for a core inflates wall time")
     ap.add_argument("--spread", action="store_true",
                     help="show ±half-range/median next to median times")
     ap.add_argument("--verbose", "-v", action="store_true", help="print every run")
@@ -136,7 +140,10 @@ def main():
                     cell["fail"] = res.describe_failure()
                     failures.append(msg)
                     continue
-                cell["time"].append(res.time)
+                if a.metric == "cpu" and res.cpu is None:
+                    bc.loud("no CPU time from b_launch for %s" % bname)
+                    return 1
+                cell["time"].append(res.cpu if a.metric == "cpu" else res.time)
                 cell["rss"].append(res.maxrss)
                 if a.verbose:
                     bc.log("[%d/%d] %-12s %-9s %.3f s  %.1f MiB%s" % (
@@ -178,7 +185,8 @@ def main():
         rows.append(g)
 
     extra = ["- Repeats: %d (interleaved, rotating allocator order); "
-             "medians of wall time and of peak RSS (ru_maxrss)" % a.repeats]
+             "medians of %s time and of peak RSS (ru_maxrss)"
+             % (a.repeats, "CPU (user + system)" if a.metric == "cpu" else "wall")]
     for n, lib in allocs:
         extra.append("- %s: %s" % (n, lib or "(no LD_PRELOAD)"))
     if ref:

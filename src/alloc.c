@@ -121,12 +121,12 @@ static void *alloc_raw(xa_tsd_t *t, size_t usize, unsigned cls, size_t align, bo
 			XA_RELAXED_STORE(b->ncached, n);
 			if (n < b->low_water)
 				b->low_water = n;
-			p = b->stack[n];
+			p = xa_cbin_stack(t, b)[n];
 		} else {
 			p = xa_tcache_fill(t, cls);
 		}
 		if (config_stats)
-			t->nrequests[cls]++;
+			b->nrequests++;
 		if (p && zero)
 			memset(p, 0, usize);
 	} else if (cls < SC_NSMALL) {
@@ -281,14 +281,14 @@ static size_t run_usize(xa_run_t *r) {
  * cannot see it until the next flush: the pointer starts a region of its
  * slab, and it is not the object cached last (free(p); free(p)).  A
  * repeat further down the stack is caught when the bin is flushed. */
-XA_INLINE void check_cached_free(xa_cbin_t *b, xa_run_t *r, void *ptr, size_t usize) {
+XA_INLINE void check_cached_free(const xa_tsd_t *t, xa_cbin_t *b, xa_run_t *r, void *ptr, size_t usize) {
 	if (r->kind == RUN_SLAB) {
 		size_t off = (uintptr_t)ptr - r->addr;
 		unsigned idx = xa_sc_region_index(r->cls, off);
 		xa_check((size_t)idx * xa_sc[r->cls].size == off && idx < r->nregs,
 		    "free of invalid pointer", ptr, 0);
 	}
-	xa_check(b->ncached == 0 || b->stack[b->ncached - 1] != ptr, "double free of", ptr, usize);
+	xa_check(b->ncached == 0 || xa_cbin_stack(t, b)[b->ncached - 1] != ptr, "double free of", ptr, usize);
 }
 
 static void free_impl(xa_tsd_t *t, void *ptr) {
@@ -314,10 +314,10 @@ static void free_impl(xa_tsd_t *t, void *ptr) {
 	}
 	if (cls < t->nbins && (r->kind == RUN_SLAB || r->usize == xa_sc_size[cls])) {
 		xa_cbin_t *b = &t->bins[cls];
-		check_cached_free(b, r, ptr, usize);
+		check_cached_free(t, b, r, ptr, usize);
 		if (b->ncached == b->cap)
 			xa_tcache_flush_bin(t, cls, b->cap / 2);
-		b->stack[b->ncached] = ptr;
+		xa_cbin_stack(t, b)[b->ncached] = ptr;
 		XA_RELAXED_STORE(b->ncached, (uint16_t)(b->ncached + 1));
 		return;
 	}

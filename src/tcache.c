@@ -74,7 +74,7 @@ bool xa_tcache_init(xa_tsd_t *t) {
 		 * for the free fast path's top-of-stack compare (the pool
 		 * reuses block[0] as its link, so it is set on every init) */
 		block[0] = NULL;
-		b->stack = block + 1;
+		b->off = (uint32_t)(block + 1 - t->stacks);
 		block += tcache_cap[i] + 1;
 		b->cap = tcache_cap[i];
 		b->ncached = 0;
@@ -93,7 +93,7 @@ void xa_tcache_destroy(xa_tsd_t *t) {
 	xa_pool_put(&stacks_pool, t->stacks);
 	XA_RELAXED_STORE(t->stacks, NULL);
 	for (unsigned i = 0; i < SC_NCLASSES; i++) {
-		t->bins[i].stack = NULL;
+		t->bins[i].off = 0;
 		t->bins[i].cap = 0;
 	}
 }
@@ -103,14 +103,15 @@ void *xa_tcache_fill(xa_tsd_t *t, unsigned cls) {
 	xa_assert(b->ncached == 0);
 	if (cls >= SC_NSMALL)
 		return xa_arena_malloc_large(t->arena, xa_sc_size[cls], 0, false);
-	unsigned got = xa_arena_fill_small(xa_arena_for_fill(t), cls, b->stack, b->nfill, t->nrequests[cls] + 1);
-	t->nrequests[cls] = 0;
+	void **stack = xa_cbin_stack(t, b);
+	unsigned got = xa_arena_fill_small(xa_arena_for_fill(t), cls, stack, b->nfill, b->nrequests + 1);
+	b->nrequests = 0;
 	if (got == 0)
 		return NULL;
 	got--;
 	XA_RELAXED_STORE(b->ncached, (uint16_t)got);
 	b->low_water = (uint16_t)got;
-	return b->stack[got];
+	return stack[got];
 }
 
 /* Flush the oldest objects of a bin, keeping `keep` of the newest. */
@@ -121,10 +122,10 @@ void xa_tcache_flush_bin(xa_tsd_t *t, unsigned cls, unsigned keep) {
 		return;
 	unsigned k = n - keep;
 	if (cls < SC_NSMALL)
-		xa_arena_flush_small(cls, b->stack, k);
+		xa_arena_flush_small(cls, xa_cbin_stack(t, b), k);
 	else
-		xa_arena_flush_large(b->stack, k);
-	memmove(b->stack, b->stack + k, keep * sizeof(void *));
+		xa_arena_flush_large(xa_cbin_stack(t, b), k);
+	memmove(xa_cbin_stack(t, b), xa_cbin_stack(t, b) + k, keep * sizeof(void *));
 	XA_RELAXED_STORE(b->ncached, (uint16_t)keep);
 	if (b->low_water > keep)
 		b->low_water = (uint16_t)keep;
