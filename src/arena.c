@@ -170,16 +170,21 @@ size_t xa_arenas_unmap_free(void) {
 
 /* ---- slabs (bin lock held) ------------------------------------------- */
 
-static xa_run_t *slab_new(xa_arena_t *a, unsigned cls) {
+/* A new slab of class cls with every region free; its pages carry pclass
+ * (the class, or PCLASS_SAMPLED for the profiler's slabs).  Takes the arena
+ * lock. */
+xa_run_t *xa_slab_new(xa_arena_t *a, unsigned cls, uint8_t pclass) {
 	bool zeroed;
 	xa_mutex_lock(&a->lock);
 	xa_run_t *r = xa_pages_alloc(a, xa_sc[cls].npages, 0, &zeroed);
 	if (r) {
 		r->kind = RUN_SLAB;
 		r->cls = (uint8_t)cls;
+		r->sampled = pclass != cls;
 		r->nregs = xa_sc[cls].nregs;
 		r->nfree = r->nregs;
 		r->hint = 0;
+		/* the union in xa_run_t may still hold a free run's links */
 		r->purged = 0;
 		r->scan_ns = 0;
 		memset(r->bitmap, 0, sizeof(r->bitmap));
@@ -187,7 +192,7 @@ static xa_run_t *slab_new(xa_arena_t *a, unsigned cls) {
 			r->bitmap[i] = ~(uint64_t)0;
 		if (r->nregs % 64)
 			r->bitmap[r->nregs / 64] = ((uint64_t)1 << (r->nregs % 64)) - 1;
-		xa_run_set_pages(r->chunk, r, (uint8_t)cls, true);
+		xa_run_set_pages(r->chunk, r, pclass, true);
 	}
 	xa_mutex_unlock(&a->lock);
 	return r;
@@ -348,7 +353,7 @@ unsigned xa_arena_fill_small(xa_arena_t *a, unsigned cls, void **out, unsigned n
 			if (r) {
 				bin_list_remove(b, r);
 			} else {
-				r = slab_new(a, cls);
+				r = xa_slab_new(a, cls, (uint8_t)cls);
 				if (r == NULL)
 					break;
 				b->stats.curslabs++;

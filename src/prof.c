@@ -273,26 +273,7 @@ static void pbin_remove(pbin_t *b, xa_run_t *r) {
 
 /* pbin lock held */
 static xa_run_t *pslab_new(xa_arena_t *a, unsigned cls) {
-	bool zeroed;
-	xa_mutex_lock(&a->lock);
-	xa_run_t *r = xa_pages_alloc(a, xa_sc[cls].npages, 0, &zeroed);
-	if (r) {
-		r->kind = RUN_SLAB;
-		r->cls = (uint8_t)cls;
-		r->sampled = 1;
-		r->nregs = xa_sc[cls].nregs;
-		r->nfree = r->nregs;
-		r->purged = 0; /* the union in xa_run_t may hold a free run's links */
-		r->scan_ns = 0;
-		r->hint = 0;
-		memset(r->bitmap, 0, sizeof(r->bitmap));
-		for (unsigned i = 0; i < r->nregs / 64; i++)
-			r->bitmap[i] = ~(uint64_t)0;
-		if (r->nregs % 64)
-			r->bitmap[r->nregs / 64] = ((uint64_t)1 << (r->nregs % 64)) - 1;
-		xa_run_set_pages(r->chunk, r, PCLASS_SAMPLED, true);
-	}
-	xa_mutex_unlock(&a->lock);
+	xa_run_t *r = xa_slab_new(a, cls, PCLASS_SAMPLED);
 	if (r)
 		atomic_fetch_add(&pslab_bytes, (uint64_t)r->npages * PAGE);
 	return r;
