@@ -791,30 +791,36 @@ void xa_prof_atexit(void) {
 
 /* ---- fork ------------------------------------------------------------------ */
 
+enum { PB_LOCK, PB_UNLOCK, PB_INIT };
+
+/* Apply one operation to the lock of every profiled-slab bin. */
+static void pbins_each(int op) {
+	unsigned n = atomic_load(&xa_narenas_created);
+	for (unsigned i = 0; i < n; i++) {
+		pbin_t *p = pbins[i];
+		for (unsigned j = 0; p && j < SC_NSMALL; j++) {
+			if (op == PB_LOCK)
+				xa_mutex_lock(&p[j].lock);
+			else if (op == PB_UNLOCK)
+				xa_mutex_unlock(&p[j].lock);
+			else
+				xa_mutex_init(&p[j].lock);
+		}
+	}
+}
+
 void xa_prof_prefork(void) {
 	if (!config_prof)
 		return;
 	xa_mutex_lock(&prof_g.lock);
 	xa_mutex_lock(&pbins_lock);
-	unsigned n = atomic_load(&xa_narenas_created);
-	for (unsigned i = 0; i < n; i++) {
-		pbin_t *p = pbins[i];
-		if (p)
-			for (unsigned j = 0; j < SC_NSMALL; j++)
-				xa_mutex_lock(&p[j].lock);
-	}
+	pbins_each(PB_LOCK);
 }
 
 void xa_prof_postfork_parent(void) {
 	if (!config_prof)
 		return;
-	unsigned n = atomic_load(&xa_narenas_created);
-	for (unsigned i = 0; i < n; i++) {
-		pbin_t *p = pbins[i];
-		if (p)
-			for (unsigned j = 0; j < SC_NSMALL; j++)
-				xa_mutex_unlock(&p[j].lock);
-	}
+	pbins_each(PB_UNLOCK);
 	xa_mutex_unlock(&pbins_lock);
 	xa_mutex_unlock(&prof_g.lock);
 }
@@ -822,13 +828,7 @@ void xa_prof_postfork_parent(void) {
 void xa_prof_postfork_child(void) {
 	if (!config_prof)
 		return;
-	unsigned n = atomic_load(&xa_narenas_created);
-	for (unsigned i = 0; i < n; i++) {
-		pbin_t *p = pbins[i];
-		if (p)
-			for (unsigned j = 0; j < SC_NSMALL; j++)
-				xa_mutex_init(&p[j].lock);
-	}
+	pbins_each(PB_INIT);
 	xa_mutex_init(&pbins_lock);
 	xa_mutex_init(&prof_g.lock);
 }
