@@ -191,7 +191,7 @@ extern xa_arena_t *_Atomic xa_arenas[XA_MAX_ARENAS];
 extern _Atomic unsigned xa_narenas_created;
 xa_arena_t *xa_arena_get(unsigned ind, bool create);
 xa_arena_t *xa_arena_choose(void);
-xa_arena_t *xa_arena_for_fill(xa_tsd_t *t);
+xa_arena_t *xa_arena_for_fill(xa_tsd_t *t, unsigned cls);
 /* A new slab, all regions free, pages marked pclass (arena lock taken). */
 xa_run_t *xa_slab_new(xa_arena_t *arena, unsigned cls, uint8_t pclass);
 void xa_arena_thread_leave(xa_arena_t *arena);

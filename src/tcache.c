@@ -104,7 +104,7 @@ void *xa_tcache_fill(xa_tsd_t *t, unsigned cls) {
 	if (cls >= SC_NSMALL)
 		return xa_arena_malloc_large(t->arena, xa_sc_size[cls], 0, false);
 	void **stack = xa_cbin_stack(t, b);
-	unsigned got = xa_arena_fill_small(xa_arena_for_fill(t), cls, stack, b->nfill, b->nrequests + 1);
+	unsigned got = xa_arena_fill_small(xa_arena_for_fill(t, cls), cls, stack, b->nfill, b->nrequests + 1);
 	b->nrequests = 0;
 	if (got == 0)
 		return NULL;
