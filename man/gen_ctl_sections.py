@@ -293,7 +293,7 @@ memory mapped for xalloc's own structures.
 .B resident
 pages of those mappings in RAM, by
 .BR mincore (2)
-(metadata counted as the bytes handed out).
+(metadata included: the resident pages of its mappings, also given alone as \fBmetadata_resident\fR).
 .TP
 .B process.not_heap
 \fBprocess.rss\fR \- \fBresident\fR (0 if negative): stacks, code, file

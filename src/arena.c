@@ -157,6 +157,18 @@ static void arena_after_dirty(xa_arena_t *a) {
 	xa_arenas_purge_slabs(false, NULL);
 }
 
+/* After regions went back to partly used slabs: their free pages are
+ * released on the decay schedule by the background thread, which must not
+ * be asleep with nothing due.  (Without it, they go with the next purge on
+ * an allocator call, see arena_after_dirty.) */
+static void arena_after_slab_free(xa_arena_t *a) {
+	if (atomic_load_explicit(&a->decay_ms, memory_order_relaxed) < 0 || !xa_opt.background_thread)
+		return;
+	if (!atomic_load_explicit(&a->slab_pending, memory_order_relaxed))
+		atomic_store_explicit(&a->slab_pending, true, memory_order_relaxed);
+	xa_background_kick();
+}
+
 size_t xa_arenas_purge(bool force) {
 	size_t bytes = xa_huge_purge(force) + xa_arenas_purge_slabs(force, NULL);
 	if (force)
@@ -440,7 +452,7 @@ static void slabs_release(xa_arena_t *a, xa_run_t **empty, unsigned n) {
 }
 
 void xa_arena_flush_small(unsigned cls, void **ptrs, unsigned n) {
-	xa_slab_clock = xa_now_ns();
+	xa_slab_clock = xa_free_stamp_ns ? xa_free_stamp_ns : xa_now_ns();
 	while (n) {
 		xa_chunk_t *c0 = xa_pagemap_lookup((uintptr_t)ptrs[0]);
 		xa_arena_t *a = c0->arena;
@@ -461,7 +473,10 @@ void xa_arena_flush_small(unsigned cls, void **ptrs, unsigned n) {
 		if (config_stats)
 			b->stats.nflushes++;
 		xa_mutex_unlock(&b->lock);
-		slabs_release(a, empty, nempty);
+		if (nempty)
+			slabs_release(a, empty, nempty);
+		else
+			arena_after_slab_free(a);
 		n = keep;
 	}
 }
@@ -482,12 +497,14 @@ void xa_arena_free_small_one(xa_chunk_t *c, void *ptr) {
 	xa_check(r0 && r0->kind == RUN_SLAB, "free of invalid pointer", ptr, 0);
 	cls = r0->cls;
 	xa_bin_t *b = &a->bins[cls];
-	xa_slab_clock = xa_now_ns();
+	xa_slab_clock = xa_free_stamp_ns ? xa_free_stamp_ns : xa_now_ns();
 	xa_mutex_lock(&b->lock);
 	xa_run_t *r = slab_dalloc(b, c, ptr, cls);
 	xa_mutex_unlock(&b->lock);
 	if (r)
 		slabs_release(a, &r, 1);
+	else
+		arena_after_slab_free(a);
 }
 
 /* ---- large ----------------------------------------------------------- */

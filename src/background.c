@@ -38,28 +38,55 @@ void xa_background_stats(uint64_t *wakeups, uint64_t *runs) {
 
 bool xa_background_running(void) { return atomic_load_explicit(&bg_state, memory_order_acquire) == BG_RUNNING; }
 
-/* Hooks run on every background pass (slack budget, idle caches). */
-uint64_t xa_background_pass(uint64_t now);
+/*
+ * One pass, in an order where each step's leftovers are seen by the next:
+ * idle caches are flushed first (that frees regions and whole slabs), then
+ * cached huge mappings, the slack budget, partly used slabs and the page
+ * runs are purged, and last the metadata blocks the merges emptied.
+ * Returns the time until something becomes due (UINT64_MAX: nothing).
+ */
+static uint64_t bg_pass(uint64_t now) {
+	unsigned n = atomic_load(&xa_narenas_created);
+	/* Cleared before the scans: a free after this point sets it again
+	 * and is seen by the check before sleeping. */
+	for (unsigned i = 0; i < n; i++)
+		atomic_store_explicit(&xa_arenas[i]->slab_pending, false, memory_order_relaxed);
+	uint64_t wait = xa_idle_reclaim(now, atomic_load(&xa_decay_default_ms));
+	xa_huge_purge(false);
+	xa_slack_enforce(true);
+	uint64_t w;
+	xa_arenas_purge_slabs(false, &w);
+	wait = XA_MIN(wait, w);
+	for (unsigned i = 0; i < n; i++) {
+		xa_arena_t *a = xa_arenas[i];
+		xa_pages_purge(a, false);
+		wait = XA_MIN(wait, xa_pages_next_due(a, xa_now_ns()));
+	}
+	xa_base_purge();
+	return XA_MIN(wait, xa_huge_next_due(xa_now_ns()));
+}
+
+/* Is there work the last pass did not see?  Called after announcing the
+ * sleep (bg_sleeping_forever, then a fence): a free that made pages dirty
+ * before it is seen here, one after it sees the flag and kicks. */
+static bool bg_work_pending(void) {
+	unsigned n = atomic_load(&xa_narenas_created);
+	for (unsigned i = 0; i < n; i++) {
+		xa_arena_t *a = xa_arenas[i];
+		if (atomic_load_explicit(&a->decay_ms, memory_order_relaxed) < 0)
+			continue;
+		if (XA_RELAXED_LOAD(a->stats.npages[PS_DIRTY]) != 0 ||
+		    atomic_load_explicit(&a->slab_pending, memory_order_relaxed))
+			return true;
+	}
+	return xa_huge_cached_bytes() != 0 && atomic_load(&xa_decay_default_ms) >= 0;
+}
 
 static void *bg_main(void *arg) {
 	(void)arg;
 	for (;;) {
 		atomic_fetch_add(&bg_runs, 1);
-		uint64_t now = xa_now_ns();
-		uint64_t wait = UINT64_MAX;
-		if (atomic_load(&bg_enabled)) {
-			unsigned n = atomic_load(&xa_narenas_created);
-			for (unsigned i = 0; i < n; i++) {
-				xa_arena_t *a = xa_arenas[i];
-				xa_pages_purge(a, false);
-				uint64_t w = xa_pages_next_due(a, xa_now_ns());
-				if (w < wait)
-					wait = w;
-			}
-			uint64_t w = xa_background_pass(now);
-			if (w < wait)
-				wait = w;
-		}
+		uint64_t wait = atomic_load(&bg_enabled) ? bg_pass(xa_now_ns()) : UINT64_MAX;
 		/* Batch the work: sleep at least decay_ms / 8 (1..100 ms)
 		 * between passes, so that a busy process with many slabs
 		 * becoming due one after the other does not make the thread
@@ -77,7 +104,9 @@ static void *bg_main(void *arg) {
 		if (!bg_kicked) {
 			if (wait == UINT64_MAX) {
 				atomic_store(&bg_sleeping_forever, true);
-				pthread_cond_wait(&bg_cond, &bg_lock);
+				atomic_thread_fence(memory_order_seq_cst);
+				if (!atomic_load(&bg_enabled) || !bg_work_pending())
+					pthread_cond_wait(&bg_cond, &bg_lock);
 				atomic_store(&bg_sleeping_forever, false);
 			} else {
 				/* Wake a little after the due time so the run is due. */
@@ -145,6 +174,9 @@ void xa_background_kick(void) {
 			bg_start();
 		return;
 	}
+	/* Pairs with the fence in bg_main: either the thread sees the work
+	 * the caller made, or the caller sees it going to sleep. */
+	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&bg_sleeping_forever, memory_order_relaxed)) {
 		xa_mutex_lock(&bg_lock);
 		bg_kicked = true;
@@ -227,17 +259,4 @@ size_t xa_slack_enforce(bool always) {
 		released += xa_pages_purge_to(xa_arenas[i], target) * PAGE;
 	}
 	return released;
-}
-
-uint64_t xa_background_pass(uint64_t now) {
-	xa_huge_purge(false);
-	xa_slack_enforce(true);
-	uint64_t ws;
-	xa_arenas_purge_slabs(false, &ws);
-	xa_base_purge();
-	uint64_t w = xa_huge_next_due(now);
-	if (ws < w)
-		w = ws;
-	uint64_t w2 = xa_idle_reclaim(now, atomic_load(&xa_decay_default_ms));
-	return w < w2 ? w : w2;
 }

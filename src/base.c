@@ -27,6 +27,27 @@ static xa_mutex_t base_lock = XA_MUTEX_INITIALIZER;
 static char *base_cur, *base_end;
 static size_t base_mapped_bytes, base_allocated_bytes;
 
+/* Every mapping made here, so stats can count the resident pages (mincore)
+ * of metadata.  Blocks grow with the total, so there are few; past the
+ * table's end the mappings are still used, just counted as mapped. */
+#define BASE_MAPS_MAX 256
+static struct {
+	char *addr;
+	size_t size;
+} base_maps[BASE_MAPS_MAX];
+static unsigned base_nmaps;
+static size_t base_untracked_bytes;
+
+static void base_track(char *p, size_t size) {
+	if (base_nmaps < BASE_MAPS_MAX) {
+		base_maps[base_nmaps].addr = p;
+		base_maps[base_nmaps].size = size;
+		base_nmaps++;
+	} else {
+		base_untracked_bytes += size;
+	}
+}
+
 static void *base_alloc_locked(size_t size) {
 	size = (size + 15) & ~(size_t)15;
 	if ((size_t)(base_end - base_cur) < size) {
@@ -40,6 +61,7 @@ static void *base_alloc_locked(size_t size) {
 		base_cur = p;
 		base_end = p + block;
 		base_mapped_bytes += block;
+		base_track(p, block);
 	}
 	void *r = base_cur;
 	base_cur += size;
@@ -103,6 +125,7 @@ static pool_block_t *block_new(xa_pool_t *pool) {
 		region_cur = p;
 		region_end = p + POOL_REGION;
 		base_mapped_bytes += POOL_REGION;
+		base_track(p, POOL_REGION);
 	}
 	pool_block_t *b = (pool_block_t *)region_cur;
 	region_cur += POOL_BLOCK;
@@ -239,6 +262,26 @@ size_t xa_base_allocated(void) {
 	size_t r = base_allocated_bytes;
 	xa_mutex_unlock(&base_lock);
 	return r;
+}
+
+/* Resident bytes of metadata: mincore over every base mapping, one entry
+ * at a time read under the lock, mincore without it (base mappings are
+ * never unmapped).  Untracked mappings count whole. */
+size_t xa_base_resident(void) {
+	size_t bytes = 0;
+	for (unsigned i = 0;; i++) {
+		xa_mutex_lock(&base_lock);
+		if (i >= base_nmaps) {
+			bytes += base_untracked_bytes;
+			xa_mutex_unlock(&base_lock);
+			return bytes;
+		}
+		char *addr = base_maps[i].addr;
+		size_t size = base_maps[i].size;
+		xa_mutex_unlock(&base_lock);
+		ssize_t pg = xa_os_resident_pages(addr, size);
+		bytes += pg < 0 ? size : (size_t)pg * PAGE;
+	}
 }
 
 void xa_base_prefork(void) { xa_mutex_lock(&base_lock); }

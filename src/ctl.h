@@ -20,8 +20,7 @@
  *   retained   address space kept but unbacked
  *   metadata   base memory mapped for the allocator's own structures
  *   mapped     = active + dirty + lazy + retained + metadata
- *   resident   pages of those mappings that are in RAM (mincore; metadata
- *              counted as its bytes handed out)
+ *   resident   pages of those mappings that are in RAM (mincore)
  * Invariants: allocated + tcache <= active (exact when no thread runs);
  *   active <= mapped; resident <= mapped; dirty + lazy + retained <= mapped.
  */
@@ -67,7 +66,7 @@ typedef struct {
 	uint64_t huge_nmalloc, huge_ndalloc;
 	/* process: the kernel's view */
 	size_t rss, lazyfree_resident, not_heap, map_count, max_map_count;
-	size_t metadata_allocated;
+	size_t metadata_allocated, metadata_resident;
 	/* release */
 	int64_t decay_ms;      /* default */
 	unsigned purge_policy; /* XA_PURGE_* */
@@ -97,6 +96,7 @@ typedef struct {
 	X(allocated, B, s->allocated, "bytes the application holds (usable sizes)")                  \
 	X(active, B, s->active, "bytes of pages holding live or cached objects, and live huge mappings") \
 	X(metadata, B, s->metadata, "bytes mapped for the allocator's own metadata")                  \
+	X(metadata_resident, B, s->metadata_resident, "resident bytes of the metadata mappings (mincore)") \
 	X(resident, B, s->resident, "bytes of xalloc's mappings resident in RAM (mincore)")           \
 	X(mapped, B, s->mapped, "bytes mapped: active + dirty + lazy + retained + metadata")           \
 	X(retained, B, s->retained, "bytes of address space kept unbacked for reuse")                 \

@@ -144,7 +144,11 @@ uint64_t xa_idle_reclaim(uint64_t now, int64_t decay_ms) {
 	for (unsigned i = 0; i < ps.nclaimed; i++) {
 		xa_tsd_t *t = ps.claimed[i];
 		size_t bytes = xa_tcache_bytes_n(t, xa_tcache_nbins);
+		/* The objects have sat unused since the owner's last call at
+		 * the latest: the pages they free are due at once. */
+		xa_free_stamp_ns = t->seen_ns;
 		xa_tcache_flush_n(t, xa_tcache_nbins);
+		xa_free_stamp_ns = 0;
 		__atomic_fetch_add(&idle_reclaimed_bytes, bytes, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&idle_reclaims, 1, __ATOMIC_RELAXED);
 		atomic_store(&t->reclaim, 2);

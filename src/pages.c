@@ -24,6 +24,10 @@
  */
 #include "internal.h"
 
+/* When the calling thread frees memory that has been unused for a while
+ * already (the idle-cache reclaim), the time it went unused; 0: now. */
+_Thread_local uint64_t xa_free_stamp_ns;
+
 static xa_pool_t run_pool = {.size = sizeof(xa_run_t)};
 static xa_pool_t chunk_pool = {.size = sizeof(xa_chunk_t)};
 static xa_pool_t prun_pool = {.size = sizeof(xa_run_t *) * CHUNK_NPAGES};
@@ -320,7 +324,7 @@ void xa_pages_free(xa_arena_t *a, xa_run_t *r) {
 	r->state = PS_DIRTY;
 	r->zeroed = 0;
 	r->sampled = 0;
-	r->dirty_ns = xa_now_ns();
+	r->dirty_ns = xa_free_stamp_ns ? xa_free_stamp_ns : xa_now_ns();
 	run_release(a, r);
 }
 

@@ -138,6 +138,7 @@ bool xa_stats_refresh(xa_snap_t *s) {
 	uint64_t hdue = xa_huge_next_due(now);
 	s->metadata = xa_base_mapped();
 	s->metadata_allocated = xa_base_allocated();
+	s->metadata_resident = XA_MIN(xa_base_resident(), s->metadata);
 	uint64_t ta, td, tc;
 	xa_tsd_totals(&ta, &td, &tc);
 	s->thread_allocated = ta;
@@ -152,8 +153,7 @@ bool xa_stats_refresh(xa_snap_t *s) {
 	s->lazy = m->a.npages[PS_LAZY] * PAGE;
 	s->retained = m->a.npages[PS_RETAINED] * PAGE;
 	s->mapped = m->a.mapped_chunks * CHUNK + s->huge_mapped + s->huge_cached + s->metadata;
-	s->resident = m->resident + s->huge_resident + s->huge_cached_resident +
-	    XA_MIN(s->metadata_allocated, s->metadata);
+	s->resident = m->resident + s->huge_resident + s->huge_cached_resident + s->metadata_resident;
 	size_t used = s->allocated + s->tcache;
 	s->slack = s->active > used ? s->active - used : 0;
 	s->reclaimable = s->dirty + s->tcache;

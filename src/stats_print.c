@@ -173,7 +173,8 @@ static void print_summary(emit_t *e, const xa_snap_t *s) {
 	emit(e, "    freed, awaiting release                %12s  (%s)\n", B(a, s->dirty), eta);
 	emit(e, "    lazily freed (MADV_FREE)               %12s  (%s still resident)\n", B(a, s->lazy),
 	    B(b, XA_MIN(s->lazyfree_resident, s->lazy)));
-	emit(e, "    metadata                               %12s\n", B(a, s->metadata));
+	emit(e, "    metadata                               %12s  (%s mapped)\n", B(a, s->metadata_resident),
+	    B(b, s->metadata));
 	emit(e, "  virtual: mapped %s", B(a, s->mapped));
 	emit(e, ", retained (unbacked, reusable) %s\n", B(a, s->retained));
 	emit(e, "  a purge plus thread-cache flush would return now: %s;", B(a, s->reclaimable));

@@ -178,6 +178,9 @@ struct xa_arena_s {
 	/* pages of live slabs released by in-slab purging (arena.c); part of
 	 * active_pages but not resident */
 	_Atomic size_t slab_purged_pages;
+	/* regions were freed into partly used slabs since the background
+	 * thread's last pass began (it sleeps only when no arena has this) */
+	_Atomic bool slab_pending;
 	xa_arena_stats_t stats;
 	/* per large class allocation counts (merged for stats) */
 	uint64_t lstats_nmalloc[64], lstats_ndalloc[64];
