@@ -12,9 +12,20 @@
  *   threads MIB        allocate/free, sleep 1.5 s, print the thread count
  *   fork MIB           allocate/free in the parent, fork; the child does a
  *                      spike and reports its RSS after 2.5 s idle
+ *   survivors MIB      a spike first, then 2 s idle (the background thread
+ *                      has released it and sleeps with nothing due); then
+ *                      MIB of 1200-byte blocks (multi-page slabs), keeping
+ *                      those that start in a page whose number is a
+ *                      multiple of 4: every slab keeps a block, so the
+ *                      frees only leave slabs partly used (and fill the
+ *                      thread's cache); about half the pages hold no
+ *                      survivor.  Prints "held" (RSS with all blocks),
+ *                      "kept" and "t_ms rss" rows for 3 s without an
+ *                      allocator call
  */
 #define _GNU_SOURCE
 #include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +153,34 @@ int main(int argc, char **argv)
         int st;
         if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
             return 93;
+    } else if (strcmp(argv[1], "survivors") == 0) {
+        spike(mib);
+        sleep_ms(2000);
+        size_t n = ((size_t)mib << 20) / 1200, kept = 0;
+        if (n > MAXB)
+            n = MAXB;
+        for (size_t i = 0; i < n; i++) {
+            blocks[i] = malloc(1200);
+            if (!blocks[i])
+                exit(92);
+            memset(blocks[i], 0x3a, 1200);
+        }
+        printf("held %ld\n", rss_kb());
+        for (size_t i = 0; i < n; i++) {
+            if (((uintptr_t)blocks[i] >> 12) % 4 == 0) {
+                kept++;
+            } else {
+                free(blocks[i]);
+                blocks[i] = NULL;
+            }
+        }
+        printf("kept %zu of %zu\n", kept, n);
+        for (int t = 0; t <= 3000; t += 50) {
+            printf("%d %ld\n", t, rss_kb());
+            sleep_ms(50);
+        }
+        for (size_t i = 0; i < n; i++)
+            free(blocks[i]);
     } else {
         return 2;
     }
