@@ -271,7 +271,9 @@ pages of slabs and large runs, plus the mappings of live huge allocations.
 .TP
 .B slack
 \fBactive\fR \- \fBallocated\fR \- \fBtcache\fR: size-class rounding of
-large runs and free regions of partly used slabs, pinned by live objects.
+large runs and free regions of partly used slabs, pinned by live objects;
+\fBslab_purged\fR of it are free pages of partly used slabs already
+released (active, but not resident).
 .TP
 .B dirty
 free resident pages awaiting release, plus freed huge mappings kept for

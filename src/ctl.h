@@ -45,6 +45,7 @@ typedef struct {
 	xa_bin_stats_t bins[SC_NSMALL];
 	/* derived */
 	size_t resident;        /* mincore over the arena's chunks */
+	size_t slab_purged;     /* free pages of live slabs already released */
 	size_t small_allocated; /* curregs * size (live and cached objects) */
 	size_t small_active;    /* curslabs * slab bytes */
 	uint64_t small_nmalloc, small_ndalloc, small_nrequests;
@@ -104,6 +105,7 @@ typedef struct {
 	X(lazy, B, s->lazy, "bytes released with MADV_FREE (resident until the kernel reclaims them)") \
 	X(tcache, B, s->tcache, "bytes of free objects held in thread caches")                        \
 	X(slack, B, s->slack, "active - allocated - tcache: size-class rounding and free slab regions") \
+	X(slab_purged, B, s->all.slab_purged, "part of slack already released: free pages of partly used slabs") \
 	X(reclaimable, B, s->reclaimable, "dirty + tcache: what a purge and cache flush return now")   \
 	X(nthreads, N, s->nthreads, "threads with allocator state")                                  \
 	X(process.rss, B, s->rss, "resident set size of the process (/proc/self/statm)")             \
@@ -131,6 +133,7 @@ typedef struct {
 	X(resident, B, sa->resident, "resident bytes of the arena's chunks (mincore)")               \
 	X(small.allocated, B, sa->small_allocated, "bytes of slab regions in use (live or cached)")  \
 	X(small.active, B, sa->small_active, "bytes of slabs")                                       \
+	X(small.purged, B, sa->slab_purged, "bytes of slab pages released while the slab lives on")  \
 	X(small.nmalloc, C, sa->small_nmalloc, "regions handed out of slabs")                        \
 	X(small.ndalloc, C, sa->small_ndalloc, "regions returned to slabs")                          \
 	X(small.nrequests, C, sa->small_nrequests, "small allocation requests (incl. cache hits, merged at fills)") \

@@ -51,6 +51,7 @@ static void stats_arena(xa_arena_t *ar, xa_snap_arena_t *sa, uint64_t now) {
 		if (n > 0)
 			sa->resident += (size_t)n * PAGE;
 	}
+	sa->slab_purged = atomic_load_explicit(&ar->slab_purged_pages, memory_order_relaxed) * PAGE;
 	sa->next_due_ns = UINT64_MAX;
 	if (ar->dirty_head)
 		sa->next_due_ns = xa_decay_wait_ns(sa->decay_ms, ar->dirty_head->dirty_ns, now);
@@ -65,6 +66,7 @@ static void stats_merge(xa_snap_arena_t *m, const xa_snap_arena_t *sa) {
 	for (unsigned s = 0; s < PS_NSTATES; s++)
 		m->a.npages[s] += sa->a.npages[s];
 	m->a.active_pages += sa->a.active_pages;
+	m->slab_purged += sa->slab_purged;
 	m->a.mapped_chunks += sa->a.mapped_chunks;
 	m->a.npurge_calls += sa->a.npurge_calls;
 	m->a.npurged_pages += sa->a.npurged_pages;

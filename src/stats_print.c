@@ -120,7 +120,8 @@ static void verdict(const xa_snap_t *s, char *out, size_t n) {
 	}
 	/* The biggest contributor to the gap. */
 	size_t dirty_res = s->dirty, lazy_res = XA_MIN(s->lazyfree_resident, s->lazy);
-	size_t c[5] = {dirty_res, lazy_res, s->slack, s->tcache, s->not_heap};
+	size_t pinned = s->slack > s->all.slab_purged ? s->slack - s->all.slab_purged : 0;
+	size_t c[5] = {dirty_res, lazy_res, pinned, s->tcache, s->not_heap};
 	unsigned best = 0;
 	for (unsigned i = 1; i < 5; i++)
 		if (c[i] > c[best])
@@ -167,7 +168,9 @@ static void print_summary(emit_t *e, const xa_snap_t *s) {
 	emit(e, "      other allocators' mmaps)\n");
 	emit(e, "  the heap's bytes, by state\n");
 	emit(e, "    live application data                  %12s\n", B(a, s->allocated));
-	emit(e, "    size-class rounding and slab slack     %12s\n", B(a, s->slack));
+	emit(e, "    size-class rounding and slab slack     %12s  (%s of it released: free pages of\n",
+	    B(a, s->slack), B(b, s->all.slab_purged));
+	emit(e, "      partly used slabs)\n");
 	emit(e, "    thread caches                          %12s\n", B(a, s->tcache));
 	release_eta(s, eta, sizeof(eta));
 	emit(e, "    freed, awaiting release                %12s  (%s)\n", B(a, s->dirty), eta);
@@ -178,7 +181,8 @@ static void print_summary(emit_t *e, const xa_snap_t *s) {
 	emit(e, "  virtual: mapped %s", B(a, s->mapped));
 	emit(e, ", retained (unbacked, reusable) %s\n", B(a, s->retained));
 	emit(e, "  a purge plus thread-cache flush would return now: %s;", B(a, s->reclaimable));
-	emit(e, " pinned by live objects in partly used pages: %s\n", B(a, s->slack));
+	emit(e, " pinned by live objects in partly used pages: %s\n",
+	    B(a, s->slack > s->all.slab_purged ? s->slack - s->all.slab_purged : 0));
 	emit(e, "  mappings: %zu of vm.max_map_count %zu%s\n", s->map_count, s->max_map_count,
 	    map_count_near(s) ? "  WARNING: near the limit (mmap will fail)" : "");
 	verdict(s, v, sizeof(v));

@@ -10,6 +10,7 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/types.h>
@@ -519,6 +520,51 @@ Test(ctl_stats, invariants_under_threads)
     refresh();
     check_structural();
     cr_assert_leq(rd("stats.allocated") + rd("stats.tcache"), rd("stats.active"));
+}
+
+/* Free pages of partly used slabs: released by a purge, counted in
+ * slab_purged (part of slack, not resident); metadata residency by mincore. */
+Test(ctl_stats, slab_purged_and_metadata_resident)
+{
+    enum { N = 20000 };
+    static void *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = xt_malloc(1200);
+        memset(p[i], 3, 1200);
+    }
+    /* keep the blocks that start in every fourth page: each slab keeps one */
+    size_t kept = 0;
+    for (int i = 0; i < N; i++) {
+        if (((uintptr_t)p[i] >> 12) % 4 == 0) {
+            kept++;
+        } else {
+            xt_free(p[i]);
+            p[i] = NULL;
+        }
+    }
+    cr_assert_gt(kept, N / 8);
+    cr_assert_eq(xallocctl("thread.tcache.flush", NULL, NULL, NULL, 0), 0);
+    refresh();
+    cr_assert_eq(rd("stats.slab_purged"), 0, "released before any purge");
+    size_t res0 = rd("stats.resident");
+    cr_assert_eq(xallocctl("arena.4096.purge", NULL, NULL, NULL, 0), 0);
+    refresh();
+    size_t sp = rd("stats.slab_purged");
+    /* 20000 x 1280 B = 24.4 MiB of slabs; about half their pages are free */
+    cr_assert_geq(sp, 6 * MiB, "slab_purged %zu after a purge", sp);
+    cr_assert_leq(sp, rd("stats.slack"));
+    cr_assert_eq(rd("stats.arenas.4096.small.purged"), sp);
+    cr_assert_leq(rd("stats.resident") + sp, res0 + 1 * MiB, "resident %zu, was %zu, slab_purged %zu",
+                  rd("stats.resident"), res0, sp);
+    size_t mr = rd("stats.metadata_resident");
+    cr_assert_gt(mr, 0);
+    cr_assert_leq(mr, rd("stats.metadata"));
+    for (int i = 0; i < N; i++)
+        xt_free(p[i]);
+    cr_assert_eq(xallocctl("thread.tcache.flush", NULL, NULL, NULL, 0), 0);
+    refresh();
+    /* the slabs are gone, but for the one each bin keeps as its current */
+    cr_assert_lt(rd("stats.slab_purged"), 64 * 1024, "slabs freed, yet %zu counted", rd("stats.slab_purged"));
 }
 
 Test(ctl_stats, process_view)
