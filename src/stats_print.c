@@ -168,9 +168,8 @@ static void print_summary(emit_t *e, const xa_snap_t *s) {
 	emit(e, "      other allocators' mmaps)\n");
 	emit(e, "  the heap's bytes, by state\n");
 	emit(e, "    live application data                  %12s\n", B(a, s->allocated));
-	emit(e, "    size-class rounding and slab slack     %12s  (%s of it released: free pages of\n",
-	    B(a, s->slack), B(b, s->all.slab_purged));
-	emit(e, "      partly used slabs)\n");
+	emit(e, "    size-class rounding and slab slack     %12s\n", B(a, s->slack));
+	emit(e, "      of which released (free slab pages)  %12s\n", B(a, s->all.slab_purged));
 	emit(e, "    thread caches                          %12s\n", B(a, s->tcache));
 	release_eta(s, eta, sizeof(eta));
 	emit(e, "    freed, awaiting release                %12s  (%s)\n", B(a, s->dirty), eta);
