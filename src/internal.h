@@ -174,12 +174,12 @@ void xa_pages_free(xa_arena_t *arena, xa_run_t *run);
 /* Try to grow/shrink a large run in place.  Returns true on failure. */
 bool xa_pages_grow(xa_arena_t *arena, xa_run_t *run, size_t npages);
 void xa_pages_shrink(xa_arena_t *arena, xa_run_t *run, size_t npages);
-/* Release dirty pages whose age exceeds the arena's decay time (all of
- * them when force).  Called with the lock NOT held; returns pages released.
- * Only pages older than min_age_ns when !force. */
 /* The time memory freed by this thread went unused (0: now); set by the
  * idle-cache reclaim so the pages it frees are as old as the cache. */
 extern _Thread_local uint64_t xa_free_stamp_ns;
+/* Release dirty pages whose age exceeds the arena's decay time (all of
+ * them when force).  Called with the lock NOT held; returns pages released.
+ * Only pages older than min_age_ns when !force. */
 size_t xa_pages_purge(xa_arena_t *arena, bool force);
 /* Nanoseconds until the oldest dirty run is due, or UINT64_MAX if none. */
 uint64_t xa_pages_next_due(xa_arena_t *arena, uint64_t now);
