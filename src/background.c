@@ -82,22 +82,38 @@ static bool bg_work_pending(void) {
 	return xa_huge_cached_bytes() != 0 && atomic_load(&xa_decay_default_ms) >= 0;
 }
 
+/* Batch the work: passes start at least decay_ms / 8 (1..100 ms) apart,
+ * so that a busy process with many slabs becoming due one after the other,
+ * or freeing into partly used slabs all the time (each such free kicks a
+ * sleeping thread), does not make the thread scan bins (under their locks)
+ * all the time.  Releases then come at most decay_ms * 9/8 after the
+ * memory went unused. */
+static uint64_t bg_floor_ns(void) {
+	int64_t dms = atomic_load(&xa_decay_default_ms);
+	uint64_t floor_ns = dms > 0 ? (uint64_t)dms * 1000000u / 8 : 1000000u;
+	if (floor_ns > 100000000u)
+		floor_ns = 100000000u;
+	if (floor_ns < 1000000u)
+		floor_ns = 1000000u;
+	return floor_ns;
+}
+
 static void *bg_main(void *arg) {
 	(void)arg;
+	uint64_t last = 0;
 	for (;;) {
+		uint64_t floor_ns = bg_floor_ns(), now = xa_now_ns();
+		if (last != 0 && now - last < floor_ns) {
+			/* woken early by a kick: wait out the interval */
+			uint64_t d = floor_ns - (now - last);
+			struct timespec ts = {(time_t)(d / 1000000000u), (long)(d % 1000000000u)};
+			while (nanosleep(&ts, &ts) != 0)
+				;
+			now = xa_now_ns();
+		}
+		last = now;
 		atomic_fetch_add(&bg_runs, 1);
-		uint64_t wait = atomic_load(&bg_enabled) ? bg_pass(xa_now_ns()) : UINT64_MAX;
-		/* Batch the work: sleep at least decay_ms / 8 (1..100 ms)
-		 * between passes, so that a busy process with many slabs
-		 * becoming due one after the other does not make the thread
-		 * scan bins (under their locks) all the time.  Releases then
-		 * come at most decay_ms * 9/8 after the memory went unused. */
-		int64_t dms = atomic_load(&xa_decay_default_ms);
-		uint64_t floor_ns = dms > 0 ? (uint64_t)dms * 1000000u / 8 : 1000000u;
-		if (floor_ns > 100000000u)
-			floor_ns = 100000000u;
-		if (floor_ns < 1000000u)
-			floor_ns = 1000000u;
+		uint64_t wait = atomic_load(&bg_enabled) ? bg_pass(now) : UINT64_MAX;
 		if (wait < floor_ns)
 			wait = floor_ns;
 		xa_mutex_lock(&bg_lock);
