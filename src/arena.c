@@ -412,7 +412,12 @@ static xa_run_t *slab_dalloc(xa_bin_t *b, xa_chunk_t *c, void *ptr, unsigned cls
 	uint64_t bit = (uint64_t)1 << (idx % 64);
 	xa_check(!(r->bitmap[idx / 64] & bit), "double free of", ptr, xa_sc[cls].size);
 	r->bitmap[idx / 64] |= bit;
-	r->dirty_ns = xa_slab_clock;
+	/* dirty_ns: the newest free (a reclaimed cache frees with an old
+	 * stamp, which must not make other recent frees look old); scan_ns
+	 * = 0: freed since the last in-slab purge scan. */
+	if (xa_slab_clock > r->dirty_ns)
+		r->dirty_ns = xa_slab_clock;
+	r->scan_ns = 0;
 	if (idx / 64 < r->hint)
 		r->hint = (uint16_t)(idx / 64);
 	r->nfree++;

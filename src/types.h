@@ -100,7 +100,8 @@ struct xa_run_s {
 			uint16_t nfree, nregs;
 			uint16_t hint; /* lowest bitmap word that may have a free bit */
 			/* pages released while the slab lives on (bit i = page i;
-			 * see arena.c, in-slab purging), and the last scan */
+			 * see arena.c, in-slab purging), and the last scan (0
+			 * once a region has been freed since) */
 			uint16_t purged;
 			uint64_t scan_ns;
 			uint64_t bitmap[SLAB_BITMAP_WORDS]; /* 1 = free region */

@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -105,6 +106,61 @@ static void check_page_accounting(void)
         xa_mutex_unlock(&a->lock);
         cr_assert_eq(sum, mapped, "arena %u: states add up to %zu pages, mapped %zu", i, sum, mapped);
     }
+}
+
+/*
+ * In-slab purging: regions freed with an old time stamp (an idle thread's
+ * reclaimed cache) into a slab that has been scanned since that time must
+ * still make the slab's free pages releasable.
+ */
+static unsigned region_of(void *p, size_t size)
+{
+    xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p);
+    xa_run_t *r = c->prun[((uintptr_t)p - c->addr) >> LG_PAGE];
+    return (unsigned)(((uintptr_t)p - r->addr) / size);
+}
+
+Test(slabs, frees_stamped_before_the_last_scan_are_released)
+{
+    xt_free(xt_malloc(1));
+    xa_arena_t *a = xa_tsd_tls.arena;
+    atomic_store(&a->decay_ms, 50);
+    unsigned cls = xa_sc_size2class(1200);
+    size_t size = xa_sc[cls].size;
+    unsigned nregs = (unsigned)(xa_sc[cls].npages * PAGE / size);
+    cr_assert_gt(xa_sc[cls].npages, 2, "want a slab of several pages");
+    enum { N = 640 };
+    static void *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = xa_arena_malloc_small(a, cls, false);
+        cr_assert_not_null(p[i]);
+        memset(p[i], 1, size);
+    }
+    /* 1: free each slab's last region; once due, a scan visits the slabs */
+    for (int i = 0; i < N; i++)
+        if (region_of(p[i], size) == nregs - 1) {
+            xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)p[i]), p[i]);
+            p[i] = NULL;
+        }
+    usleep(80 * 1000);
+    uint64_t w;
+    xa_arenas_purge_slabs(false, &w);
+    /* 2: free all but each slab's first region, as a reclaimed cache
+     * would: stamped 10 s ago, before that scan */
+    xa_free_stamp_ns = xa_now_ns() - 10000000000ull;
+    for (int i = 0; i < N; i++)
+        if (p[i] && region_of(p[i], size) != 0) {
+            xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)p[i]), p[i]);
+            p[i] = NULL;
+        }
+    xa_free_stamp_ns = 0;
+    size_t got = xa_arenas_purge_slabs(false, &w);
+    /* every slab but the first page of each is free now */
+    size_t want = (size_t)(N / nregs - 2) * (xa_sc[cls].npages - 1) * PAGE;
+    cr_assert_geq(got, want, "old-stamped frees after a scan: %zu bytes released, want %zu", got, want);
+    for (int i = 0; i < N; i++)
+        if (p[i])
+            xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)p[i]), p[i]);
 }
 
 Test(pages, states_add_up_and_purge_retains)
