@@ -7,9 +7,10 @@
  * dirty with a positive decay time; it purges every arena's due runs, then
  * sleeps until the oldest remaining dirty run is due, or indefinitely when
  * there is none (a kick wakes it).  It never allocates; it blocks every
- * signal; it is detached, so it does not keep the process alive; if
- * pthread_create fails, releases fall back to allocator calls (see
- * arena.c), and the failure is not retried for a while.  After fork the
+ * signal; it is detached and ends the process when it is the last thread
+ * left (see xa_background_thread_exited), so it does not keep the process
+ * alive; if pthread_create fails, releases fall back to allocator calls
+ * (see arena.c), and the failure is not retried for a while.  After fork the
  * child has no background thread and recreates it lazily.
  *
  * Locking: bg_lock protects the state and the condition variable; it is
@@ -18,6 +19,7 @@
 #include "internal.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <time.h>
 
 enum { BG_OFF = 0, BG_STARTING, BG_RUNNING, BG_FAILED };
@@ -98,10 +100,41 @@ static uint64_t bg_floor_ns(void) {
 	return floor_ns;
 }
 
+/*
+ * The thread must not keep the process alive.  glibc ends a process with
+ * exit(0) when its last thread returns or calls pthread_exit; with this
+ * thread still there that never happens (a program whose main thread
+ * calls pthread_exit, a fork child whose only thread finishes).  So after
+ * a thread with allocator state exits, the thread watches for a while
+ * (1 ms, 2 ms, ... up to 2 s) whether it is the only one left, and then
+ * does what glibc would have done.
+ */
+static _Atomic bool bg_exit_seen;
+
+void xa_background_thread_exited(void) {
+	if (atomic_load_explicit(&bg_state, memory_order_acquire) != BG_RUNNING)
+		return;
+	atomic_store(&bg_exit_seen, true);
+	xa_mutex_lock(&bg_lock);
+	bg_kicked = true;
+	pthread_cond_signal(&bg_cond);
+	xa_mutex_unlock(&bg_lock);
+}
+
 static void *bg_main(void *arg) {
 	(void)arg;
-	uint64_t last = 0;
+	uint64_t last = 0, watch_until = 0, watch_step = 0;
 	for (;;) {
+		if (atomic_exchange(&bg_exit_seen, false)) {
+			watch_until = xa_now_ns() + 2000000000u;
+			watch_step = 1000000;
+		}
+		if (watch_until) {
+			if (xa_os_only_thread())
+				exit(0);
+			if (xa_now_ns() >= watch_until)
+				watch_until = 0;
+		}
 		uint64_t floor_ns = bg_floor_ns(), now = xa_now_ns();
 		if (last != 0 && now - last < floor_ns) {
 			/* woken early by a kick: wait out the interval */
@@ -114,6 +147,10 @@ static void *bg_main(void *arg) {
 		last = now;
 		atomic_fetch_add(&bg_runs, 1);
 		uint64_t wait = atomic_load(&bg_enabled) ? bg_pass(now) : UINT64_MAX;
+		if (watch_until) {
+			wait = XA_MIN(wait, watch_step);
+			watch_step *= 2;
+		}
 		if (wait < floor_ns)
 			wait = floor_ns;
 		xa_mutex_lock(&bg_lock);
@@ -218,6 +255,7 @@ void xa_background_postfork_child(void) {
 	pthread_cond_init(&bg_cond, NULL);
 	bg_kicked = false;
 	atomic_store(&bg_sleeping_forever, false);
+	atomic_store(&bg_exit_seen, false);
 	atomic_store(&bg_state, BG_OFF);
 }
 

@@ -284,6 +284,10 @@ size_t xa_release_all(void);
 /* ---- background.c: the purging thread -------------------------------- */
 /* Note that there is something to purge (cheap; starts the thread lazily). */
 void xa_background_kick(void);
+/* A thread with allocator state is exiting (tsd.c): the background thread
+ * checks whether it is left alone, and then ends the process as glibc
+ * would (exit(0)). */
+void xa_background_thread_exited(void);
 bool xa_background_running(void);
 /* Enforce slack_max now (rate-limited unless always); returns bytes
  * released. */

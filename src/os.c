@@ -168,6 +168,32 @@ bool xa_os_copy_file(const char *path, int fd) {
 	return err;
 }
 
+/* Is the calling thread the only live thread of the process?  True when
+ * /proc/self/stat counts one thread, or two of which the other is the
+ * thread-group leader that has already exited (a zombie until the whole
+ * group ends). */
+bool xa_os_only_thread(void) {
+	char buf[512];
+	if (xa_os_read_file("/proc/self/stat", buf, sizeof(buf)) <= 0)
+		return false;
+	const char *p = strrchr(buf, ')');
+	if (p == NULL || p[1] != ' ')
+		return false;
+	char state = p[2];
+	/* fields after the command: 3 = state ... 20 = num_threads */
+	unsigned field = 2;
+	long n = -1;
+	for (const char *q = p + 1; *q; q++) {
+		if (*q == ' ' && ++field == 20) {
+			n = strtol(q + 1, NULL, 10);
+			break;
+		}
+	}
+	if (n == 1)
+		return true;
+	return n == 2 && state == 'Z' && xa_os_gettid() != getpid();
+}
+
 ssize_t xa_os_read_file(const char *path, char *buf, size_t n) {
 	int e = errno;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -32,6 +32,8 @@ size_t xa_os_max_map_count(void);
 size_t xa_os_smaps_field(const char *field);
 /* Read a small file into buf (NUL-terminated); returns bytes or -1. */
 ssize_t xa_os_read_file(const char *path, char *buf, size_t n);
+/* The calling thread is the only live one (/proc/self/stat). */
+bool xa_os_only_thread(void);
 /* Copy a file of any length (e.g. /proc/self/maps) to fd; true on error. */
 bool xa_os_copy_file(const char *path, int fd);
 unsigned xa_os_ncpus(void);

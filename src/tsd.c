@@ -54,6 +54,7 @@ static void tsd_dtor(void *arg) {
 	t->state = TSD_PURGATORY;
 	t->next_event = 0;
 	xa_tsd_leave(t);
+	xa_background_thread_exited();
 }
 
 bool xa_tsd_key_create(void) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "harness.h"
 
@@ -157,6 +158,33 @@ Test(release, fork_with_background_thread)
     cr_assert_lt(cafter - base, 24 * 1024, "the child kept %ld kB after 2.5 s idle", cafter - base);
     cr_assert_eq(field(out, "child_threads"), 2, "the child did not recreate the background thread");
     free(out);
+}
+
+/*
+ * The background thread must not keep the process alive: when the last
+ * application thread ends without exit() (pthread_exit in main; a fork
+ * child whose only thread returns), the process ends with status 0 as it
+ * does under glibc.
+ */
+Test(release, background_thread_does_not_keep_the_process_alive)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "timeout -k 5 20 env LD_PRELOAD='%s' '%s' main_exit 50", env_path("XALLOC_LIB"),
+             xrelease());
+    FILE *p = popen(cmd, "r");
+    cr_assert(p);
+    char out[4096];
+    size_t len = fread(out, 1, sizeof out - 1, p);
+    out[len] = 0;
+    int st = pclose(p);
+    cr_assert(strstr(out, "threads 2\n"), "no background thread running before the exit:\n%s", out);
+    cr_assert(strstr(out, "done"), "%s", out);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "main called pthread_exit: the process did not end by itself (status %d; 124 or 137: killed by timeout)",
+              WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    char *o = run(NULL, "fork_thread", "50");
+    cr_assert_eq(field(o, "child_status"), 0, "a fork child whose only thread returned did not end (-1 = hung)");
+    free(o);
 }
 
 Test(release, bad_values_warn_once)

@@ -22,10 +22,20 @@
  *                      survivor.  Prints "held" (RSS with all blocks),
  *                      "kept" and "t_ms rss" rows for 3 s without an
  *                      allocator call
+ *   main_exit MIB      a spike (the background thread starts), then the
+ *                      main thread prints "done" and calls pthread_exit:
+ *                      the process must end with status 0 (glibc's
+ *                      last-thread exit) although the background thread
+ *                      is still there
+ *   fork_thread MIB    a second thread forks; the child does a spike and
+ *                      its only thread returns from its start routine; the
+ *                      parent waits up to 10 s and prints "child_status"
+ *                      (the exit status, or -1 if the child did not end)
  */
 #define _GNU_SOURCE
 #include <malloc.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <pthread.h>
 
 static long rss_kb(void)
 {
@@ -100,6 +111,37 @@ static void spike(long mib)
     printf("full %ld\n", rss_kb());
     for (int i = 0; i < n; i++)
         free(blocks[i]);
+}
+
+static long fork_thread_mib;
+static int fork_thread_status = -2;
+
+static void *fork_thread(void *arg)
+{
+    (void)arg;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        spike(fork_thread_mib); /* starts the child's background thread */
+        sleep_ms(200);
+        fflush(stdout);
+        return NULL; /* the child's last thread ends here */
+    }
+    if (pid < 0)
+        exit(94);
+    for (int i = 0; i < 200; i++) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) {
+            fork_thread_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            return NULL;
+        }
+        sleep_ms(50);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    fork_thread_status = -1;
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -181,6 +223,19 @@ int main(int argc, char **argv)
         }
         for (size_t i = 0; i < n; i++)
             free(blocks[i]);
+    } else if (strcmp(argv[1], "main_exit") == 0) {
+        spike(mib);
+        sleep_ms(200);
+        printf("threads %d\ndone\n", nthreads());
+        fflush(stdout);
+        pthread_exit(NULL);
+    } else if (strcmp(argv[1], "fork_thread") == 0) {
+        spike(mib);
+        fork_thread_mib = mib;
+        pthread_t th;
+        if (pthread_create(&th, NULL, fork_thread, NULL) != 0 || pthread_join(th, NULL) != 0)
+            return 95;
+        printf("child_status %d\n", fork_thread_status);
     } else {
         return 2;
     }
