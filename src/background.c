@@ -105,9 +105,9 @@ static uint64_t bg_floor_ns(void) {
  * exit(0) when its last thread returns or calls pthread_exit; with this
  * thread still there that never happens (a program whose main thread
  * calls pthread_exit, a fork child whose only thread finishes).  So after
- * a thread with allocator state exits, the thread watches for a while
- * (1 ms, 2 ms, ... up to 2 s) whether it is the only one left, and then
- * does what glibc would have done.
+ * a thread with allocator state exits, the thread checks at once and then
+ * at growing intervals (no closer than the pass interval) for 2 s whether
+ * it is the only one left, and then does what glibc would have done.
  */
 static _Atomic bool bg_exit_seen;
 
