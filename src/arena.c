@@ -457,7 +457,7 @@ static void slabs_release(xa_arena_t *a, xa_run_t **empty, unsigned n) {
 }
 
 void xa_arena_flush_small(unsigned cls, void **ptrs, unsigned n) {
-	xa_slab_clock = xa_free_stamp_ns ? xa_free_stamp_ns : xa_now_ns();
+	xa_slab_clock = xa_free_time();
 	while (n) {
 		xa_chunk_t *c0 = xa_pagemap_lookup((uintptr_t)ptrs[0]);
 		xa_arena_t *a = c0->arena;
@@ -502,7 +502,7 @@ void xa_arena_free_small_one(xa_chunk_t *c, void *ptr) {
 	xa_check(r0 && r0->kind == RUN_SLAB, "free of invalid pointer", ptr, 0);
 	cls = r0->cls;
 	xa_bin_t *b = &a->bins[cls];
-	xa_slab_clock = xa_free_stamp_ns ? xa_free_stamp_ns : xa_now_ns();
+	xa_slab_clock = xa_free_time();
 	xa_mutex_lock(&b->lock);
 	xa_run_t *r = slab_dalloc(b, c, ptr, cls);
 	xa_mutex_unlock(&b->lock);

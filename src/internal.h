@@ -177,6 +177,8 @@ void xa_pages_shrink(xa_arena_t *arena, xa_run_t *run, size_t npages);
 /* The time memory freed by this thread went unused (0: now); set by the
  * idle-cache reclaim so the pages it frees are as old as the cache. */
 extern _Thread_local uint64_t xa_free_stamp_ns;
+/* When memory freed now went unused: the stamp if set, else now. */
+XA_INLINE uint64_t xa_free_time(void) { return xa_free_stamp_ns ? xa_free_stamp_ns : xa_now_ns(); }
 /* Release dirty pages whose age exceeds the arena's decay time (all of
  * them when force).  Called with the lock NOT held; returns pages released.
  * Only pages older than min_age_ns when !force. */

@@ -324,7 +324,7 @@ void xa_pages_free(xa_arena_t *a, xa_run_t *r) {
 	r->state = PS_DIRTY;
 	r->zeroed = 0;
 	r->sampled = 0;
-	r->dirty_ns = xa_free_stamp_ns ? xa_free_stamp_ns : xa_now_ns();
+	r->dirty_ns = xa_free_time();
 	run_release(a, r);
 }
 
