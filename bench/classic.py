@@ -96,7 +96,7 @@ def main():
         sys.exit("glibc must be among the allocators: every ratio is to glibc")
     progs = bc.locate_programs(sorted({b[1] for b in benches}) + ["b_launch"], a.bindir)
 
-    data = {b[0]: {n: {"time": [], "rss": [], "fail": None} for n in names} for b in benches}
+    data = {b[0]: {n: {"time": [], "rss": [], "wall": [], "cpu": [], "fail": None} for n in names} for b in benches}
     failures = []
     for r in range(a.repeats):
         k = r % len(allocs)
@@ -118,6 +118,8 @@ def main():
                     sys.exit("b_launch gave no CPU time")
                 cell["time"].append(res.cpu if a.metric == "cpu" else res.time)
                 cell["rss"].append(res.maxrss)
+                cell["wall"].append(res.time)
+                cell["cpu"].append(res.cpu)
                 if a.verbose:
                     bc.log("%-14s %-12s %.3f s %.1f MiB" % (
                         bname, aname, cell["time"][-1], res.maxrss / 1048576.0))
