@@ -57,6 +57,86 @@ def f2(x):
     return "—" if x is None else "%.2f" % x
 
 
+def report(a, benches, allocs, data, failures, done):
+    names = [n for n, _ in allocs]
+    med = {b: {n: (bc.median(data[b][n]["time"]), bc.median(data[b][n]["rss"]))
+               for n in names} for b in data}
+    peers = [n for n in names if n != "xalloc"]
+    has_x = "xalloc" in names
+
+    # table 1: medians and ratios to glibc
+    header = ["benchmark"] + ["%s s" % n for n in names] + ["%s MiB" % n for n in names]
+    rows = []
+    for b, _, _ in benches:
+        rows.append([b] + ["%.3f" % med[b][n][0] if med[b][n][0] else "FAIL" for n in names]
+                    + ["%.1f" % (med[b][n][1] / 1048576.0) if med[b][n][1] else "FAIL"
+                       for n in names])
+    t1 = bc.md_table(header, rows)
+
+    header = ["benchmark"] + ["%s time" % n for n in names if n != "glibc"] + \
+             ["%s RSS" % n for n in names if n != "glibc"]
+    rows = []
+    gt = {n: [] for n in names}
+    gr = {n: [] for n in names}
+    for b, _, _ in benches:
+        g = med[b]["glibc"]
+        row = [b]
+        for n in names:
+            gt[n].append(ratio(med[b][n][0], g[0]))
+            gr[n].append(ratio(med[b][n][1], g[1]))
+        row += [f2(gt[n][-1]) for n in names if n != "glibc"]
+        row += [f2(gr[n][-1]) for n in names if n != "glibc"]
+        rows.append(row)
+    rows.append(["**geomean**"] + ["**%s**" % f2(bc.geomean(gt[n])) for n in names if n != "glibc"]
+                + ["**%s**" % f2(bc.geomean(gr[n])) for n in names if n != "glibc"])
+    t2 = bc.md_table(header, rows)
+
+    summary = []
+    cpu = {n: bc.geomean([ratio(bc.median([c for c in data[b][n]["cpu"] if c]),
+                                bc.median([c for c in data[b]["glibc"]["cpu"] if c]))
+                          for b, _, _ in benches]) for n in names if n != "glibc"}
+    summary.append("- CPU time (user + system) geomean ratio to glibc: " + ", ".join(
+        "%s %s" % (n, f2(cpu[n])) for n in cpu))
+    if has_x:
+        for p in peers:
+            tt = [ratio(med[b]["xalloc"][0], med[b][p][0]) for b, _, _ in benches]
+            rr = [ratio(med[b]["xalloc"][1], med[b][p][1]) for b, _, _ in benches]
+            summary.append("- xalloc / %s: time geomean %s, peak RSS geomean %s"
+                           % (p, f2(bc.geomean(tt)), f2(bc.geomean(rr))))
+        worst = []
+        for b, _, _ in benches:
+            pt = [(med[b][p][0], p) for p in peers if med[b][p][0] and not p.startswith("xalloc")]
+            if not pt or not med[b]["xalloc"][0]:
+                continue
+            best, who = min(pt)
+            worst.append((med[b]["xalloc"][0] / best, b, who))
+        if worst:
+            worst.sort(reverse=True)
+            summary.append("- xalloc / fastest peer, worst three: " + ", ".join(
+                "%s %.2f (vs %s)" % (b, x, who) for x, b, who in worst[:3]))
+
+    extra = ["- Repeats: %d, interleaved (allocator order rotates per repeat); medians of %s "
+             "time and of peak RSS (ru_maxrss)" % (
+                 done, "CPU (user + system)" if a.metric == "cpu" else "wall")]
+    for n, lib in allocs:
+        extra.append("- %s: %s" % (n, lib or "(no LD_PRELOAD)"))
+    text = "\n".join(
+        ["## Classic benchmark patterns", ""] + bc.machine_lines(extra)
+        + ["", "Medians:", "", t1, "", "Ratios to glibc (< 1: faster / smaller than glibc):", "",
+           t2, ""] + summary)
+    if failures:
+        text += "\n\nFAILURES:\n" + "\n".join("- " + f.replace("\n", "\n  ") for f in failures)
+    if done == a.repeats:
+        print(text)
+    if a.markdown:
+        with open(a.markdown, "w") as f:
+            f.write(text + "\n")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"machine": bc.machine_info(), "repeats": done, "metric": a.metric,
+                       "allocators": dict(allocs), "data": data}, f, indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -124,77 +204,9 @@ def main():
                     bc.log("%-14s %-12s %.3f s %.1f MiB" % (
                         bname, aname, cell["time"][-1], res.maxrss / 1048576.0))
         bc.log("repeat %d/%d done" % (r + 1, a.repeats))
+        # the report so far: a run cut short still leaves its figures
+        report(a, benches, allocs, data, failures, r + 1)
 
-    med = {b: {n: (bc.median(data[b][n]["time"]), bc.median(data[b][n]["rss"]))
-               for n in names} for b in data}
-    peers = [n for n in names if n != "xalloc"]
-    has_x = "xalloc" in names
-
-    # table 1: medians and ratios to glibc
-    header = ["benchmark"] + ["%s s" % n for n in names] + ["%s MiB" % n for n in names]
-    rows = []
-    for b, _, _ in benches:
-        rows.append([b] + ["%.3f" % med[b][n][0] if med[b][n][0] else "FAIL" for n in names]
-                    + ["%.1f" % (med[b][n][1] / 1048576.0) if med[b][n][1] else "FAIL"
-                       for n in names])
-    t1 = bc.md_table(header, rows)
-
-    header = ["benchmark"] + ["%s time" % n for n in names if n != "glibc"] + \
-             ["%s RSS" % n for n in names if n != "glibc"]
-    rows = []
-    gt = {n: [] for n in names}
-    gr = {n: [] for n in names}
-    for b, _, _ in benches:
-        g = med[b]["glibc"]
-        row = [b]
-        for n in names:
-            gt[n].append(ratio(med[b][n][0], g[0]))
-            gr[n].append(ratio(med[b][n][1], g[1]))
-        row += [f2(gt[n][-1]) for n in names if n != "glibc"]
-        row += [f2(gr[n][-1]) for n in names if n != "glibc"]
-        rows.append(row)
-    rows.append(["**geomean**"] + ["**%s**" % f2(bc.geomean(gt[n])) for n in names if n != "glibc"]
-                + ["**%s**" % f2(bc.geomean(gr[n])) for n in names if n != "glibc"])
-    t2 = bc.md_table(header, rows)
-
-    summary = []
-    if has_x:
-        for p in peers:
-            tt = [ratio(med[b]["xalloc"][0], med[b][p][0]) for b, _, _ in benches]
-            rr = [ratio(med[b]["xalloc"][1], med[b][p][1]) for b, _, _ in benches]
-            summary.append("- xalloc / %s: time geomean %s, peak RSS geomean %s"
-                           % (p, f2(bc.geomean(tt)), f2(bc.geomean(rr))))
-        worst = []
-        for b, _, _ in benches:
-            pt = [(med[b][p][0], p) for p in peers if med[b][p][0]]
-            if not pt or not med[b]["xalloc"][0]:
-                continue
-            best, who = min(pt)
-            worst.append((med[b]["xalloc"][0] / best, b, who))
-        if worst:
-            worst.sort(reverse=True)
-            summary.append("- xalloc / fastest peer, worst three: " + ", ".join(
-                "%s %.2f (vs %s)" % (b, x, who) for x, b, who in worst[:3]))
-
-    extra = ["- Repeats: %d, interleaved (allocator order rotates per repeat); medians of %s "
-             "time and of peak RSS (ru_maxrss)" % (
-                 a.repeats, "CPU (user + system)" if a.metric == "cpu" else "wall")]
-    for n, lib in allocs:
-        extra.append("- %s: %s" % (n, lib or "(no LD_PRELOAD)"))
-    report = "\n".join(
-        ["## Classic benchmark patterns", ""] + bc.machine_lines(extra)
-        + ["", "Medians:", "", t1, "", "Ratios to glibc (< 1: faster / smaller than glibc):", "",
-           t2, ""] + summary)
-    if failures:
-        report += "\n\nFAILURES:\n" + "\n".join("- " + f.replace("\n", "\n  ") for f in failures)
-    print(report)
-    if a.markdown:
-        with open(a.markdown, "w") as f:
-            f.write(report + "\n")
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"machine": bc.machine_info(), "repeats": a.repeats, "metric": a.metric,
-                       "allocators": dict(allocs), "data": data}, f, indent=1)
     return 1 if failures else 0
 
 
