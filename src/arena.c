@@ -130,8 +130,7 @@ static void arena_after_dirty(xa_arena_t *a) {
 	}
 	int64_t d = atomic_load_explicit(&a->decay_ms, memory_order_relaxed);
 	if (d == 0) {
-		xa_pages_purge(a, false);
-		xa_background_kick(); /* in-slab pages */
+		xa_pages_purge_eager(a);
 		return;
 	}
 	if (d < 0)
@@ -296,7 +295,7 @@ static unsigned slab_purge_one(xa_run_t *r, size_t size, uint64_t now) {
 /* Scan the arena's partly used slabs; returns pages released and lowers
  * *wait to the time until the next slab becomes due. */
 static size_t arena_purge_slabs(xa_arena_t *a, bool force, uint64_t now, uint64_t *wait) {
-	int64_t decay = atomic_load_explicit(&a->decay_ms, memory_order_relaxed);
+	int64_t decay = xa_decay_cached_ms(atomic_load_explicit(&a->decay_ms, memory_order_relaxed));
 	if (decay < 0 && !force)
 		return 0;
 	size_t released = 0;

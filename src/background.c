@@ -6,7 +6,10 @@
  * allocator.  The thread is created lazily, the first time pages become
  * dirty with a positive decay time; it purges every arena's due runs, then
  * sleeps until the oldest remaining dirty run is due, or indefinitely when
- * there is none (a kick wakes it).  It never allocates; it blocks every
+ * there is none (a kick wakes it).  With decay_ms:0 it also purges what
+ * frees left below the batch size (decay.h): xa_background_kick_soon
+ * wakes it from a longer timed sleep, so those pages go within one pass
+ * interval.  It never allocates; it blocks every
  * signal; it is detached and ends the process when it is the last thread
  * left (see xa_background_thread_exited), so it does not keep the process
  * alive; if pthread_create fails, releases fall back to allocator calls
@@ -29,6 +32,9 @@ static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;
 static _Atomic int bg_state;
 static _Atomic bool bg_enabled = true;
 static _Atomic bool bg_sleeping_forever;
+/* While the thread sleeps with a timeout: when it will wake (xa_now_ns
+ * clock); 0 while it is awake or sleeping forever. */
+static _Atomic uint64_t bg_wake_ns;
 static bool bg_kicked;
 static uint64_t bg_failed_ns;
 static _Atomic uint64_t bg_wakeups, bg_runs;
@@ -53,7 +59,7 @@ static uint64_t bg_pass(uint64_t now) {
 	 * and is seen by the check before sleeping. */
 	for (unsigned i = 0; i < n; i++)
 		atomic_store_explicit(&xa_arenas[i]->slab_pending, false, memory_order_relaxed);
-	uint64_t wait = xa_idle_reclaim(now, atomic_load(&xa_decay_default_ms));
+	uint64_t wait = xa_idle_reclaim(now, xa_decay_cached_ms(atomic_load(&xa_decay_default_ms)));
 	xa_huge_purge(false);
 	xa_slack_enforce(true);
 	uint64_t w;
@@ -84,6 +90,18 @@ static bool bg_work_pending(void) {
 	return xa_huge_cached_bytes() != 0 && atomic_load(&xa_decay_default_ms) >= 0;
 }
 
+/* Does an arena purging at once (decay_ms:0) have dirty pages left? */
+static bool bg_dirty_pending(void) {
+	unsigned n = atomic_load(&xa_narenas_created);
+	for (unsigned i = 0; i < n; i++) {
+		xa_arena_t *a = xa_arenas[i];
+		if (atomic_load_explicit(&a->decay_ms, memory_order_relaxed) == 0 &&
+		    XA_RELAXED_LOAD(a->stats.npages[PS_DIRTY]) != 0)
+			return true;
+	}
+	return false;
+}
+
 /* Batch the work: passes start at least decay_ms / 8 (1..100 ms) apart,
  * so that a busy process with many slabs becoming due one after the other,
  * or freeing into partly used slabs all the time (each such free kicks a
@@ -92,7 +110,8 @@ static bool bg_work_pending(void) {
  * memory went unused. */
 static uint64_t bg_floor_ns(void) {
 	int64_t dms = atomic_load(&xa_decay_default_ms);
-	uint64_t floor_ns = dms > 0 ? (uint64_t)dms * 1000000u / 8 : 1000000u;
+	/* decay_ms:0 batches its purges over XA_DECAY0_DELAY_MS (decay.h) */
+	uint64_t floor_ns = dms > 0 ? (uint64_t)dms * 1000000u / 8 : XA_DECAY0_DELAY_MS * 1000000u;
 	if (floor_ns > 100000000u)
 		floor_ns = 100000000u;
 	if (floor_ns < 1000000u)
@@ -164,12 +183,21 @@ static void *bg_main(void *arg) {
 			} else {
 				/* Wake a little after the due time so the run is due. */
 				wait += 1000000;
+				/* Pairs with xa_background_kick_soon: dirty pages made
+				 * before the store are seen here, later ones see it. */
+				atomic_store(&bg_wake_ns, xa_now_ns() + wait);
+				atomic_thread_fence(memory_order_seq_cst);
+				if (wait > floor_ns && bg_dirty_pending()) {
+					wait = floor_ns;
+					atomic_store(&bg_wake_ns, xa_now_ns() + wait);
+				}
 				struct timespec ts;
 				clock_gettime(CLOCK_MONOTONIC, &ts);
 				uint64_t ns = (uint64_t)ts.tv_nsec + wait % 1000000000u;
 				ts.tv_sec += (time_t)(wait / 1000000000u + ns / 1000000000u);
 				ts.tv_nsec = (long)(ns % 1000000000u);
 				pthread_cond_timedwait(&bg_cond, &bg_lock, &ts);
+				atomic_store(&bg_wake_ns, 0);
 			}
 		}
 		bg_kicked = false;
@@ -238,6 +266,26 @@ void xa_background_kick(void) {
 	}
 }
 
+/* decay_ms:0 left dirty pages for the thread (pages.c): also wake it from
+ * a timed sleep that would end later than one pass interval from now, so
+ * they go within about XA_DECAY0_DELAY_MS. */
+void xa_background_kick_soon(void) {
+	if (!xa_opt.background_thread || !atomic_load_explicit(&bg_enabled, memory_order_relaxed) ||
+	    atomic_load_explicit(&bg_state, memory_order_acquire) != BG_RUNNING) {
+		xa_background_kick();
+		return;
+	}
+	atomic_thread_fence(memory_order_seq_cst);
+	uint64_t w = atomic_load_explicit(&bg_wake_ns, memory_order_relaxed);
+	if (atomic_load_explicit(&bg_sleeping_forever, memory_order_relaxed) ||
+	    (w != 0 && w > xa_now_ns() + bg_floor_ns())) {
+		xa_mutex_lock(&bg_lock);
+		bg_kicked = true;
+		pthread_cond_signal(&bg_cond);
+		xa_mutex_unlock(&bg_lock);
+	}
+}
+
 bool xa_background_set(bool enable) {
 	atomic_store(&bg_enabled, enable);
 	xa_opt.background_thread = enable;
@@ -255,6 +303,7 @@ void xa_background_postfork_child(void) {
 	pthread_cond_init(&bg_cond, NULL);
 	bg_kicked = false;
 	atomic_store(&bg_sleeping_forever, false);
+	atomic_store(&bg_wake_ns, 0);
 	atomic_store(&bg_exit_seen, false);
 	atomic_store(&bg_state, BG_OFF);
 }

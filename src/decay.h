@@ -7,7 +7,19 @@
  * again before then are reused without any system call.  When dirty runs
  * merge, the merged run keeps the OLDER time, so the bound holds for every
  * page (at the price of releasing a recently freed neighbour early).
- * D = 0 releases at once; D < 0 never releases (except on demand).
+ * D < 0 never releases (except on demand).
+ *
+ * D = 0 means "as soon as possible", not "one system call per free": a free
+ * that leaves at least XA_DECAY0_BATCH_PAGES dirty pages in its arena
+ * purges them at once (adjacent runs have merged by then, so one madvise
+ * covers many frees); the rest is purged by the background thread, whose
+ * passes are XA_DECAY0_DELAY_MS apart at most (without a running
+ * background thread every such free purges at once).  Memory that is still
+ * held by live structures -- free pages inside partly used slabs, the
+ * caches of idle threads -- waits XA_DECAY0_CACHED_MS: a busy slab's pages
+ * would otherwise be released and faulted in again all the time, and a
+ * thread that waits on a lock for a few ms (a Python thread waiting for the
+ * GIL) would lose its cache at every background pass.
  */
 #ifndef XA_DECAY_H
 #define XA_DECAY_H
@@ -26,6 +38,16 @@ static inline uint64_t xa_decay_wait_ns(int64_t decay_ms, uint64_t dirty_ns, uin
 		return UINT64_MAX;
 	uint64_t due = dirty_ns + (uint64_t)decay_ms * 1000000u;
 	return due > now ? due - now : 0;
+}
+
+#define XA_DECAY0_BATCH_PAGES 256u /* 1 MiB of 4 KiB pages, per arena */
+#define XA_DECAY0_DELAY_MS 10u
+#define XA_DECAY0_CACHED_MS 100
+
+/* The delay applied to free pages of partly used slabs and to the caches
+ * of idle threads. */
+static inline int64_t xa_decay_cached_ms(int64_t decay_ms) {
+	return decay_ms == 0 ? XA_DECAY0_CACHED_MS : decay_ms;
 }
 
 /* The slack budget in bytes given the option value and the live bytes. */

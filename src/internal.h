@@ -183,6 +183,7 @@ XA_INLINE uint64_t xa_free_time(void) { return xa_free_stamp_ns ? xa_free_stamp_
  * them when force).  Called with the lock NOT held; returns pages released.
  * Only pages older than min_age_ns when !force. */
 size_t xa_pages_purge(xa_arena_t *arena, bool force);
+void xa_pages_purge_eager(xa_arena_t *arena);
 /* Nanoseconds until the oldest dirty run is due, or UINT64_MAX if none. */
 uint64_t xa_pages_next_due(xa_arena_t *arena, uint64_t now);
 /* Release the oldest dirty pages of this arena until its dirty bytes are at
@@ -286,6 +287,7 @@ size_t xa_release_all(void);
 /* ---- background.c: the purging thread -------------------------------- */
 /* Note that there is something to purge (cheap; starts the thread lazily). */
 void xa_background_kick(void);
+void xa_background_kick_soon(void);
 /* A thread with allocator state is exiting (tsd.c): the background thread
  * checks whether it is left alone, and then ends the process as glibc
  * would (exit(0)). */

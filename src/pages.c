@@ -435,6 +435,17 @@ static size_t pages_purge(xa_arena_t *a, bool force, size_t keep_pages) {
 
 size_t xa_pages_purge(xa_arena_t *a, bool force) { return pages_purge(a, force, SIZE_MAX); }
 
+/* decay_ms:0, after pages went dirty (see decay.h): purge in batches, and
+ * leave the remainder to the background thread's next pass.  The dirty
+ * count is read without the lock: a stale value only moves a purge to the
+ * next free or pass. */
+void xa_pages_purge_eager(xa_arena_t *a) {
+	if (!xa_opt.background_thread || !xa_background_running() ||
+	    XA_RELAXED_LOAD(a->stats.npages[PS_DIRTY]) >= XA_DECAY0_BATCH_PAGES)
+		xa_pages_purge(a, false);
+	xa_background_kick_soon();
+}
+
 size_t xa_pages_purge_to(xa_arena_t *a, size_t target_bytes) {
 	return pages_purge(a, false, target_bytes / PAGE);
 }

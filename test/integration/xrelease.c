@@ -27,6 +27,10 @@
  *                      the process must end with status 0 (glibc's
  *                      last-thread exit) although the background thread
  *                      is still there
+ *   smallfree ROUNDS   ROUNDS times: malloc 4096 blocks of 64..512 B
+ *                      (whole slabs), then free them all, so that slabs
+ *                      empty in every round; prints "pid N" (the main
+ *                      thread's id, for strace -f output)
  *   fork_thread MIB    a second thread forks; the child does a spike and
  *                      its only thread returns from its start routine; the
  *                      parent waits up to 10 s and prints "child_status"
@@ -229,6 +233,19 @@ int main(int argc, char **argv)
         printf("threads %d\ndone\n", nthreads());
         fflush(stdout);
         pthread_exit(NULL);
+    } else if (strcmp(argv[1], "smallfree") == 0) {
+        static char *v[4096];
+        for (long r = 0; r < mib; r++) {
+            for (int i = 0; i < 4096; i++) {
+                v[i] = malloc(64 + (size_t)(i % 4) * 128);
+                if (!v[i])
+                    exit(92);
+                v[i][0] = (char)i;
+            }
+            for (int i = 0; i < 4096; i++)
+                free(v[i]);
+        }
+        printf("pid %ld\n", (long)getpid());
     } else if (strcmp(argv[1], "fork_thread") == 0) {
         spike(mib);
         fork_thread_mib = mib;
