@@ -72,6 +72,17 @@ Test(decay, arithmetic)
     cr_assert_eq(xa_decay_slack_budget(150 | XA_SLACK_PCT, 1001), 1501);
 }
 
+/* decay_ms:0 holds pages of partly used slabs and idle caches a little
+ * (decay.h); other settings apply as they are. */
+Test(decay, cached_delay)
+{
+    cr_assert_eq(xa_decay_cached_ms(0), XA_DECAY0_CACHED_MS);
+    cr_assert_gt(XA_DECAY0_CACHED_MS, XA_DECAY0_DELAY_MS);
+    cr_assert_eq(xa_decay_cached_ms(1), 1);
+    cr_assert_eq(xa_decay_cached_ms(1000), 1000);
+    cr_assert_eq(xa_decay_cached_ms(-1), -1);
+}
+
 Test(conf, parse_values_and_errors)
 {
     xa_opts_t o;
