@@ -5,7 +5,7 @@ run under every allocator, interleaved, with a Markdown report.
   bench/classic.py [--repeats N] [--only name,...] [--allocs xalloc,glibc,...]
                    [--lib NAME=PATH ...] [--xalloc PATH] [--bindir DIR]
                    [--metric wall|cpu] [--markdown FILE] [--json FILE]
-                   [--timeout S] [--verbose]
+                   [--timeout S] [--verbose] [--from-json FILE]
 
 Each repeat runs every benchmark once under every allocator; the allocator
 order rotates from one repeat to the next, and each benchmark's runs of a
@@ -153,9 +153,24 @@ def main():
     ap.add_argument("--json", metavar="FILE", help="write all raw measurements to FILE")
     ap.add_argument("--timeout", type=float, default=180.0, help="per-run limit, s")
     ap.add_argument("--verbose", "-v", action="store_true")
+    ap.add_argument("--from-json", metavar="FILE",
+                    help="do not run: report the runs saved by --json (with --metric)")
     a = ap.parse_args()
     if a.repeats < 1:
         sys.exit("--repeats must be >= 1")
+    if a.from_json:
+        with open(a.from_json) as f:
+            saved = json.load(f)
+        allocs = list(saved["allocators"].items())
+        data = saved["data"]
+        for cells in data.values():
+            for c in cells.values():
+                c["time"] = c[a.metric]
+        benches = [b for b in BENCHMARKS if b[0] in data]
+        a.repeats = saved["repeats"]
+        a.json = None
+        report(a, benches, allocs, data, [], a.repeats)
+        return 0
 
     benches = BENCHMARKS
     if a.only:
