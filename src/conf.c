@@ -226,6 +226,7 @@ void xa_conf_init(void) {
 		const char *env = conf_env("XALLOC_CONF");
 		if (env)
 			bad += xa_conf_parse(&xa_opt, "XALLOC_CONF", env);
+		xa_idle_test_hold_init(conf_env("XALLOC_TEST_IDLE_HOLD"));
 	}
 	if (bad && xa_opt.abort_conf) {
 		xa_message("aborting: invalid configuration (abort_conf:true)");

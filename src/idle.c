@@ -31,19 +31,118 @@
  * underneath; the flush itself runs after the lock is dropped, and the
  * thread still cannot exit, since its exit hook waits in xa_tsd_enter while
  * reclaim == 1.  Nothing here allocates.
+ *
+ * Fork.  Invariant: no thread ever waits on a reclaimer that does not
+ * exist.  A fork child has no background thread, so it must not inherit a
+ * claim (reclaim == 1) it would wait on for ever.  Three guards:
+ *  - The prepare handler's first step, before any allocator lock, is
+ *    xa_tsd_enter on the forking thread: it sets in_slow (so no claim can
+ *    succeed from then on: step 3 rechecks in_slow and the switch count)
+ *    and waits until a claim already made is finished.  The reclaimer is
+ *    never blocked by the forking thread then: it holds no allocator lock
+ *    yet (a lock held by another forking thread is released when that
+ *    fork is done).  The registry lock and the others come after.
+ *  - The child handler clears the claim state of the forking thread
+ *    (restores nbins/next_event, reclaim = 0) and refreshes its tid (the
+ *    parent's tid names no thread of the child, so its cache would never
+ *    be reclaimed there).  Other threads' states are dropped from the
+ *    registry (tsd.c); their caches are abandoned, not flushed: a thread
+ *    may have been in the middle of a fast path or of a reclaim when the
+ *    address space was copied, so their contents are not known to be
+ *    consistent.  A leak of at most one cache per dead thread, never a
+ *    double use.
+ *  - xa_idle_owner_wait never spins on a claim made in another process
+ *    (reclaim_pid != getpid(): a fork that ran no handlers, e.g. a raw
+ *    fork system call): the reclaimer is gone and may have stopped half-way
+ *    through a bin, so the owner takes its cache back empty, abandoning
+ *    the objects (a bounded leak; nothing can be handed out twice).  With
+ *    the reclaimer alive the wait lasts one flush: the owner holds no lock
+ *    the flush needs (claims happen only while in_slow is clear).
+ *
+ * Test hook: XALLOC_TEST_IDLE_HOLD="W,R" (two file descriptors, ignored
+ * in setuid processes) makes the background thread write the claimed
+ * thread's tid to W and wait for a byte on R before each flush, so a test
+ * can fork while a cache is claimed (test/integration/test_fork.c).
  */
 #include "internal.h"
 
 #include <sched.h>
+#include <unistd.h>
 
+/* Gives the owner its cache back once the claim is over (or abandoned). */
 void xa_idle_owner_wait(xa_tsd_t *t) {
-	while (atomic_load_explicit(&t->reclaim, memory_order_acquire) == 1)
+	pid_t self = 0;
+	while (atomic_load_explicit(&t->reclaim, memory_order_acquire) == 1) {
+		if (self == 0)
+			self = getpid();
+		if (t->reclaim_pid != self) {
+			/* claimed in the parent process: no one will finish;
+			 * the bins may be half flushed, so drop them all */
+			for (unsigned i = 0; i < SC_NCLASSES; i++) {
+				XA_RELAXED_STORE(t->bins[i].ncached, 0);
+				t->bins[i].low_water = 0;
+			}
+			atomic_store_explicit(&t->reclaim, 2, memory_order_relaxed);
+			break;
+		}
 		sched_yield();
+	}
 	if (atomic_load_explicit(&t->reclaim, memory_order_acquire) == 2) {
 		t->nbins = t->stacks ? xa_tcache_nbins : 0;
 		t->next_event = t->allocated + TCACHE_GC_INTERVAL;
 		atomic_store_explicit(&t->reclaim, 0, memory_order_release);
 	}
+}
+
+void xa_idle_prefork(void) {
+	xa_tsd_t *t = &xa_tsd_tls;
+	t->fork_in_slow = t->in_slow;
+	xa_tsd_enter(t);
+}
+
+void xa_idle_postfork_parent(void) {
+	xa_tsd_t *t = &xa_tsd_tls;
+	atomic_signal_fence(memory_order_seq_cst);
+	t->in_slow = t->fork_in_slow;
+}
+
+void xa_idle_postfork_child(void) {
+	xa_tsd_t *t = &xa_tsd_tls;
+	if (t->state == TSD_NOMINAL)
+		t->tid = xa_os_gettid();
+	/* After the prepare handler's wait this is at most 2 (restored here);
+	 * a 1 would be abandoned by the pid check. */
+	xa_idle_owner_wait(t);
+	atomic_signal_fence(memory_order_seq_cst);
+	t->in_slow = t->fork_in_slow;
+}
+
+static int hold_w = -1, hold_r = -1;
+
+void xa_idle_test_hold_init(const char *spec) {
+	if (spec == NULL)
+		return;
+	int v[2] = {0, 0}, k = 0;
+	for (const char *p = spec; *p && k < 2; p++) {
+		if (*p >= '0' && *p <= '9')
+			v[k] = v[k] * 10 + (*p - '0');
+		else if (*p == ',')
+			k++;
+		else
+			return;
+	}
+	if (k == 1) {
+		hold_w = v[0];
+		hold_r = v[1];
+	}
+}
+
+static void idle_test_hold(const xa_tsd_t *t) {
+	int32_t tid = (int32_t)t->tid;
+	char c;
+	if (write(hold_w, &tid, sizeof(tid)) == (ssize_t)sizeof(tid))
+		while (read(hold_r, &c, 1) < 0 && errno == EINTR)
+			;
 }
 
 static uint64_t idle_reclaimed_bytes, idle_reclaims;
@@ -117,6 +216,7 @@ static void idle_visit(xa_tsd_t *t, void *arg) {
 	uint64_t sw1, sw2;
 	if (!task_status(t->tid, &st, &sw1) || st != 'S' || XA_RELAXED_LOAD(t->in_slow))
 		goto later;
+	t->reclaim_pid = getpid();
 	atomic_store(&t->reclaim, 1);
 	XA_RELAXED_STORE(t->nbins, 0);
 	XA_RELAXED_STORE(t->next_event, 0);
@@ -143,6 +243,8 @@ uint64_t xa_idle_reclaim(uint64_t now, int64_t decay_ms) {
 	xa_tsd_foreach(idle_visit, &ps);
 	for (unsigned i = 0; i < ps.nclaimed; i++) {
 		xa_tsd_t *t = ps.claimed[i];
+		if (hold_w >= 0)
+			idle_test_hold(t);
 		size_t bytes = xa_tcache_bytes_n(t, xa_tcache_nbins);
 		/* The objects have sat unused since the owner's last call at
 		 * the latest: the pages they free are due at once. */

@@ -13,7 +13,9 @@
  * (background, prof, tsd, arenas/bins/arena, huge, pagemap, base), so the
  * child starts with consistent metadata; the child re-initialises the locks
  * (only the forking thread exists there) and recreates the background
- * thread lazily.
+ * thread lazily.  Before taking the first lock the forking thread waits out
+ * any idle reclaim of its own cache (idle.c): the reclaimer may need those
+ * locks, and the child would have no reclaimer to wait for.
  */
 #include "internal.h"
 
@@ -32,6 +34,8 @@ void xa_pagemap_postfork_child(void);
 static void xa_prefork(void) {
 	if (!xa_initialized())
 		return;
+	/* Before any lock: a reclaim of this thread's cache may need them. */
+	xa_idle_prefork();
 	xa_background_prefork();
 	xa_prof_prefork();
 	xa_tsd_prefork();
@@ -51,6 +55,7 @@ static void xa_postfork_parent(void) {
 	xa_tsd_postfork_parent();
 	xa_prof_postfork_parent();
 	xa_background_postfork_parent();
+	xa_idle_postfork_parent();
 }
 
 static void xa_postfork_child(void) {
@@ -64,6 +69,7 @@ static void xa_postfork_child(void) {
 	xa_prof_postfork_child();
 	xa_background_postfork_child();
 	xa_stats_postfork_child();
+	xa_idle_postfork_child();
 }
 
 bool xa_init_slow(void) {

@@ -56,9 +56,14 @@ struct xa_tsd_s {
 	pid_t tid;
 	/* idle-cache reclaim (idle.c): in_slow is written by the owner only;
 	 * reclaim by the background thread (1: reclaiming, 2: owner must
-	 * restore nbins/next_event); seen_* belong to the background thread */
+	 * restore nbins/next_event); seen_* belong to the background thread;
+	 * reclaim_pid is the process whose background thread set reclaim = 1
+	 * (a fork child has no such thread); fork_in_slow keeps in_slow
+	 * across the fork handlers */
 	uint8_t in_slow;
 	_Atomic uint8_t reclaim;
+	uint8_t fork_in_slow;
+	pid_t reclaim_pid;
 	uint64_t seen_alloc, seen_dealloc, seen_ns;
 	xa_cbin_t bins[SC_NCLASSES];
 };
@@ -188,6 +193,16 @@ XA_INLINE void xa_tsd_leave(xa_tsd_t *t) {
 /* Background side: reclaim caches of threads idle for decay_ms.  Returns
  * ns until the next thread may become eligible (UINT64_MAX: none). */
 uint64_t xa_idle_reclaim(uint64_t now, int64_t decay_ms);
+/* Fork handlers (init.c): the forking thread waits out any claim on its
+ * cache before the first lock is taken; the child clears the claim state
+ * and refreshes the thread id. */
+void xa_idle_prefork(void);
+void xa_idle_postfork_parent(void);
+void xa_idle_postfork_child(void);
+/* Test hook (XALLOC_TEST_IDLE_HOLD="W,R", read by conf.c): hold the
+ * background thread before each idle flush until a byte arrives on fd R,
+ * after writing the claimed thread's tid (4 bytes) to fd W. */
+void xa_idle_test_hold_init(const char *spec);
 
 /* tcache.c */
 /* Set up the calling thread's cache (stacks from base).  Returns true on

@@ -28,9 +28,10 @@ static double now(void)
  * program (test/integration/) -- make check sets all of them explicitly. */
 static const char *default_path(const char *var)
 {
-    static char buf[4][4096];
-    static const char *const vars[4] = {"XALLOC_LIB", "XCHILD", "XDLMOD", "CXX_PROG"};
-    static const char *const rel[4] = {"/../../src/.libs/libxalloc.so", "/xchild", "/.libs/dlmod.so", "/cxx_prog"};
+    static char buf[5][4096];
+    static const char *const vars[5] = {"XALLOC_LIB", "XCHILD", "XDLMOD", "CXX_PROG", "XFORK"};
+    static const char *const rel[5] = {"/../../src/.libs/libxalloc.so", "/xchild", "/.libs/dlmod.so", "/cxx_prog",
+                                       "/xfork"};
     char exe[4000];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0)
@@ -40,7 +41,7 @@ static const char *default_path(const char *var)
     if (!slash)
         return NULL;
     *slash = 0;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (strcmp(var, vars[i]) == 0) {
             snprintf(buf[i], sizeof buf[i], "%s%s", exe, rel[i]);
             return buf[i];
@@ -94,15 +95,21 @@ static int env_skip(const char *e)
 
 void xrun_argv(struct xrun *r, const char *conf, int timeout_s, const char *const *argv)
 {
+    xrun_prog_argv(r, "XCHILD", conf, timeout_s, argv);
+}
+
+void xrun_prog_argv(struct xrun *r, const char *var, const char *conf, int timeout_s, const char *const *argv)
+{
     memset(r, 0, sizeof *r);
     const char *lib = env_path("XALLOC_LIB");
-    const char *xchild = env_path("XCHILD");
-    cr_assert(access(xchild, X_OK) == 0, "XCHILD=%s is not executable", xchild);
+    const char *xchild = env_path(var);
+    cr_assert(access(xchild, X_OK) == 0, "%s=%s is not executable", var, xchild);
+    const char *name = strrchr(xchild, '/') ? strrchr(xchild, '/') + 1 : xchild;
 
     /* description for messages */
-    size_t w = conf ? (size_t)snprintf(r->what, sizeof r->what, "XALLOC_CONF=%.60s%s xchild", conf,
-                                       strlen(conf) > 60 ? "..." : "")
-                    : (size_t)snprintf(r->what, sizeof r->what, "xchild");
+    size_t w = conf ? (size_t)snprintf(r->what, sizeof r->what, "XALLOC_CONF=%.60s%s %s", conf,
+                                       strlen(conf) > 60 ? "..." : "", name)
+                    : (size_t)snprintf(r->what, sizeof r->what, "%s", name);
     for (int i = 0; argv[i] && w < sizeof r->what; i++)
         w += (size_t)snprintf(r->what + w, sizeof r->what - w, " %s", argv[i]);
 
