@@ -124,7 +124,7 @@ void xa_idle_test_hold_init(const char *spec) {
 		return;
 	int v[2] = {0, 0}, k = 0;
 	for (const char *p = spec; *p && k < 2; p++) {
-		if (*p >= '0' && *p <= '9')
+		if (*p >= '0' && *p <= '9' && v[k] < 100000)
 			v[k] = v[k] * 10 + (*p - '0');
 		else if (*p == ',')
 			k++;
