@@ -116,12 +116,8 @@ static void *alloc_raw(xa_tsd_t *t, size_t usize, unsigned cls, size_t align, bo
 	void *p;
 	if (cls < t->nbins) {
 		xa_cbin_t *b = &t->bins[cls];
-		if (b->ncached) {
-			uint16_t n = (uint16_t)(b->ncached - 1);
-			XA_RELAXED_STORE(b->ncached, n);
-			if (n < b->low_water)
-				b->low_water = n;
-			p = xa_cbin_stack(t, b)[n];
+		if (xa_cbin_ncached(b)) {
+			p = xa_cbin_pop(b);
 		} else {
 			p = xa_tcache_fill(t, cls);
 		}
@@ -281,14 +277,14 @@ static size_t run_usize(xa_run_t *r) {
  * cannot see it until the next flush: the pointer starts a region of its
  * slab, and it is not the object cached last (free(p); free(p)).  A
  * repeat further down the stack is caught when the bin is flushed. */
-XA_INLINE void check_cached_free(const xa_tsd_t *t, xa_cbin_t *b, xa_run_t *r, void *ptr, size_t usize) {
+XA_INLINE void check_cached_free(xa_cbin_t *b, xa_run_t *r, void *ptr, size_t usize) {
 	if (r->kind == RUN_SLAB) {
 		size_t off = (uintptr_t)ptr - r->addr;
 		unsigned idx = xa_sc_region_index(r->cls, off);
 		xa_check((size_t)idx * xa_sc[r->cls].size == off && idx < r->nregs,
 		    "free of invalid pointer", ptr, 0);
 	}
-	xa_check(b->ncached == 0 || xa_cbin_stack(t, b)[b->ncached - 1] != ptr, "double free of", ptr, usize);
+	xa_check(b->head[-1] != ptr, "double free of", ptr, usize); /* base[-1] is NULL */
 }
 
 static void free_impl(xa_tsd_t *t, void *ptr) {
@@ -314,11 +310,10 @@ static void free_impl(xa_tsd_t *t, void *ptr) {
 	}
 	if (cls < t->nbins && (r->kind == RUN_SLAB || r->usize == xa_sc_size[cls])) {
 		xa_cbin_t *b = &t->bins[cls];
-		check_cached_free(t, b, r, ptr, usize);
-		if (b->ncached == b->cap)
+		check_cached_free(b, r, ptr, usize);
+		if (xa_cbin_full(b))
 			xa_tcache_flush_bin(t, cls, b->cap / 2);
-		xa_cbin_stack(t, b)[b->ncached] = ptr;
-		XA_RELAXED_STORE(b->ncached, (uint16_t)(b->ncached + 1));
+		xa_cbin_push(b, ptr);
 		return;
 	}
 	if (r->kind == RUN_SLAB)

@@ -496,7 +496,7 @@ void *xa_arena_malloc_small(xa_arena_t *a, unsigned cls, bool zero) {
 
 void xa_arena_free_small_one(xa_chunk_t *c, void *ptr) {
 	xa_arena_t *a = c->arena;
-	unsigned cls = c->pclass[((uintptr_t)ptr - c->addr) >> LG_PAGE];
+	unsigned cls;
 	xa_run_t *r0 = c->prun[((uintptr_t)ptr - c->addr) >> LG_PAGE];
 	xa_check(r0 && r0->kind == RUN_SLAB, "free of invalid pointer", ptr, 0);
 	cls = r0->cls;
@@ -543,6 +543,14 @@ void *xa_arena_malloc_large(xa_arena_t *a, size_t usize, size_t align, bool zero
 
 void xa_arena_free_large(xa_chunk_t *c, xa_run_t *r) {
 	xa_arena_t *a = c->arena;
+	/* The background thread starts on the first kick after pages went
+	 * dirty, and pthread_create allocates (the new thread's DTV): started
+	 * after the pages are freed, that allocation could take them at once,
+	 * and a second free(p) of this run would then meet a live slab instead
+	 * of the free run that makes it a detected double free.  So start it
+	 * while the run is still allocated. */
+	if (unlikely(!xa_background_running()))
+		xa_background_kick();
 	xa_mutex_lock(&a->lock);
 	unsigned cls = r->cls;
 	a->stats.large_ndalloc++;

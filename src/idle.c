@@ -78,10 +78,8 @@ void xa_idle_owner_wait(xa_tsd_t *t) {
 		if (t->reclaim_pid != self) {
 			/* claimed in the parent process: no one will finish;
 			 * the bins may be half flushed, so drop them all */
-			for (unsigned i = 0; i < SC_NCLASSES; i++) {
-				XA_RELAXED_STORE(t->bins[i].ncached, 0);
-				t->bins[i].low_water = 0;
-			}
+			for (unsigned i = 0; i < SC_NCLASSES; i++)
+				xa_cbin_drop(&t->bins[i]);
 			atomic_store_explicit(&t->reclaim, 2, memory_order_relaxed);
 			break;
 		}

@@ -34,6 +34,9 @@
 #define XA_NOINLINE __attribute__((noinline))
 #define XA_COLD __attribute__((cold, noinline))
 #define XA_EXPORT __attribute__((visibility("default")))
+/* On the extern declarations the fast paths read: the compiler then
+ * addresses them PC-relative instead of through the GOT. */
+#define XA_HIDDEN __attribute__((visibility("hidden")))
 #define XA_NORETURN __attribute__((noreturn))
 #define XA_CONCAT2(a, b) a##b
 #define XA_CONCAT(a, b) XA_CONCAT2(a, b)
@@ -147,21 +150,35 @@ void xa_base_postfork_child(void);
 /* ---- sizeclass.c ----------------------------------------------------- */
 #include "sizeclass.h"
 
-/* ---- pagemap.c: chunk number -> chunk descriptor, lock-free reads ---- */
-extern _Atomic(xa_chunk_t **) xa_pagemap_l1[];
-/* Returns true on error (out of metadata memory). */
+/* ---- pagemap.c: chunk number -> chunk descriptor, lock-free reads ----
+ * A flat array indexed by (address >> LG_CHUNK) & xa_pagemap_mask, whose
+ * entries are descriptor addresses minus &xa_chunk_empty: an entry never
+ * written reads as 0, i.e. the empty descriptor (all PCLASS_NONE), so the
+ * free fast path reads a descriptor without a NULL test (see pagemap.c). */
+extern const xa_chunk_t xa_chunk_empty XA_HIDDEN;
+extern uintptr_t *xa_pagemap_map XA_HIDDEN;
+extern uintptr_t xa_pagemap_mask XA_HIDDEN;
+/* Returns true on error (out of memory for the map). */
 bool xa_pagemap_set(uintptr_t addr, size_t size, xa_chunk_t *chunk);
 void xa_pagemap_clear(uintptr_t addr, size_t size);
-#define PAGEMAP_L2_BITS 13
-#define PAGEMAP_L1_BITS (LG_VADDR - LG_CHUNK - PAGEMAP_L2_BITS)
+/* Resident bytes of the map (pages ever written). */
+size_t xa_pagemap_bytes(void);
+/* Never NULL: &xa_chunk_empty for memory that is not ours.  Addresses with
+ * bits at or above LG_VADDR alias their low bits here (they are never user
+ * memory on Linux); xa_pagemap_lookup rejects them. */
+XA_INLINE const xa_chunk_t *xa_pagemap_lookup_fast(uintptr_t a) {
+	/* mask first (acquire): a map pointer at least as new as the mask */
+	/* mask first (acquire): then the map pointer is at least as new */
+	uintptr_t mask = __atomic_load_n(&xa_pagemap_mask, __ATOMIC_ACQUIRE);
+	uintptr_t *map = __atomic_load_n(&xa_pagemap_map, __ATOMIC_RELAXED);
+	return (const xa_chunk_t *)((uintptr_t)&xa_chunk_empty + map[(a >> LG_CHUNK) & mask]);
+}
+/* The descriptor of the chunk holding a, NULL if it is not ours. */
 XA_INLINE xa_chunk_t *xa_pagemap_lookup(uintptr_t a) {
-	uintptr_t i1 = a >> (LG_CHUNK + PAGEMAP_L2_BITS);
-	if (unlikely(i1 >= ((uintptr_t)1 << PAGEMAP_L1_BITS)))
+	const xa_chunk_t *c = xa_pagemap_lookup_fast(a);
+	if (unlikely(c == &xa_chunk_empty || (a >> LG_VADDR) != 0))
 		return NULL;
-	xa_chunk_t **l2 = atomic_load_explicit(&xa_pagemap_l1[i1], memory_order_acquire);
-	if (unlikely(l2 == NULL))
-		return NULL;
-	return l2[(a >> LG_CHUNK) & (((uintptr_t)1 << PAGEMAP_L2_BITS) - 1)];
+	return (xa_chunk_t *)(uintptr_t)c;
 }
 
 /* ---- decay.c: release-rate arithmetic only (no system calls) -------- */

@@ -51,6 +51,13 @@ void *xa_os_map(size_t size, size_t align) {
 	return (void *)a;
 }
 
+void *xa_os_reserve_zero(size_t size) {
+	int e = errno;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	errno = e;
+	return p == MAP_FAILED ? NULL : p;
+}
+
 void xa_os_unmap(void *addr, size_t size) {
 	int e = errno;
 	if (munmap(addr, size) != 0)

@@ -11,6 +11,9 @@
  * as the kernel set it (ENOMEM). */
 void *xa_os_map(size_t size, size_t align);
 void xa_os_unmap(void *addr, size_t size);
+/* Reserve size bytes read/write with MAP_NORESERVE: pages are backed only
+ * when written (reads of untouched pages give zero).  NULL on failure. */
+void *xa_os_reserve_zero(size_t size);
 /* Forced purge: the pages read as zero afterwards and leave RSS at once. */
 bool xa_os_purge_forced(void *addr, size_t size);
 /* Lazy purge (MADV_FREE): the kernel reclaims the pages only under memory

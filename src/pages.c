@@ -300,7 +300,7 @@ void xa_run_set_pages(xa_chunk_t *c, xa_run_t *r, uint8_t cls, bool all) {
 	if (all) {
 		for (size_t i = 0; i < r->npages; i++) {
 			c->prun[p0 + i] = r;
-			c->pclass[p0 + i] = cls;
+			c->pclass[p0 + i] = PCLASS_ENTRY(cls, i);
 		}
 	} else {
 		c->prun[p0] = r;

@@ -35,7 +35,7 @@ unsigned xa_sc_compute_class(size_t size) {
 static void sc_slab_geometry(size_t size, uint16_t *npages, uint16_t *nregs) {
 	unsigned best = 1;
 	size_t best_waste = SIZE_MAX;
-	for (unsigned np = 1; np <= 16; np++) {
+	for (unsigned np = 1; np <= SLAB_MAXPAGES; np++) {
 		size_t slab = np * PAGE, n = slab / size;
 		if (n == 0)
 			continue;

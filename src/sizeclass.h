@@ -30,9 +30,9 @@ typedef struct {
 	uint32_t recip;  /* small: ceil(2^32 / size), for offset -> index */
 } xa_sc_info_t;
 
-extern xa_sc_info_t xa_sc[SC_NCLASSES];
-extern uint32_t xa_sc_size[SC_NCLASSES + 1]; /* [SC_HUGE] = 0 */
-extern uint8_t xa_sc_lookup[SC_NLOOKUP];
+extern xa_sc_info_t xa_sc[SC_NCLASSES] XA_HIDDEN;
+extern uint32_t xa_sc_size[SC_NCLASSES + 1] XA_HIDDEN; /* [SC_HUGE] = 0 */
+extern uint8_t xa_sc_lookup[SC_NLOOKUP] XA_HIDDEN;
 
 void xa_sc_boot(void);
 /* Pure computation behind the tables (testable without the tables). */

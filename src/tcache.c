@@ -17,7 +17,7 @@
 #include "internal.h"
 
 unsigned xa_tcache_nbins;
-uint16_t xa_tcache_amask[SC_NCLASSES];
+uint64_t xa_tcache_fmagic[SC_NCLASSES];
 static uint16_t tcache_cap[SC_NCLASSES];
 static size_t tcache_slots;
 static xa_pool_t stacks_pool;
@@ -54,7 +54,8 @@ void xa_tcache_boot(void) {
 	for (unsigned i = 0; i < n; i++) {
 		tcache_cap[i] = tcache_cap_for(i);
 		tcache_slots += tcache_cap[i] + 1; /* + the NULL sentinel */
-		xa_tcache_amask[i] = (uint16_t)(i < SC_NSMALL ? QUANTUM - 1 : PAGE_MASK);
+		uint64_t d = i < SC_NSMALL ? xa_sc_size[i] : PAGE;
+		xa_tcache_fmagic[i] = UINT64_MAX / d + 1; /* ceil(2^64 / d) for any d >= 2 */
 	}
 	stacks_pool.size = XA_MAX(tcache_slots, 1) * sizeof(void *);
 }
@@ -70,16 +71,19 @@ bool xa_tcache_init(xa_tsd_t *t) {
 	XA_RELAXED_STORE(t->stacks, block);
 	for (unsigned i = 0; i < xa_tcache_nbins; i++) {
 		xa_cbin_t *b = &t->bins[i];
-		/* slot 0 of each stack's area: a NULL sentinel at stack[-1]
+		/* slot 0 of each stack's area: a NULL sentinel at base[-1]
 		 * for the free fast path's top-of-stack compare (the pool
 		 * reuses block[0] as its link, so it is set on every init) */
 		block[0] = NULL;
-		b->off = (uint32_t)(block + 1 - t->stacks);
+		void **base = block + 1;
 		block += tcache_cap[i] + 1;
-		b->cap = tcache_cap[i];
-		b->ncached = 0;
-		b->low_water = 0;
+		XA_RELAXED_STORE(b->cap, tcache_cap[i]);
+		XA_RELAXED_STORE(b->full, XA_POS16(base + tcache_cap[i]));
+		b->lw = XA_POS16(base);
+		b->size = xa_sc_size[i];
+		b->fmagic = xa_tcache_fmagic[i];
 		b->nfill = (uint16_t)XA_MAX(b->cap / 8, 1);
+		XA_RELAXED_STORE(b->head, base);
 	}
 	t->nbins = xa_tcache_nbins;
 	return false;
@@ -92,49 +96,47 @@ void xa_tcache_destroy(xa_tsd_t *t) {
 	t->nbins = 0;
 	xa_pool_put(&stacks_pool, t->stacks);
 	XA_RELAXED_STORE(t->stacks, NULL);
-	for (unsigned i = 0; i < SC_NCLASSES; i++) {
-		t->bins[i].off = 0;
-		t->bins[i].cap = 0;
-	}
+	/* The bins stay as the flush left them, empty (head == lw): the
+	 * malloc fast path misses on them, statistics read 0. */
 }
 
 void *xa_tcache_fill(xa_tsd_t *t, unsigned cls) {
 	xa_cbin_t *b = &t->bins[cls];
-	xa_assert(b->ncached == 0);
+	xa_assert(xa_cbin_ncached(b) == 0);
 	if (cls >= SC_NSMALL)
 		return xa_arena_malloc_large(t->arena, xa_sc_size[cls], 0, false);
-	void **stack = xa_cbin_stack(t, b);
-	unsigned got = xa_arena_fill_small(xa_arena_for_fill(t, cls), cls, stack, b->nfill, b->nrequests + 1);
+	void **base = b->head;
+	unsigned got = xa_arena_fill_small(xa_arena_for_fill(t, cls), cls, base, b->nfill, b->nrequests + 1);
 	b->nrequests = 0;
 	if (got == 0)
 		return NULL;
 	got--;
-	XA_RELAXED_STORE(b->ncached, (uint16_t)got);
-	b->low_water = (uint16_t)got;
-	return stack[got];
+	XA_OWNER_STORE(b->head, base + got);
+	b->lw = XA_POS16(base + got);
+	return base[got];
 }
 
 /* Flush the oldest objects of a bin, keeping `keep` of the newest. */
 void xa_tcache_flush_bin(xa_tsd_t *t, unsigned cls, unsigned keep) {
 	xa_cbin_t *b = &t->bins[cls];
-	unsigned n = b->ncached;
+	unsigned n = xa_cbin_ncached(b);
 	if (keep >= n)
 		return;
 	unsigned k = n - keep;
+	void **base = b->head - n;
+	unsigned lw = xa_cbin_low_water(b);
 	if (cls < SC_NSMALL)
-		xa_arena_flush_small(cls, xa_cbin_stack(t, b), k);
+		xa_arena_flush_small(cls, base, k);
 	else
-		xa_arena_flush_large(xa_cbin_stack(t, b), k);
-	memmove(xa_cbin_stack(t, b), xa_cbin_stack(t, b) + k, keep * sizeof(void *));
-	XA_RELAXED_STORE(b->ncached, (uint16_t)keep);
-	if (b->low_water > keep)
-		b->low_water = (uint16_t)keep;
+		xa_arena_flush_large(base, k);
+	memmove(base, base + k, keep * sizeof(void *));
+	XA_OWNER_STORE(b->head, base + keep);
+	b->lw = XA_POS16(base + XA_MIN(lw, keep));
 }
 
 void xa_tcache_flush_n(xa_tsd_t *t, unsigned nbins) {
 	for (unsigned i = 0; i < nbins; i++) {
 		xa_tcache_flush_bin(t, i, 0);
-		t->bins[i].low_water = 0;
 	}
 }
 
@@ -148,15 +150,16 @@ void xa_tcache_gc_step(xa_tsd_t *t) {
 		unsigned i = t->gc_bin;
 		t->gc_bin = (uint8_t)((i + 1) % t->nbins);
 		xa_cbin_t *b = &t->bins[i];
-		if (b->low_water > 0) {
-			unsigned drop = b->low_water - b->low_water / 4;
-			xa_tcache_flush_bin(t, i, b->ncached - drop);
+		unsigned lw = xa_cbin_low_water(b);
+		if (lw > 0) {
+			unsigned drop = lw - lw / 4;
+			xa_tcache_flush_bin(t, i, xa_cbin_ncached(b) - drop);
 			if (b->nfill > 1)
 				b->nfill /= 2;
-		} else if (b->ncached == 0 && b->nfill < b->cap / 2) {
+		} else if (xa_cbin_ncached(b) == 0 && b->nfill < b->cap / 2) {
 			b->nfill *= 2;
 		}
-		b->low_water = b->ncached;
+		b->lw = XA_POS16(b->head);
 	}
 }
 
@@ -169,6 +172,6 @@ size_t xa_tcache_bytes(xa_tsd_t *t) {
 size_t xa_tcache_bytes_n(xa_tsd_t *t, unsigned n) {
 	size_t bytes = 0;
 	for (unsigned i = 0; i < n; i++)
-		bytes += (size_t)XA_RELAXED_LOAD(t->bins[i].ncached) * xa_sc_size[i];
+		bytes += (size_t)xa_cbin_ncached(&t->bins[i]) * xa_sc_size[i];
 	return bytes;
 }

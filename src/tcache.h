@@ -17,19 +17,32 @@
 #ifndef XA_TCACHE_H
 #define XA_TCACHE_H
 
+/*
+ * A cache bin: 32 bytes, so the fast paths index bins with one shift.
+ * The stack grows upwards: objects are [base, head), base = head - ncached;
+ * base[-1] is a NULL sentinel (never written), so the free path's compare
+ * with the top object (head[-1]) needs no emptiness test.  Positions are
+ * compared by their low 16 bits (every stack is far below 64 KiB), as in
+ * jemalloc's cache_bin: `lw` is the lowest head position since the GC last
+ * visited the bin (the low-water mark), and it is never below base, so the
+ * malloc fast path's single compare head != lw covers both "empty" and "a
+ * new low water": either case falls into the slow path, which pops (and
+ * lowers lw) or refills.  `full` is where head stands when the stack holds
+ * cap objects.
+ */
 typedef struct {
-	uint32_t off;       /* the stack is t->stacks + off: cap slots, objects
-	                       at [0, ncached); stack[-1] is a NULL sentinel
-	                       (never written) */
-	uint16_t ncached;
+	void **head;        /* next free slot */
+	uint64_t fmagic;    /* free check, see xa_tcache_fmagic */
+	uint32_t size;      /* usable bytes of the class: counted per hit */
+	/* allocations since the last merge into the bin stats: kept in the
+	 * bin itself, as a separate array cost the malloc fast path an extra
+	 * cache line (b_mixed +4.4% against --disable-stats) */
+	uint32_t nrequests;
+	uint16_t lw;        /* low 16 bits of the low-water position */
+	uint16_t full;      /* low 16 bits of base + cap */
 	uint16_t cap;
 	uint16_t nfill;     /* how many to fetch on the next miss */
-	uint16_t low_water; /* min ncached since the last GC visit */
-	/* allocations since the last merge into the bin stats: kept in the
-	 * bin's own 16 bytes, as a separate array cost the malloc fast path
-	 * an extra cache line (b_mixed +4.4% against --disable-stats) */
-	uint32_t nrequests;
-} xa_cbin_t; /* 16 bytes: the fast path indexes bins with a shift */
+} xa_cbin_t;
 
 enum { TSD_UNINIT = 0, TSD_INITIALIZING, TSD_NOMINAL, TSD_PURGATORY };
 
@@ -68,7 +81,6 @@ struct xa_tsd_s {
 	xa_cbin_t bins[SC_NCLASSES];
 };
 
-XA_INLINE void **xa_cbin_stack(const xa_tsd_t *t, const xa_cbin_t *b) { return t->stacks + b->off; }
 
 #define XA_RELAXED_STORE(lv, v) __atomic_store_n(&(lv), (v), __ATOMIC_RELAXED)
 /* Stores of the owner's counters on the fast paths.  Other threads read
@@ -88,14 +100,53 @@ XA_INLINE void **xa_cbin_stack(const xa_tsd_t *t, const xa_cbin_t *b) { return t
 #endif
 #define XA_RELAXED_LOAD(lv) __atomic_load_n(&(lv), __ATOMIC_RELAXED)
 
+#define XA_POS16(p) ((uint16_t)(uintptr_t)(p))
+/* Objects in the bin (read racily by statistics: head is stored with
+ * XA_OWNER_STORE). */
+XA_INLINE unsigned xa_cbin_ncached(const xa_cbin_t *b) {
+	void **h = XA_RELAXED_LOAD(b->head);
+	/* cap and full change only in xa_tcache_init (relaxed stores) */
+	return XA_RELAXED_LOAD(b->cap) - (unsigned)(uint16_t)(XA_RELAXED_LOAD(b->full) - XA_POS16(h)) / sizeof(void *);
+}
+XA_INLINE void **xa_cbin_base(const xa_cbin_t *b) { return b->head - xa_cbin_ncached(b); }
+/* The low-water mark as a count of objects. */
+XA_INLINE unsigned xa_cbin_low_water(const xa_cbin_t *b) {
+	return xa_cbin_ncached(b) - (unsigned)(uint16_t)(XA_POS16(b->head) - b->lw) / sizeof(void *);
+}
+/* Pop / push for the slow paths (the fast paths below do the same inline). */
+XA_INLINE void *xa_cbin_pop(xa_cbin_t *b) {
+	void **h = b->head - 1;
+	XA_OWNER_STORE(b->head, h);
+	if (XA_POS16(h + 1) == b->lw)
+		b->lw = XA_POS16(h); /* a new low water (lw <= head always) */
+	return *h;
+}
+XA_INLINE void xa_cbin_push(xa_cbin_t *b, void *ptr) {
+	void **h = b->head;
+	*h = ptr;
+	XA_OWNER_STORE(b->head, h + 1);
+}
+XA_INLINE bool xa_cbin_full(const xa_cbin_t *b) { return XA_POS16(b->head) == b->full; }
+/* Forget every object in the bin (they are leaked): base is derived from
+ * full and cap, which a flush never changes, so this is right even for a
+ * bin whose flush stopped half-way (idle.c, a fork during a reclaim). */
+XA_INLINE void xa_cbin_drop(xa_cbin_t *b) {
+	void **base = xa_cbin_base(b);
+	XA_OWNER_STORE(b->head, base);
+	b->lw = XA_POS16(base);
+}
+
 /* Bytes of allocation between incremental GC visits. */
 #define TCACHE_GC_INTERVAL ((uint64_t)64 << 10)
 
 extern __thread xa_tsd_t xa_tsd_tls __attribute__((tls_model("initial-exec")));
 extern unsigned xa_tcache_nbins; /* classes <= tcache_max, 0 if tcache off */
-/* Per class: the alignment every object start has, minus one (15 for
- * slab classes, PAGE_MASK for large ones); the free fast path's check. */
-extern uint16_t xa_tcache_amask[SC_NCLASSES];
+/* Per class: ceil(2^64 / d), d the class size for slab classes and PAGE for
+ * large ones.  The free fast path's region-start check: for an offset
+ * off < 2^32, off is a multiple of d iff off * magic (mod 2^64) < magic
+ * (Lemire, Kaser, Kurz, "Faster remainder by direct computation", 2019):
+ * one multiply instead of a division. */
+extern uint64_t xa_tcache_fmagic[SC_NCLASSES];
 
 /* The fast paths mark the thread as busy with its cache (the same flag the
  * slow paths set), with plain stores and compiler barriers only: the
@@ -115,22 +166,30 @@ extern uint16_t xa_tcache_amask[SC_NCLASSES];
 		(t)->in_slow = 0;                                             \
 	} while (0)
 
+/* The calling thread's state.  The empty asm makes the compiler compute the
+ * TLS address once into a register, so every field below is one plain
+ * (register + offset) access instead of a %fs-relative address each time. */
+XA_INLINE xa_tsd_t *xa_tsd_fast(void) {
+	xa_tsd_t *t = &xa_tsd_tls;
+	__asm__("" : "+r"(t));
+	return t;
+}
+
 /* Returns true and the object in *out on a hit; false on a miss (the caller
- * then takes the slow path). */
+ * then takes the slow path).  Two tests: the allocation event (bytes counter
+ * against next_event, which is 0 for a thread without a cache or under
+ * reclaim) and head != lw (empty or a new low water, see xa_cbin_t). */
 XA_INLINE bool xa_tcache_malloc_fast(size_t size, void **out) {
 	if (likely(size <= SC_LOOKUP_MAX)) {
-		xa_tsd_t *t = &xa_tsd_tls;
+		xa_tsd_t *t = xa_tsd_fast();
 		XA_FAST_ENTER(t);
-		unsigned cls = xa_sc_lookup[(size + QUANTUM - 1) >> 4];
-		xa_cbin_t *b = &t->bins[cls];
-		uint64_t a = t->allocated + xa_sc_size[cls];
-		unsigned n = b->ncached;
-		if (likely(n != 0 && a < t->next_event)) {
-			n--;
-			*out = xa_cbin_stack(t, b)[n];
-			XA_OWNER_STORE(b->ncached, (uint16_t)n);
-			if (unlikely(n < b->low_water))
-				b->low_water = (uint16_t)n;
+		xa_cbin_t *b = &t->bins[xa_sc_lookup[(size + QUANTUM - 1) >> 4]];
+		uint64_t a = t->allocated + b->size;
+		void **h = b->head;
+		if (likely(a < t->next_event && XA_POS16(h) != b->lw)) {
+			h--;
+			*out = *h;
+			XA_OWNER_STORE(b->head, h);
 			XA_OWNER_STORE(t->allocated, a);
 			if (config_stats)
 				b->nrequests++;
@@ -142,37 +201,36 @@ XA_INLINE bool xa_tcache_malloc_fast(size_t size, void **out) {
 	return false;
 }
 
-/* Returns false on a miss. */
+/* Returns false on a miss.  The pointer's chunk descriptor is one load from
+ * the flat pagemap (an empty descriptor, all PCLASS_NONE, for memory that
+ * is not ours), its page entry one more. */
 XA_INLINE bool xa_tcache_free_fast(void *ptr) {
-	xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)ptr);
-	if (likely(c != NULL)) {
-		xa_tsd_t *t = &xa_tsd_tls;
-		XA_FAST_ENTER(t);
-		unsigned cls = c->pclass[((uintptr_t)ptr >> LG_PAGE) & (CHUNK_NPAGES - 1)];
-		if (likely(cls < t->nbins)) {
-			xa_cbin_t *b = &t->bins[cls];
-			uint16_t n = b->ncached;
-			/* Default checks (config_check): a pointer not aligned
-			 * like its class (16 bytes small, a page large), or
-			 * equal to the last object cached (free(p); free(p)),
-			 * goes to the slow path, which aborts.
-			 * stack[-1] is a NULL sentinel (tcache.c), so the
-			 * top compare needs no n != 0 test. */
-			if (config_check && unlikely((((uintptr_t)ptr & xa_tcache_amask[cls]) != 0) |
-			                             (xa_cbin_stack(t, b)[n - 1] == ptr))) {
-				XA_FAST_LEAVE(t);
-				return false;
-			}
-			if (likely(n != b->cap)) {
-				xa_cbin_stack(t, b)[n] = ptr;
-				XA_OWNER_STORE(b->ncached, (uint16_t)(n + 1));
-				XA_OWNER_STORE(t->deallocated, t->deallocated + xa_sc_size[cls]);
-				XA_FAST_LEAVE(t);
-				return true;
-			}
+	uintptr_t p = (uintptr_t)ptr;
+	const xa_chunk_t *c = xa_pagemap_lookup_fast(p);
+	unsigned e = c->pclass[(p >> LG_PAGE) & (CHUNK_NPAGES - 1)];
+	unsigned cls = PCLASS_OF(e);
+	xa_tsd_t *t = xa_tsd_fast();
+	XA_FAST_ENTER(t); /* before nbins is read: see idle.c */
+	if (likely(cls < t->nbins)) {
+		xa_cbin_t *b = &t->bins[cls];
+		__asm__("" : "+r"(b)); /* one address for every field below */
+		void **h = b->head;
+		uint64_t m = b->fmagic;
+		/* Default checks (config_check): a pointer that does not start
+		 * a region of its slab (or a large run: off must be 0), or that
+		 * equals the object cached last (free(p); free(p)), goes to the
+		 * slow path, which aborts.  off < 2^16. */
+		uint32_t off = (uint32_t)(p & PAGE_MASK) + (e & PCLASS_PAGE_BITS);
+		bool bad = config_check && ((uint64_t)off * m >= m || h[-1] == ptr);
+		if (likely(!bad && XA_POS16(h) != b->full)) {
+			*h = ptr;
+			XA_OWNER_STORE(b->head, h + 1);
+			XA_OWNER_STORE(t->deallocated, t->deallocated + b->size);
+			XA_FAST_LEAVE(t);
+			return true;
 		}
-		XA_FAST_LEAVE(t);
 	}
+	XA_FAST_LEAVE(t);
 	return false;
 }
 

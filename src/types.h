@@ -67,6 +67,7 @@ enum { PS_DIRTY = 0, PS_LAZY = 1, PS_RETAINED = 2, PS_NSTATES = 3 };
 #define PCLASS_NONE 0xff /* page not the start of an allocation */
 
 #define SLAB_MAXREGS 256 /* the 16-byte class in one page */
+#define SLAB_MAXPAGES 16 /* the page index fits PCLASS_PAGE_BITS */
 #define SLAB_BITMAP_WORDS (SLAB_MAXREGS / 64)
 
 /*
@@ -113,12 +114,20 @@ enum { CHUNK_ARENA = 1, CHUNK_HUGE = 2, CHUNK_HUGE_CACHED = 3 };
 
 /*
  * Chunk descriptor.  pclass[] comes first so the free fast path reads one
- * byte at a fixed offset: the size class of the allocation starting on that
- * page, PCLASS_NONE otherwise.  For huge descriptors pclass is all
- * PCLASS_NONE so frees go to the slow path.
+ * entry at a fixed offset.  Low byte (PCLASS_OF): the size class of the
+ * allocation on that page (every page of a slab, the first page of a large
+ * run), PCLASS_NONE otherwise.  Bits 12-15 (slab pages only): the page's
+ * index in its slab, so the fast path finds the offset from the slab start,
+ * (ptr & PAGE_MASK) + (entry & PCLASS_PAGE_BITS), and checks that it is a
+ * multiple of the class size (a region start) without the run descriptor.
+ * For huge descriptors pclass is all PCLASS_NONE so frees go to the slow
+ * path.
  */
+#define PCLASS_OF(e) ((unsigned)(e) & 0xff)
+#define PCLASS_PAGE_BITS 0xf000u /* slabs have at most 16 pages */
+#define PCLASS_ENTRY(cls, page) ((uint16_t)((cls) | ((unsigned)(page) << LG_PAGE)))
 struct xa_chunk_s {
-	uint8_t pclass[CHUNK_NPAGES];
+	uint16_t pclass[CHUNK_NPAGES];
 	uint8_t kind;
 	xa_arena_t *arena;
 	uintptr_t addr;

@@ -123,10 +123,14 @@ int main(int argc, char **argv)
 
     /* Warm up: the first calls start the background thread, whose own
      * small allocations could otherwise reuse the pages freed below and
-     * turn a double free into a free of someone else's live block. */
-    free(malloc(1 << 20));
-    free(malloc(64));
-    usleep(10000);
+     * turn a double free into a free of someone else's live block.  The
+     * "-fresh" modes skip it: the allocator itself must keep the start of
+     * that thread from reusing a block being freed. */
+    if (!strstr(m, "-fresh")) {
+        free(malloc(1 << 20));
+        free(malloc(64));
+        usleep(10000);
+    }
 
     if (!strcmp(m, "overflow"))
         return overflow();
@@ -146,6 +150,10 @@ int main(int argc, char **argv)
         free(p);
         free(launder(p));
     } else if (!strcmp(m, "double-large-uncached")) { /* 1 MiB: never cached */
+        p = malloc(1 << 20);
+        free(p);
+        free(launder(p));
+    } else if (!strcmp(m, "double-large-fresh")) { /* first free of the process */
         p = malloc(1 << 20);
         free(p);
         free(launder(p));
@@ -174,7 +182,18 @@ int main(int argc, char **argv)
     } else if (!strcmp(m, "interior-small")) {
         p = malloc(48);
         free(launder(p + 16));
-    } else if (!strcmp(m, "interior-small-later")) { /* 16-aligned: cached, caught at flush */
+    } else if (!strcmp(m, "interior-small-256")) { /* would be cached, then handed out */
+        p = malloc(256);
+        free(launder(p + 16));
+        char *q = malloc(256);
+        printf("q - p = %ld\n", (long)(q - p));
+    } else if (!strcmp(m, "interior-slab-page")) { /* 16-aligned, a page into a 5-page slab */
+        void *v[64];
+        for (int i = 0; i < 64; i++)
+            v[i] = malloc(80);
+        p = v[60];
+        free(launder(p + 4096 + 16));
+    } else if (!strcmp(m, "interior-small-later")) { /* 16-aligned, not a region start */
         p = malloc(48);
         free(launder(p + 16));
         say("queued\n");
