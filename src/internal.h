@@ -151,34 +151,38 @@ void xa_base_postfork_child(void);
 #include "sizeclass.h"
 
 /* ---- pagemap.c: chunk number -> chunk descriptor, lock-free reads ----
- * A flat array indexed by (address >> LG_CHUNK) & xa_pagemap_mask, whose
- * entries are descriptor addresses minus &xa_chunk_empty: an entry never
- * written reads as 0, i.e. the empty descriptor (all PCLASS_NONE), so the
- * free fast path reads a descriptor without a NULL test (see pagemap.c). */
-extern const xa_chunk_t xa_chunk_empty XA_HIDDEN;
-extern uintptr_t *xa_pagemap_map XA_HIDDEN;
+ * xa_pagemap_base points at an empty chunk descriptor (all PCLASS_NONE),
+ * followed PAGEMAP_HDR bytes later by a flat array indexed by
+ * (address >> LG_CHUNK) & xa_pagemap_mask, whose entries are descriptor
+ * addresses minus the base: an entry never written reads as 0, i.e. the
+ * empty descriptor, so the free fast path reads a descriptor with one load
+ * and no NULL test (see pagemap.c). */
+#define PAGEMAP_HDR PAGE
+extern const char *xa_pagemap_base XA_HIDDEN;
 extern uintptr_t xa_pagemap_mask XA_HIDDEN;
 /* Returns true on error (out of memory for the map). */
 bool xa_pagemap_set(uintptr_t addr, size_t size, xa_chunk_t *chunk);
 void xa_pagemap_clear(uintptr_t addr, size_t size);
 /* Resident bytes of the map (pages ever written). */
 size_t xa_pagemap_bytes(void);
-/* Never NULL: &xa_chunk_empty for memory that is not ours.  Addresses with
- * bits at or above LG_VADDR alias their low bits here (they are never user
- * memory on Linux); xa_pagemap_lookup rejects them. */
+/* Never NULL: the empty descriptor for memory that is not ours.  Addresses
+ * with bits at or above LG_VADDR alias their low bits here (they are never
+ * user memory on Linux); xa_pagemap_lookup rejects them. */
 XA_INLINE const xa_chunk_t *xa_pagemap_lookup_fast(uintptr_t a) {
-	/* mask first (acquire): a map pointer at least as new as the mask */
-	/* mask first (acquire): then the map pointer is at least as new */
+	/* mask first (acquire): then the base is at least as new */
 	uintptr_t mask = __atomic_load_n(&xa_pagemap_mask, __ATOMIC_ACQUIRE);
-	uintptr_t *map = __atomic_load_n(&xa_pagemap_map, __ATOMIC_RELAXED);
-	return (const xa_chunk_t *)((uintptr_t)&xa_chunk_empty + map[(a >> LG_CHUNK) & mask]);
+	const char *base = __atomic_load_n(&xa_pagemap_base, __ATOMIC_RELAXED);
+	const uintptr_t *map = (const uintptr_t *)(base + PAGEMAP_HDR);
+	return (const xa_chunk_t *)(base + map[(a >> LG_CHUNK) & mask]);
 }
 /* The descriptor of the chunk holding a, NULL if it is not ours. */
 XA_INLINE xa_chunk_t *xa_pagemap_lookup(uintptr_t a) {
-	const xa_chunk_t *c = xa_pagemap_lookup_fast(a);
-	if (unlikely(c == &xa_chunk_empty || (a >> LG_VADDR) != 0))
+	uintptr_t mask = __atomic_load_n(&xa_pagemap_mask, __ATOMIC_ACQUIRE);
+	const char *base = __atomic_load_n(&xa_pagemap_base, __ATOMIC_RELAXED);
+	uintptr_t off = ((const uintptr_t *)(base + PAGEMAP_HDR))[(a >> LG_CHUNK) & mask];
+	if (unlikely(off == 0 || (a >> LG_VADDR) != 0))
 		return NULL;
-	return (xa_chunk_t *)(uintptr_t)c;
+	return (xa_chunk_t *)(uintptr_t)(base + off);
 }
 
 /* ---- decay.c: release-rate arithmetic only (no system calls) -------- */

@@ -138,9 +138,10 @@ bool xa_stats_refresh(xa_snap_t *s) {
 	s->huge_cached = xa_huge_cached_bytes();
 	xa_huge_resident(&s->huge_resident, &s->huge_cached_resident);
 	uint64_t hdue = xa_huge_next_due(now);
-	s->metadata = xa_base_mapped() + xa_pagemap_bytes();
-	s->metadata_allocated = xa_base_allocated() + xa_pagemap_bytes();
-	s->metadata_resident = XA_MIN(xa_base_resident() + xa_pagemap_bytes(), s->metadata);
+	size_t pagemap_bytes = xa_pagemap_bytes(); /* touched pages of the map */
+	s->metadata = xa_base_mapped() + pagemap_bytes;
+	s->metadata_allocated = xa_base_allocated() + pagemap_bytes;
+	s->metadata_resident = XA_MIN(xa_base_resident() + pagemap_bytes, s->metadata);
 	uint64_t ta, td, tc;
 	xa_tsd_totals(&ta, &td, &tc);
 	s->thread_allocated = ta;

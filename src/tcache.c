@@ -17,7 +17,7 @@
 #include "internal.h"
 
 unsigned xa_tcache_nbins;
-uint64_t xa_tcache_fmagic[SC_NCLASSES];
+uint32_t xa_tcache_fmagic[SC_NCLASSES];
 static uint16_t tcache_cap[SC_NCLASSES];
 static size_t tcache_slots;
 static xa_pool_t stacks_pool;
@@ -54,8 +54,8 @@ void xa_tcache_boot(void) {
 	for (unsigned i = 0; i < n; i++) {
 		tcache_cap[i] = tcache_cap_for(i);
 		tcache_slots += tcache_cap[i] + 1; /* + the NULL sentinel */
-		uint64_t d = i < SC_NSMALL ? xa_sc_size[i] : PAGE;
-		xa_tcache_fmagic[i] = UINT64_MAX / d + 1; /* ceil(2^64 / d) for any d >= 2 */
+		uint32_t d = i < SC_NSMALL ? xa_sc_size[i] : PAGE;
+		xa_tcache_fmagic[i] = UINT32_MAX / d + 1; /* ceil(2^32 / d) for any d >= 2 */
 	}
 	stacks_pool.size = XA_MAX(tcache_slots, 1) * sizeof(void *);
 }

@@ -32,12 +32,13 @@
  */
 typedef struct {
 	void **head;        /* next free slot */
-	uint64_t fmagic;    /* free check, see xa_tcache_fmagic */
+	uint32_t fmagic;    /* free check, see xa_tcache_fmagic */
 	uint32_t size;      /* usable bytes of the class: counted per hit */
 	/* allocations since the last merge into the bin stats: kept in the
 	 * bin itself, as a separate array cost the malloc fast path an extra
 	 * cache line (b_mixed +4.4% against --disable-stats) */
 	uint32_t nrequests;
+	uint32_t unused;
 	uint16_t lw;        /* low 16 bits of the low-water position */
 	uint16_t full;      /* low 16 bits of base + cap */
 	uint16_t cap;
@@ -141,12 +142,14 @@ XA_INLINE void xa_cbin_drop(xa_cbin_t *b) {
 
 extern __thread xa_tsd_t xa_tsd_tls __attribute__((tls_model("initial-exec")));
 extern unsigned xa_tcache_nbins; /* classes <= tcache_max, 0 if tcache off */
-/* Per class: ceil(2^64 / d), d the class size for slab classes and PAGE for
+/* Per class: ceil(2^32 / d), d the class size for slab classes and PAGE for
  * large ones.  The free fast path's region-start check: for an offset
- * off < 2^32, off is a multiple of d iff off * magic (mod 2^64) < magic
- * (Lemire, Kaser, Kurz, "Faster remainder by direct computation", 2019):
- * one multiply instead of a division. */
-extern uint64_t xa_tcache_fmagic[SC_NCLASSES];
+ * off < 2^16 (slabs have at most 16 pages), off is a multiple of d iff
+ * off * magic (mod 2^32) < magic (Lemire, Kaser, Kurz, "Faster remainder by
+ * direct computation", 2019: exact for N-bit off and F-bit magic when
+ * F >= N + log2(d); here 32 >= 16 + 14): one multiply instead of a
+ * division. */
+extern uint32_t xa_tcache_fmagic[SC_NCLASSES];
 
 /* The fast paths mark the thread as busy with its cache (the same flag the
  * slow paths set), with plain stores and compiler barriers only: the
@@ -184,9 +187,16 @@ XA_INLINE bool xa_tcache_malloc_fast(size_t size, void **out) {
 		xa_tsd_t *t = xa_tsd_fast();
 		XA_FAST_ENTER(t);
 		xa_cbin_t *b = &t->bins[xa_sc_lookup[(size + QUANTUM - 1) >> 4]];
+		__asm__("" : "+r"(b)); /* one address for every field below */
 		uint64_t a = t->allocated + b->size;
 		void **h = b->head;
-		if (likely(a < t->next_event && XA_POS16(h) != b->lw)) {
+		if (likely(a < t->next_event)) {
+			if (unlikely(XA_POS16(h) == b->lw)) {
+				/* empty, or a new low water (cold, still inline) */
+				if (xa_cbin_ncached(b) == 0)
+					goto miss;
+				b->lw = XA_POS16(h - 1);
+			}
 			h--;
 			*out = *h;
 			XA_OWNER_STORE(b->head, h);
@@ -196,6 +206,7 @@ XA_INLINE bool xa_tcache_malloc_fast(size_t size, void **out) {
 			XA_FAST_LEAVE(t);
 			return true;
 		}
+	miss:
 		XA_FAST_LEAVE(t);
 	}
 	return false;
@@ -208,20 +219,21 @@ XA_INLINE bool xa_tcache_free_fast(void *ptr) {
 	uintptr_t p = (uintptr_t)ptr;
 	const xa_chunk_t *c = xa_pagemap_lookup_fast(p);
 	unsigned e = c->pclass[(p >> LG_PAGE) & (CHUNK_NPAGES - 1)];
-	unsigned cls = PCLASS_OF(e);
+	uintptr_t cls = PCLASS_OF(e);
+	__asm__("" : "+r"(cls)); /* one register for the test and the index */
 	xa_tsd_t *t = xa_tsd_fast();
 	XA_FAST_ENTER(t); /* before nbins is read: see idle.c */
 	if (likely(cls < t->nbins)) {
 		xa_cbin_t *b = &t->bins[cls];
 		__asm__("" : "+r"(b)); /* one address for every field below */
 		void **h = b->head;
-		uint64_t m = b->fmagic;
+		uint32_t m = b->fmagic;
 		/* Default checks (config_check): a pointer that does not start
 		 * a region of its slab (or a large run: off must be 0), or that
 		 * equals the object cached last (free(p); free(p)), goes to the
 		 * slow path, which aborts.  off < 2^16. */
 		uint32_t off = (uint32_t)(p & PAGE_MASK) + (e & PCLASS_PAGE_BITS);
-		bool bad = config_check && ((uint64_t)off * m >= m || h[-1] == ptr);
+		bool bad = config_check && (off * m >= m || h[-1] == ptr);
 		if (likely(!bad && XA_POS16(h) != b->full)) {
 			*h = ptr;
 			XA_OWNER_STORE(b->head, h + 1);
