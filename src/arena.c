@@ -94,14 +94,17 @@ xa_arena_t *xa_arena_choose(void) {
  * by the CPU only under contention keeps a lone thread's objects in one
  * arena even when it migrates between CPUs (a producer/consumer pair stays
  * flat).  A thread.arena setting always wins.  sched_getcpu is a vDSO call;
- * fills are rare.
+ * fills are rare.  *locked: the bin lock of class cls in the returned
+ * arena is already held (the trylock that tested it is kept, so an
+ * uncontended fill takes the lock once).
  */
-xa_arena_t *xa_arena_for_fill(xa_tsd_t *t, unsigned cls) {
+xa_arena_t *xa_arena_for_fill(xa_tsd_t *t, unsigned cls, bool *locked) {
 	xa_arena_t *a = t->arena;
+	*locked = false;
 	if (t->arena_pinned || cls >= SC_NSMALL)
 		return a;
 	if (pthread_mutex_trylock(&a->bins[cls].lock) == 0) {
-		pthread_mutex_unlock(&a->bins[cls].lock);
+		*locked = true;
 		return a;
 	}
 	int cpu = sched_getcpu();
@@ -362,10 +365,11 @@ static unsigned slab_take(xa_run_t *r, unsigned cls, void **out, unsigned n) {
 	return got;
 }
 
-unsigned xa_arena_fill_small(xa_arena_t *a, unsigned cls, void **out, unsigned n, uint64_t nrequests) {
+unsigned xa_arena_fill_small(xa_arena_t *a, unsigned cls, void **out, unsigned n, uint64_t nrequests, bool locked) {
 	xa_bin_t *b = &a->bins[cls];
 	unsigned got = 0;
-	xa_mutex_lock(&b->lock);
+	if (!locked)
+		xa_mutex_lock(&b->lock);
 	while (got < n) {
 		xa_run_t *r = b->cur;
 		if (r == NULL || r->nfree == 0) {
@@ -487,7 +491,7 @@ void xa_arena_flush_small(unsigned cls, void **ptrs, unsigned n) {
 
 void *xa_arena_malloc_small(xa_arena_t *a, unsigned cls, bool zero) {
 	void *p;
-	if (xa_arena_fill_small(a, cls, &p, 1, 1) == 0)
+	if (xa_arena_fill_small(a, cls, &p, 1, 1, false) == 0)
 		return NULL;
 	if (zero)
 		memset(p, 0, xa_sc[cls].size);

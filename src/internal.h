@@ -219,12 +219,13 @@ extern xa_arena_t *_Atomic xa_arenas[XA_MAX_ARENAS];
 extern _Atomic unsigned xa_narenas_created;
 xa_arena_t *xa_arena_get(unsigned ind, bool create);
 xa_arena_t *xa_arena_choose(void);
-xa_arena_t *xa_arena_for_fill(xa_tsd_t *t, unsigned cls);
+/* *locked: the returned arena's bin lock for cls is held already. */
+xa_arena_t *xa_arena_for_fill(xa_tsd_t *t, unsigned cls, bool *locked);
 /* A new slab, all regions free, pages marked pclass (arena lock taken). */
 xa_run_t *xa_slab_new(xa_arena_t *arena, unsigned cls, uint8_t pclass);
 void xa_arena_thread_leave(xa_arena_t *arena);
 /* Fill up to n regions of class cls into out[]; returns how many. */
-unsigned xa_arena_fill_small(xa_arena_t *arena, unsigned cls, void **out, unsigned n, uint64_t nrequests);
+unsigned xa_arena_fill_small(xa_arena_t *arena, unsigned cls, void **out, unsigned n, uint64_t nrequests, bool locked);
 /* Return regions of small class cls owned by possibly several arenas. */
 void xa_arena_flush_small(unsigned cls, void **ptrs, unsigned n);
 void *xa_arena_malloc_small(xa_arena_t *arena, unsigned cls, bool zero);

@@ -106,10 +106,18 @@ void *xa_tcache_fill(xa_tsd_t *t, unsigned cls) {
 	if (cls >= SC_NSMALL)
 		return xa_arena_malloc_large(t->arena, xa_sc_size[cls], 0, false);
 	void **base = b->head;
-	unsigned got = xa_arena_fill_small(xa_arena_for_fill(t, cls), cls, base, b->nfill, b->nrequests + 1);
+	bool locked;
+	xa_arena_t *a = xa_arena_for_fill(t, cls, &locked);
+	unsigned got = xa_arena_fill_small(a, cls, base, b->nfill, b->nrequests + 1, locked);
 	b->nrequests = 0;
 	if (got == 0)
 		return NULL;
+	/* A bin that runs dry again before the GC has seen it is in a burst
+	 * of allocations: fetch more next time (the GC halves nfill again
+	 * once objects sit unused), so a burst of n objects costs
+	 * O(log n) fills, not n / nfill. */
+	if (b->nfill < b->cap / 2)
+		b->nfill *= 2;
 	got--;
 	XA_OWNER_STORE(b->head, base + got);
 	b->lw = XA_POS16(base + got);
