@@ -3,7 +3,7 @@
  *
  * Owns: compiler helpers (likely/unlikely, inline, export), the assertion
  * tiers, the build-time feature constants (config_*), the fixed geometry
- * (page, chunk, radix), and the cross-file prototypes grouped by the file
+ * (page, chunk, pagemap), and the cross-file prototypes grouped by the file
  * that defines them.  Cross-file internals are named xa_<module>_<verb> and
  * are hidden (the library is built with -fvisibility=hidden); only XA_EXPORT
  * functions leave the shared object.

@@ -54,6 +54,8 @@ void xa_tcache_boot(void) {
 	for (unsigned i = 0; i < n; i++) {
 		tcache_cap[i] = tcache_cap_for(i);
 		tcache_slots += tcache_cap[i] + 1; /* + the NULL sentinel */
+	}
+	for (unsigned i = 0; i < SC_NCLASSES; i++) {
 		uint32_t d = i < SC_NSMALL ? xa_sc_size[i] : PAGE;
 		xa_tcache_fmagic[i] = UINT32_MAX / d + 1; /* ceil(2^32 / d) for any d >= 2 */
 	}

@@ -56,6 +56,34 @@ Test(sizeclass, region_index_is_exact)
     }
 }
 
+/* The free fast path's region-start test (tcache.h): off * magic (mod 2^32)
+ * < magic exactly when off is a multiple of the class size, for every
+ * offset inside a slab of up to SLAB_MAXPAGES pages; and every slab page's
+ * entry carries its class and its index in the slab. */
+Test(tcache, region_start_check_is_exact)
+{
+    xt_free(xt_malloc(1));
+    for (unsigned c = 0; c < SC_NCLASSES; c++) {
+        uint32_t d = c < SC_NSMALL ? xa_sc_size[c] : PAGE, m = xa_tcache_fmagic[c];
+        if (c < SC_NSMALL)
+            cr_assert_leq(xa_sc[c].npages, SLAB_MAXPAGES);
+        for (uint32_t off = 0; off < (uint32_t)SLAB_MAXPAGES * PAGE; off++)
+            cr_assert_eq(off * m < m, off % d == 0, "class %u (size %u), offset %u", c, d, off);
+    }
+    /* a 5-page slab (80-byte class): page j of the slab says j */
+    void *p = xt_malloc(80);
+    xa_chunk_t *ch = xa_pagemap_lookup((uintptr_t)p);
+    cr_assert_not_null(ch);
+    uintptr_t pg = ((uintptr_t)p - ch->addr) >> LG_PAGE;
+    unsigned e = ch->pclass[pg];
+    cr_assert_eq(PCLASS_OF(e), xa_sc_size2class(80));
+    uintptr_t slab = ((uintptr_t)p & ~(uintptr_t)PAGE_MASK) - (e & PCLASS_PAGE_BITS);
+    cr_assert_eq(slab, ch->prun[pg]->addr, "the entry's page index leads to the slab start");
+    cr_assert_eq(((uintptr_t)p - slab) % 80, 0);
+    cr_assert_eq(xa_pagemap_lookup((uintptr_t)&e), NULL, "a stack address is not ours");
+    xt_free(p);
+}
+
 Test(decay, arithmetic)
 {
     uint64_t ms = 1000000;
