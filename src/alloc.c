@@ -386,16 +386,21 @@ static void *realloc_impl(xa_tsd_t *t, void *ptr, size_t size) {
 
 	if (c->kind == CHUNK_HUGE) {
 		if (ncls == SC_HUGE) {
-			void *q = xa_huge_realloc(c, usize);
-			if (q == NULL && oom_reclaim(t))
-				q = xa_huge_realloc(c, usize);
+			bool gone;
+			void *q = xa_huge_realloc(c, usize, &gone);
+			if (q == NULL && !gone && oom_reclaim(t))
+				q = xa_huge_realloc(c, usize, &gone);
 			if (q) {
 				if (config_prof && unlikely(c->sampled))
 					xa_prof_moved(ptr, q, usize);
 				count_dalloc(t, old);
 				count_alloc(t, usize);
+				return q;
 			}
-			return q;
+			if (gone)
+				return NULL;
+			/* mremap refused (e.g. the program changed the protection
+			 * of part of the block): allocate, copy and free below. */
 		}
 	} else if (r->kind == RUN_SLAB) {
 		/* Same class, or a shrink to no less than half: keep it. */

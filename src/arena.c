@@ -188,7 +188,7 @@ size_t xa_arenas_unmap_free(void) {
 	unsigned n = atomic_load(&xa_narenas_created);
 	for (unsigned i = 0; i < n; i++)
 		bytes += xa_pages_unmap_free(xa_arenas[i]);
-	return bytes;
+	return bytes + xa_huge_unmap_cached();
 }
 
 /* ---- slabs (bin lock held) ------------------------------------------- */
@@ -540,8 +540,10 @@ void *xa_arena_malloc_large(xa_arena_t *a, size_t usize, size_t align, bool zero
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (zero && !zeroed)
-		memset((void *)r->addr, 0, usize);
+	if (zero && zeroed)
+		xa_zero_known(usize);
+	else if (zero)
+		xa_zero_fill((void *)r->addr, usize);
 	return (void *)r->addr;
 }
 

@@ -14,10 +14,12 @@
  *              sum over threads of allocated - deallocated (tcache.h)
  *   tcache     bytes of free objects sitting in thread caches
  *   active     pages of slabs and large runs, plus live huge mappings
- *   dirty      free resident pages awaiting release, plus cached huge
- *              mappings
- *   lazy       pages released with MADV_FREE (resident until reclaimed)
- *   retained   address space kept but unbacked
+ *   dirty      free resident pages awaiting release, plus dirty cached
+ *              huge mappings
+ *   lazy       pages released with MADV_FREE (resident until reclaimed),
+ *              arena runs and cached huge mappings
+ *   retained   address space kept but unbacked (arena runs and cached
+ *              huge mappings)
  *   metadata   base memory mapped for the allocator's own structures
  *   mapped     = active + dirty + lazy + retained + metadata
  *   resident   pages of those mappings that are in RAM (mincore)
@@ -63,8 +65,12 @@ typedef struct {
 	size_t nthreads;
 	/* huge */
 	size_t huge_allocated, huge_mapped, huge_cur, huge_cached;
+	size_t huge_state[PS_NSTATES]; /* huge_cached by page state */
 	size_t huge_resident, huge_cached_resident;
 	uint64_t huge_nmalloc, huge_ndalloc;
+	/* calloc zeroing of large and huge blocks (zero.c), memory syscalls */
+	uint64_t zero_known, zero_memset, zero_kernel;
+	uint64_t os_mmap, os_munmap, os_madvise, os_mremap;
 	/* process: the kernel's view */
 	size_t rss, lazyfree_resident, not_heap, map_count, max_map_count;
 	size_t metadata_allocated, metadata_resident;
@@ -115,11 +121,20 @@ typedef struct {
 	X(process.mappings_max, N, s->max_map_count, "the vm.max_map_count limit")                    \
 	X(huge.allocated, B, s->huge_allocated, "usable bytes of live huge allocations")             \
 	X(huge.mapped, B, s->huge_mapped, "bytes mapped for live huge allocations")                  \
-	X(huge.cached, B, s->huge_cached, "bytes of freed huge mappings kept for reuse (in dirty)")  \
+	X(huge.cached, B, s->huge_cached, "bytes of freed huge mappings kept for reuse (dirty + lazy + retained)") \
+	X(huge.dirty, B, s->huge_state[PS_DIRTY], "cached huge bytes still resident, awaiting release (in dirty)") \
+	X(huge.retained, B, s->huge_state[PS_RETAINED], "cached huge bytes released with MADV_DONTNEED: address space only (in retained)") \
 	X(huge.resident, B, s->huge_resident + s->huge_cached_resident, "resident bytes of huge mappings") \
 	X(huge.curhuge, N, s->huge_cur, "live huge allocations")                                     \
 	X(huge.nmalloc, C, s->huge_nmalloc, "huge allocations made")                                 \
 	X(huge.ndalloc, C, s->huge_ndalloc, "huge allocations freed")                                \
+	X(zero.known, C, s->zero_known, "bytes of large and huge callocs already zero (fresh or retained pages): no work") \
+	X(zero.memset, C, s->zero_memset, "bytes of large and huge callocs zeroed with memset")      \
+	X(zero.kernel, C, s->zero_kernel, "bytes of large and huge callocs zeroed by MADV_DONTNEED (mostly absent pages)") \
+	X(os.mmap, C, s->os_mmap, "mmap calls made by the allocator")                                \
+	X(os.munmap, C, s->os_munmap, "munmap calls made by the allocator")                          \
+	X(os.madvise, C, s->os_madvise, "madvise calls made by the allocator")                       \
+	X(os.mremap, C, s->os_mremap, "mremap calls made by the allocator")                          \
 	X(background_thread.num_runs, C, s->bg_runs, "purge passes of the background thread")        \
 	X(background_thread.num_wakeups, C, s->bg_wakeups, "wake-ups of the background thread")
 

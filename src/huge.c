@@ -1,22 +1,57 @@
 /*
- * huge.c -- allocations above the largest large class: one mapping each.
+ * huge.c -- allocations above the largest large class: their own mappings.
  *
  * Owns: mapping, unmapping and resizing huge allocations and their
  * descriptors (kind CHUNK_HUGE, registered in the pagemap for every chunk
  * granule they cover), the cache of freed huge mappings, and the huge
  * statistics.  realloc uses mremap, so growing a huge buffer never copies.
  *
- * The cache: a freed huge mapping is kept (resident: it counts as dirty)
- * and handed to the next huge request of about its size, saving the mmap,
- * munmap and page faults of a program that repeatedly allocates big
- * buffers.  Cached mappings follow the release rate like dirty pages: they
- * are unmapped once decay_ms old (at once with decay_ms:0), on purge and
- * malloc_trim, and when the cache would exceed HUGE_CACHE_MAX.  Their
- * pagemap entries stay, pointing at a descriptor whose kind says cached, so
- * a free of a cached (already freed) mapping is reported as a double free.
+ * Mappings are whole chunks: a block of usize bytes (a page multiple) owns
+ * CHUNK_CEIL(usize) bytes of address space (d->mapped); the pages past usize
+ * are never touched by the allocator, and realloc grows into them without a
+ * system call.  Whole-chunk sizes also keep the kernel's top-down placement
+ * chunk-aligned, so a new mapping usually takes a single mmap.
  *
- * Locking: huge_lock protects both lists and the counters; mmap, munmap and
- * mremap happen outside it.
+ * The cache.  A freed mapping is kept for reuse in one of the page states
+ * of types.h (d->hstate):
+ *   dirty     resident, holding what the program left; released by decay
+ *   lazy      released with MADV_FREE (purge:free): may keep old contents
+ *   retained  released with MADV_DONTNEED: unbacked, reads as zero
+ * A request takes the smallest dirty mapping that is large enough, else
+ * the smallest lazy one, else the smallest retained one: warm pages first,
+ * since a page fault costs about ten times a memset of the page.  If that
+ * is more than a quarter too large, the block takes its front chunks and
+ * the rest stays cached as its own entry, in the same state.  Entries are
+ * joined again only when no single one fits (pieces of earlier splits that
+ * follow each other), so a block nearly always lies inside one kernel
+ * mapping, as mremap requires.  calloc needs no zeroing from a retained or a
+ * fresh mapping; from a dirty or lazy one xa_zero_fill chooses between
+ * memset and MADV_DONTNEED (zero.c).
+ *
+ * Release.  Dirty entries are purged once decay_ms old (at once with
+ * decay_ms:0, and at once when larger than HUGE_DIRTY_MAX / 4):
+ * purge:dontneed makes them retained (unmapped instead with retain:false),
+ * purge:free lazy.  A forced purge (malloc_trim, the slack budget) takes
+ * every dirty entry, and with purge:dontneed every lazy one too.  Bounds:
+ * dirty bytes at most the live huge bytes, but at least HUGE_DIRTY_MIN and
+ * at most HUGE_DIRTY_MAX, and at most HUGE_DIRTY_NMAX entries (past them the
+ * oldest is purged: freed memory kept warm never exceeds what is live, so
+ * the peak stays lean; b_mlarge: 288 -> see bench/README.md), at most HUGE_KEEP_MAX bytes / HUGE_KEEP_NMAX
+ * entries lazy or retained (past them the oldest is unmapped); running out
+ * of memory unmaps every entry (xa_huge_unmap_cached).  A program that
+ * allocates and frees big blocks in a loop therefore makes one madvise per
+ * cycle at most, and no mmap or munmap.
+ *
+ * Statistics: cached entries count in stats.dirty / lazy / retained by
+ * state, and in stats.mapped.  An entry taken off the list for its madvise
+ * still counts as dirty (huge_inflight), so the totals stay exact.  The
+ * pagemap entries of a cached mapping stay, pointing at its descriptor of
+ * kind CHUNK_HUGE_CACHED, so a free of a freed block is a double free.
+ *
+ * Locking: huge_lock protects both lists and the counters.  mmap, munmap,
+ * mremap, madvise and mincore-free work happen outside it; a split re-points
+ * pagemap granules under it (pagemap and base come after huge in the lock
+ * order, and the radix nodes of a cached range already exist).
  */
 #include "internal.h"
 
@@ -25,16 +60,41 @@ static xa_chunk_t *huge_list;
 static xa_pool_t huge_pool = {.size = sizeof(xa_chunk_t)};
 static size_t huge_allocated, huge_mapped, huge_cur;
 static uint64_t huge_nmalloc, huge_ndalloc;
-static xa_chunk_t *huge_cache; /* most recently freed first */
-static size_t huge_cached, huge_ncached;
-#define HUGE_CACHE_MAX ((size_t)256 << 20)
-#define HUGE_CACHE_NMAX 16
+static xa_chunk_t *huge_cache; /* most recently cached first */
+static size_t cache_bytes[PS_NSTATES], cache_n[PS_NSTATES];
+static size_t huge_inflight; /* off the cache for a madvise; counted dirty */
+#define HUGE_DIRTY_MIN ((size_t)64 << 20)
+#define HUGE_DIRTY_MAX ((size_t)256 << 20)
+#define HUGE_DIRTY_NMAX 16
+#define HUGE_KEEP_MAX ((size_t)1 << 30)
+#define HUGE_KEEP_NMAX 64
 
 size_t xa_huge_cached_bytes(void) {
 	xa_mutex_lock(&huge_lock);
-	size_t r = huge_cached;
+	size_t r = cache_bytes[PS_DIRTY];
 	xa_mutex_unlock(&huge_lock);
 	return r;
+}
+
+void xa_huge_cache_bytes(size_t bytes[PS_NSTATES]) {
+	xa_mutex_lock(&huge_lock);
+	for (unsigned s = 0; s < PS_NSTATES; s++)
+		bytes[s] = cache_bytes[s];
+	bytes[PS_DIRTY] += huge_inflight;
+	xa_mutex_unlock(&huge_lock);
+}
+
+/* huge_lock held */
+static void cache_push(xa_chunk_t *d, unsigned state) {
+	d->kind = CHUNK_HUGE_CACHED;
+	d->hstate = (uint8_t)state;
+	d->hprev = NULL;
+	d->hnext = huge_cache;
+	if (huge_cache)
+		huge_cache->hprev = d;
+	huge_cache = d;
+	cache_bytes[state] += d->mapped;
+	cache_n[state]++;
 }
 
 /* huge_lock held */
@@ -46,8 +106,18 @@ static void cache_remove(xa_chunk_t *d) {
 	if (d->hnext)
 		d->hnext->hprev = d->hprev;
 	d->hnext = d->hprev = NULL;
-	huge_cached -= d->mapped;
-	huge_ncached--;
+	cache_bytes[d->hstate] -= d->mapped;
+	cache_n[d->hstate]--;
+}
+
+/* The longest cached entry in a state (clean: lazy or retained); huge_lock
+ * held. */
+static xa_chunk_t *cache_oldest(bool clean) {
+	xa_chunk_t *o = NULL;
+	for (xa_chunk_t *d = huge_cache; d; d = d->hnext)
+		if ((d->hstate != PS_DIRTY) == clean && (o == NULL || d->freed_ns < o->freed_ns))
+			o = d;
+	return o;
 }
 
 static void huge_unmap(xa_chunk_t *d) {
@@ -56,53 +126,189 @@ static void huge_unmap(xa_chunk_t *d) {
 	xa_pool_put(&huge_pool, d);
 }
 
-/* Take a cached mapping for usize bytes aligned to align: at least usize and
- * at most a quarter more (the excess is unmapped). */
-static xa_chunk_t *cache_take(size_t usize, size_t align) {
-	xa_chunk_t *d;
+/* Release an entry taken off the cache (counted in huge_inflight): purge
+ * its pages and put it back as lazy or retained, or unmap it. */
+static void entry_release(xa_chunk_t *d) {
+	unsigned policy = atomic_load_explicit(&xa_purge_policy, memory_order_relaxed);
+	void *p = (void *)d->addr;
+	int state = -1; /* -1: unmap */
+	if (d->hstate == PS_DIRTY && policy == XA_PURGE_FREE)
+		state = xa_os_purge_lazy(p, d->mapped) ? PS_RETAINED : PS_LAZY;
+	else if (xa_opt.retain && !xa_os_purge_forced(p, d->mapped))
+		state = PS_RETAINED; /* only when the kernel did zero it */
 	xa_mutex_lock(&huge_lock);
-	for (d = huge_cache; d; d = d->hnext)
-		if (d->mapped >= usize && d->mapped - usize <= usize / 4 && (d->addr & (align - 1)) == 0)
-			break;
-	if (d)
-		cache_remove(d);
+	huge_inflight -= d->mapped;
+	if (state >= 0)
+		cache_push(d, (unsigned)state);
 	xa_mutex_unlock(&huge_lock);
-	if (d && d->mapped > usize) {
-		xa_pagemap_clear(d->addr + CHUNK_CEIL(usize), CHUNK_CEIL(d->mapped) - CHUNK_CEIL(usize));
-		xa_os_unmap((void *)(d->addr + usize), d->mapped - usize);
-		d->mapped = usize;
+	if (state < 0)
+		huge_unmap(d);
+}
+
+/* Enforce the bounds: purge the oldest dirty entries past the dirty bound,
+ * unmap the oldest clean ones past the keep bound. */
+static void cache_trim(void) {
+	for (;;) {
+		xa_mutex_lock(&huge_lock);
+		xa_chunk_t *v = NULL;
+		bool purge = false;
+		size_t dirty_max = XA_MIN(HUGE_DIRTY_MAX, XA_MAX(HUGE_DIRTY_MIN, huge_allocated));
+		if (cache_bytes[PS_DIRTY] > dirty_max || cache_n[PS_DIRTY] > HUGE_DIRTY_NMAX) {
+			v = cache_oldest(false);
+			purge = true;
+		} else if (cache_bytes[PS_LAZY] + cache_bytes[PS_RETAINED] > HUGE_KEEP_MAX ||
+		           cache_n[PS_LAZY] + cache_n[PS_RETAINED] > HUGE_KEEP_NMAX) {
+			v = cache_oldest(true);
+		}
+		if (v) {
+			cache_remove(v);
+			if (purge)
+				huge_inflight += v->mapped;
+		}
+		xa_mutex_unlock(&huge_lock);
+		if (v == NULL)
+			return;
+		if (purge)
+			entry_release(v);
+		else
+			huge_unmap(v);
 	}
-	return d;
+}
+
+/* The cached entry starting at addr, or (end) ending there; huge_lock held. */
+static xa_chunk_t *cache_at(uintptr_t addr, bool end) {
+	for (xa_chunk_t *d = huge_cache; d; d = d->hnext)
+		if ((end ? d->addr + d->mapped : d->addr) == addr)
+			return d;
+	return NULL;
+}
+
+/* No single entry fits: join entries that follow each other in the address
+ * space (pieces of earlier splits) into one of at least need bytes.  The
+ * result is known zero only if every piece was (its state is the least
+ * clean of theirs).  Returns it, off the cache, or NULL.  huge_lock held.
+ * A joined block may span two kernel mappings; then mremap refuses it and
+ * realloc copies instead (alloc.c), which is correct, only slower. */
+static xa_chunk_t *cache_join(size_t need, size_t align) {
+	for (xa_chunk_t *d = huge_cache; d; d = d->hnext) {
+		if ((d->addr & (align - 1)) != 0 || cache_at(d->addr, true) != NULL)
+			continue; /* not aligned, or not the first of its group */
+		size_t total = d->mapped;
+		xa_chunk_t *e = d;
+		while (total < need && (e = cache_at(d->addr + total, false)) != NULL)
+			total += e->mapped;
+		if (total < need)
+			continue;
+		/* absorb the pieces after d, up to total */
+		uintptr_t end = d->addr + total;
+		unsigned state = d->hstate;
+		cache_remove(d);
+		while (d->addr + d->mapped < end) {
+			e = cache_at(d->addr + d->mapped, false);
+			cache_remove(e);
+			if (e->hstate < state)
+				state = e->hstate;
+			d->mapped += e->mapped;
+			if (e->freed_ns > d->freed_ns)
+				d->freed_ns = e->freed_ns;
+			/* re-pointing existing granules cannot fail */
+			xa_pagemap_set(e->addr, e->mapped, d);
+			xa_pool_put(&huge_pool, e);
+		}
+		d->hstate = (uint8_t)state;
+		return d;
+	}
+	return NULL;
+}
+
+/* Take a cached mapping of at least need bytes (a chunk multiple) aligned
+ * to align, splitting off the rest when it is more than a quarter larger.
+ * *state: the state it was cached in. */
+static xa_chunk_t *cache_take(size_t need, size_t align, unsigned *state) {
+	xa_mutex_lock(&huge_lock);
+	xa_chunk_t *best = NULL;
+	for (xa_chunk_t *d = huge_cache; d; d = d->hnext) {
+		if (d->mapped < need || (d->addr & (align - 1)) != 0)
+			continue;
+		if (best == NULL || d->hstate < best->hstate || (d->hstate == best->hstate && d->mapped < best->mapped))
+			best = d;
+	}
+	if (best)
+		cache_remove(best);
+	else
+		best = cache_join(need, align);
+	if (best) {
+		*state = best->hstate;
+		xa_chunk_t *rest = best->mapped - need > need / 4 ? xa_pool_get(&huge_pool) : NULL;
+		if (rest) {
+			memset(rest->pclass, PCLASS_NONE, sizeof(rest->pclass));
+			rest->kind = CHUNK_HUGE_CACHED;
+			rest->addr = best->addr + need;
+			rest->mapped = best->mapped - need;
+			rest->freed_ns = best->freed_ns;
+			if (xa_pagemap_set(rest->addr, rest->mapped, rest)) {
+				xa_pool_put(&huge_pool, rest); /* keep it whole */
+			} else {
+				best->mapped = need;
+				cache_push(rest, best->hstate);
+			}
+		}
+	}
+	xa_mutex_unlock(&huge_lock);
+	return best;
 }
 
 size_t xa_huge_purge(bool force) {
 	size_t bytes = 0;
 	for (;;) {
-		xa_chunk_t *victim = NULL;
 		xa_mutex_lock(&huge_lock);
 		int64_t decay = atomic_load(&xa_decay_default_ms);
+		unsigned policy = atomic_load_explicit(&xa_purge_policy, memory_order_relaxed);
 		uint64_t now = xa_now_ns();
-		/* the oldest is at the tail */
-		xa_chunk_t *d = huge_cache;
-		while (d && d->hnext)
-			d = d->hnext;
-		if (d && (force || xa_decay_due(decay, d->freed_ns, now))) {
-			victim = d;
-			cache_remove(d);
+		xa_chunk_t *v = cache_oldest(false);
+		if (v && !force && !xa_decay_due(decay, v->freed_ns, now))
+			v = NULL;
+		if (v == NULL && force && policy == XA_PURGE_DONTNEED) {
+			/* A forced release also takes back what MADV_FREE left. */
+			for (xa_chunk_t *d = huge_cache; d && !v; d = d->hnext)
+				if (d->hstate == PS_LAZY)
+					v = d;
+		}
+		if (v) {
+			cache_remove(v);
+			huge_inflight += v->mapped;
 		}
 		xa_mutex_unlock(&huge_lock);
-		if (!victim)
+		if (v == NULL)
 			break;
-		bytes += victim->mapped;
-		huge_unmap(victim);
+		bytes += v->mapped;
+		entry_release(v);
 	}
+	cache_trim();
 	return bytes;
+}
+
+size_t xa_huge_unmap_cached(void) {
+	size_t bytes = 0;
+	for (;;) {
+		xa_mutex_lock(&huge_lock);
+		xa_chunk_t *d = huge_cache;
+		if (d)
+			cache_remove(d);
+		xa_mutex_unlock(&huge_lock);
+		if (d == NULL)
+			return bytes;
+		bytes += d->mapped;
+		huge_unmap(d);
+	}
 }
 
 uint64_t xa_huge_next_due(uint64_t now) {
 	uint64_t r = UINT64_MAX;
 	xa_mutex_lock(&huge_lock);
 	for (xa_chunk_t *d = huge_cache; d; d = d->hnext) {
+		if (d->hstate != PS_DIRTY)
+			continue;
 		uint64_t w = xa_decay_wait_ns(atomic_load(&xa_decay_default_ms), d->freed_ns, now);
 		if (w < r)
 			r = w;
@@ -132,6 +338,8 @@ void xa_huge_resident(size_t *live, size_t *cached) {
 		l += n > 0 ? (size_t)n * PAGE : 0;
 	}
 	for (xa_chunk_t *d = huge_cache; d; d = d->hnext) {
+		if (d->hstate == PS_RETAINED)
+			continue; /* unbacked */
 		ssize_t n = xa_os_resident_pages((void *)d->addr, d->mapped);
 		c += n > 0 ? (size_t)n * PAGE : 0;
 	}
@@ -142,6 +350,7 @@ void xa_huge_resident(size_t *live, size_t *cached) {
 
 static void huge_link(xa_chunk_t *d) {
 	xa_mutex_lock(&huge_lock);
+	d->kind = CHUNK_HUGE;
 	d->hprev = NULL;
 	d->hnext = huge_list;
 	if (huge_list)
@@ -162,6 +371,7 @@ static void huge_unlink(xa_chunk_t *d) {
 		huge_list = d->hnext;
 	if (d->hnext)
 		d->hnext->hprev = d->hprev;
+	d->hnext = d->hprev = NULL;
 	huge_allocated -= d->size;
 	huge_mapped -= d->mapped;
 	huge_cur--;
@@ -172,13 +382,17 @@ static void huge_unlink(xa_chunk_t *d) {
 void *xa_huge_malloc(size_t usize, size_t align, bool zero) {
 	if (align < CHUNK)
 		align = CHUNK;
-	xa_chunk_t *d = cache_take(usize, align);
+	size_t need = CHUNK_CEIL(usize);
+	unsigned state;
+	xa_chunk_t *d = cache_take(need, align, &state);
 	if (d) {
-		d->kind = CHUNK_HUGE;
 		d->size = usize;
+		d->sampled = 0;
 		huge_link(d);
-		if (zero)
-			memset((void *)d->addr, 0, usize);
+		if (zero && state == PS_RETAINED)
+			xa_zero_known(usize);
+		else if (zero)
+			xa_zero_fill((void *)d->addr, usize);
 		return (void *)d->addr;
 	}
 	d = xa_pool_get(&huge_pool);
@@ -186,7 +400,7 @@ void *xa_huge_malloc(size_t usize, size_t align, bool zero) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	void *p = xa_os_map(usize, align);
+	void *p = xa_os_map(need, align);
 	if (p == NULL) {
 		xa_pool_put(&huge_pool, d);
 		errno = ENOMEM;
@@ -196,76 +410,75 @@ void *xa_huge_malloc(size_t usize, size_t align, bool zero) {
 	d->kind = CHUNK_HUGE;
 	d->addr = (uintptr_t)p;
 	d->size = usize;
-	d->mapped = usize;
-	if (xa_pagemap_set(d->addr, usize, d)) {
-		xa_os_unmap(p, usize);
+	d->mapped = need;
+	d->sampled = 0;
+	if (xa_pagemap_set(d->addr, need, d)) {
+		xa_os_unmap(p, need);
 		xa_pool_put(&huge_pool, d);
 		errno = ENOMEM;
 		return NULL;
 	}
 	huge_link(d);
+	if (zero)
+		xa_zero_known(usize); /* fresh from the kernel */
 	return p;
 }
 
 void xa_huge_free(xa_chunk_t *d) {
 	huge_unlink(d);
-	int64_t decay = atomic_load(&xa_decay_default_ms);
-	xa_chunk_t *evict = NULL;
-	bool keep = decay != 0 && d->mapped <= HUGE_CACHE_MAX / 4;
-	if (keep) {
-		xa_mutex_lock(&huge_lock);
-		d->kind = CHUNK_HUGE_CACHED;
-		d->freed_ns = xa_now_ns();
-		d->hprev = NULL;
-		d->hnext = huge_cache;
-		if (huge_cache)
-			huge_cache->hprev = d;
-		huge_cache = d;
-		huge_cached += d->mapped;
-		huge_ncached++;
-		if (huge_cached > HUGE_CACHE_MAX || huge_ncached > HUGE_CACHE_NMAX) {
-			evict = huge_cache;
-			while (evict->hnext)
-				evict = evict->hnext;
-			cache_remove(evict);
-		}
-		xa_mutex_unlock(&huge_lock);
-		if (evict)
-			huge_unmap(evict);
-		xa_background_kick();
-		return;
+	d->freed_ns = xa_now_ns();
+	bool at_once = atomic_load(&xa_decay_default_ms) == 0 || d->mapped > HUGE_DIRTY_MAX / 4;
+	xa_mutex_lock(&huge_lock);
+	if (at_once) {
+		d->kind = CHUNK_HUGE_CACHED; /* a second free is a double free */
+		d->hstate = PS_DIRTY;
+		huge_inflight += d->mapped;
+	} else {
+		cache_push(d, PS_DIRTY);
 	}
-	huge_unmap(d);
+	xa_mutex_unlock(&huge_lock);
+	if (at_once)
+		entry_release(d);
+	cache_trim();
+	if (!at_once)
+		xa_background_kick();
 }
 
 /* Resize to usize (page multiple, > SC_LARGE_MAX).  Returns the new address,
- * or NULL with the old allocation intact. */
-void *xa_huge_realloc(xa_chunk_t *d, size_t usize) {
-	size_t old = d->mapped;
-	if (usize == old)
-		return (void *)d->addr;
+ * or NULL with the old allocation intact (*gone false) or, when metadata
+ * ran out after the pages moved, lost (*gone true). */
+void *xa_huge_realloc(xa_chunk_t *d, size_t usize, bool *gone) {
+	size_t old = d->mapped, need = CHUNK_CEIL(usize);
+	*gone = false;
 	huge_unlink(d);
-	if (usize < old) {
-		xa_pagemap_clear(d->addr + CHUNK_CEIL(usize), CHUNK_CEIL(old) - CHUNK_CEIL(usize));
-		xa_os_unmap((void *)(d->addr + usize), old - usize);
-		d->size = d->mapped = usize;
+	if (need == old) {
+		d->size = usize;
 		huge_link(d);
 		return (void *)d->addr;
 	}
-	if (xa_os_grow_inplace((void *)d->addr, old, usize)) {
-		if (xa_pagemap_set(d->addr, usize, d) == false) {
-			d->size = d->mapped = usize;
+	if (need < old) {
+		xa_pagemap_clear(d->addr + need, old - need);
+		xa_os_unmap((void *)(d->addr + need), old - need);
+		d->size = usize;
+		d->mapped = need;
+		huge_link(d);
+		return (void *)d->addr;
+	}
+	if (xa_os_grow_inplace((void *)d->addr, old, need)) {
+		if (xa_pagemap_set(d->addr, need, d) == false) {
+			d->size = usize;
+			d->mapped = need;
 			huge_link(d);
 			return (void *)d->addr;
 		}
 		/* No metadata for the new granules: shrink back in place. */
-		xa_os_grow_inplace((void *)d->addr, usize, old);
+		xa_os_grow_inplace((void *)d->addr, need, old);
 		huge_link(d);
 		errno = ENOMEM;
 		return NULL;
 	}
 	uintptr_t oaddr = d->addr;
-	void *p = xa_os_remap((void *)oaddr, old, usize, CHUNK);
+	void *p = xa_os_remap((void *)oaddr, old, need, CHUNK);
 	if (p == NULL) {
 		huge_link(d);
 		errno = ENOMEM;
@@ -274,10 +487,12 @@ void *xa_huge_realloc(xa_chunk_t *d, size_t usize) {
 	/* The old range is gone (mremap moved it); publish the new one. */
 	xa_pagemap_clear(oaddr, old);
 	d->addr = (uintptr_t)p;
-	d->size = d->mapped = usize;
-	if (xa_pagemap_set(d->addr, usize, d)) {
-		xa_os_unmap(p, usize);
+	d->size = usize;
+	d->mapped = need;
+	if (xa_pagemap_set(d->addr, need, d)) {
+		xa_os_unmap(p, need);
 		xa_pool_put(&huge_pool, d);
+		*gone = true;
 		errno = ENOMEM;
 		return NULL; /* cannot happen without metadata exhaustion */
 	}

@@ -250,16 +250,30 @@ size_t xa_arenas_unmap_free(void);
  * taken one at a time.  *wait (if not NULL): ns until the next is due. */
 size_t xa_arenas_purge_slabs(bool force, uint64_t *wait);
 
+/* ---- zero.c: zeroing calloc'd large and huge blocks ------------------ */
+/* Zero [p, p+size) (page-aligned, whole pages): memset, or MADV_DONTNEED
+ * when most of its pages are absent (see zero.c for the measurements). */
+void xa_zero_fill(void *p, size_t size);
+/* Count size bytes handed to calloc already known to be zero. */
+void xa_zero_known(size_t size);
+void xa_zero_stats(uint64_t *known, uint64_t *memset_bytes, uint64_t *kernel);
+
 /* ---- huge.c: allocations larger than a chunk, one mapping each ------- */
 void *xa_huge_malloc(size_t usize, size_t align, bool zero);
 void xa_huge_free(xa_chunk_t *desc);
-void *xa_huge_realloc(xa_chunk_t *desc, size_t usize);
-/* Unmap cached (freed) huge mappings that are due, or all when force;
- * returns bytes unmapped.  xa_huge_next_due: ns until the next is due. */
+/* NULL: failed with the block intact, or (*gone) lost after the pages
+ * moved and metadata ran out. */
+void *xa_huge_realloc(xa_chunk_t *desc, size_t usize, bool *gone);
+/* Release cached (freed) huge mappings that are due, or all when force
+ * (see huge.c: retained, lazy or unmapped); returns bytes released.  xa_huge_next_due: ns until the next is due. */
 size_t xa_huge_purge(bool force);
 uint64_t xa_huge_next_due(uint64_t now);
-/* Freed huge mappings kept for reuse (dirty, resident): bytes and count. */
+/* Freed huge mappings kept for reuse and still resident (dirty): bytes. */
 size_t xa_huge_cached_bytes(void);
+/* Bytes of the huge cache by state (PS_DIRTY, PS_LAZY, PS_RETAINED). */
+void xa_huge_cache_bytes(size_t bytes[PS_NSTATES]);
+/* Unmap every cached huge mapping, whatever its state (out of memory). */
+size_t xa_huge_unmap_cached(void);
 void xa_huge_stats(size_t *allocated, size_t *mapped, size_t *cur, uint64_t *nmalloc, uint64_t *ndalloc);
 /* Resident bytes of live and cached huge mappings (mincore). */
 void xa_huge_resident(size_t *live, size_t *cached);

@@ -25,28 +25,55 @@ extern char **environ;
 
 static _Atomic bool os_madv_free_broken;
 
+/* Memory system calls made (stats.os.*): how often the allocator goes to
+ * the kernel, e.g. to show that big blocks are reused, not remapped. */
+static _Atomic uint64_t os_nmmap, os_nmunmap, os_nmadvise, os_nmremap;
+#define OS_COUNT(c) atomic_fetch_add_explicit(&(c), 1, memory_order_relaxed)
+
+void xa_os_counts(uint64_t *mmaps, uint64_t *munmaps, uint64_t *madvises, uint64_t *mremaps) {
+	*mmaps = atomic_load_explicit(&os_nmmap, memory_order_relaxed);
+	*munmaps = atomic_load_explicit(&os_nmunmap, memory_order_relaxed);
+	*madvises = atomic_load_explicit(&os_nmadvise, memory_order_relaxed);
+	*mremaps = atomic_load_explicit(&os_nmremap, memory_order_relaxed);
+}
+
+static void *os_mmap(void *addr, size_t size, int prot, int flags) {
+	OS_COUNT(os_nmmap);
+	return mmap(addr, size, prot, flags, -1, 0);
+}
+
+static int os_munmap(void *addr, size_t size) {
+	OS_COUNT(os_nmunmap);
+	return munmap(addr, size);
+}
+
+static int os_madvise(void *addr, size_t size, int advice) {
+	OS_COUNT(os_nmadvise);
+	return madvise(addr, size, advice);
+}
+
 void *xa_os_map(size_t size, size_t align) {
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = os_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
 	if (p == MAP_FAILED)
 		return NULL;
 	if (((uintptr_t)p & (align - 1)) == 0)
 		return p;
 	/* Misaligned: map size + align and trim both ends. */
 	int e = errno;
-	munmap(p, size);
+	os_munmap(p, size);
 	if (size + align < size) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	char *q = mmap(NULL, size + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *q = os_mmap(NULL, size + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
 	if (q == MAP_FAILED)
 		return NULL;
 	uintptr_t a = ((uintptr_t)q + align - 1) & ~(uintptr_t)(align - 1);
 	size_t lead = a - (uintptr_t)q, trail = align - lead;
 	if (lead)
-		munmap(q, lead);
+		os_munmap(q, lead);
 	if (trail)
-		munmap((char *)a + size, trail);
+		os_munmap((char *)a + size, trail);
 	errno = e;
 	return (void *)a;
 }
@@ -60,14 +87,14 @@ void *xa_os_reserve_zero(size_t size) {
 
 void xa_os_unmap(void *addr, size_t size) {
 	int e = errno;
-	if (munmap(addr, size) != 0)
+	if (os_munmap(addr, size) != 0)
 		xa_message("munmap(%p, %zu) failed: errno %d", addr, size, errno);
 	errno = e;
 }
 
 bool xa_os_purge_forced(void *addr, size_t size) {
 	int e = errno;
-	bool err = madvise(addr, size, MADV_DONTNEED) != 0;
+	bool err = os_madvise(addr, size, MADV_DONTNEED) != 0;
 	errno = e;
 	return err;
 }
@@ -75,20 +102,21 @@ bool xa_os_purge_forced(void *addr, size_t size) {
 bool xa_os_purge_lazy(void *addr, size_t size) {
 	int e = errno;
 	if (!atomic_load_explicit(&os_madv_free_broken, memory_order_relaxed)) {
-		if (madvise(addr, size, MADV_FREE) == 0) {
+		if (os_madvise(addr, size, MADV_FREE) == 0) {
 			errno = e;
 			return false;
 		}
 		if (errno == EINVAL || errno == ENOSYS)
 			atomic_store(&os_madv_free_broken, true);
 	}
-	madvise(addr, size, MADV_DONTNEED);
+	bool zeroed = os_madvise(addr, size, MADV_DONTNEED) == 0;
 	errno = e;
-	return true;
+	return zeroed;
 }
 
 bool xa_os_grow_inplace(void *addr, size_t old_size, size_t new_size) {
 	int e = errno;
+	OS_COUNT(os_nmremap);
 	void *p = mremap(addr, old_size, new_size, 0);
 	errno = e;
 	return p != MAP_FAILED;
@@ -97,30 +125,31 @@ bool xa_os_grow_inplace(void *addr, size_t old_size, size_t new_size) {
 void *xa_os_remap(void *addr, size_t old_size, size_t new_size, size_t align) {
 	int e = errno;
 	/* Reserve an aligned destination, then move the pages there. */
-	char *dst = mmap(NULL, new_size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	char *dst = os_mmap(NULL, new_size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
 	if (dst == MAP_FAILED)
 		return NULL;
 	uintptr_t a = ((uintptr_t)dst + align - 1) & ~(uintptr_t)(align - 1);
+	OS_COUNT(os_nmremap);
 	void *p = mremap(addr, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)a);
 	if (p == MAP_FAILED) {
 		int e2 = errno;
-		munmap(dst, new_size + align);
+		os_munmap(dst, new_size + align);
 		errno = e2;
 		return NULL;
 	}
 	/* mremap replaced [a, a+new_size); drop the rest of the reservation. */
 	if (a > (uintptr_t)dst)
-		munmap(dst, a - (uintptr_t)dst);
+		os_munmap(dst, a - (uintptr_t)dst);
 	size_t tail = (uintptr_t)dst + new_size + align - (a + new_size);
 	if (tail)
-		munmap((char *)a + new_size, tail);
+		os_munmap((char *)a + new_size, tail);
 	errno = e;
 	return p;
 }
 
 ssize_t xa_os_resident_pages(void *addr, size_t size) {
 	int e = errno;
-	unsigned char vec[256];
+	unsigned char vec[1024];
 	ssize_t total = 0;
 	char *p = addr;
 	size_t left = size / PAGE;

@@ -14,16 +14,20 @@ void xa_os_unmap(void *addr, size_t size);
 /* Reserve size bytes read/write with MAP_NORESERVE: pages are backed only
  * when written (reads of untouched pages give zero).  NULL on failure. */
 void *xa_os_reserve_zero(size_t size);
-/* Forced purge: the pages read as zero afterwards and leave RSS at once. */
+/* Forced purge: the pages read as zero afterwards and leave RSS at once.
+ * Returns true on error (then nothing is known about the pages). */
 bool xa_os_purge_forced(void *addr, size_t size);
 /* Lazy purge (MADV_FREE): the kernel reclaims the pages only under memory
  * pressure.  Falls back to the forced purge, once and silently, where
- * MADV_FREE is unsupported; returns true if the purge was forced. */
+ * MADV_FREE is unsupported; returns true if the pages were purged by the
+ * forced purge (and so read as zero), false if lazily or not at all. */
 bool xa_os_purge_lazy(void *addr, size_t size);
 /* Grow or move a mapping (mremap), keeping align.  NULL on failure. */
 void *xa_os_remap(void *addr, size_t old_size, size_t new_size, size_t align);
 /* Try to grow a mapping in place; true on success. */
 bool xa_os_grow_inplace(void *addr, size_t old_size, size_t new_size);
+/* Memory system calls made so far (mmap, munmap, madvise, mremap). */
+void xa_os_counts(uint64_t *mmaps, uint64_t *munmaps, uint64_t *madvises, uint64_t *mremaps);
 /* Count resident pages in [addr, addr+size) with mincore; -1 on error. */
 ssize_t xa_os_resident_pages(void *addr, size_t size);
 /* Resident set size of the process, in bytes (from /proc/self/statm). */

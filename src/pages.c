@@ -366,6 +366,7 @@ void xa_pages_shrink(xa_arena_t *a, xa_run_t *r, size_t npages) {
 	t->addr = r->addr + npages * PAGE;
 	t->npages = (uint32_t)cut;
 	t->state = PS_DIRTY;
+	t->zeroed = 0;
 	t->dirty_ns = xa_now_ns();
 	a->stats.active_pages -= cut;
 	run_release(a, t);
@@ -415,11 +416,13 @@ static size_t pages_purge(xa_arena_t *a, bool force, size_t keep_pages) {
 			size_t sz = (size_t)r->npages * PAGE;
 			if (policy == XA_PURGE_FREE && r->state == PS_DIRTY) {
 				r->state = xa_os_purge_lazy(p, sz) ? PS_RETAINED : PS_LAZY;
+				r->zeroed = r->state == PS_RETAINED;
 			} else {
-				xa_os_purge_forced(p, sz);
+				/* Known zero only if the kernel really dropped the
+				 * pages (a failed madvise keeps the contents). */
+				r->zeroed = !xa_os_purge_forced(p, sz);
 				r->state = PS_RETAINED;
 			}
-			r->zeroed = r->state == PS_RETAINED;
 			released += r->npages;
 		}
 		xa_mutex_lock(&a->lock);

@@ -135,7 +135,10 @@ bool xa_stats_refresh(xa_snap_t *s) {
 	xa_huge_stats(&s->huge_allocated, &s->huge_mapped, &s->huge_cur, &hn, &hd);
 	s->huge_nmalloc = hn;
 	s->huge_ndalloc = hd;
-	s->huge_cached = xa_huge_cached_bytes();
+	xa_huge_cache_bytes(s->huge_state);
+	s->huge_cached = s->huge_state[PS_DIRTY] + s->huge_state[PS_LAZY] + s->huge_state[PS_RETAINED];
+	xa_zero_stats(&s->zero_known, &s->zero_memset, &s->zero_kernel);
+	xa_os_counts(&s->os_mmap, &s->os_munmap, &s->os_madvise, &s->os_mremap);
 	xa_huge_resident(&s->huge_resident, &s->huge_cached_resident);
 	uint64_t hdue = xa_huge_next_due(now);
 	size_t pagemap_bytes = xa_pagemap_bytes(); /* touched pages of the map */
@@ -152,9 +155,9 @@ bool xa_stats_refresh(xa_snap_t *s) {
 
 	const xa_snap_arena_t *m = &s->all;
 	s->active = m->a.active_pages * PAGE + s->huge_mapped;
-	s->dirty = m->a.npages[PS_DIRTY] * PAGE + s->huge_cached;
-	s->lazy = m->a.npages[PS_LAZY] * PAGE;
-	s->retained = m->a.npages[PS_RETAINED] * PAGE;
+	s->dirty = m->a.npages[PS_DIRTY] * PAGE + s->huge_state[PS_DIRTY];
+	s->lazy = m->a.npages[PS_LAZY] * PAGE + s->huge_state[PS_LAZY];
+	s->retained = m->a.npages[PS_RETAINED] * PAGE + s->huge_state[PS_RETAINED];
 	s->mapped = m->a.mapped_chunks * CHUNK + s->huge_mapped + s->huge_cached + s->metadata;
 	s->resident = m->resident + s->huge_resident + s->huge_cached_resident + s->metadata_resident;
 	size_t used = s->allocated + s->tcache;
@@ -162,7 +165,7 @@ bool xa_stats_refresh(xa_snap_t *s) {
 	s->reclaimable = s->dirty + s->tcache;
 	s->next_due_ns = XA_MIN(m->next_due_ns, hdue);
 	s->decay_ms = atomic_load(&xa_decay_default_ms);
-	if (s->huge_cached && s->decay_ms > s->max_decay_ms)
+	if (s->huge_state[PS_DIRTY] && s->decay_ms > s->max_decay_ms)
 		s->max_decay_ms = s->decay_ms;
 	s->purge_policy = atomic_load(&xa_purge_policy);
 

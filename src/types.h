@@ -83,7 +83,8 @@ struct xa_run_s {
 	uint8_t kind;   /* RUN_* */
 	uint8_t state;  /* PS_* for free runs */
 	uint8_t cls;    /* size class of a slab or large run */
-	uint8_t zeroed; /* free run: all pages known to read as zero */
+	uint8_t zeroed; /* free run: all pages known to read as zero (fresh
+	                 * from mmap, or MADV_DONTNEED'd and untouched since) */
 	uint8_t sampled; /* slab of profiled objects / sampled large run */
 	xa_chunk_t *chunk;
 	/* free runs: size-bucket list of their state set; slabs: bin list */
@@ -139,6 +140,7 @@ struct xa_chunk_s {
 	size_t size;   /* usable size */
 	size_t mapped; /* bytes mapped */
 	uint8_t sampled;
+	uint8_t hstate; /* cached huge: PS_DIRTY, PS_LAZY or PS_RETAINED */
 	xa_chunk_t *hnext, *hprev; /* live huge allocations, or the cache */
 	uint64_t freed_ns;         /* cached huge: when it was freed */
 };

@@ -1,0 +1,90 @@
+/*
+ * calloc and big blocks, seen from outside: integration/calloc_child under
+ * LD_PRELOAD with various XALLOC_CONF settings.
+ *  - calloc returns zeroed memory after dirty frees of the same and nearby
+ *    sizes (small, large, huge), splits, shrinking reallocs, malloc_trim,
+ *    decay, for every release setting (wrong zeroing is silent corruption);
+ *  - a sparse 64 MiB table callocated again costs the pages it touches;
+ *  - big blocks freed and allocated in a loop reuse their address space
+ *    instead of mapping and unmapping it every cycle.
+ * Nothing here depends on timing: RSS and system-call counts only.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+/* The harness runs $XCHILD: point it at calloc_child, next to xchild. */
+static void use_calloc_child(void)
+{
+    static char path[4096];
+    const char *x = env_path("XCHILD");
+    const char *slash = strrchr(x, '/');
+    snprintf(path, sizeof path, "%.*s/calloc_child", slash ? (int)(slash - x) : 1, slash ? x : ".");
+    cr_assert_eq(setenv("XCHILD", path, 1), 0);
+}
+
+static void zero_with(const char *conf)
+{
+    struct xrun r;
+    use_calloc_child();
+    XRUN(&r, conf, 300, "zero");
+    xrun_assert_ok(&r);
+    cr_assert(strstr(r.out, "callocs checked"), "conf %s: unexpected output: %s", conf ? conf : "(none)", r.out);
+    cr_log_info("conf %s: %s", conf ? conf : "(none)", r.out);
+    xrun_free(&r);
+}
+
+Test(calloc, zero_default, .timeout = 600) { zero_with(NULL); }
+Test(calloc, zero_decay_never, .timeout = 600) { zero_with("decay_ms:-1"); }
+Test(calloc, zero_decay_at_once, .timeout = 600) { zero_with("decay_ms:0"); }
+Test(calloc, zero_decay_1ms, .timeout = 600) { zero_with("decay_ms:1"); }
+Test(calloc, zero_purge_free, .timeout = 600) { zero_with("purge:free"); }
+Test(calloc, zero_purge_free_at_once, .timeout = 600) { zero_with("purge:free,decay_ms:0"); }
+Test(calloc, zero_purge_dontneed_at_once, .timeout = 600) { zero_with("purge:dontneed,decay_ms:0"); }
+Test(calloc, zero_no_retain, .timeout = 600) { zero_with("retain:false"); }
+Test(calloc, zero_no_retain_at_once, .timeout = 600) { zero_with("retain:false,decay_ms:0"); }
+Test(calloc, zero_no_tcache_no_background, .timeout = 600) { zero_with("tcache:false,background_thread:false"); }
+
+static long field(const char *out, const char *key)
+{
+    const char *p = strstr(out, key);
+    cr_assert(p, "no '%s' in output: %s", key, out);
+    return atol(p + strlen(key));
+}
+
+/* issue 13: a 64 MiB calloc after free, touched once per 64 KiB, grew RSS
+ * by 64 MiB (the freed mapping was memset).  1024 touched pages are 4 MiB. */
+Test(calloc, sparse_table_costs_touched_pages, .timeout = 300)
+{
+    struct xrun r;
+    use_calloc_child();
+    XRUN(&r, NULL, 240, "sparse");
+    xrun_assert_ok(&r);
+    long grow = field(r.out, "rss growth ");
+    cr_log_info("sparse calloc: RSS growth %ld KiB", grow);
+    cr_assert_leq(grow, 12 * 1024, "RSS grew by %ld KiB for 4 MiB of touched pages", grow);
+    xrun_free(&r);
+}
+
+/* Big blocks of 5..25 MiB freed and allocated 300 times: with their
+ * address space kept for reuse the allocator maps a few times, not once or
+ * more per cycle (the previous library: hundreds of mmap and munmap calls,
+ * 2 and 3 per cycle with decay_ms:0). */
+static void reuse_with(const char *conf)
+{
+    struct xrun r;
+    use_calloc_child();
+    XRUN(&r, conf, 240, "reuse", "300");
+    xrun_assert_ok(&r);
+    long maps = field(r.out, "mmap "), unmaps = field(r.out, "munmap ");
+    cr_log_info("conf %s: 300 cycles: %ld mmap, %ld munmap", conf ? conf : "(none)", maps, unmaps);
+    cr_assert_leq(maps, 30, "conf %s: %ld mmap calls for 300 cycles", conf ? conf : "(none)", maps);
+    cr_assert_leq(unmaps, 30, "conf %s: %ld munmap calls for 300 cycles", conf ? conf : "(none)", unmaps);
+    xrun_free(&r);
+}
+
+Test(calloc, big_blocks_reuse_address_space, .timeout = 300) { reuse_with(NULL); }
+Test(calloc, big_blocks_reuse_address_space_decay0, .timeout = 300) { reuse_with("decay_ms:0"); }
