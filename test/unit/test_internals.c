@@ -229,6 +229,121 @@ Test(pages, states_add_up_and_purge_retains)
     xa_mutex_unlock(&a->lock);
 }
 
+/* ---- huge cache: states, accounting, known-zero reuse ------------------ */
+
+static void huge_cache(size_t b[PS_NSTATES])
+{
+    xa_huge_cache_bytes(b);
+}
+
+static int all_zero(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
+Test(huge, cache_states_add_up_and_retained_reuse_is_known_zero)
+{
+    xt_free(xt_malloc(1));
+    atomic_store(&xa_decay_default_ms, -1); /* nothing released behind our back */
+    size_t b[PS_NSTATES], sizes[3] = {(size_t)8 << 20, (size_t)12 << 20, (size_t)20 << 20}, total = 0;
+    void *p[3];
+    for (int i = 0; i < 3; i++) {
+        p[i] = xt_malloc(sizes[i]);
+        cr_assert_not_null(p[i]);
+        memset(p[i], 0xa5, sizes[i]);
+        total += CHUNK_CEIL(sizes[i]);
+    }
+    for (int i = 0; i < 3; i++)
+        xt_free(p[i]);
+    huge_cache(b);
+    cr_assert_eq(b[PS_DIRTY], total, "freed huge mappings: %zu dirty, want %zu", b[PS_DIRTY], total);
+    cr_assert_eq(b[PS_RETAINED] + b[PS_LAZY], 0);
+    cr_assert_geq(xa_huge_purge(true), total);
+    huge_cache(b);
+    cr_assert_eq(b[PS_DIRTY], 0);
+    cr_assert_eq(b[PS_RETAINED], total, "after a forced purge: %zu retained, want %zu", b[PS_RETAINED], total);
+    size_t live, cached;
+    xa_huge_resident(&live, &cached);
+    cr_assert_eq(cached, 0, "retained huge mappings still resident: %zu", cached);
+
+    /* Reusing a retained mapping: calloc does no zeroing at all. */
+    uint64_t k0, m0, z0, k1, m1, z1;
+    xa_zero_stats(&k0, &m0, &z0);
+    unsigned char *q = xt_calloc(1, sizes[1]);
+    cr_assert_not_null(q);
+    xa_zero_stats(&k1, &m1, &z1);
+    cr_assert_eq(k1 - k0, sizes[1], "known-zero bytes %llu, want %zu", (unsigned long long)(k1 - k0), sizes[1]);
+    cr_assert_eq(m1, m0);
+    cr_assert_eq(z1, z0);
+    cr_assert(all_zero(q, sizes[1]));
+    huge_cache(b);
+    cr_assert_eq(b[PS_RETAINED], total - CHUNK_CEIL(sizes[1]));
+    memset(q, 0x5a, sizes[1]);
+    xt_free(q);
+
+    /* Dirty and fully resident: memset, never counted as known zero. */
+    xa_zero_stats(&k0, &m0, &z0);
+    q = xt_calloc(1, sizes[1]);
+    xa_zero_stats(&k1, &m1, &z1);
+    cr_assert_eq(k1, k0);
+    cr_assert_eq(m1 - m0, sizes[1], "resident dirty block: memset %llu bytes", (unsigned long long)(m1 - m0));
+    cr_assert(all_zero(q, sizes[1]));
+    xt_free(q);
+
+    /* MADV_FREE'd (lazy) pages may keep their contents: never known zero. */
+    atomic_store(&xa_purge_policy, XA_PURGE_FREE);
+    q = xt_malloc(sizes[0]);
+    memset(q, 0xa5, sizes[0]);
+    xt_free(q);
+    xa_huge_purge(true);
+    huge_cache(b);
+    cr_assert_geq(b[PS_LAZY], CHUNK_CEIL(sizes[0]), "purge:free did not leave the mapping lazy");
+    xa_zero_stats(&k0, &m0, &z0);
+    q = xt_calloc(1, sizes[0]);
+    xa_zero_stats(&k1, &m1, &z1);
+    cr_assert_eq(k1, k0, "a lazy mapping was taken as known zero");
+    cr_assert(all_zero(q, sizes[0]));
+    xt_free(q);
+    atomic_store(&xa_purge_policy, XA_PURGE_DONTNEED);
+
+    /* Everything unmapped on demand (out of memory path). */
+    cr_assert_gt(xa_huge_unmap_cached(), 0);
+    huge_cache(b);
+    cr_assert_eq(b[PS_DIRTY] + b[PS_LAZY] + b[PS_RETAINED], 0);
+}
+
+Test(pages, retained_run_reuse_is_known_zero_dirty_is_not)
+{
+    xt_free(xt_malloc(1));
+    xa_arena_t *a = xa_tsd_tls.arena;
+    atomic_store(&a->decay_ms, -1);
+    size_t size = (size_t)1 << 20; /* a large run, above tcache_max */
+    unsigned char *p = xt_malloc(size);
+    memset(p, 0xa5, size);
+    xt_free(p);
+    uint64_t k0, m0, z0, k1, m1, z1;
+    xa_zero_stats(&k0, &m0, &z0);
+    unsigned char *q = xt_calloc(1, size); /* the dirty run again */
+    xa_zero_stats(&k1, &m1, &z1);
+    cr_assert_eq(k1, k0, "a dirty run was taken as known zero");
+    cr_assert(all_zero(q, size));
+    memset(q, 0xa5, size);
+    xt_free(q);
+    xa_arenas_purge(true);
+    check_page_accounting();
+    xa_zero_stats(&k0, &m0, &z0);
+    q = xt_calloc(1, size); /* retained now */
+    xa_zero_stats(&k1, &m1, &z1);
+    cr_assert_eq(k1 - k0, size, "a retained run was zeroed again");
+    cr_assert_eq(m1, m0);
+    cr_assert(all_zero(q, size));
+    xt_free(q);
+    check_page_accounting();
+}
+
 /* ---- idle-thread cache reclaim ----------------------------------------- */
 
 static int wake_pipe[2], ready_pipe[2];
