@@ -32,15 +32,21 @@
  * decay_ms:0, and at once when larger than HUGE_DIRTY_MAX / 4):
  * purge:dontneed makes them retained (unmapped instead with retain:false),
  * purge:free lazy.  A forced purge (malloc_trim, the slack budget) takes
- * every dirty entry, and with purge:dontneed every lazy one too.  Bounds:
- * dirty bytes at most the live huge bytes, but at least HUGE_DIRTY_MIN and
- * at most HUGE_DIRTY_MAX, and at most HUGE_DIRTY_NMAX entries (past them the
- * oldest is purged: freed memory kept warm never exceeds what is live, so
- * the peak stays lean; b_mlarge: 288 -> see bench/README.md), at most HUGE_KEEP_MAX bytes / HUGE_KEEP_NMAX
- * entries lazy or retained (past them the oldest is unmapped); running out
- * of memory unmaps every entry (xa_huge_unmap_cached).  A program that
- * allocates and frees big blocks in a loop therefore makes one madvise per
- * cycle at most, and no mmap or munmap.
+ * every dirty entry, and with purge:dontneed every lazy one too.
+ * Bounds: dirty bytes at most the live huge bytes, but at least
+ * HUGE_DIRTY_MIN and at most HUGE_DIRTY_MAX, in at most HUGE_DIRTY_NMAX
+ * entries (past them the oldest is purged): freed memory kept warm never
+ * exceeds what is live, so the peak stays lean (b_mlarge: 320 -> 138 MiB,
+ * bench/README.md), while a fault costs ten memsets, so warm reuse matters.
+ * Lazy and retained bytes (address space, no RSS) at most the live huge
+ * mapped bytes but at least HUGE_KEEP_MIN, in at most HUGE_KEEP_NMAX entries
+ * (past them the oldest is unmapped); running out of memory unmaps every
+ * entry (xa_huge_unmap_cached).  A program that allocates and frees big
+ * blocks in a loop therefore makes one madvise per cycle at most, and no
+ * mmap or munmap.  When nothing cached fits, a new mapping reserves ahead:
+ * half the live huge mapped bytes (at most HUGE_RESERVE_MAX), the part past
+ * the block cached as retained, so a growing heap of big blocks maps
+ * rarely (address space only; the exact size is mapped when that fails).
  *
  * Statistics: cached entries count in stats.dirty / lazy / retained by
  * state, and in stats.mapped.  An entry taken off the list for its madvise
@@ -66,7 +72,8 @@ static size_t huge_inflight; /* off the cache for a madvise; counted dirty */
 #define HUGE_DIRTY_MIN ((size_t)64 << 20)
 #define HUGE_DIRTY_MAX ((size_t)256 << 20)
 #define HUGE_DIRTY_NMAX 16
-#define HUGE_KEEP_MAX ((size_t)1 << 30)
+#define HUGE_KEEP_MIN ((size_t)1 << 30)
+#define HUGE_RESERVE_MAX ((size_t)1 << 30)
 #define HUGE_KEEP_NMAX 64
 
 size_t xa_huge_cached_bytes(void) {
@@ -156,7 +163,7 @@ static void cache_trim(void) {
 		if (cache_bytes[PS_DIRTY] > dirty_max || cache_n[PS_DIRTY] > HUGE_DIRTY_NMAX) {
 			v = cache_oldest(false);
 			purge = true;
-		} else if (cache_bytes[PS_LAZY] + cache_bytes[PS_RETAINED] > HUGE_KEEP_MAX ||
+		} else if (cache_bytes[PS_LAZY] + cache_bytes[PS_RETAINED] > XA_MAX(HUGE_KEEP_MIN, huge_mapped) ||
 		           cache_n[PS_LAZY] + cache_n[PS_RETAINED] > HUGE_KEEP_NMAX) {
 			v = cache_oldest(true);
 		}
@@ -379,6 +386,27 @@ static void huge_unlink(xa_chunk_t *d) {
 	xa_mutex_unlock(&huge_lock);
 }
 
+/* The part of a reservation past the block: cached as retained (never
+ * touched, so it reads as zero), or unmapped without metadata for it. */
+static void reserve_rest(uintptr_t addr, size_t size) {
+	xa_chunk_t *r = xa_pool_get(&huge_pool);
+	if (r) {
+		memset(r->pclass, PCLASS_NONE, sizeof(r->pclass));
+		r->kind = CHUNK_HUGE_CACHED;
+		r->addr = addr;
+		r->mapped = size;
+		r->freed_ns = xa_now_ns();
+		if (xa_pagemap_set(addr, size, r) == false) {
+			xa_mutex_lock(&huge_lock);
+			cache_push(r, PS_RETAINED);
+			xa_mutex_unlock(&huge_lock);
+			return;
+		}
+		xa_pool_put(&huge_pool, r);
+	}
+	xa_os_unmap((void *)addr, size);
+}
+
 void *xa_huge_malloc(size_t usize, size_t align, bool zero) {
 	if (align < CHUNK)
 		align = CHUNK;
@@ -400,12 +428,25 @@ void *xa_huge_malloc(size_t usize, size_t align, bool zero) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	void *p = xa_os_map(need, align);
+	/* Nothing cached fits: reserve ahead in proportion to what is live,
+	 * as retained address space the next requests are carved from. */
+	xa_mutex_lock(&huge_lock);
+	size_t want = CHUNK_CEIL(XA_MIN(HUGE_RESERVE_MAX, huge_mapped / 2));
+	xa_mutex_unlock(&huge_lock);
+	if (want < need || align != CHUNK)
+		want = need;
+	void *p = xa_os_map(want, align);
+	if (p == NULL && want > need) {
+		want = need; /* under an address-space limit: just the block */
+		p = xa_os_map(need, align);
+	}
 	if (p == NULL) {
 		xa_pool_put(&huge_pool, d);
 		errno = ENOMEM;
 		return NULL;
 	}
+	if (want > need)
+		reserve_rest((uintptr_t)p + need, want - need);
 	memset(d->pclass, PCLASS_NONE, sizeof(d->pclass));
 	d->kind = CHUNK_HUGE;
 	d->addr = (uintptr_t)p;
