@@ -227,8 +227,10 @@ void *xa_aligned(size_t align, size_t size) {
 /* ---- free ------------------------------------------------------------ */
 
 XA_COLD static void bad_pointer(const void *ptr, xa_chunk_t *c) {
-	if (c && c->kind == CHUNK_HUGE_CACHED && c->addr == (uintptr_t)ptr)
-		xa_fatal("double free of", ptr, c->mapped);
+	/* A chunk-aligned pointer into a cached huge mapping: a block freed
+	 * already (cached entries merge, so it need not start the entry). */
+	if (c && c->kind == CHUNK_HUGE_CACHED && ((uintptr_t)ptr & CHUNK_MASK) == 0)
+		xa_fatal("double free of", ptr, 0);
 	if (c && c->kind == CHUNK_ARENA && ((uintptr_t)ptr & PAGE_MASK) == 0) {
 		/* A page-aligned pointer inside a free run: a large block freed
 		 * twice (its run may have merged with a free neighbour, so look

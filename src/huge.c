@@ -75,6 +75,7 @@ static size_t huge_inflight; /* off the cache for a madvise; counted dirty */
 #define HUGE_KEEP_MIN ((size_t)1 << 30)
 #define HUGE_RESERVE_MAX ((size_t)1 << 30)
 #define HUGE_KEEP_NMAX 64
+#define HUGE_JOIN_NMAX 64 /* joining is quadratic in the entries */
 
 size_t xa_huge_cached_bytes(void) {
 	xa_mutex_lock(&huge_lock);
@@ -91,8 +92,42 @@ void xa_huge_cache_bytes(size_t bytes[PS_NSTATES]) {
 	xa_mutex_unlock(&huge_lock);
 }
 
-/* huge_lock held */
+/* The cached entry starting at addr, or (end) ending there; huge_lock held. */
+static xa_chunk_t *cache_at(uintptr_t addr, bool end) {
+	for (xa_chunk_t *d = huge_cache; d; d = d->hnext)
+		if ((end ? d->addr + d->mapped : d->addr) == addr)
+			return d;
+	return NULL;
+}
+
+static void cache_remove(xa_chunk_t *d);
+
+/* Merge n (off the list, following d in the address space) into d.  The
+ * older release time is kept, so decay still bounds every page. */
+static void merge_into(xa_chunk_t *d, xa_chunk_t *n) {
+	d->mapped += n->mapped;
+	if (n->freed_ns < d->freed_ns)
+		d->freed_ns = n->freed_ns;
+	xa_pagemap_set(n->addr, n->mapped, d); /* existing granules: cannot fail */
+	xa_pool_put(&huge_pool, n);
+}
+
+/* Cache d (off the list) in state, merged with its neighbours in the same
+ * state, so released address space stays in few large entries (a free of
+ * a block merged this way is still reported, see alloc.c bad_pointer);
+ * huge_lock held. */
 static void cache_push(xa_chunk_t *d, unsigned state) {
+	xa_chunk_t *n = cache_at(d->addr + d->mapped, false);
+	if (n && n->hstate == state) {
+		cache_remove(n);
+		merge_into(d, n);
+	}
+	xa_chunk_t *l = cache_at(d->addr, true);
+	if (l && l->hstate == state) {
+		cache_remove(l);
+		merge_into(l, d);
+		d = l;
+	}
 	d->kind = CHUNK_HUGE_CACHED;
 	d->hstate = (uint8_t)state;
 	d->hprev = NULL;
@@ -182,13 +217,6 @@ static void cache_trim(void) {
 	}
 }
 
-/* The cached entry starting at addr, or (end) ending there; huge_lock held. */
-static xa_chunk_t *cache_at(uintptr_t addr, bool end) {
-	for (xa_chunk_t *d = huge_cache; d; d = d->hnext)
-		if ((end ? d->addr + d->mapped : d->addr) == addr)
-			return d;
-	return NULL;
-}
 
 /* No single entry fits: join entries that follow each other in the address
  * space (pieces of earlier splits) into one of at least need bytes.  The
@@ -240,9 +268,10 @@ static xa_chunk_t *cache_take(size_t need, size_t align, unsigned *state) {
 		if (best == NULL || d->hstate < best->hstate || (d->hstate == best->hstate && d->mapped < best->mapped))
 			best = d;
 	}
+	size_t ncached = cache_n[PS_DIRTY] + cache_n[PS_LAZY] + cache_n[PS_RETAINED];
 	if (best)
 		cache_remove(best);
-	else
+	else if (ncached <= HUGE_JOIN_NMAX)
 		best = cache_join(need, align);
 	if (best) {
 		*state = best->hstate;
@@ -465,8 +494,8 @@ void *xa_huge_malloc(size_t usize, size_t align, bool zero) {
 	return p;
 }
 
-void xa_huge_free(xa_chunk_t *d) {
-	huge_unlink(d);
+/* Cache a freed mapping (not linked anywhere): dirty, or released at once. */
+static void cache_freed(xa_chunk_t *d) {
 	d->freed_ns = xa_now_ns();
 	bool at_once = atomic_load(&xa_decay_default_ms) == 0 || d->mapped > HUGE_DIRTY_MAX / 4;
 	xa_mutex_lock(&huge_lock);
@@ -485,6 +514,11 @@ void xa_huge_free(xa_chunk_t *d) {
 		xa_background_kick();
 }
 
+void xa_huge_free(xa_chunk_t *d) {
+	huge_unlink(d);
+	cache_freed(d);
+}
+
 /* Resize to usize (page multiple, > SC_LARGE_MAX).  Returns the new address,
  * or NULL with the old allocation intact (*gone false) or, when metadata
  * ran out after the pages moved, lost (*gone true). */
@@ -498,8 +532,23 @@ void *xa_huge_realloc(xa_chunk_t *d, size_t usize, bool *gone) {
 		return (void *)d->addr;
 	}
 	if (need < old) {
-		xa_pagemap_clear(d->addr + need, old - need);
-		xa_os_unmap((void *)(d->addr + need), old - need);
+		/* The cut-off chunks go to the cache like a freed block (they
+		 * hold old contents: dirty), or are unmapped without metadata. */
+		xa_chunk_t *t = xa_pool_get(&huge_pool);
+		if (t) {
+			memset(t->pclass, PCLASS_NONE, sizeof(t->pclass));
+			t->kind = CHUNK_HUGE_CACHED;
+			t->addr = d->addr + need;
+			t->mapped = old - need;
+		}
+		if (t && xa_pagemap_set(t->addr, t->mapped, t) == false) {
+			cache_freed(t);
+		} else {
+			if (t)
+				xa_pool_put(&huge_pool, t);
+			xa_pagemap_clear(d->addr + need, old - need);
+			xa_os_unmap((void *)(d->addr + need), old - need);
+		}
 		d->size = usize;
 		d->mapped = need;
 		huge_link(d);
