@@ -162,6 +162,42 @@ static bool conf_set(xa_opts_t *o, const xa_opt_desc_t *d, const char *v, size_t
 	return true;
 }
 
+/* What a rejected value should have been, for the warning line. */
+static const char *conf_valid(const xa_opt_desc_t *d, char *buf, size_t n) {
+	switch (d->type) {
+	case XA_OPT_T_BOOL:
+		return "true or false";
+	case XA_OPT_T_INT:
+		xa_snprintf(buf, n, "%lld to %llu", (long long)d->min, (unsigned long long)d->max);
+		return buf;
+	case XA_OPT_T_UNSIGNED:
+		xa_snprintf(buf, n, "%lld to %llu", (long long)d->min, (unsigned long long)d->max);
+		return buf;
+	case XA_OPT_T_SIZE:
+		xa_snprintf(buf, n, "0 to %llu bytes, suffixes K M G T", (unsigned long long)d->max);
+		return buf;
+	case XA_OPT_T_SLACK:
+		return "a size (suffixes K M G T) or a percentage P% of live bytes";
+	case XA_OPT_T_ENUM: {
+		size_t k = 0;
+		for (const char *p = d->choices; *p && k + 4 < n; p++) {
+			if (*p == '|') {
+				memcpy(buf + k, " or ", 4);
+				k += 4;
+			} else {
+				buf[k++] = *p;
+			}
+		}
+		buf[k] = '\0';
+		return buf;
+	}
+	case XA_OPT_T_STRING:
+		xa_snprintf(buf, n, "up to %d bytes", XA_OPT_STRLEN - 1);
+		return buf;
+	}
+	return "?";
+}
+
 /* Show at most 64 bytes of a user string in a message. */
 #define SHOW(p, l) (int)((l) > 64 ? 64 : (l)), (p), ((l) > 64 ? "..." : "")
 
@@ -199,7 +235,9 @@ unsigned xa_conf_parse(xa_opts_t *o, const char *src, const char *s) {
 			continue;
 		}
 		if (conf_set(o, d, v, vl)) {
-			xa_message("%s: invalid value '%.*s%s' for option '%s' ignored", src, SHOW(v, vl), d->name);
+			char vb[64];
+			xa_message("%s: invalid value '%.*s%s' for option '%s' ignored (valid: %s)", src, SHOW(v, vl),
+			    d->name, conf_valid(d, vb, sizeof(vb)));
 			bad++;
 		}
 	}
@@ -228,6 +266,13 @@ void xa_conf_init(void) {
 			bad += xa_conf_parse(&xa_opt, "XALLOC_CONF", env);
 		xa_idle_test_hold_init(conf_env("XALLOC_TEST_IDLE_HOLD"));
 	}
+	/* Profiling options that do nothing without prof:true: say so once
+	 * rather than silently writing no profile. */
+	if (!xa_opt.prof && (xa_opt.prof_final || xa_opt.prof_leak || xa_opt.prof_gdump || xa_opt.lg_prof_interval >= 0))
+		xa_message("%s%s%s%sneed%s prof:true; ignored", xa_opt.prof_final ? "prof_final " : "",
+		    xa_opt.prof_leak ? "prof_leak " : "", xa_opt.prof_gdump ? "prof_gdump " : "",
+		    xa_opt.lg_prof_interval >= 0 ? "lg_prof_interval " : "",
+		    (xa_opt.prof_final + xa_opt.prof_leak + xa_opt.prof_gdump + (xa_opt.lg_prof_interval >= 0)) > 1 ? "" : "s");
 	if (bad && xa_opt.abort_conf) {
 		xa_message("aborting: invalid configuration (abort_conf:true)");
 		xa_os_abort();

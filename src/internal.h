@@ -115,6 +115,9 @@ int xa_snprintf(char *buf, size_t n, const char *fmt, ...)
 int xa_vsnprintf(char *buf, size_t n, const char *fmt, __builtin_va_list ap);
 /* One line "xalloc: <formatted>\n" to stderr with write(2). */
 void xa_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* errno as words ("file exists", "permission denied"), without allocating;
+ * an unknown number is formatted into buf as "errno N". */
+const char *xa_strerror(int err, char *buf, size_t n);
 /* Human-readable byte count ("1.5 MiB") into buf. */
 const char *xa_fmt_bytes(char *buf, size_t n, uint64_t bytes);
 /* Parse an unsigned size with optional K/M/G/T suffix (binary).  Returns

@@ -87,8 +87,10 @@ void *xa_os_reserve_zero(size_t size) {
 
 void xa_os_unmap(void *addr, size_t size) {
 	int e = errno;
-	if (os_munmap(addr, size) != 0)
-		xa_message("munmap(%p, %zu) failed: errno %d", addr, size, errno);
+	if (os_munmap(addr, size) != 0) {
+		char eb[24];
+		xa_message("munmap(%p, %zu) failed: %s", addr, size, xa_strerror(errno, eb, sizeof(eb)));
+	}
 	errno = e;
 }
 

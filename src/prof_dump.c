@@ -117,9 +117,11 @@ void prof_dump_name(char *buf, size_t n, char kind) {
 
 static _Atomic bool dump_error_reported;
 
-static void dump_error(const char *path, int err) {
+static void dump_error(const char *path, bool creating, int err) {
+	char eb[24];
 	if (!atomic_exchange(&dump_error_reported, true))
-		xa_message("heap profile %s: cannot write (errno %d); profiling continues", path, err);
+		xa_message("heap profile %s: cannot %s: %s; profiling continues", path, creating ? "create" : "write",
+		    xa_strerror(err, eb, sizeof(eb)));
 }
 
 int prof_dump_write(const char *path) {
@@ -127,7 +129,7 @@ int prof_dump_write(const char *path) {
 	int fd = xa_os_create_file(path);
 	if (fd < 0) {
 		int e = errno;
-		dump_error(path, e);
+		dump_error(path, true, e);
 		return e ? e : EIO;
 	}
 	writer_t w = {.fd = fd};
@@ -182,7 +184,7 @@ int prof_dump_write(const char *path) {
 	if (close(fd) != 0 && !e)
 		e = errno ? errno : EIO;
 	if (e)
-		dump_error(path, e);
+		dump_error(path, false, e);
 	atomic_fetch_add_explicit(&prof_time_ns, xa_now_ns() - t0, memory_order_relaxed);
 	return e;
 }

@@ -280,8 +280,9 @@ void xa_stats_atexit(void) {
 	if (xa_opt.stats_file[0] != '\0') {
 		int fd = xa_os_create_file(xa_opt.stats_file);
 		if (fd < 0) {
-			xa_message("stats_file: cannot create %s (errno %d); printing to stderr", xa_opt.stats_file,
-			    errno);
+			char eb[24];
+			xa_message("stats_file: cannot create %s: %s; printing to stderr", xa_opt.stats_file,
+			    xa_strerror(errno, eb, sizeof(eb)));
 		} else {
 			xalloc_stats_print(stats_write_fd, &fd, "");
 			close(fd);

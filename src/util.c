@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,6 +172,39 @@ void xa_message(const char *fmt, ...) {
 	size_t len = strlen(buf);
 	buf[len++] = '\n';
 	xa_os_write_all(2, buf, len);
+}
+
+/* The errors creating or writing a file can meet, as words: strerror() may
+ * allocate (locale) and is not async-signal-safe. */
+static const struct {
+	int err;
+	const char *text;
+} err_text[] = {
+	{EEXIST, "file exists"},
+	{EACCES, "permission denied"},
+	{EPERM, "operation not permitted"},
+	{ENOENT, "no such directory"}, /* O_CREAT: a missing directory on the path */
+	{ENOTDIR, "a component of the path is not a directory"},
+	{ELOOP, "is a symbolic link"},   /* O_NOFOLLOW */
+	{EISDIR, "is a directory"},
+	{EROFS, "read-only file system"},
+	{ENOSPC, "no space left on device"},
+	{EDQUOT, "disk quota exceeded"},
+	{EFBIG, "file too large"},
+	{ENAMETOOLONG, "name too long"},
+	{EMFILE, "too many open files"},
+	{ENFILE, "too many open files in the system"},
+	{EIO, "input/output error"},
+	{ENOMEM, "out of memory"},
+	{EINVAL, "invalid argument"},
+};
+
+const char *xa_strerror(int err, char *buf, size_t n) {
+	for (size_t i = 0; i < XA_ARRAY_LEN(err_text); i++)
+		if (err_text[i].err == err)
+			return err_text[i].text;
+	xa_snprintf(buf, n, "errno %d", err);
+	return buf;
 }
 
 XA_NORETURN void xa_fatal(const char *msg, const void *ptr, size_t size) {

@@ -78,6 +78,26 @@ Test(conf, invalid_values_name_the_option, .timeout = 120)
     expect_one_warning("tcache_max:zz", PREFIX "invalid value", "tcache_max");
 }
 
+/* A rejected value: the line says what would have been accepted. */
+Test(conf, invalid_values_name_the_valid_range, .timeout = 120)
+{
+    expect_one_warning("narenas:abc", PREFIX "invalid value 'abc' for option 'narenas' ignored (valid: 0 to 256)", NULL);
+    expect_one_warning("decay_ms:-5", PREFIX "invalid value", "(valid: -1 to 3600000)");
+    expect_one_warning("purge:fast", PREFIX "invalid value", "(valid: dontneed or free)");
+    expect_one_warning("tcache:maybe", PREFIX "invalid value", "(valid: true or false)");
+    expect_one_warning("tcache_max:9G", PREFIX "invalid value", "(valid: 0 to 4194304 bytes");
+    expect_one_warning("lg_prof_sample:41", PREFIX "invalid value", "(valid: 0 to 40)");
+}
+
+/* Profiling outputs without prof:true would silently never appear. */
+Test(conf, prof_outputs_without_prof_warn_once, .timeout = 120)
+{
+    expect_one_warning("prof_final:true", "xalloc: prof_final needs prof:true; ignored", NULL);
+    expect_one_warning("prof_leak:true", "xalloc: prof_leak needs prof:true; ignored", NULL);
+    expect_one_warning("prof_final:true,prof_leak:true", "xalloc: prof_final prof_leak need prof:true", NULL);
+    expect_silence("prof:false,prof_final:false");
+}
+
 Test(conf, malformed_items_warn_once, .timeout = 120)
 {
     expect_one_warning("narenas", PREFIX, NULL);

@@ -84,6 +84,51 @@ Test(stats_exit, stats_file_created_once_0600)
     unlink(path);
 }
 
+/* stats_file that cannot be created: one line saying why in words (the
+ * allocator cannot call strerror), then the report on stderr. */
+static void expect_create_error(const char *path, const char *why)
+{
+    char conf[512];
+    snprintf(conf, sizeof(conf), "stats_print:true,stats_file:%s", path);
+    struct xrun r;
+    XRUN(&r, conf, 60, "whoami");
+    xrun_assert_ok(&r);
+    char want[600];
+    snprintf(want, sizeof(want), "xalloc: stats_file: cannot create %s: %s; printing to stderr\n", path, why);
+    cr_assert(strstr(r.err, want), "stats_file %s: want the line\n%sgot:\n%.600s", path, want, r.err);
+    cr_assert(strstr(r.err, "Where the memory is"), "the report did not go to stderr");
+    xrun_free(&r);
+}
+
+Test(stats_exit, stats_file_errors_in_words)
+{
+    char dir[] = "/tmp/xalloc-stats-dir-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof(path), "%s/exists", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    expect_create_error(path, "file exists");
+    snprintf(path, sizeof(path), "%s/no/such/dir/file", dir);
+    expect_create_error(path, "no such directory");
+    /* permission denied: a read-only directory stops only non-root; /sys
+     * refuses new files even to root */
+    if (geteuid() != 0) {
+        char ro[256];
+        snprintf(ro, sizeof(ro), "%s/ro", dir);
+        cr_assert_eq(mkdir(ro, 0500), 0);
+        snprintf(path, sizeof(path), "%s/file", ro);
+        expect_create_error(path, "permission denied");
+        rmdir(ro);
+    } else if (access("/sys/kernel", F_OK) == 0) {
+        expect_create_error("/sys/xalloc-stats-test", "permission denied");
+    }
+    snprintf(path, sizeof(path), "%s/exists", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 Test(launcher, help_and_version)
 {
     char cmd[4096], *out;
