@@ -11,8 +11,8 @@
 set -u
 PY=${PY:-/usr/bin/python3.11}
 lib=${XALLOC_LIB:?XALLOC_LIB must name libxalloc.so}
-[ -x "$PY" ] || { echo "python_suite: FAIL: $PY missing (apt-get install python3.11 libpython3.11-testsuite)" >&2; exit 99; }
-"$PY" -c 'import test.test_dict' 2>/dev/null || { echo "python_suite: FAIL: no test suite (libpython3.11-testsuite)" >&2; exit 99; }
+[ -x "$PY" ] || { echo "python_suite: SKIP: $PY missing (apt-get install python3.11 libpython3.11-testsuite)"; exit 77; }
+"$PY" -c 'import test.test_dict' 2>/dev/null || { echo "python_suite: SKIP: no test suite (apt-get install libpython3.11-testsuite)"; exit 77; }
 
 mods=("$@")
 if [ ${#mods[@]} = 0 ]; then

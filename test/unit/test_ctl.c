@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "util.h"
+#include "xt_skip.h"
 
 int xallocctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
 int xallocctl_nametomib(const char *name, size_t *mibp, size_t *miblenp);
@@ -607,6 +608,7 @@ static int run_with_input(const char *cmd, const char *text)
 
 Test(ctl_stats, json_output_parses)
 {
+    XT_REQUIRE("python3", "python3");
     const char *opts[] = {"J", "Jg", "Ja", "Jb", "Jl", "Jm", "Js", "Jgabl", NULL};
     for (int i = 0; opts[i]; i++) {
         struct sbuf b = {0};
@@ -632,6 +634,7 @@ Test(ctl_stats, json_output_parses)
 
 Test(ctl_stats, prometheus_output_passes_promtool)
 {
+    XT_REQUIRE("promtool", "prometheus");
     void *p = xt_malloc(50000);
     const char *opts[] = {"P", "Pa", "Pbl", "Pm", NULL};
     for (int i = 0; opts[i]; i++) {
@@ -744,6 +747,7 @@ Test(ctl_man, documents_every_name_and_option)
 
 Test(ctl_man, renders_without_warnings)
 {
+    XT_REQUIRE("groff", "groff-base");
     const char *src = getenv("TEST_SRCDIR");
     cr_assert_not_null(src);
     char cmd[4096];
