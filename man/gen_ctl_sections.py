@@ -35,12 +35,12 @@ types={n:(t,rw) for n,t,rw in names}
 out=[]
 def ent(name, doc):
     t,rw=types[name]
-    rwd={'r-':'r-','rw':'rw','-':'action'}[rw]
+    rwd={'r-':'r-','rw':'rw','-w':'-w','-':'action'}[rw]
     out.append('.TP\n.B "%s" (\\fI%s\\fR, %s)\n%s' % (name, t, rwd, doc))
 hand={
 'version':'The library version, e.g. "0.1.0".',
 'epoch':'Writing any value refreshes the statistics snapshot that every \\fBstats.*\\fR name reads; reading returns the snapshot number. Without a write the values stay those of the previous refresh (the first stats read refreshes once).',
-'background_thread':'Whether the background thread releases freed memory of idle processes. Writing true fails with EAGAIN when the process started with \\fBbackground_thread:false\\fR.',
+'background_thread':'Whether the background thread releases freed memory of idle processes (when off, releases happen on allocator calls). Writing false then true switches it off and on again; writing true fails with EAGAIN only when the process started with \\fBbackground_thread:false\\fR. \\fBopt.background_thread\\fR keeps the start-up value.',
 'release':'Action: flush the calling thread\'s cache and release every unused page of every arena and the huge cache now (as \\fBmalloc_trim\\fR(0)).',
 'config.debug':'Built with \\fB\\-\\-enable\\-debug\\fR (internal assertions).',
 'config.stats':'Statistics counters compiled in (\\fB\\-\\-disable\\-stats\\fR turns the per-bin and per-arena event counters off; byte counts stay).',
@@ -64,8 +64,8 @@ hand={
 'arenas.bin.<i>.nregs':'Regions per slab of small class \\fIi\\fR.',
 'arenas.bin.<i>.slab_size':'Bytes per slab of small class \\fIi\\fR.',
 'arenas.lextent.<i>.size':'Size in bytes of large class \\fIi\\fR.',
-'arena.<i>.purge':'Action: release every dirty page of arena \\fIi\\fR now; with \\fIi\\fR = 4096 (XALLOC_ARENAS_ALL), of every arena and the cached huge mappings.',
-'arena.<i>.decay_ms':'Release time of arena \\fIi\\fR in ms: dirty pages are released within this time of becoming unused; 0 at once, \\-1 never. With \\fIi\\fR = 4096 reading gives the default and writing sets every existing arena.',
+'arena.<i>.purge':'Action: release every dirty page of arena \\fIi\\fR now; with \\fIi\\fR = 4096 (XALLOC_ARENAS_ALL), of every arena and the cached huge mappings. An arena below \\fBarenas.narenas\\fR not created yet has nothing to release: success, so a loop over \\fBarenas.narenas\\fR works.',
+'arena.<i>.decay_ms':'Release time of arena \\fIi\\fR in ms: dirty pages are released within this time of becoming unused; 0 at once, \\-1 never. With \\fIi\\fR = 4096 reading gives the default and writing sets every existing arena. ENOENT for an arena not created yet (it will start with \\fBarenas.decay_ms\\fR).',
 'stats.arenas.<i>.decay_ms':'Release time of the arena (for 4096: the largest).',
 }
 
@@ -92,6 +92,10 @@ malloc_usable_size, free_sized, free_aligned_sized, malloc_trim, mallopt,
 mallinfo, mallinfo2, malloc_stats), with thread caches, a bounded pool of
 arenas, a page allocator that releases freed memory within a set time, and
 statistics that add up to the kernel's resident set size.
+.BR mallopt ()
+acts on \fBM_ARENA_MAX\fR (bounds the arenas of threads that start from
+then on) and returns 0, changing nothing, for every other parameter,
+\fBM_PERTURB\fR included (the option \fBjunk\fR fills new and freed memory).
 .PP
 Small sizes (up to 16 KiB) come from slabs, large sizes (up to 4 MiB) from
 runs of pages, and bigger sizes ("huge") from their own mappings.
@@ -133,7 +137,8 @@ The functions return 0 on success, or an error number:
 .TP
 .B ENOENT
 unknown name, a name that stops at an inner node, or an index out of range
-(an arena not created yet, or not in the last snapshot for
+(an arena index not below \fBarenas.narenas\fR, an arena not created yet
+for \fBarena.<i>.decay_ms\fR, or not in the last snapshot for
 \fBstats.arenas.<i>\fR);
 \fBxallocctl_nametomib\fR accepts a name that stops at an inner node
 (e.g. "stats.arenas.0.bins") and returns that partial mib;
@@ -166,11 +171,14 @@ It takes a fresh snapshot first and holds no allocator lock while calling
 The letters of \fIopts\fR (NULL is the same as "") select the format:
 .TP
 .B J
-JSON: one object {"xalloc": {"version", "config", "opt", "stats",
-"arenas"}}; "stats" holds every \fBstats.*\fR value under its name without
-the "stats." prefix, and "verdict"; "arenas" holds "all" and one object
-per arena, each with the \fBstats.arenas.<i>.*\fR fields and "bins" and
-"lextents" arrays indexed by class.
+JSON: one object {"xalloc": {"version", "config", "opt", "stats"}};
+"config" and "opt" hold the \fBconfig.*\fR and \fBopt.*\fR values under
+their names without the prefix; "stats" holds every \fBstats.*\fR value
+under its name without the "stats." prefix, the settings in force
+("decay_ms", "purge", "background_thread"), "map_count_near_limit",
+"verdict", and "arenas": "all" and one object per arena, each with the
+\fBstats.arenas.<i>.*\fR fields and "bins" and "lextents" arrays indexed
+by class.
 .TP
 .B P
 the Prometheus text exposition format: metrics named
@@ -211,8 +219,9 @@ prints the default report to standard error, as does the option
 \fBstats_print:true\fR at exit (or to \fBstats_file\fR).
 ''')
 # options
-S.append('.SH OPTIONS\nOptions are set with the environment variable \\fBXALLOC_CONF\\fR, a comma-separated list of \\fIname\\fR:\\fIvalue\\fR items (e.g. XALLOC_CONF=decay_ms:0,purge:free), and by a program that links xalloc by defining the global \\fBxalloc_conf\\fR with the same syntax (XALLOC_CONF is applied after it). XALLOC_CONF is ignored in set-user-ID and set-group-ID programs. A bad item is reported once on standard error and the default kept (or the process aborts with \\fBabort_conf:true\\fR). Sizes take the suffixes K, M, G and T (binary). Every option can be read as \\fBopt.\\fR\\fIname\\fR.\n')
-typn={'BOOL':'bool','INT':'integer','UNSIGNED':'unsigned','SIZE':'size','SLACK':'size or percentage','ENUM':'choice','STRING':'string'}
+S.append('.SH OPTIONS\nOptions are set with the environment variable \\fBXALLOC_CONF\\fR, a comma-separated list of \\fIname\\fR:\\fIvalue\\fR items (e.g. XALLOC_CONF=decay_ms:0,purge:free), and by a program that links xalloc by defining the global \\fBxalloc_conf\\fR with the same syntax (XALLOC_CONF is applied after it). XALLOC_CONF is ignored in set-user-ID and set-group-ID programs. A bad item is reported once on standard error and the default kept (or the process aborts with \\fBabort_conf:true\\fR). Sizes take the suffixes K, M, G and T (binary). Every option can be read as \\fBopt.\\fR\\fIname\\fR; the type given below is the C type of that value (options whose value is a word, a size or percentage, or a file name read as \\fBconst char *\\fR).\n')
+# The C type opt.<name> reads as (src/ctl.c OPT_CT_*): one type per name.
+typn={'BOOL':'bool','INT':'ssize_t','UNSIGNED':'unsigned','SIZE':'size_t','SLACK':'const char *','ENUM':'const char *','STRING':'const char *'}
 for name,typ,dfl,mn,mx,ch,doc in opts:
     if typ=='BOOL': rng='true or false'; d=dfl
     elif typ=='ENUM':
@@ -222,8 +231,8 @@ for name,typ,dfl,mn,mx,ch,doc in opts:
     else:
         mx2={'XA_MAX_ARENAS':'256','UINT64_MAX':'2^64\\-1'}.get(mx.strip(),mx.strip())
         rng='%s to %s' % (mn.strip().replace('-','\\-'), mx2); d=dfl.replace('-','\\-')
-    S.append('.TP\n.BR %s " (%s, default %s; %s)"\n%s\n' % (name, typn[typ], d.replace('"','\\(dq'), rng, esc(doc)))
-S.append('.SH CONTROL NAMESPACE\nEach entry gives the name, the C type of its value, and whether it is read-only (r-), read-write (rw) or an action. \\fI<i>\\fR is an arena index (0 to \\fBarenas.ncreated\\fR\\-1, or 4096 for all arenas) except under \\fBarenas.bin\\fR and \\fBarenas.lextent\\fR, where it is a size-class index; \\fI<j>\\fR is a size-class index (0 to \\fBarenas.nbins\\fR\\-1 for bins, 0 to \\fBarenas.nlextents\\fR\\-1 for lextents).\n')
+    S.append('.TP\n.BR %s " (\\fI%s\\fR, default %s; %s)"\n%s\n' % (name, typn[typ], d.replace('"','\\(dq'), rng, esc(doc)))
+S.append('.SH CONTROL NAMESPACE\nEach entry gives the name, the C type of its value, and whether it is read-only (r-), read-write (rw), write-only (-w) or an action. \\fI<i>\\fR is an arena index (0 to \\fBarenas.ncreated\\fR\\-1, or 4096 for all arenas; \\fBarena.<i>.*\\fR also accepts any index below \\fBarenas.narenas\\fR) except under \\fBarenas.bin\\fR and \\fBarenas.lextent\\fR, where it is a size-class index; \\fI<j>\\fR is a size-class index (0 to \\fBarenas.nbins\\fR\\-1 for bins, 0 to \\fBarenas.nlextents\\fR\\-1 for lextents).\n')
 S.append('.SS General\n')
 optdoc={o[0]:o[6] for o in opts}
 seen=set()
@@ -240,7 +249,7 @@ for n,t,rw in names:
 S.append('.SS Profiling\nThe \\fBprof.*\\fR and \\fBthread.prof.active\\fR names are described under HEAP PROFILING below.\n.SS Options\n')
 for n,t,rw in names:
     if n.startswith('opt.'):
-        out.clear(); ent(n, 'The option \\fB%s\\fR in force (see OPTIONS); ENUM and percentage values read as strings.' % n[4:]); S.append(out[0]+'\n')
+        out.clear(); ent(n, 'The option \\fB%s\\fR in force (see OPTIONS).' % n[4:]); S.append(out[0]+'\n')
 S.append('''.SS Statistics
 Every \\fBstats.*\\fR value is read from the snapshot taken by the last
 write to \\fBepoch\\fR.
@@ -339,18 +348,31 @@ runs \fIprogram\fR with xalloc preloaded; \fB\-\-stats\fR adds
 \fBstats_print:true\fR, \fB\-\-conf\fR adds options after any
 \fBXALLOC_CONF\fR already set; \fB\-\-help\fR lists the options.
 .SH EXAMPLES
+A complete program (cc example.c \-lxalloc; test/unit/test_docs.c compiles
+and runs it):
+.PP
 .nf
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <xalloc.h>
 
-uint64_t epoch = 1;
-size_t allocated, rss, len = sizeof(size_t);
-xallocctl("epoch", NULL, NULL, &epoch, sizeof(epoch));
-xallocctl("stats.allocated", &allocated, &len, NULL, 0);
-xallocctl("stats.process.rss", &rss, &len, NULL, 0);
-printf("live %zu of RSS %zu\en", allocated, rss);
-xalloc_stats_print(NULL, NULL, "J");   /* JSON on stderr */
+int main(void)
+{
+    char *p = malloc(1000);
+    uint64_t epoch = 1;
+    size_t allocated, rss, len = sizeof(size_t);
+
+    /* refresh the snapshot every stats.* name reads */
+    xallocctl("epoch", NULL, NULL, &epoch, sizeof(epoch));
+    if (xallocctl("stats.allocated", &allocated, &len, NULL, 0) != 0 ||
+        xallocctl("stats.process.rss", &rss, &len, NULL, 0) != 0)
+        return 1;
+    printf("live %zu of RSS %zu\en", allocated, rss);
+    xalloc_stats_print(NULL, NULL, "J");   /* JSON on stderr */
+    free(p);
+    return 0;
+}
 .fi
 ''')
 text=''.join(S)

@@ -138,7 +138,7 @@ static void arena_after_dirty(xa_arena_t *a) {
 	}
 	if (d < 0)
 		return;
-	if (xa_opt.background_thread && xa_background_running()) {
+	if (xa_background_enabled() && xa_background_running()) {
 		/* Wakes the thread if it went to sleep with nothing to do. */
 		xa_background_kick();
 		return;
@@ -151,7 +151,7 @@ static void arena_after_dirty(xa_arena_t *a) {
 	if (step > 100000000u)
 		step = 100000000u;
 	atomic_store_explicit(&arena_purge_check_ns, now + step, memory_order_relaxed);
-	if (xa_opt.background_thread)
+	if (xa_background_enabled())
 		xa_background_kick();
 	unsigned n = atomic_load(&xa_narenas_created);
 	for (unsigned i = 0; i < n; i++)
@@ -164,7 +164,7 @@ static void arena_after_dirty(xa_arena_t *a) {
  * be asleep with nothing due.  (Without it, they go with the next purge on
  * an allocator call, see arena_after_dirty.) */
 static void arena_after_slab_free(xa_arena_t *a) {
-	if (atomic_load_explicit(&a->decay_ms, memory_order_relaxed) < 0 || !xa_opt.background_thread)
+	if (atomic_load_explicit(&a->decay_ms, memory_order_relaxed) < 0 || !xa_background_enabled())
 		return;
 	if (!atomic_load_explicit(&a->slab_pending, memory_order_relaxed))
 		atomic_store_explicit(&a->slab_pending, true, memory_order_relaxed);

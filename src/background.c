@@ -286,15 +286,19 @@ void xa_background_kick_soon(void) {
 	}
 }
 
+/* The run-time switch (ctl "background_thread").  opt.background_thread
+ * keeps the start-up value: with it false the thread never runs, and
+ * writing true is refused by the caller. */
 bool xa_background_set(bool enable) {
 	atomic_store(&bg_enabled, enable);
-	xa_opt.background_thread = enable;
 	if (enable)
 		xa_background_kick();
 	return false;
 }
 
-bool xa_background_enabled(void) { return xa_opt.background_thread && atomic_load(&bg_enabled); }
+bool xa_background_enabled(void) {
+	return xa_opt.background_thread && atomic_load_explicit(&bg_enabled, memory_order_relaxed);
+}
 
 void xa_background_prefork(void) { xa_mutex_lock(&bg_lock); }
 void xa_background_postfork_parent(void) { xa_mutex_unlock(&bg_lock); }

@@ -157,7 +157,8 @@ enum {
 	OPTI_COUNT
 };
 /* ENUM and SLACK values read as strings, formatted once (options are
- * fixed after start-up). */
+ * fixed after start-up).  The C type of each opt.* value is OPT_CT_* below;
+ * man/gen_ctl_sections.py prints the same type in OPTIONS. */
 static char opt_str[OPTI_COUNT][48];
 static bool opt_str_ready;
 
@@ -171,7 +172,9 @@ static int fn_opt(const ctl_node_t *n, const size_t *idx, ctl_io_t *io) {
 	case XA_OPT_T_INT:
 		READ_AS(io, ssize_t, *(const int64_t *)base);
 		break;
-	case XA_OPT_T_UNSIGNED:
+	case XA_OPT_T_UNSIGNED: /* small counts (narenas, lg_prof_sample) */
+		READ_AS(io, unsigned, *(const uint64_t *)base);
+		break;
 	case XA_OPT_T_SIZE:
 		READ_AS(io, size_t, *(const uint64_t *)base);
 		break;
@@ -194,7 +197,7 @@ static int fn_opt(const ctl_node_t *n, const size_t *idx, ctl_io_t *io) {
 
 #define OPT_CT_BOOL T_BOOL
 #define OPT_CT_INT T_SSIZE
-#define OPT_CT_UNSIGNED T_SIZE
+#define OPT_CT_UNSIGNED T_UNSIGNED
 #define OPT_CT_SIZE T_SIZE
 #define OPT_CT_SLACK T_STR
 #define OPT_CT_ENUM T_STR
@@ -208,8 +211,23 @@ static const ctl_node_t opt_kids[] = {
 
 /* ---- thread.* ---------------------------------------------------------- */
 
+static int fn_thread_locked(const ctl_node_t *n, xa_tsd_t *t, ctl_io_t *io);
+
+/* The calling thread's cache and arena, entered like an allocator slow
+ * path: the background thread may be reclaiming the cache of this thread
+ * (idle.c), and until xa_tsd_enter has waited for it and restored nbins,
+ * nbins reads 0 and the stacks are not ours to touch. */
 static int fn_thread(const ctl_node_t *n, const size_t *idx, ctl_io_t *io) {
 	xa_tsd_t *t = xa_tsd_boot();
+	if (t->state != TSD_NOMINAL) /* exiting: no cache to race for */
+		return fn_thread_locked(n, t, io);
+	xa_tsd_enter(t);
+	int err = fn_thread_locked(n, t, io);
+	xa_tsd_leave(t);
+	return err;
+}
+
+static int fn_thread_locked(const ctl_node_t *n, xa_tsd_t *t, ctl_io_t *io) {
 	switch (n->arg) {
 	case 0:
 		READ_AS(io, uint64_t, XA_RELAXED_LOAD(t->allocated));
@@ -263,6 +281,11 @@ static bool valid_bin(const size_t *idx, size_t i) { return i < SC_NSMALL; }
 static bool valid_lextent(const size_t *idx, size_t i) { return i < SC_NCLASSES - SC_NSMALL; }
 static bool valid_arena(const size_t *idx, size_t i) {
 	return i == XA_ARENAS_ALL || i < atomic_load(&xa_narenas_created);
+}
+/* arena.<i>: any index below arenas.narenas, created or not, so that a loop
+ * over arenas.narenas works (as jemalloc's arena.<i>.purge). */
+static bool valid_arena_slot(const size_t *idx, size_t i) {
+	return i == XA_ARENAS_ALL || i < xa_stats_arena_max();
 }
 
 static int fn_arenas(const ctl_node_t *n, const size_t *idx, ctl_io_t *io) {
@@ -333,16 +356,17 @@ static int fn_arenas(const ctl_node_t *n, const size_t *idx, ctl_io_t *io) {
 static int fn_arena(const ctl_node_t *n, const size_t *idx, ctl_io_t *io) {
 	size_t i = idx[0];
 	xa_arena_t *a = i == XA_ARENAS_ALL ? NULL : xa_arena_get((unsigned)i, false);
-	if (i != XA_ARENAS_ALL && a == NULL)
-		return ENOENT;
 	switch (n->arg) {
-	case 0: /* purge: everything dirty now */
+	case 0: /* purge: everything dirty now; nothing to do in an arena not
+		 * created yet */
 		if (a)
 			xa_pages_purge(a, true);
-		else
+		else if (i == XA_ARENAS_ALL)
 			xa_arenas_purge(true);
 		break;
-	case 1: { /* decay_ms */
+	case 1: { /* decay_ms: an arena not created yet has none */
+		if (i != XA_ARENAS_ALL && a == NULL)
+			return ENOENT;
 		int64_t cur = a ? atomic_load(&a->decay_ms) : atomic_load(&xa_decay_default_ms);
 		if (WRITING(io)) {
 			ssize_t v = NEWVAL(io, ssize_t);
@@ -680,7 +704,7 @@ static const ctl_node_t root_kids[] = {
 	{"opt", opt_kids, OPTI_COUNT, NULL, NULL, 0, 0, 0},
 	NAMED("thread", thread_kids),
 	NAMED("arenas", arenas_kids),
-	INDEXED("arena", arena_i, valid_arena),
+	INDEXED("arena", arena_i, valid_arena_slot),
 	stats_node[0],
 	NAMED("prof", prof_kids),
 };

@@ -195,6 +195,5 @@ void xa_ctl_names(void (*fn)(void *, const char *name, const char *type, const c
 
 /* background.c */
 void xa_background_stats(uint64_t *wakeups, uint64_t *runs);
-bool xa_background_enabled(void);
 
 #endif

@@ -335,8 +335,11 @@ bool xa_background_running(void);
 /* Enforce slack_max now (rate-limited unless always); returns bytes
  * released. */
 size_t xa_slack_enforce(bool always);
-/* Enable/disable at run time.  Returns true on error. */
+/* Enable/disable at run time (xa_opt.background_thread keeps the start-up
+ * value).  Returns true on error. */
 bool xa_background_set(bool enable);
+/* Started with background_thread:true and not switched off since. */
+bool xa_background_enabled(void);
 void xa_background_prefork(void);
 void xa_background_postfork_parent(void);
 void xa_background_postfork_child(void);

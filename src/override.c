@@ -105,8 +105,6 @@ XA_EXPORT int XA_SYM(malloc_trim)(size_t pad) {
 	return xa_release_all() > 0;
 }
 
-unsigned xa_mallopt_arena_max;
-
 XA_EXPORT int XA_SYM(mallopt)(int param, int value) {
 	switch (param) {
 	case M_ARENA_MAX:
@@ -117,11 +115,10 @@ XA_EXPORT int XA_SYM(mallopt)(int param, int value) {
 			return 0;
 		xa_opt.narenas = (uint64_t)XA_MIN(value, XA_MAX_ARENAS);
 		return 1;
-	case M_PERTURB:
-		/* glibc fills with the value; we honour "on" as junk filling
-		 * of the slow paths for threads created from now on. */
-		return 0;
 	default:
+		/* M_PERTURB included: filling would need every thread cache
+		 * off (the fast paths do not fill), which is decided once at
+		 * start-up; the option junk:true does it.  0 says "not done". */
 		return 0;
 	}
 }
