@@ -3,7 +3,7 @@
  * LD_PRELOAD of libxalloc.so.  Each misuse mode must be stopped by the
  * allocator (one "xalloc: ..." line, SIGABRT); if the misuse returns, the
  * mode prints "survived" and exits 3 so the test fails.  The "overflow"
- * mode is the opposite: it smashes neighbouring objects and must go on
+ * (or "overflow:STEPS") mode is the opposite: it smashes neighbouring objects and must go on
  * allocating correctly (exit 0).
  *
  * Plain C, standard API only; built with -fno-builtin so the compiler
@@ -59,7 +59,7 @@ static unsigned long long next_rand(void)
 
 /* Overflow one object far into its neighbours (staying inside its 4 MiB
  * chunk, which is always mapped), then check the heap still works. */
-static int overflow(void)
+static int overflow(int steps)
 {
     enum { N = 4096 };
     static void *v[N];
@@ -84,7 +84,7 @@ static int overflow(void)
     /* Now a random workload with content checks. */
     for (int i = 0; i < N; i++)
         v[i] = NULL;
-    for (int it = 0; it < 400000; it++) {
+    for (int it = 0; it < steps; it++) {
         int i = (int)(next_rand() % N);
         if (v[i]) {
             unsigned char *p = v[i];
@@ -132,8 +132,10 @@ int main(int argc, char **argv)
         usleep(10000);
     }
 
-    if (!strcmp(m, "overflow"))
-        return overflow();
+    /* "overflow" or "overflow:STEPS" (default 60,000 steps: each of the
+     * 4096 slots is reused ~15 times) */
+    if (!strncmp(m, "overflow", 8) && (m[8] == '\0' || m[8] == ':'))
+        return overflow(m[8] == ':' ? atoi(m + 9) : 60000);
     if (!strcmp(m, "double-small")) { /* free(p); free(p): cache fast path */
         p = malloc(48);
         free(p);
