@@ -288,7 +288,8 @@ static unsigned slab_purge_one(xa_run_t *r, size_t size, uint64_t now) {
 			last = r->nregs - 1;
 		if (first < r->nregs && !slab_regions_free(r, first, last))
 			continue;
-		xa_os_purge_forced((void *)(r->addr + (size_t)j * PAGE), PAGE);
+		if (xa_os_purge_forced((void *)(r->addr + (size_t)j * PAGE), PAGE))
+			break; /* madvise failed: still resident, retried next scan */
 		r->purged |= (uint16_t)(1u << j);
 		released++;
 	}

@@ -193,7 +193,8 @@ size_t xa_base_purge(void) {
 	for (unsigned i = 0; i < npurgeable; i++)
 		for (pool_block_t *b = purgeable_pools[i]->empty; b; b = b->next)
 			if (!b->purged) {
-				xa_os_purge_forced((char *)b + PAGE, POOL_BLOCK - PAGE);
+				if (xa_os_purge_forced((char *)b + PAGE, POOL_BLOCK - PAGE))
+					continue; /* still resident: not counted, retried */
 				b->purged = 1;
 				base_purged_bytes += POOL_BLOCK - PAGE;
 				bytes += POOL_BLOCK - PAGE;

@@ -174,9 +174,12 @@ static void entry_release(xa_chunk_t *d) {
 	unsigned policy = atomic_load_explicit(&xa_purge_policy, memory_order_relaxed);
 	void *p = (void *)d->addr;
 	int state = -1; /* -1: unmap */
-	if (d->hstate == PS_DIRTY && policy == XA_PURGE_FREE)
-		state = xa_os_purge_lazy(p, d->mapped) ? PS_RETAINED : PS_LAZY;
-	else if (xa_opt.retain && !xa_os_purge_forced(p, d->mapped))
+	if (d->hstate == PS_DIRTY && policy == XA_PURGE_FREE) {
+		/* a failed madvise leaves the pages resident: unmap them then */
+		int res = xa_os_purge_lazy(p, d->mapped);
+		if (res != XA_PURGE_FAILED)
+			state = res == XA_PURGED_LAZY ? PS_LAZY : PS_RETAINED;
+	} else if (xa_opt.retain && !xa_os_purge_forced(p, d->mapped))
 		state = PS_RETAINED; /* only when the kernel did zero it */
 	xa_mutex_lock(&huge_lock);
 	huge_inflight -= d->mapped;

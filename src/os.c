@@ -101,19 +101,19 @@ bool xa_os_purge_forced(void *addr, size_t size) {
 	return err;
 }
 
-bool xa_os_purge_lazy(void *addr, size_t size) {
+int xa_os_purge_lazy(void *addr, size_t size) {
 	int e = errno;
 	if (!atomic_load_explicit(&os_madv_free_broken, memory_order_relaxed)) {
 		if (os_madvise(addr, size, MADV_FREE) == 0) {
 			errno = e;
-			return false;
+			return XA_PURGED_LAZY;
 		}
 		if (errno == EINVAL || errno == ENOSYS)
 			atomic_store(&os_madv_free_broken, true);
 	}
-	bool zeroed = os_madvise(addr, size, MADV_DONTNEED) == 0;
+	int r = os_madvise(addr, size, MADV_DONTNEED) == 0 ? XA_PURGED_FORCED : XA_PURGE_FAILED;
 	errno = e;
-	return zeroed;
+	return r;
 }
 
 bool xa_os_grow_inplace(void *addr, size_t old_size, size_t new_size) {

@@ -15,13 +15,15 @@ void xa_os_unmap(void *addr, size_t size);
  * when written (reads of untouched pages give zero).  NULL on failure. */
 void *xa_os_reserve_zero(size_t size);
 /* Forced purge: the pages read as zero afterwards and leave RSS at once.
- * Returns true on error (then nothing is known about the pages). */
+ * Returns true on error (madvise failed: the pages are still resident and
+ * must not be counted as released). */
 bool xa_os_purge_forced(void *addr, size_t size);
 /* Lazy purge (MADV_FREE): the kernel reclaims the pages only under memory
  * pressure.  Falls back to the forced purge, once and silently, where
- * MADV_FREE is unsupported; returns true if the pages were purged by the
- * forced purge (and so read as zero), false if lazily or not at all. */
-bool xa_os_purge_lazy(void *addr, size_t size);
+ * MADV_FREE is unsupported.  Returns XA_PURGED_LAZY, XA_PURGED_FORCED, or
+ * XA_PURGE_FAILED when neither madvise worked. */
+enum { XA_PURGED_LAZY, XA_PURGED_FORCED, XA_PURGE_FAILED };
+int xa_os_purge_lazy(void *addr, size_t size);
 /* Grow or move a mapping (mremap), keeping align.  NULL on failure. */
 void *xa_os_remap(void *addr, size_t old_size, size_t new_size, size_t align);
 /* Try to grow a mapping in place; true on success. */

@@ -410,28 +410,41 @@ static size_t pages_purge(xa_arena_t *a, bool force, size_t keep_pages) {
 		xa_mutex_unlock(&a->lock);
 		if (nb == 0)
 			break;
+		/* A failed madvise leaves the run in its state (still resident):
+		 * not released, not counted; it is tried again once decay_ms
+		 * has passed again (at the next forced purge if sooner), and
+		 * this call stops so that it does not spin on it. */
+		bool failed[PURGE_BATCH], any_failed = false;
 		for (unsigned i = 0; i < nb; i++) {
 			xa_run_t *r = batch[i];
 			void *p = (void *)r->addr;
 			size_t sz = (size_t)r->npages * PAGE;
-			if (policy == XA_PURGE_FREE && r->state == PS_DIRTY) {
-				r->state = xa_os_purge_lazy(p, sz) ? PS_RETAINED : PS_LAZY;
-				r->zeroed = r->state == PS_RETAINED;
-			} else {
-				/* Known zero only if the kernel really dropped the
-				 * pages (a failed madvise keeps the contents). */
-				r->zeroed = !xa_os_purge_forced(p, sz);
-				r->state = PS_RETAINED;
-			}
+			int res;
+			if (policy == XA_PURGE_FREE && r->state == PS_DIRTY)
+				res = xa_os_purge_lazy(p, sz);
+			else
+				res = xa_os_purge_forced(p, sz) ? XA_PURGE_FAILED : XA_PURGED_FORCED;
+			failed[i] = res == XA_PURGE_FAILED;
+			any_failed |= failed[i];
+			if (failed[i])
+				continue;
+			r->state = res == XA_PURGED_LAZY ? PS_LAZY : PS_RETAINED;
+			r->zeroed = r->state == PS_RETAINED;
 			released += r->npages;
 		}
+		uint64_t now_after = any_failed ? xa_now_ns() : 0;
 		xa_mutex_lock(&a->lock);
 		for (unsigned i = 0; i < nb; i++) {
-			a->stats.npurged_pages += batch[i]->npages;
 			a->stats.nmadvise++;
+			if (failed[i])
+				batch[i]->dirty_ns = now_after;
+			else
+				a->stats.npurged_pages += batch[i]->npages;
 			run_release(a, batch[i]);
 		}
 		xa_mutex_unlock(&a->lock);
+		if (any_failed)
+			break;
 	}
 	return released;
 }

@@ -11,6 +11,8 @@
  *             same requests succeed.
  *   aslimit   RLIMIT_AS: small blocks until ENOMEM, free all, then huge,
  *             aligned and large requests must fit (freed chunks reused).
+ *   purgefail (with madvise failing) freed pages stay counted as dirty,
+ *             none as purged, malloc_trim returns 0.
  * Exit 0 when every check held; "fault_child: FAIL: ..." otherwise.
  */
 #define _GNU_SOURCE
@@ -209,6 +211,42 @@ static int aslimit(void)
     return 0;
 }
 
+/* madvise fails on every call (FAULT_MADVISE=1): a purge releases
+ * nothing, so the statistics must say so -- the freed pages are still
+ * dirty, no page counts as purged, and malloc_trim reports nothing
+ * released. */
+static int purgefail(void)
+{
+    int (*ctl)(const char *, void *, size_t *, void *, size_t) =
+        (int (*)(const char *, void *, size_t *, void *, size_t))dlsym(RTLD_DEFAULT, "xallocctl");
+    if (!ctl)
+        FAIL("xallocctl not found: is libxalloc preloaded?");
+    enum { NB = 32, SZ = 256 << 10 };
+    static void *v[NB];
+    for (int i = 0; i < NB; i++) {
+        v[i] = malloc(SZ);
+        if (!v[i])
+            FAIL("malloc");
+        memset(v[i], 1, SZ);
+    }
+    for (int i = 0; i < NB; i++)
+        free(v[i]);
+    int trimmed = malloc_trim(0);
+    uint64_t epoch = 1, purged;
+    size_t dirty, zl = sizeof(size_t), ul = sizeof(uint64_t);
+    if (ctl("epoch", NULL, NULL, &epoch, sizeof(epoch)) || ctl("stats.dirty", &dirty, &zl, NULL, 0) ||
+        ctl("stats.arenas.4096.purged", &purged, &ul, NULL, 0))
+        FAIL("xallocctl");
+    if (purged != 0)
+        FAIL("every madvise failed, yet %llu pages are counted as purged", (unsigned long long)purged);
+    if (dirty < (size_t)NB * SZ)
+        FAIL("stats.dirty %zu < the %d bytes freed and never released", dirty, NB * SZ);
+    if (trimmed != 0)
+        FAIL("malloc_trim returned %d though madvise failed on every call", trimmed);
+    printf("purgefail ok: dirty %zu bytes, 0 pages purged, malloc_trim 0\n", dirty);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *m = argc > 1 ? argv[1] : "";
@@ -221,6 +259,8 @@ int main(int argc, char **argv)
         return mmapfail();
     if (!strcmp(m, "aslimit"))
         return aslimit();
-    fprintf(stderr, "usage: fault_child work|mmapfail\n");
+    if (!strcmp(m, "purgefail"))
+        return purgefail();
+    fprintf(stderr, "usage: fault_child work|mmapfail|aslimit|purgefail\n");
     return 2;
 }

@@ -34,6 +34,8 @@ run pthread_create-fails FAULT_PTHREAD=1 -- work
 run pthread_create-fails-decay0 FAULT_PTHREAD=1 XALLOC_CONF=background_thread:true,decay_ms:100 -- work
 run madvise-fails-dontneed FAULT_MADVISE=1 XALLOC_CONF=decay_ms:0 -- work
 run madvise-fails-free FAULT_MADVISE=1 XALLOC_CONF=decay_ms:0,purge:free -- work
+run madvise-fails-not-counted FAULT_MADVISE=1 XALLOC_CONF=decay_ms:-1 -- purgefail
+run madvise-fails-not-counted-free FAULT_MADVISE=1 XALLOC_CONF=decay_ms:-1,purge:free -- purgefail
 run mmap-fails XALLOC_CONF= -- mmapfail
 run mmap-fails-narenas1 XALLOC_CONF=narenas:1 -- mmapfail
 run mmap-fails-tcache-off XALLOC_CONF=tcache:false -- mmapfail
