@@ -74,10 +74,6 @@ XA_INLINE void count_dalloc(xa_tsd_t *t, size_t usize) {
 }
 
 /*
- * Allocate usize bytes of class cls (usize already the class size, or the
- * page-rounded size for huge), aligned to align (0 = natural).
- */
-/*
  * Out of memory (mmap failed, usually RLIMIT_AS or overcommit): give back
  * every wholly free chunk and cached huge mapping, whatever retain says, and
  * the calling thread's cache, so the caller can retry once.  No lock is
@@ -91,6 +87,8 @@ static XA_COLD bool oom_reclaim(xa_tsd_t *t) {
 
 static void *alloc_raw(xa_tsd_t *t, size_t usize, unsigned cls, size_t align, bool zero);
 
+/* Allocate usize bytes of class cls (usize already the class size, or the
+ * page-rounded size for huge), aligned to align (0 = natural). */
 static void *alloc_impl(xa_tsd_t *t, size_t usize, unsigned cls, size_t align, bool zero) {
 	void *p = NULL;
 	/* The sampling point is an allocation event (next_event <= prof_next). */
@@ -433,14 +431,11 @@ size_t xa_release_all(void) {
 	if (!xa_initialized())
 		return 0;
 	xa_tsd_t *t = &xa_tsd_tls;
-	size_t before = 0;
 	if (t->state == TSD_NOMINAL) {
 		xa_tsd_enter(t);
-		before = xa_tcache_bytes(t);
 		xa_tcache_flush_all(t);
 		xa_tsd_leave(t);
 	}
-	(void)before;
 	/* Caches of other threads, if they are asleep (see idle.c). */
 	xa_idle_reclaim(xa_now_ns(), 0);
 	return xa_arenas_purge(true);

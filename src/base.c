@@ -90,14 +90,6 @@ typedef struct pool_block_s {
 #define POOL_HDR 64
 
 static char *region_cur, *region_end;
-static size_t base_purged_bytes;
-
-size_t xa_base_purged(void) {
-	xa_mutex_lock(&base_lock);
-	size_t r = base_purged_bytes;
-	xa_mutex_unlock(&base_lock);
-	return r;
-}
 
 static void blist_push(void **head, pool_block_t *b) {
 	b->prev = NULL;
@@ -139,10 +131,7 @@ static void *block_get(xa_pool_t *pool) {
 		b = pool->empty;
 		if (b) {
 			blist_remove(&pool->empty, b);
-			if (b->purged) {
-				base_purged_bytes -= POOL_BLOCK - PAGE;
-				b->purged = 0;
-			}
+			b->purged = 0;
 		} else if ((b = block_new(pool)) == NULL) {
 			return NULL;
 		}
@@ -196,7 +185,6 @@ size_t xa_base_purge(void) {
 				if (xa_os_purge_forced((char *)b + PAGE, POOL_BLOCK - PAGE))
 					continue; /* still resident: not counted, retried */
 				b->purged = 1;
-				base_purged_bytes += POOL_BLOCK - PAGE;
 				bytes += POOL_BLOCK - PAGE;
 			}
 	xa_mutex_unlock(&base_lock);

@@ -45,7 +45,11 @@ enum { XA_PURGE_DONTNEED = 0, XA_PURGE_FREE = 1 };
 
 extern const xa_opt_desc_t xa_opt_table[];
 extern const unsigned xa_opt_count;
-extern xa_opts_t xa_opt; /* the values in force (read-only after init) */
+/* The values in force: set at init; afterwards only mallopt(M_ARENA_MAX)
+ * writes one (narenas).  Run-time settings live with their owners
+ * (decay.c's atomics, background.c's switch), so opt.* keeps showing the
+ * start-up values. */
+extern xa_opts_t xa_opt;
 
 void xa_conf_defaults(xa_opts_t *o);
 /* Parse "k:v,k:v" into o, warning once per bad item as

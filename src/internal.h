@@ -138,7 +138,6 @@ void *xa_base_alloc(size_t size);
 void *xa_pool_get(xa_pool_t *pool);
 void xa_pool_put(xa_pool_t *pool, void *obj);
 size_t xa_base_mapped(void);    /* bytes mapped for metadata */
-size_t xa_base_purged(void);    /* of which released (empty pool blocks) */
 /* Release the pages of empty pool blocks; returns bytes. */
 size_t xa_base_purge(void);
 size_t xa_base_allocated(void); /* bytes handed out (incl. pooled free) */
@@ -204,8 +203,8 @@ extern _Thread_local uint64_t xa_free_stamp_ns;
 /* When memory freed now went unused: the stamp if set, else now. */
 XA_INLINE uint64_t xa_free_time(void) { return xa_free_stamp_ns ? xa_free_stamp_ns : xa_now_ns(); }
 /* Release dirty pages whose age exceeds the arena's decay time (all of
- * them when force).  Called with the lock NOT held; returns pages released.
- * Only pages older than min_age_ns when !force. */
+ * them when force).  Called with the lock NOT held; returns pages released
+ * (a run whose madvise failed is not released and ends the call). */
 size_t xa_pages_purge(xa_arena_t *arena, bool force);
 void xa_pages_purge_eager(xa_arena_t *arena);
 /* Nanoseconds until the oldest dirty run is due, or UINT64_MAX if none. */
@@ -360,9 +359,9 @@ void xa_stats_postfork_child(void);
  * their free takes the slow path, which calls xa_prof_free_sampled. */
 #define PCLASS_SAMPLED 0xfe
 extern _Atomic uint32_t xa_prof_epoch; /* changes with active / rate */
+void xa_prof_thread_sync(xa_tsd_t *t); /* after an epoch change */
 /* An allocation of usize bytes now must be sampled (called only when the
  * allocation event is due). */
-void xa_prof_thread_sync(xa_tsd_t *t); /* after an epoch change */
 XA_INLINE bool xa_prof_due(xa_tsd_t *t, size_t usize) {
 	if (t->in_prof || t->state != TSD_NOMINAL)
 		return false;

@@ -32,8 +32,6 @@ static xa_pool_t run_pool = {.size = sizeof(xa_run_t)};
 static xa_pool_t chunk_pool = {.size = sizeof(xa_chunk_t)};
 static xa_pool_t prun_pool = {.size = sizeof(xa_run_t *) * CHUNK_NPAGES};
 
-size_t xa_pages_meta_runs(void) { return run_pool.nused; }
-
 static unsigned bucket_of(size_t npages) {
 	if (npages <= 16)
 		return (unsigned)npages - 1;

@@ -10,7 +10,7 @@
  * page-granular usable size, class index SC_HUGE).
  *
  * The tables are filled by xa_sc_boot() from pure arithmetic (unit-tested in
- * test/unit/test_sizeclass.c) before the first allocation.
+ * test/unit/test_internals.c) before the first allocation.
  */
 #ifndef XA_SIZECLASS_H
 #define XA_SIZECLASS_H
@@ -49,18 +49,6 @@ XA_INLINE unsigned xa_sc_size2class(size_t size) {
 	unsigned i = (unsigned)((size - ((size_t)1 << lg) + delta - 1) >> (lg - 2));
 	return 8 + (lg - 7) * 4 + (i - 1);
 }
-
-/* Usable size for a request (huge: page-rounded); 0 on overflow. */
-XA_INLINE size_t xa_sc_usize(size_t size) {
-	unsigned c = xa_sc_size2class(size);
-	if (likely(c < SC_HUGE))
-		return xa_sc_size[c];
-	if (size > SIZE_MAX - CHUNK)
-		return 0;
-	return PAGE_CEIL(size);
-}
-
-XA_INLINE bool xa_sc_is_small(unsigned cls) { return cls < SC_NSMALL; }
 
 /* Region index of byte offset off in a slab of class cls (exact for slab
  * offsets below 2^32 / size, which every slab satisfies). */
