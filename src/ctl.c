@@ -209,6 +209,26 @@ static const ctl_node_t opt_kids[] = {
 #undef XA_OPT
 };
 
+/* Run-time writes of a setting that is also an option are validated by the
+ * option's own row of options.def, so the two ranges cannot drift apart. */
+static bool opt_row_accepts(unsigned opti, int64_t v) {
+	const xa_opt_desc_t *d = &xa_opt_table[opti];
+	return v >= d->min && (v < 0 || (uint64_t)v <= d->max);
+}
+
+/* ENUM option: the index of the choice named s, or -1. */
+static int opt_row_choice(unsigned opti, const char *s) {
+	char buf[32];
+	for (unsigned i = 0; i < 8; i++) {
+		const char *name = xa_opt_enum_name(&xa_opt_table[opti], i, buf, sizeof(buf));
+		if (name[0] >= '0' && name[0] <= '9')
+			return -1; /* past the last choice: formatted as a number */
+		if (strcmp(name, s) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
 /* ---- thread.* ---------------------------------------------------------- */
 
 static int fn_thread_locked(const ctl_node_t *n, xa_tsd_t *t, ctl_io_t *io);
@@ -305,7 +325,7 @@ static int fn_arenas(const ctl_node_t *n, const size_t *idx, ctl_io_t *io) {
 	case 4: /* decay_ms */
 		if (WRITING(io)) {
 			ssize_t v = NEWVAL(io, ssize_t);
-			if (v < -1 || v > 3600000)
+			if (!opt_row_accepts(OPTI_decay_ms, v))
 				return EINVAL;
 			READ_AS(io, ssize_t, atomic_load(&xa_decay_default_ms));
 			atomic_store(&xa_decay_default_ms, (int64_t)v);
@@ -314,21 +334,16 @@ static int fn_arenas(const ctl_node_t *n, const size_t *idx, ctl_io_t *io) {
 		READ_AS(io, ssize_t, atomic_load(&xa_decay_default_ms));
 		break;
 	case 5: { /* purge_policy */
+		/* XA_PURGE_* order, which is the order of the option's choices */
 		static const char *const names[] = {"dontneed", "free"};
 		unsigned cur = atomic_load(&xa_purge_policy);
 		if (WRITING(io)) {
 			const char *v = NEWVAL(io, const char *);
-			unsigned p;
-			if (v == NULL)
-				return EINVAL;
-			if (strcmp(v, "dontneed") == 0)
-				p = XA_PURGE_DONTNEED;
-			else if (strcmp(v, "free") == 0)
-				p = XA_PURGE_FREE;
-			else
+			int p = v ? opt_row_choice(OPTI_purge, v) : -1;
+			if (p < 0)
 				return EINVAL;
 			READ_AS(io, const char *, names[cur & 1]);
-			atomic_store(&xa_purge_policy, p);
+			atomic_store(&xa_purge_policy, (unsigned)p);
 			return 0;
 		}
 		READ_AS(io, const char *, names[cur & 1]);
@@ -370,7 +385,7 @@ static int fn_arena(const ctl_node_t *n, const size_t *idx, ctl_io_t *io) {
 		int64_t cur = a ? atomic_load(&a->decay_ms) : atomic_load(&xa_decay_default_ms);
 		if (WRITING(io)) {
 			ssize_t v = NEWVAL(io, ssize_t);
-			if (v < -1 || v > 3600000)
+			if (!opt_row_accepts(OPTI_decay_ms, v))
 				return EINVAL;
 			READ_AS(io, ssize_t, cur);
 			if (a) {
@@ -556,7 +571,8 @@ static int fn_prof(const ctl_node_t *n, const size_t *idx, ctl_io_t *io) {
 	case 1: /* prof.dump: a file name, or NULL (or no value) for the default */
 		return xa_prof_dump(WRITING(io) ? NEWVAL(io, const char *) : NULL);
 	case 2: /* prof.reset: optionally a new lg_sample */
-		if (WRITING(io) && NEWVAL(io, size_t) > 40)
+		if (WRITING(io) && (NEWVAL(io, size_t) > INT64_MAX ||
+		    !opt_row_accepts(OPTI_lg_prof_sample, (int64_t)NEWVAL(io, size_t))))
 			return EINVAL;
 		return xa_prof_reset(WRITING(io) ? (int)NEWVAL(io, size_t) : -1);
 	case 3:

@@ -585,18 +585,6 @@ Test(ctl_stats, process_view)
 
 /* ---- output formats ----------------------------------------------------- */
 
-struct sbuf {
-    char *p;
-    size_t n;
-};
-static void sb_write(void *o, const char *s)
-{
-    struct sbuf *b = o;
-    size_t l = strlen(s);
-    b->p = realloc(b->p, b->n + l + 1); /* glibc: the callback may allocate */
-    memcpy(b->p + b->n, s, l + 1);
-    b->n += l;
-}
 
 static int run_with_input(const char *cmd, const char *text)
 {

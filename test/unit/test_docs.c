@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "xt.h"
+#include "util.h"
 #include "xt_skip.h"
 
 int xallocctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
@@ -123,18 +123,6 @@ Test(docs, one_type_per_option)
 
 /* ---- JSON layout ------------------------------------------------------- */
 
-struct sbuf {
-    char *p;
-    size_t n;
-};
-static void sb_write(void *o, const char *s)
-{
-    struct sbuf *b = o;
-    size_t l = strlen(s);
-    b->p = realloc(b->p, b->n + l + 1);
-    memcpy(b->p + b->n, s, l + 1);
-    b->n += l;
-}
 
 /* The keys of the objects at nesting depth `depth` (1 = the outermost
  * object's members), as "\"k1\" \"k2\" ..." in order. */

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +17,21 @@
 
 #define KiB ((size_t)1024)
 #define MiB ((size_t)1024 * 1024)
+
+/* A growing string for xalloc_stats_print's write callback (glibc's
+ * realloc: the callback may allocate). */
+struct sbuf {
+    char *p;
+    size_t n;
+};
+static inline void sb_write(void *o, const char *s)
+{
+    struct sbuf *b = o;
+    size_t l = strlen(s);
+    b->p = realloc(b->p, b->n + l + 1);
+    memcpy(b->p + b->n, s, l + 1);
+    b->n += l;
+}
 
 /* Every pointer xalloc returns is aligned to at least this. */
 #define MIN_ALIGN 16
