@@ -70,7 +70,7 @@ fi
 # The harness must have run: the whole corpus replayed (INITED) and inputs
 # executed.  No minimum count: on a loaded machine replaying the kept
 # corpus alone can take most of FUZZ_SECONDS (524 inputs in 52 s at load 25).
-if [ -z "$runs" ] || [ "$runs" -lt 1 ] || ! grep -q ' INITED ' fuzz.log; then
+if [ -z "$runs" ] || [ "$runs" -lt 1 ] || ! grep -q 'INITED' fuzz.log; then
     echo "fuzz: FAIL: the harness did not run the corpus (${runs:-0} inputs executed)" >&2
     exit 1
 fi
