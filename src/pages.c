@@ -454,7 +454,7 @@ size_t xa_pages_purge(xa_arena_t *a, bool force) { return pages_purge(a, force, 
  * count is read without the lock: a stale value only moves a purge to the
  * next free or pass. */
 void xa_pages_purge_eager(xa_arena_t *a) {
-	if (!xa_opt.background_thread || !xa_background_running() ||
+	if (!xa_background_enabled() || !xa_background_running() ||
 	    XA_RELAXED_LOAD(a->stats.npages[PS_DIRTY]) >= XA_DECAY0_BATCH_PAGES)
 		xa_pages_purge(a, false);
 	xa_background_kick_soon();
