@@ -20,6 +20,7 @@
  * never held while purging.
  */
 #include "internal.h"
+#include "http.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -149,7 +150,7 @@ static void *bg_main(void *arg) {
 			watch_step = 1000000;
 		}
 		if (watch_until) {
-			if (xa_os_only_thread())
+			if (xa_os_only_thread(xa_http_running() ? 2 : 1))
 				exit(0);
 			if (xa_now_ns() >= watch_until)
 				watch_until = 0;

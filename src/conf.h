@@ -42,6 +42,7 @@ typedef struct {
 /* SLACK values: a percentage is stored with this bit set. */
 #define XA_SLACK_PCT ((uint64_t)1 << 63)
 enum { XA_PURGE_DONTNEED = 0, XA_PURGE_FREE = 1 };
+enum { XA_PROF_FORMAT_LEGACY = 0, XA_PROF_FORMAT_PPROF = 1 };
 
 extern const xa_opt_desc_t xa_opt_table[];
 extern const unsigned xa_opt_count;

@@ -15,9 +15,11 @@
  * (only the forking thread exists there) and recreates the background
  * thread lazily.  Before taking the first lock the forking thread waits out
  * any idle reclaim of its own cache (idle.c): the reclaimer may need those
- * locks, and the child would have no reclaimer to wait for.
+ * locks, and the child would have no reclaimer to wait for.  The http endpoint (http.c) starts from
+ * the constructor and does not serve in a fork child.
  */
 #include "internal.h"
+#include "http.h"
 
 #include <unistd.h>
 
@@ -70,6 +72,7 @@ static void xa_postfork_child(void) {
 	xa_background_postfork_child();
 	xa_stats_postfork_child();
 	xa_idle_postfork_child();
+	xa_http_postfork_child();
 }
 
 bool xa_init_slow(void) {
@@ -115,7 +118,10 @@ bool xa_init_slow(void) {
 }
 
 __attribute__((constructor)) static void xa_ctor(void) {
-	xa_init_slow();
+	/* The http endpoint's thread starts here, not in xa_init_slow: the
+	 * first allocation may come before libc can create threads. */
+	if (!xa_init_slow())
+		xa_http_boot();
 }
 
 __attribute__((destructor)) static void xa_dtor(void) {
@@ -123,4 +129,5 @@ __attribute__((destructor)) static void xa_dtor(void) {
 		return;
 	xa_prof_atexit();
 	xa_stats_atexit();
+	xa_http_atexit();
 }

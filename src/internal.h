@@ -403,6 +403,10 @@ bool xa_prof_gdump_get(void);
 int xa_prof_gdump_set(bool on);
 /* Dump to path, or to <prefix>.<pid>.<seq>.heap when path is NULL. */
 int xa_prof_dump(const char *path);
+/* A heap profile to an open file (pprof: profile.proto, else the legacy
+ * text), whatever prof_format says.  0, an errno, or ENOENT when
+ * profiling was never on. */
+int xa_prof_dump_fd(int fd, bool pprof);
 /* Forget every sample; lg >= 0 also sets a new lg_sample (<= 40). */
 int xa_prof_reset(int lg);
 typedef struct {

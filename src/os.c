@@ -210,7 +210,7 @@ bool xa_os_copy_file(const char *path, int fd) {
  * /proc/self/stat counts one thread, or two of which the other is the
  * thread-group leader that has already exited (a zombie until the whole
  * group ends). */
-bool xa_os_only_thread(void) {
+bool xa_os_only_thread(unsigned internal) {
 	char buf[512];
 	if (xa_os_read_file("/proc/self/stat", buf, sizeof(buf)) <= 0)
 		return false;
@@ -227,9 +227,12 @@ bool xa_os_only_thread(void) {
 			break;
 		}
 	}
-	if (n == 1)
+	/* internal: the allocator's own threads (background, http), which do
+	 * not keep the process alive; a main thread that called pthread_exit
+	 * stays listed as a zombie. */
+	if (n == (long)internal)
 		return true;
-	return n == 2 && state == 'Z' && xa_os_gettid() != getpid();
+	return n == (long)internal + 1 && state == 'Z' && xa_os_gettid() != getpid();
 }
 
 ssize_t xa_os_read_file(const char *path, char *buf, size_t n) {
@@ -350,6 +353,44 @@ void xa_os_write_all(int fd, const char *buf, size_t len) {
 		len -= (size_t)r;
 	}
 	errno = e;
+}
+
+void *xa_os_map_file(const char *path, size_t *size) {
+	int e = errno;
+	void *p = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		off_t end = lseek(fd, 0, SEEK_END);
+		if (end > 0) {
+			p = mmap(NULL, (size_t)end, PROT_READ, MAP_PRIVATE, fd, 0);
+			if (p == MAP_FAILED)
+				p = NULL;
+			else
+				*size = (size_t)end;
+		}
+		close(fd);
+	}
+	errno = e;
+	return p;
+}
+
+int xa_os_memfd(const char *name) {
+	int e = errno;
+	int fd = (int)syscall(SYS_memfd_create, name, 1u /* MFD_CLOEXEC */);
+	if (fd < 0) {
+		/* kernels before 3.17: an unlinked file in /tmp */
+		char path[64];
+		xa_snprintf(path, sizeof(path), "/tmp/.xalloc-%d-%llu", (int)getpid(), (unsigned long long)xa_now_ns());
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			unlink(path);
+	}
+	errno = e;
+	return fd;
+}
+
+bool xa_os_memfd_reset(int fd) {
+	return ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0;
 }
 
 int xa_os_create_file(const char *path) {

@@ -41,14 +41,25 @@ size_t xa_os_max_map_count(void);
 size_t xa_os_smaps_field(const char *field);
 /* Read a small file into buf (NUL-terminated); returns bytes or -1. */
 ssize_t xa_os_read_file(const char *path, char *buf, size_t n);
-/* The calling thread is the only live one (/proc/self/stat). */
-bool xa_os_only_thread(void);
+/* The calling thread and the other internal ones are all that is left
+ * (internal: how many threads of the allocator's own, the caller included,
+ * are running; /proc/self/stat). */
+bool xa_os_only_thread(unsigned internal);
 /* Copy a file of any length (e.g. /proc/self/maps) to fd; true on error. */
 bool xa_os_copy_file(const char *path, int fd);
 unsigned xa_os_ncpus(void);
 bool xa_os_secure(void); /* AT_SECURE: setuid/setgid */
 char **xa_os_environ(void);
 void xa_os_write_all(int fd, const char *buf, size_t len);
+/* Map a whole file read-only (the profiler reads ELF symbol tables);
+ * NULL on failure.  Unmap with xa_os_unmap(p, *size). */
+void *xa_os_map_file(const char *path, size_t *size);
+/* An anonymous in-memory file (memfd_create; close-on-exec), or -1: the
+ * buffer the http endpoint builds an answer in, so that no response is
+ * built in the application heap and none while a socket is waited on. */
+int xa_os_memfd(const char *name);
+/* Empty it again for the next answer; true on error. */
+bool xa_os_memfd_reset(int fd);
 /* Create a file for writing: O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600.
  * Returns fd or -1. */
 int xa_os_create_file(const char *path);

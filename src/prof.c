@@ -779,6 +779,17 @@ int xa_prof_dump(const char *path) {
 	return r;
 }
 
+int xa_prof_dump_fd(int fd, bool pprof) {
+	if (!config_prof || (!xa_opt.prof && prof_g.nsamples == 0))
+		return ENOENT;
+	xa_tsd_t *t = &xa_tsd_tls;
+	uint8_t was = t->in_prof;
+	t->in_prof = 1;
+	int r = prof_dump_fd(fd, pprof);
+	t->in_prof = was;
+	return r;
+}
+
 void xa_prof_atexit(void) {
 	/* (with prof:false, only if sampling was switched on at run time) */
 	if (!config_prof || (!xa_opt.prof && prof_g.nsamples == 0))

@@ -87,8 +87,17 @@ double xa_prof_one_minus_exp_neg(double x);
 double xa_prof_neg_log(double u);
 
 /* prof_dump.c */
-/* Write a heap profile to path (lock NOT held).  Returns 0 or an errno. */
+/* Fill every stack's estimate and age scratch from the live objects
+ * (prof_g.lock held). */
+void prof_estimate_locked(uint64_t now);
+/* Write a heap profile to path in the prof_format format (lock NOT held).
+ * Returns 0 or an errno. */
 int prof_dump_write(const char *path);
+/* The same to an open file: pprof (profile.proto) or legacy text. */
+int prof_dump_fd(int fd, bool pprof);
+/* prof_pprof.c: the profile.proto encoding to fd (lock NOT held).
+ * Returns true on error (errno set). */
+bool prof_pprof_write(int fd);
 /* Build the file name <prefix>.<pid>.<seq>[.<kind><n>].heap. */
 void prof_dump_name(char *buf, size_t n, char kind);
 /* The built-in report of live sampled objects to fd (lock NOT held). */

@@ -1,7 +1,8 @@
 /*
  * prof_dump.c -- heap profile files and the built-in report.
  *
- * File format: the legacy pprof heap profile text, as gperftools' heap
+ * File formats: prof_format:pprof gives profile.proto (prof_pprof.c); the
+ * default, legacy, the pprof heap profile text as gperftools' heap
  * profiler writes it, so google-pprof and jeprof read it unchanged:
  *
  *   heap profile: <live n>: <live bytes> [<total n>: <total bytes>] @ heap_v2/<T>
@@ -20,7 +21,8 @@
  * with '#' are ignored by both tools: they carry the age breakdown.
  *
  * No malloc: lines are formatted with xa_snprintf into a stack buffer and
- * written with write(2).  The lock is held while the tables are walked,
+ * written with write(2) to a file or, for the http endpoint, to an
+ * in-memory file (never a socket: see http.c).  The lock is held while the tables are walked,
  * never while symbolising (dladdr takes the loader lock, which a thread
  * sampling inside dlopen holds before it takes ours) nor while copying
  * /proc/self/maps.
@@ -72,7 +74,7 @@ static const uint64_t age_limit_s[PROF_NAGE - 1] = {1, 10, 60, 600};
 static const char *const age_name[PROF_NAGE] = {"<1s", "1-10s", "10-60s", "1-10min", ">10min"};
 
 /* Fill every stack's estimate and age scratch from the live objects. */
-static void estimate_locked(uint64_t now) {
+void prof_estimate_locked(uint64_t now) {
 	double T = (double)((uint64_t)1 << prof_g.lg_sample);
 	for (size_t i = 0; i < prof_g.stacks_cap; i++) {
 		prof_stack_t *s = prof_g.stacks[i];
@@ -113,6 +115,12 @@ void prof_dump_name(char *buf, size_t n, char kind) {
 		xa_snprintf(buf, n, "%s.%d.%llu.f.heap", pre, pid, (unsigned long long)seq);
 	else
 		xa_snprintf(buf, n, "%s.%d.%llu.heap", pre, pid, (unsigned long long)seq);
+	/* profile.proto files: <name>.heap.pb */
+	if (xa_opt.prof_format == XA_PROF_FORMAT_PPROF) {
+		size_t l = strlen(buf);
+		if (l + 4 <= n)
+			memcpy(buf + l, ".pb", 4);
+	}
 }
 
 static _Atomic bool dump_error_reported;
@@ -124,17 +132,11 @@ static void dump_error(const char *path, bool creating, int err) {
 		    xa_strerror(err, eb, sizeof(eb)));
 }
 
-int prof_dump_write(const char *path) {
-	uint64_t t0 = xa_now_ns();
-	int fd = xa_os_create_file(path);
-	if (fd < 0) {
-		int e = errno;
-		dump_error(path, true, e);
-		return e ? e : EIO;
-	}
+/* The legacy text profile to fd.  Returns true on a write error. */
+static bool dump_legacy_fd(int fd) {
 	writer_t w = {.fd = fd};
 	xa_mutex_lock(&prof_g.lock);
-	estimate_locked(t0);
+	prof_estimate_locked(xa_now_ns());
 	prof_cnt_t live = {0, 0}, acc = {0, 0};
 	for (size_t i = 0; i < prof_g.stacks_cap; i++) {
 		prof_stack_t *s = prof_g.stacks[i];
@@ -180,12 +182,29 @@ int prof_dump_write(const char *path) {
 	w_flush(&w);
 	if (!w.err && xa_os_copy_file("/proc/self/maps", fd))
 		w.err = true;
-	int e = w.err ? (errno ? errno : EIO) : 0;
+	return w.err;
+}
+
+int prof_dump_fd(int fd, bool pprof) {
+	uint64_t t0 = xa_now_ns();
+	errno = 0;
+	bool err = pprof ? prof_pprof_write(fd) : dump_legacy_fd(fd);
+	atomic_fetch_add_explicit(&prof_time_ns, xa_now_ns() - t0, memory_order_relaxed);
+	return err ? (errno ? errno : EIO) : 0;
+}
+
+int prof_dump_write(const char *path) {
+	int fd = xa_os_create_file(path);
+	if (fd < 0) {
+		int e = errno;
+		dump_error(path, true, e);
+		return e ? e : EIO;
+	}
+	int e = prof_dump_fd(fd, xa_opt.prof_format == XA_PROF_FORMAT_PPROF);
 	if (close(fd) != 0 && !e)
 		e = errno ? errno : EIO;
 	if (e)
 		dump_error(path, false, e);
-	atomic_fetch_add_explicit(&prof_time_ns, xa_now_ns() - t0, memory_order_relaxed);
 	return e;
 }
 
@@ -226,7 +245,7 @@ void prof_report(int fd, const char *title, unsigned top) {
 	if (top > REPORT_TOP_MAX)
 		top = REPORT_TOP_MAX;
 	xa_mutex_lock(&prof_g.lock);
-	estimate_locked(xa_now_ns());
+	prof_estimate_locked(xa_now_ns());
 	uint64_t nobjs = prof_g.nobjs;
 	unsigned lg = prof_g.lg_sample;
 	for (size_t i = 0; i < prof_g.stacks_cap; i++) {
