@@ -34,7 +34,8 @@
  * format into stack buffers and write(2) them to the memfd.
  *
  * Lifetime: started by the library constructor (after bootstrap, when libc
- * is ready to create threads).  A fork child does not serve: its copy of
+ * is ready to create threads); it never keeps the process alive (see
+ * http_main).  A fork child does not serve: its copy of
  * the listening socket is closed (so the address is free once the parent
  * exits) and the thread does not exist there.  A child that execs a
  * program starts afresh from XALLOC_CONF (and finds the address taken
@@ -45,6 +46,8 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -59,6 +62,7 @@ void xalloc_stats_print(void (*write_cb)(void *, const char *), void *cbopaque, 
 
 static int http_fd = -1;       /* listening socket */
 static int http_body = -1;     /* memfd the answers are built in */
+static int http_wake[2] = {-1, -1}; /* a byte: a thread exited */
 static pid_t http_owner;       /* process that created the unix socket */
 static _Atomic bool http_on;   /* the thread runs (in this process) */
 static char http_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -406,11 +410,46 @@ static void http_linger(int c) {
 	}
 }
 
+void xa_http_thread_exited(void) {
+	if (xa_http_running() && http_wake[1] >= 0) {
+		char b = 1;
+		ssize_t r = write(http_wake[1], &b, 1); /* full pipe: already woken */
+		(void)r;
+	}
+}
+
+/*
+ * Like the background thread (background.c), the server must not keep the
+ * process alive once the program's threads are gone (a main thread that
+ * called pthread_exit).  When the background thread runs it does the
+ * check, counting this thread as internal; otherwise, after a thread exit
+ * wakes it, the server looks at once and then at growing intervals for
+ * 2 s.  Idle, it sleeps in poll with no timeout.
+ */
 static void *http_main(void *arg) {
 	(void)arg;
+	uint64_t watch_until = 0;
+	int watch_ms = 1;
 	for (;;) {
-		struct pollfd p = {.fd = http_fd, .events = POLLIN};
-		if (poll(&p, 1, -1) < 0)
+		struct pollfd p[2] = {{.fd = http_fd, .events = POLLIN}, {.fd = http_wake[0], .events = POLLIN}};
+		int r = poll(p, 2, watch_until ? watch_ms : -1);
+		if (r < 0)
+			continue;
+		if (p[1].revents & POLLIN) {
+			char b[64];
+			while (read(http_wake[0], b, sizeof(b)) > 0)
+				;
+			watch_until = xa_now_ns() + 2000000000u;
+			watch_ms = 1;
+		}
+		if (watch_until) {
+			if (!xa_background_running() && xa_os_only_thread(1))
+				exit(0);
+			watch_ms = watch_ms < 500 ? watch_ms * 2 : 500;
+			if (xa_now_ns() >= watch_until)
+				watch_until = 0;
+		}
+		if (!(p[0].revents & POLLIN))
 			continue;
 		int c = accept4(http_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (c < 0) {
@@ -448,10 +487,18 @@ void xa_http_boot(void) {
 		xa_message("http: cannot create the answer buffer (errno %d); endpoint off", errno);
 		return;
 	}
+	if (pipe2(http_wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+		xa_message("http: cannot create a pipe (errno %d); endpoint off", errno);
+		close(http_body);
+		http_body = -1;
+		return;
+	}
 	http_fd = http_listen(&a, xa_opt.http);
 	if (http_fd < 0) {
 		close(http_body);
-		http_body = -1;
+		close(http_wake[0]);
+		close(http_wake[1]);
+		http_body = http_wake[0] = http_wake[1] = -1;
 		return;
 	}
 	sigset_t all, old;
@@ -474,7 +521,9 @@ void xa_http_boot(void) {
 		xa_http_atexit();
 		close(http_fd);
 		close(http_body);
-		http_fd = http_body = -1;
+		close(http_wake[0]);
+		close(http_wake[1]);
+		http_fd = http_body = http_wake[0] = http_wake[1] = -1;
 	}
 }
 
@@ -490,6 +539,8 @@ void xa_http_postfork_child(void) {
 	atomic_store(&http_on, false);
 	close(http_fd);
 	close(http_body);
-	http_fd = http_body = -1;
+	close(http_wake[0]);
+	close(http_wake[1]);
+	http_fd = http_body = http_wake[0] = http_wake[1] = -1;
 	http_path[0] = '\0';
 }

@@ -54,5 +54,9 @@ void xa_http_atexit(void);
 void xa_http_postfork_child(void);
 /* The server thread exists (background.c counts it as the allocator's). */
 bool xa_http_running(void);
+/* A thread with allocator state is exiting (tsd.c): when the background
+ * thread is not there to notice, the server checks whether only it is
+ * left and then ends the process as glibc would (exit(0)). */
+void xa_http_thread_exited(void);
 
 #endif

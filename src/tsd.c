@@ -15,6 +15,7 @@
  * Locking: tsd_lock protects the registry and the exited totals.
  */
 #include "internal.h"
+#include "http.h"
 
 __thread xa_tsd_t xa_tsd_tls __attribute__((tls_model("initial-exec")));
 
@@ -55,6 +56,7 @@ static void tsd_dtor(void *arg) {
 	t->next_event = 0;
 	xa_tsd_leave(t);
 	xa_background_thread_exited();
+	xa_http_thread_exited();
 }
 
 bool xa_tsd_key_create(void) {

@@ -133,6 +133,36 @@ wait_http "http://127.0.0.1:$p2/"
 stop_child
 echo "$name: 0.0.0.0 refused without http_public:true, served with it: ok"
 
+# fork: the child does not serve and does not keep the address once the
+# parent is gone (its copy of the listening socket is closed)
+p3=$(free_port)
+start_child "http:127.0.0.1:$p3" 0 60 fork
+wait_http "http://127.0.0.1:$p3/"
+for _ in $(seq 100); do fpid=$(sed -n 's/^forked //p' "$child_out"); [ -n "$fpid" ] && break; sleep 0.1; done
+[ -n "$fpid" ] && kill -0 "$fpid" 2>/dev/null || fail "no forked child"
+extra_pids="${extra_pids:-} $fpid"
+n=$(ls -l /proc/"$fpid"/fd 2>/dev/null | grep -c 'socket:')
+stop_child
+kill -0 "$fpid" 2>/dev/null || fail "the forked child is gone too early"
+[ "$n" = 0 ] || fail "the forked child holds $n sockets (the listening socket was not closed)"
+got=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$p3/")
+[ "$got" = 000 ] || fail "something still answers on the parent's port after it exited: $got"
+start_child "http:127.0.0.1:$p3" 0
+wait_http "http://127.0.0.1:$p3/"
+stop_child
+kill "$fpid" 2>/dev/null
+echo "$name: a fork child holds no socket of the endpoint; the port is free after the parent exits: ok"
+
+# the endpoint's thread does not keep a process alive whose main thread
+# called pthread_exit, with or without the background thread
+for bg in true false; do
+    timeout 20 env LD_PRELOAD="$lib" XALLOC_CONF="http:127.0.0.1:$(free_port),background_thread:$bg" \
+        "$HTTP_CHILD" 0 "$work/b4" 1 pexit > "$work/pexit.out" 2>&1 < /dev/null
+    rc=$?
+    [ "$rc" = 0 ] || { cat "$work/pexit.out" >&2; fail "pthread_exit from main, background_thread:$bg: exit $rc (124: kept alive)"; }
+done
+echo "$name: main's pthread_exit ends the process with the endpoint on (background thread on and off): ok"
+
 # unix socket: 0600, served to its owner, 403 to another uid
 sock=$work/x.sock
 start_child "http:unix:$sock" 0

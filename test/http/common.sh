@@ -2,7 +2,7 @@
 # Sourced; sets $work (a temp dir removed at exit) and provides:
 #   need TOOL...          exit 77 (automake SKIP) with one line if missing
 #   free_port             a free TCP port on 127.0.0.1
-#   start_child CONF MIB [SECONDS]   run $HTTP_CHILD under the preload
+#   start_child CONF MIB [SECONDS [fork]]   run $HTTP_CHILD under the preload
 #                         with XALLOC_CONF=CONF in the background; sets
 #                         $child (pid), $child_out, $beat
 #   stop_child            end it normally (EOF on its stdin) and wait
@@ -32,7 +32,7 @@ start_child() {
     beat=$work/beat
     # stdin: a fifo held open by fd 9 here, closed by stop_child
     rm -f "$work/stdin"; mkfifo "$work/stdin"
-    env LD_PRELOAD="$lib" XALLOC_CONF="$1" "$HTTP_CHILD" "$2" "$beat" "${3:-120}" \
+    env LD_PRELOAD="$lib" XALLOC_CONF="$1" "$HTTP_CHILD" "$2" "$beat" "${3:-120}" ${4:-} \
         > "$child_out" 2>&1 < "$work/stdin" &
     child=$!
     exec 9> "$work/stdin"

@@ -13,13 +13,23 @@
  *     allocating and freeing small blocks and writes the count of rounds
  *     done into the file BEAT every 20 ms (the "program runs on" check).
  *     With MIB 0 nothing is held.
+ *   http_child MIB BEAT SECONDS fork
+ *     the same, and after "ready" forks a child that prints "forked PID"
+ *     and sleeps SECONDS without allocating (it must not serve, nor keep
+ *     the parent's address busy once the parent is gone).
+ *   http_child MIB BEAT SECONDS pexit
+ *     main starts a thread that allocates for 200 ms, then calls
+ *     pthread_exit: the process must end when that thread does, even
+ *     though the endpoint's thread is still there.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 static unsigned rng = 2463534242u;
@@ -67,6 +77,13 @@ static double now_s(void) {
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static void *worker(void *arg) {
+	double end = now_s() + 0.2;
+	while (now_s() < end)
+		free(malloc(1000));
+	return arg;
+}
+
 int main(int argc, char **argv) {
 	if (argc < 3) {
 		fprintf(stderr, "usage: http_child MIB BEATFILE [SECONDS]\n");
@@ -77,7 +94,27 @@ int main(int argc, char **argv) {
 	size_t a = fill(site_big, total * 6 / 10);
 	size_t b = fill(site_mid, total * 3 / 10);
 	size_t c = fill(site_small, total / 10);
-	printf("true: site_big %zu site_mid %zu site_small %zu\nready\n", a, b, c);
+	printf("true: site_big %zu site_mid %zu site_small %zu\n", a, b, c);
+	fflush(stdout);
+	if (argc > 4 && strcmp(argv[4], "pexit") == 0) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, worker, NULL) != 0)
+			return 2;
+		pthread_exit(NULL);
+	}
+	if (argc > 4 && strcmp(argv[4], "fork") == 0) {
+		pid_t pid = fork();
+		if (pid < 0)
+			return 2;
+		if (pid == 0) {
+			printf("forked %d\n", (int)getpid());
+			fflush(stdout);
+			struct timespec ts = {(time_t)secs, 0};
+			nanosleep(&ts, NULL);
+			_exit(0);
+		}
+	}
+	printf("ready\n");
 	fflush(stdout);
 	int beat = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (beat < 0) {
