@@ -9,6 +9,10 @@
 #  2. stats_file: a planted symlink at the path -> the file is not
 #     followed (the symlink's target stays untouched), one line on stderr,
 #     the program exits normally; a fresh path is created with mode 0600.
+#  3. the http endpoint (src/http.c) requested by a linked-in xalloc_conf
+#     (which, unlike XALLOC_CONF, is read in setuid programs): the setuid
+#     copy run as nobody says "endpoint off" in one line and nothing
+#     listens; control: the same program without the setuid bit serves.
 # Needs root (to make the setuid copy) and setpriv (util-linux): without
 # them the test says which is missing and exits 77 (SKIP, never a pass);
 # SECURE_ALLOW_NONROOT=1 still runs part 2 first (and then exits 77).
@@ -84,6 +88,38 @@ out=$(cd "$work" && XALLOC_CONF="stats_print:true,stats_file:$work/exists.txt" .
 [ "$(cat "$work/exists.txt")" = old ] || fail "stats_file overwrote an existing file"
 passed=$((passed + 1))
 echo "secure: stats_file: symlink not followed, existing file kept, new file mode 0600"
+# 3. no http endpoint under AT_SECURE
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && command -v curl >/dev/null; then
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    cat > "$work/httpc.c" <<C
+#include <stdlib.h>
+#include <unistd.h>
+const char *xalloc_conf = "http:127.0.0.1:$port";
+void *volatile sink;
+int main(void) { sink = malloc(100); free(sink); sleep(3); return 0; }
+C
+    # -fno-builtin: a malloc/free pair gcc folds away would let the linker
+    # drop libxalloc (--as-needed)
+    gcc -O1 -fno-builtin -o "$work/httpc" "$work/httpc.c" -L"$work" -lxalloc -Wl,-rpath,"$work" ||
+        fail "cannot build the http child"
+    grep -q xalloc <(ldd "$work/httpc") || fail "http child not linked with libxalloc"
+    (cd "$work" && setpriv --reuid=65534 --regid=65534 --clear-groups ./httpc > "$work/httpc.plain" 2>&1) &
+    hp=$!
+    ok=
+    for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && { ok=1; break; }; sleep 0.1; done
+    wait "$hp"
+    [ -n "$ok" ] || fail "control: the http endpoint of a plain program did not answer: $(cat "$work/httpc.plain")"
+    chown root:root "$work/httpc" && chmod 4755 "$work/httpc"
+    (cd "$work" && setpriv --reuid=65534 --regid=65534 --clear-groups ./httpc > "$work/httpc.suid" 2>&1) &
+    hp=$!
+    sleep 1
+    curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/" && fail "a setuid program serves the http endpoint"
+    wait "$hp"
+    n=$(grep -c "^xalloc: http: endpoint off in a setuid/setgid process" "$work/httpc.suid")
+    [ "$n" = 1 ] || fail "setuid http: want one line, got: $(cat "$work/httpc.suid")"
+    passed=$((passed + 1))
+    echo "secure: http endpoint off in a setuid program (one line), on in the same program without setuid"
+fi
 echo "secure: $passed passed, 0 failed"
 if [ -n "$missing" ]; then
     echo "secure: SKIP: the setuid part needs $missing"; exit 77
