@@ -228,18 +228,7 @@ static void bg_start(void) {
 	xa_mutex_unlock(&bg_lock);
 	pthread_condattr_destroy(&ca);
 
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 64 << 10);
-	pthread_t th;
-	int err = pthread_create(&th, &attr, bg_main, NULL);
-	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err == 0) {
+	if (xa_thread_start(bg_main, 64 << 10) == 0) {
 		atomic_store_explicit(&bg_state, BG_RUNNING, memory_order_release);
 	} else {
 		bg_failed_ns = xa_now_ns();

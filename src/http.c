@@ -5,7 +5,7 @@
  *   /stats, /stats.json the text report, JSON
  *   /debug/pprof/heap   the heap profile as profile.proto (go tool pprof);
  *                       ?debug=1: the legacy heap_v2 text (google-pprof,
- *                       jeprof)
+ *                       jeprof); ?seconds=N (1..60): the change over N s
  * on 127.0.0.1:PORT, [::1]:PORT or unix:/path (option http; off by default).
  *
  * Owns: the option's address parsing, the listening socket, the thread and
@@ -50,7 +50,6 @@
 #include <stdlib.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -301,7 +300,11 @@ static const char http_index[] =
     "<li><a href=\"/debug/pprof/heap\">/debug/pprof/heap</a>: heap profile (profile.proto: "
     "<code>go tool pprof http://HOST/debug/pprof/heap</code>); "
     "<a href=\"/debug/pprof/heap?debug=1\">?debug=1</a>: legacy text (google-pprof, jeprof); "
+    "?seconds=N (1..60): what changed over N seconds; "
     "needs XALLOC_CONF=prof:true</li>\n</ul>\n</body></html>\n";
+
+/* ?seconds=N: the server answers no one else meanwhile, so N is small. */
+#define HTTP_DELTA_MAX_S 60
 
 static bool path_is(const xa_http_req_t *r, const char *p) {
 	return r->path_len == strlen(p) && memcmp(r->path, p, r->path_len) == 0;
@@ -309,6 +312,7 @@ static bool path_is(const xa_http_req_t *r, const char *p) {
 
 /* Build the answer to r into the memfd and send it. */
 static void http_route(int c, const xa_http_req_t *r, uint64_t deadline) {
+	/* (deadline is a copy: ?seconds=N extends it for this answer) */
 	bool head = r->method == XA_HTTP_HEAD;
 	if (path_is(r, "/")) {
 		respond(c, 200, "text/html; charset=utf-8", http_index, sizeof(http_index) - 1, head, deadline);
@@ -337,7 +341,15 @@ static void http_route(int c, const xa_http_req_t *r, uint64_t deadline) {
 		const char *v;
 		size_t vl;
 		bool legacy = xa_http_query_get(r->query, r->query_len, "debug", &v, &vl) && vl == 1 && v[0] != '0';
-		int e = xa_prof_dump_fd(http_body, !legacy);
+		int64_t secs = 0;
+		if (xa_http_query_get(r->query, r->query_len, "seconds", &v, &vl) &&
+		    (xa_parse_int(v, vl, &secs) || secs < 1 || secs > HTTP_DELTA_MAX_S || legacy)) {
+			error_page(c, 400, "seconds=N takes 1 to 60, and not with debug=1", deadline);
+			return;
+		}
+		/* the deadline covers the wait (the client knows it asked) */
+		deadline += (uint64_t)secs * 1000000000u;
+		int e = xa_prof_dump_fd(http_body, !legacy, (unsigned)secs);
 		if (e == ENOENT) {
 			error_page(c, 404, "heap profiling is off: start the program with XALLOC_CONF=prof:true", deadline);
 			return;
@@ -354,6 +366,7 @@ static void http_route(int c, const xa_http_req_t *r, uint64_t deadline) {
 		return;
 	}
 	respond(c, 200, ctype, NULL, (size_t)len, head, deadline);
+	xa_os_memfd_reset(http_body); /* give the answer's pages back */
 }
 
 static void http_serve(int c) {
@@ -501,20 +514,10 @@ void xa_http_boot(void) {
 		http_body = http_wake[0] = http_wake[1] = -1;
 		return;
 	}
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256 << 10);
-	pthread_t th;
 	/* Counted before it runs: the background thread's last-thread check
 	 * must never see it as an application thread. */
 	atomic_store(&http_on, true);
-	int err = pthread_create(&th, &attr, http_main, NULL);
-	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int err = xa_thread_start(http_main, 256 << 10);
 	if (err != 0) {
 		atomic_store(&http_on, false);
 		xa_message("http: cannot start the server thread (errno %d); endpoint off", err);

@@ -127,6 +127,9 @@ bool xa_parse_size(const char *s, size_t len, uint64_t *out);
 bool xa_parse_int(const char *s, size_t len, int64_t *out);
 /* Monotonic time in nanoseconds. */
 uint64_t xa_now_ns(void);
+/* Start one of the allocator's own threads: detached, every signal
+ * blocked, the given stack size.  Returns 0 or pthread_create's error. */
+int xa_thread_start(void *(*fn)(void *), size_t stack);
 
 /* ---- os.c: the only code that talks to the kernel (see os.h) --------- */
 #include "os.h"
@@ -404,9 +407,10 @@ int xa_prof_gdump_set(bool on);
 /* Dump to path, or to <prefix>.<pid>.<seq>.heap when path is NULL. */
 int xa_prof_dump(const char *path);
 /* A heap profile to an open file (pprof: profile.proto, else the legacy
- * text), whatever prof_format says.  0, an errno, or ENOENT when
- * profiling was never on. */
-int xa_prof_dump_fd(int fd, bool pprof);
+ * text), whatever prof_format says; pprof with seconds > 0: the change
+ * over that many seconds (the caller sleeps meanwhile).  0, an errno, or
+ * ENOENT when profiling was never on. */
+int xa_prof_dump_fd(int fd, bool pprof, unsigned seconds);
 /* Forget every sample; lg >= 0 also sets a new lg_sample (<= 40). */
 int xa_prof_reset(int lg);
 typedef struct {

@@ -779,13 +779,13 @@ int xa_prof_dump(const char *path) {
 	return r;
 }
 
-int xa_prof_dump_fd(int fd, bool pprof) {
+int xa_prof_dump_fd(int fd, bool pprof, unsigned seconds) {
 	if (!config_prof || (!xa_opt.prof && prof_g.nsamples == 0))
 		return ENOENT;
 	xa_tsd_t *t = &xa_tsd_tls;
 	uint8_t was = t->in_prof;
 	t->in_prof = 1;
-	int r = prof_dump_fd(fd, pprof);
+	int r = prof_dump_fd(fd, pprof, seconds);
 	t->in_prof = was;
 	return r;
 }

@@ -93,11 +93,13 @@ void prof_estimate_locked(uint64_t now);
 /* Write a heap profile to path in the prof_format format (lock NOT held).
  * Returns 0 or an errno. */
 int prof_dump_write(const char *path);
-/* The same to an open file: pprof (profile.proto) or legacy text. */
-int prof_dump_fd(int fd, bool pprof);
-/* prof_pprof.c: the profile.proto encoding to fd (lock NOT held).
+/* The same to an open file: pprof (profile.proto; a delta over seconds
+ * when > 0) or legacy text. */
+int prof_dump_fd(int fd, bool pprof, unsigned seconds);
+/* prof_pprof.c: the profile.proto encoding to fd (lock NOT held); with
+ * seconds > 0, the change over that many seconds (sleeps meanwhile).
  * Returns true on error (errno set). */
-bool prof_pprof_write(int fd);
+bool prof_pprof_write(int fd, unsigned seconds);
 /* Build the file name <prefix>.<pid>.<seq>[.<kind><n>].heap. */
 void prof_dump_name(char *buf, size_t n, char kind);
 /* The built-in report of live sampled objects to fd (lock NOT held). */

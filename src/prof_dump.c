@@ -185,10 +185,10 @@ static bool dump_legacy_fd(int fd) {
 	return w.err;
 }
 
-int prof_dump_fd(int fd, bool pprof) {
+int prof_dump_fd(int fd, bool pprof, unsigned seconds) {
 	uint64_t t0 = xa_now_ns();
 	errno = 0;
-	bool err = pprof ? prof_pprof_write(fd) : dump_legacy_fd(fd);
+	bool err = pprof ? prof_pprof_write(fd, seconds) : dump_legacy_fd(fd);
 	atomic_fetch_add_explicit(&prof_time_ns, xa_now_ns() - t0, memory_order_relaxed);
 	return err ? (errno ? errno : EIO) : 0;
 }
@@ -200,7 +200,7 @@ int prof_dump_write(const char *path) {
 		dump_error(path, true, e);
 		return e ? e : EIO;
 	}
-	int e = prof_dump_fd(fd, xa_opt.prof_format == XA_PROF_FORMAT_PPROF);
+	int e = prof_dump_fd(fd, xa_opt.prof_format == XA_PROF_FORMAT_PPROF, 0);
 	if (close(fd) != 0 && !e)
 		e = errno ? errno : EIO;
 	if (e)

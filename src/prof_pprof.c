@@ -22,7 +22,8 @@
  *               count, inuse_space/bytes;  2 sample;  3 mapping;
  *             4 location;  5 function;  6 string_table;  9 time_nanos;
  *             11 period_type {space, bytes};  12 period (2^lg_sample);
- *             14 default_sample_type (inuse_space)
+ *             14 default_sample_type (inuse_space); 10 duration_nanos
+ *               for a delta profile
  *   Sample    1 location_id (packed, innermost first), 2 value (packed):
  *               the unbiased estimates of live objects and bytes of one
  *               call stack (prof.c: each sample of s bytes stands for
@@ -33,6 +34,10 @@
  *   Mapping   1 id, 2 memory_start (the module's load address), 3
  *               memory_limit (past its highest sampled address), 5 filename,
  *               7 has_functions (so pprof does not try to symbolise)
+ * A delta profile (seconds > 0, the endpoint's ?seconds=N) holds, per
+ * stack, the change of the estimates over that time (negative where live
+ * bytes went down): two snapshots of every stack, N seconds apart, keyed
+ * by the stack record, which is never freed.
  * Names come from dladdr (the dynamic symbols), else from the .symtab
  * section of the module's file (static functions of a program that is not
  * stripped), else "module+0xoffset"; every Mapping has has_functions, so
@@ -255,15 +260,16 @@ static uint32_t str_c(strtab_t *t, const char *s) { return str_index(t, s, strle
 
 typedef struct {
 	double n, bytes;    /* unbiased estimates */
+	const void *key;    /* the stack record (never freed: an identity) */
 	uint32_t nframes, pad;
 	uintptr_t frames[]; /* innermost first */
 } rec_t;
 
 #define REC_SIZE(nf) (sizeof(rec_t) + (size_t)(nf) * sizeof(uintptr_t))
 
-/* Copy every stack with live samples into g; *nframes: the frame total.
- * True on error (out of memory). */
-static bool snapshot(gbuf_t *g, size_t *nframes, unsigned *lg) {
+/* Copy every stack with live samples (all: every stack) into g; *nframes:
+ * the frame total.  True on error (out of memory). */
+static bool snapshot(gbuf_t *g, size_t *nframes, unsigned *lg, bool all) {
 	for (;;) {
 		size_t need = 0, have = g->cap;
 		xa_mutex_lock(&prof_g.lock);
@@ -271,7 +277,7 @@ static bool snapshot(gbuf_t *g, size_t *nframes, unsigned *lg) {
 		*lg = prof_g.lg_sample;
 		for (size_t i = 0; i < prof_g.stacks_cap; i++) {
 			prof_stack_t *s = prof_g.stacks[i];
-			if (s && s->est_n > 0)
+			if (s && (all || s->est_n > 0))
 				need += REC_SIZE(s->nframes);
 		}
 		if (need <= have) {
@@ -279,11 +285,12 @@ static bool snapshot(gbuf_t *g, size_t *nframes, unsigned *lg) {
 			*nframes = 0;
 			for (size_t i = 0; i < prof_g.stacks_cap; i++) {
 				prof_stack_t *s = prof_g.stacks[i];
-				if (s == NULL || s->est_n <= 0)
+				if (s == NULL || (!all && s->est_n <= 0))
 					continue;
 				rec_t *r = (rec_t *)(g->p + g->len);
 				r->n = s->est_n;
 				r->bytes = s->est_bytes;
+				r->key = s;
 				r->nframes = s->nframes;
 				memcpy(r->frames, s->frames, s->nframes * sizeof(uintptr_t));
 				g->len += REC_SIZE(s->nframes);
@@ -352,9 +359,61 @@ static const char *elf_lookup(const uint8_t *f, size_t n, uintptr_t base, uintpt
 	return NULL;
 }
 
-static int64_t round_i64(double v) { return v <= 0 ? 0 : (int64_t)(v + 0.5); }
+static int64_t round_i64(double v) { return v < 0 ? -(int64_t)(-v + 0.5) : (int64_t)(v + 0.5); }
 
-bool prof_pprof_write(int fd) {
+#define REC_NEXT(g, off) ((off) + REC_SIZE(((rec_t *)((g)->p + (off)))->nframes))
+
+/* The delta profile: what each stack gained (or lost) over `seconds`.
+ * Two snapshots of every stack, `seconds` apart, no lock held in between;
+ * the second's values become the differences.  True on error. */
+static bool snapshot_delta(gbuf_t *snap, size_t *nframes, unsigned *lg, unsigned seconds) {
+	gbuf_t base = {0}, idx = {0};
+	size_t bf;
+	unsigned blg;
+	bool err = true;
+	if (snapshot(&base, &bf, &blg, true))
+		return true;
+	struct timespec ts = {(time_t)seconds, 0};
+	while (nanosleep(&ts, &ts) != 0)
+		;
+	if (snapshot(snap, nframes, lg, true))
+		goto out;
+	/* index of the first snapshot: key -> offset + 1 */
+	size_t nrec = 0, cap = 64;
+	for (size_t off = 0; off < base.len; off = REC_NEXT(&base, off))
+		nrec++;
+	while (cap < nrec * 2)
+		cap *= 2;
+	if (g_reserve(&idx, cap * sizeof(loc_slot_t)))
+		goto out;
+	loc_slot_t *ix = (loc_slot_t *)idx.p;
+	for (size_t off = 0; off < base.len; off = REC_NEXT(&base, off)) {
+		uintptr_t k = (uintptr_t)((rec_t *)(base.p + off))->key;
+		size_t j = (k * 0x9e3779b97f4a7c15ull >> 17) & (cap - 1);
+		while (ix[j].id)
+			j = (j + 1) & (cap - 1);
+		ix[j] = (loc_slot_t){k, (uint32_t)off + 1};
+	}
+	for (size_t off = 0; off < snap->len; off = REC_NEXT(snap, off)) {
+		rec_t *r = (rec_t *)(snap->p + off);
+		uintptr_t k = (uintptr_t)r->key;
+		size_t j = (k * 0x9e3779b97f4a7c15ull >> 17) & (cap - 1);
+		while (ix[j].id && ix[j].addr != k)
+			j = (j + 1) & (cap - 1);
+		if (ix[j].id) {
+			const rec_t *b = (const rec_t *)(base.p + ix[j].id - 1);
+			r->n -= b->n;
+			r->bytes -= b->bytes;
+		}
+	}
+	err = false;
+out:
+	g_free(&base);
+	g_free(&idx);
+	return err;
+}
+
+bool prof_pprof_write(int fd, unsigned seconds) {
 	gbuf_t snap = {0}, locs = {0}, addrs = {0}, fids = {0};
 	out_t *o = NULL;
 	gbuf_t og = {0};
@@ -369,7 +428,7 @@ bool prof_pprof_write(int fd) {
 	o = (out_t *)og.p;
 	o->fd = fd;
 	strtab_t st = {.out = o, .n = 1};
-	if (snapshot(&snap, &nframes, &lg))
+	if (seconds ? snapshot_delta(&snap, &nframes, &lg, seconds) : snapshot(&snap, &nframes, &lg, false))
 		goto done;
 
 	/* location ids: one per distinct return address, in order of use */
@@ -395,8 +454,11 @@ bool prof_pprof_write(int fd) {
 	m_num(&m, 2, s_bytes);
 	out_field(o, 1, m.b, m.len);
 
-	for (size_t off = 0; off < snap.len; off += REC_SIZE(((rec_t *)(snap.p + off))->nframes)) {
+	for (size_t off = 0; off < snap.len; off = REC_NEXT(&snap, off)) {
 		rec_t *r = (rec_t *)(snap.p + off);
+		int64_t vn = round_i64(r->n), vb = round_i64(r->bytes);
+		if (vn == 0 && vb == 0)
+			continue; /* (a delta profile's unchanged stacks) */
 		uint8_t ids[PROF_NFRAMES * 10];
 		size_t il = 0;
 		for (uint32_t f = 0; f < r->nframes && f < PROF_NFRAMES; f++) {
@@ -411,9 +473,9 @@ bool prof_pprof_write(int fd) {
 			}
 			il += varint(ids + il, ls[j].id);
 		}
-		uint8_t vals[24];
-		size_t vl = varint(vals, (uint64_t)round_i64(r->n));
-		vl += varint(vals + vl, (uint64_t)round_i64(r->bytes));
+		uint8_t vals[24]; /* two varints, negative ones take 10 bytes */
+		size_t vl = varint(vals, (uint64_t)vn);
+		vl += varint(vals + vl, (uint64_t)vb);
 		m.len = 0, m.over = false;
 		m_len(&m, 1, ids, il);
 		m_len(&m, 2, vals, vl);
@@ -510,6 +572,8 @@ bool prof_pprof_write(int fd) {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	out_num(o, 9, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+	if (seconds)
+		out_num(o, 10, (uint64_t)seconds * 1000000000u); /* duration_nanos */
 	m.len = 0, m.over = false;
 	m_num(&m, 1, str_c(&st, "space"));
 	m_num(&m, 2, s_bytes);

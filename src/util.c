@@ -3,11 +3,13 @@
  *
  * The allocator cannot use stdio: printf may call malloc, and messages are
  * often printed while the heap is in a bad state.  Everything here works on
- * caller-provided buffers and write(2).
+ * caller-provided buffers and write(2).  Also: starting the allocator's own
+ * threads (background, http), which share their set-up.
  */
 #include "internal.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <time.h>
 #include <unistd.h>
@@ -303,4 +305,21 @@ uint64_t xa_now_ns(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int xa_thread_start(void *(*fn)(void *), size_t stack) {
+	/* The new thread inherits the mask: the program's signals (its
+	 * handlers, SIGINT, a dump signal) are never delivered to it. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, stack);
+	pthread_t th;
+	int err = pthread_create(&th, &attr, fn, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return err;
 }

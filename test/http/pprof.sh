@@ -63,6 +63,10 @@ google-pprof --text "$HTTP_CHILD" "$work/heap.txt" > "$work/legacy.top" 2> "$wor
 awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^site_(big|mid|small)$/) { sub("%", "", $2); print $i, $2 } }' "$work/legacy.top" > "$work/legacy.shares"
 check "$work/legacy.shares" "google-pprof --text ?debug=1"
 
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$url/debug/pprof/heap?seconds=0")" = 400 ] || fail "seconds=0 not 400"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$url/debug/pprof/heap?seconds=2&debug=1")" = 400 ] ||
+    fail "seconds with debug=1 not 400"
+
 # prof_format:pprof: the final dump at exit is profile.proto
 stop_child
 f=$(ls "$work"/dump.*.f.heap.pb 2>/dev/null | head -1)
@@ -70,4 +74,17 @@ f=$(ls "$work"/dump.*.f.heap.pb 2>/dev/null | head -1)
 go tool pprof -top "$f" > "$work/final.top" 2>&1 || { cat "$work/final.top" >&2; fail "go tool pprof cannot read $f"; }
 shares < "$work/final.top" > "$work/final.shares"
 check "$work/final.shares" "go tool pprof -top $(basename "$f")"
+
+# ?seconds=N: a delta profile names the site that grew during the window
+# and not the ones that only hold their memory
+start_child "http:127.0.0.1:$port,prof:true,lg_prof_sample:14" 16 60 grow
+wait_http "$url/"
+go tool pprof -seconds 2 -top "$url/debug/pprof/heap" > "$work/delta.top" 2> "$work/delta.err" ||
+    { cat "$work/delta.err" >&2; fail "go tool pprof -seconds 2 URL"; }
+awk '/flat%/ { getline; print $NF; exit }' "$work/delta.top" | grep -qx site_grow ||
+    { cat "$work/delta.top" >&2; fail "the delta profile's top entry is not site_grow"; }
+grep -q site_big "$work/delta.top" && { cat "$work/delta.top" >&2; fail "the delta profile shows site_big, which did not change"; }
+grep -q '^Duration: 2s' "$work/delta.top" || { cat "$work/delta.top" >&2; fail "no Duration: 2s"; }
+stop_child
+echo "$name: ?seconds=2 delta: site_grow on top, site_big absent: ok"
 echo "$name: 1 passed, 0 failed"

@@ -17,6 +17,9 @@
  *     the same, and after "ready" forks a child that prints "forked PID"
  *     and sleeps SECONDS without allocating (it must not serve, nor keep
  *     the parent's address busy once the parent is gone).
+ *   http_child MIB BEAT SECONDS grow
+ *     the same, and each round (about every 20 ms) also allocates 64 KiB
+ *     in site_grow and keeps it: the one site that grows (delta profiles).
  *   http_child MIB BEAT SECONDS pexit
  *     main starts a thread that allocates for 200 ms, then calls
  *     pthread_exit: the process must end when that thread does, even
@@ -56,6 +59,13 @@ static void *site_small(size_t n) {
 	void *p = malloc(n);
 	if (p)
 		memset(p, 3, n);
+	return p;
+}
+
+static void *site_grow(size_t n) {
+	void *p = malloc(n);
+	if (p)
+		memset(p, 4, n);
 	return p;
 }
 
@@ -121,6 +131,7 @@ int main(int argc, char **argv) {
 		perror(argv[2]);
 		return 2;
 	}
+	int grow = argc > 4 && strcmp(argv[4], "grow") == 0;
 	void *ring[64] = {0};
 	unsigned long rounds = 0;
 	double end = now_s() + secs;
@@ -130,6 +141,8 @@ int main(int argc, char **argv) {
 			free(ring[k]);
 			ring[k] = malloc(16 + rnd() % 512);
 		}
+		if (grow)
+			fill(site_grow, 64 << 10);
 		rounds++;
 		char line[32];
 		int n = snprintf(line, sizeof(line), "%lu\n", rounds);
