@@ -15,8 +15,9 @@
  * (only the forking thread exists there) and recreates the background
  * thread lazily.  Before taking the first lock the forking thread waits out
  * any idle reclaim of its own cache (idle.c): the reclaimer may need those
- * locks, and the child would have no reclaimer to wait for.  The http endpoint (http.c) starts from
- * the constructor and does not serve in a fork child.
+ * locks, and the child would have no reclaimer to wait for.  The http
+ * endpoint (http.c) starts from the constructor and does not serve in a
+ * fork child.
  */
 #include "internal.h"
 #include "http.h"
