@@ -28,8 +28,8 @@ def table(name):
     blk=blk[:blk.index('\n\n')]
     rows=re.findall(r'X\(([\w.]+),\s*(\w),\s*.*?,\s*"([^"]*)"\)',blk)
     return rows
-kindtype={'B':'size_t','N':'size_t','P':'size_t','C':'uint64_t'}
-kindunit={'B':'bytes','N':'','P':'pages','C':'counter'}
+kindtype={'B':'size_t','N':'size_t','P':'size_t','C':'uint64_t','M':'size_t'}
+kindunit={'B':'bytes','N':'','P':'pages','C':'counter','M':'ms'}
 names=[l.rstrip('\n').split('\t') for l in open(sys.argv[1])]
 types={n:(t,rw) for n,t,rw in names}
 out=[]
@@ -66,6 +66,7 @@ hand={
 'arenas.lextent.<i>.size':'Size in bytes of large class \\fIi\\fR.',
 'arena.<i>.purge':'Action: release every dirty page of arena \\fIi\\fR now; with \\fIi\\fR = 4096 (XALLOC_ARENAS_ALL), of every arena and the cached huge mappings. An arena below \\fBarenas.narenas\\fR not created yet has nothing to release: success, so a loop over \\fBarenas.narenas\\fR works.',
 'arena.<i>.decay_ms':'Release time of arena \\fIi\\fR in ms: dirty pages are released within this time of becoming unused; 0 at once, \\-1 never. With \\fIi\\fR = 4096 reading gives the default and writing sets every existing arena. ENOENT for an arena not created yet (it will start with \\fBarenas.decay_ms\\fR).',
+'stats.peak.reset':'Action: start the high-water marks (\\fBstats.peak.*\\fR) over from the current values; the resident mark by writing 5 to /proc/self/clear_refs (where that is refused, it is sampled from the RSS from then on). See PEAKS.',
 'stats.arenas.<i>.decay_ms':'Release time of the arena (for 4096: the largest).',
 }
 
@@ -259,7 +260,9 @@ values for 4096 are merged over all arenas.
 for prefix,tab in [('stats.','XA_STATS_GLOBAL'),('stats.arenas.<i>.','XA_STATS_ARENA'),('stats.arenas.<i>.bins.<j>.','XA_STATS_BIN'),('stats.arenas.<i>.lextents.<j>.','XA_STATS_LEXTENT')]:
     for nm,k,doc in table(tab):
         n=prefix+nm
-        out.clear(); ent(n, esc(doc) + ('' if k=='C' else {'B':'','N':'','P':' (pages)'}[k]) + '.'); S.append(out[0]+'\n')
+        out.clear(); ent(n, esc(doc) + ('' if k=='C' else {'B':'','N':'','P':' (pages)','M':', in milliseconds (Prometheus: seconds)'}[k]) + '.'); S.append(out[0]+'\n')
+    if tab=='XA_STATS_GLOBAL':
+        out.clear(); ent('stats.peak.reset', hand['stats.peak.reset']); S.append(out[0]+'\n')
     if tab=='XA_STATS_ARENA':
         out.clear(); ent('stats.arenas.<i>.decay_ms', hand['stats.arenas.<i>.decay_ms']); S.append(out[0]+'\n')
 S.append(r'''.SH STATISTICS
@@ -341,12 +344,16 @@ set by the launcher; \fBLD_PRELOAD=libxalloc.so\fR replaces malloc in an
 unmodified program.
 .SH LAUNCHER
 .B xalloc
-[\fB\-\-stats\fR] [\fB\-\-stats\-file\fR \fIpath\fR] [\fB\-\-conf\fR
-\fIk:v,...\fR] [\fB\-\-lib\fR \fIpath\fR] [\fB\-\-print\-lib\fR]
-[\fB\-\-\fR] \fIprogram\fR [\fIargs\fR...]
+[\fB\-\-stats\fR[\fB=text\fR|\fBjson\fR|\fBprometheus\fR]]
+[\fB\-\-stats\-file\fR \fIpath\fR] [\fB\-\-dump\-signal\fR \fIsig\fR]
+[\fB\-\-conf\fR \fIk:v,...\fR] [\fB\-\-lib\fR \fIpath\fR]
+[\fB\-\-print\-lib\fR] [\fB\-\-\fR] \fIprogram\fR [\fIargs\fR...]
 runs \fIprogram\fR with xalloc preloaded; \fB\-\-stats\fR adds
-\fBstats_print:true\fR, \fB\-\-conf\fR adds options after any
-\fBXALLOC_CONF\fR already set; \fB\-\-help\fR lists the options.
+\fBstats_print:true\fR (\fB=json\fR and \fB=prometheus\fR also
+\fBstats_print_opts:J\fR or \fBP\fR), \fB\-\-stats\-file\fR sets
+\fBstats_file\fR, \fB\-\-dump\-signal\fR sets \fBdump_signal\fR,
+\fB\-\-conf\fR adds options after any \fBXALLOC_CONF\fR already set;
+\fB\-\-help\fR lists the options.
 .SH EXAMPLES
 A complete program (cc example.c \-lxalloc; test/unit/test_docs.c compiles
 and runs it):

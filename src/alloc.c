@@ -49,6 +49,10 @@ static XA_NOINLINE void alloc_event(xa_tsd_t *t) {
 	t->next_event = t->allocated + TCACHE_GC_INTERVAL;
 	if (config_prof)
 		xa_prof_event(t); /* may lower next_event to the sampling point */
+	xa_peak_publish(t);
+	if (unlikely(atomic_load_explicit(&xa_report_pending, memory_order_relaxed) ||
+	             xa_report_due(t->last_active_ns)))
+		xa_report_poll(false);
 }
 
 /* Count usable bytes for a thread; threads without a registered state
@@ -330,6 +334,8 @@ void xa_free_slow(void *ptr) {
 	xa_tsd_t *t = tsd_get();
 	xa_tsd_enter(t);
 	free_impl(t, ptr);
+	if (t->state == TSD_NOMINAL)
+		xa_peak_publish_free(t);
 	xa_tsd_leave(t);
 }
 

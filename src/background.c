@@ -16,8 +16,12 @@
  * (see arena.c), and the failure is not retried for a while.  After fork the
  * child has no background thread and recreates it lazily.
  *
+ * It also does report.c's work (xa_report_poll): a dump requested by
+ * dump_signal and the periodic export (stats_interval_ms), which bound its
+ * sleep; xa_background_wake wakes it for those whatever it waits for.
+ *
  * Locking: bg_lock protects the state and the condition variable; it is
- * never held while purging.
+ * never held while purging or writing a report.
  */
 #include "internal.h"
 #include "http.h"
@@ -167,6 +171,8 @@ static void *bg_main(void *arg) {
 		last = now;
 		atomic_fetch_add(&bg_runs, 1);
 		uint64_t wait = atomic_load(&bg_enabled) ? bg_pass(now) : UINT64_MAX;
+		/* signal dumps, periodic export (report.c) */
+		wait = XA_MIN(wait, xa_report_poll(true));
 		if (watch_until) {
 			wait = XA_MIN(wait, watch_step);
 			watch_step *= 2;
@@ -236,24 +242,39 @@ static void bg_start(void) {
 	}
 }
 
+/* Is the thread running?  If not, start it (when it is off or a start
+ * failed a while ago) and return false: a new thread starts with a pass. */
+static bool bg_running_or_start(void) {
+	int s = atomic_load_explicit(&bg_state, memory_order_acquire);
+	if (s == BG_RUNNING)
+		return true;
+	if (s == BG_OFF || s == BG_FAILED)
+		bg_start();
+	return false;
+}
+
+static void bg_signal(void) {
+	xa_mutex_lock(&bg_lock);
+	bg_kicked = true;
+	pthread_cond_signal(&bg_cond);
+	xa_mutex_unlock(&bg_lock);
+}
+
 void xa_background_kick(void) {
 	if (!xa_opt.background_thread || !atomic_load_explicit(&bg_enabled, memory_order_relaxed))
 		return;
-	int s = atomic_load_explicit(&bg_state, memory_order_acquire);
-	if (s != BG_RUNNING) {
-		if (s == BG_OFF || s == BG_FAILED)
-			bg_start();
+	if (!bg_running_or_start())
 		return;
-	}
 	/* Pairs with the fence in bg_main: either the thread sees the work
 	 * the caller made, or the caller sees it going to sleep. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&bg_sleeping_forever, memory_order_relaxed)) {
-		xa_mutex_lock(&bg_lock);
-		bg_kicked = true;
-		pthread_cond_signal(&bg_cond);
-		xa_mutex_unlock(&bg_lock);
-	}
+	if (atomic_load_explicit(&bg_sleeping_forever, memory_order_relaxed))
+		bg_signal();
+}
+
+void xa_background_wake(void) {
+	if (xa_opt.background_thread && bg_running_or_start())
+		bg_signal();
 }
 
 /* decay_ms:0 left dirty pages for the thread (pages.c): also wake it from

@@ -455,6 +455,7 @@ static int fn_epoch(const ctl_node_t *n, const size_t *idx, ctl_io_t *io) {
 #define KIND_T_N T_SIZE
 #define KIND_T_P T_SIZE
 #define KIND_T_C T_U64
+#define KIND_T_M T_SIZE
 
 static void read_kind(ctl_io_t *io, unsigned type, uint64_t v) {
 	if (type == T_U64)
@@ -685,8 +686,14 @@ static const ctl_node_t stats_arena_i[] = {
 	{"<i>", stats_arena_leaves, NSA, NULL, NULL, 1 /* + extras */, 0, 0},
 };
 
+static int fn_peak_reset(const ctl_node_t *n, const size_t *idx, ctl_io_t *io) {
+	xa_peak_reset();
+	return 0;
+}
+
 static const ctl_node_t stats_kids_extra[] = {
 	INDEXED("arenas", stats_arena_i, valid_arena),
+	LEAF("peak.reset", fn_peak_reset, 0, T_VOID, ACT),
 };
 static const ctl_node_t stats_node[] = {
 	{"stats", stats_global_leaves, NSG, NULL, NULL, 2 /* + extras */, 0, 0},

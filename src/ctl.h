@@ -85,6 +85,13 @@ typedef struct {
 	unsigned narenas; /* created */
 	xa_snap_arena_t *arenas[XA_MAX_ARENAS]; /* from base, on first use */
 	xa_snap_arena_t all;                   /* merged */
+	/* high-water marks since start or stats.peak.reset (peak.c), and the
+	 * times (xa_now_ns) they were reached */
+	size_t peak_allocated, peak_active, peak_resident;
+	uint64_t peak_allocated_ns, peak_active_ns, peak_resident_ns, start_ns;
+	/* whose statistics these are */
+	int pid;
+	char prog[32];
 	/* growth history: allocated at the last refreshes, oldest first */
 	unsigned nhist;
 	size_t hist[XA_SNAP_HISTORY];
@@ -95,10 +102,12 @@ typedef struct {
  * (stats.<name>, stats.arenas.<i>.<name>, ...), the JSON keys, the
  * Prometheus metrics and the man page check.  Kinds: B bytes (size_t,
  * gauge), N a count (size_t, gauge), P pages (size_t, gauge), C an event
- * counter (uint64_t, monotonic).
+ * counter (uint64_t, monotonic), M milliseconds (size_t; Prometheus: the
+ * name without "_ms" plus "_seconds", in seconds).
  * X(name, kind, expression over s (xa_snap_t) / sa (xa_snap_arena_t) /
  *   b (xa_bin_stats_t) / j (large class index, sa), doc)
  */
+#define XA_PEAK_MS(s, ns) ((ns) > (s)->start_ns ? ((ns) - (s)->start_ns) / 1000000u : 0)
 #define XA_STATS_GLOBAL(X)                                                                         \
 	X(allocated, B, s->allocated, "bytes the application holds (usable sizes)")                  \
 	X(active, B, s->active, "bytes of pages holding live or cached objects, and live huge mappings") \
@@ -114,6 +123,12 @@ typedef struct {
 	X(slab_purged, B, s->all.slab_purged, "part of slack already released: free pages of partly used slabs") \
 	X(reclaimable, B, s->reclaimable, "dirty + tcache: what a purge and cache flush return now")   \
 	X(nthreads, N, s->nthreads, "threads with allocator state")                                  \
+	X(peak.allocated, B, s->peak_allocated, "high-water mark of allocated since start or stats.peak.reset (sampled: see xalloc(3))") \
+	X(peak.allocated_at_ms, M, XA_PEAK_MS(s, s->peak_allocated_ns), "time from start to the allocated peak") \
+	X(peak.active, B, s->peak_active, "high-water mark of active since start or stats.peak.reset") \
+	X(peak.active_at_ms, M, XA_PEAK_MS(s, s->peak_active_ns), "time from start to the active peak") \
+	X(peak.resident, B, s->peak_resident, "high-water mark of the process RSS since start or stats.peak.reset (the kernel's VmHWM)") \
+	X(peak.resident_at_ms, M, XA_PEAK_MS(s, s->peak_resident_ns), "time from start to when the RSS peak was first seen") \
 	X(process.rss, B, s->rss, "resident set size of the process (/proc/self/statm)")             \
 	X(process.not_heap, B, s->not_heap, "rss - resident: stacks, code, file and foreign mappings") \
 	X(process.lazyfree, B, s->lazyfree_resident, "MADV_FREE'd bytes still resident (smaps LazyFree)") \
@@ -180,6 +195,11 @@ typedef struct {
  * one at a time).  Returns true on error (out of metadata memory). */
 bool xa_stats_refresh(xa_snap_t *s);
 unsigned xa_stats_arena_max(void);
+
+/* peak.c: the peak figures into s (after its totals and rss are set). */
+void xa_peak_snapshot(xa_snap_t *s);
+/* report.c: the pid and program name (no allocation). */
+void xa_report_whoami(int *pid, char *prog, size_t n);
 
 /* stats_print.c */
 /* The printer behind xalloc_stats_print (s already refreshed). */

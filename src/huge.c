@@ -356,6 +356,8 @@ uint64_t xa_huge_next_due(uint64_t now) {
 	return r;
 }
 
+size_t xa_huge_mapped_now(void) { return XA_RELAXED_LOAD(huge_mapped); }
+
 void xa_huge_stats(size_t *allocated, size_t *mapped, size_t *cur, uint64_t *nmalloc, uint64_t *ndalloc) {
 	xa_mutex_lock(&huge_lock);
 	*allocated = huge_allocated;
@@ -396,7 +398,7 @@ static void huge_link(xa_chunk_t *d) {
 		huge_list->hprev = d;
 	huge_list = d;
 	huge_allocated += d->size;
-	huge_mapped += d->mapped;
+	XA_RELAXED_STORE(huge_mapped, huge_mapped + d->mapped); /* read racily by peak.c */
 	huge_cur++;
 	huge_nmalloc++;
 	xa_mutex_unlock(&huge_lock);
@@ -412,7 +414,7 @@ static void huge_unlink(xa_chunk_t *d) {
 		d->hnext->hprev = d->hprev;
 	d->hnext = d->hprev = NULL;
 	huge_allocated -= d->size;
-	huge_mapped -= d->mapped;
+	XA_RELAXED_STORE(huge_mapped, huge_mapped - d->mapped);
 	huge_cur--;
 	huge_ndalloc++;
 	xa_mutex_unlock(&huge_lock);

@@ -74,6 +74,7 @@ static void xa_postfork_child(void) {
 	xa_stats_postfork_child();
 	xa_idle_postfork_child();
 	xa_http_postfork_child();
+	xa_peak_postfork_child();
 }
 
 bool xa_init_slow(void) {
@@ -97,6 +98,8 @@ bool xa_init_slow(void) {
 		xa_os_abort();
 	}
 	xa_conf_init();
+	xa_peak_boot();
+	xa_report_boot();
 	xa_sc_boot();
 	xa_ncpus = xa_os_ncpus();
 	xa_decay_boot();
@@ -119,16 +122,19 @@ bool xa_init_slow(void) {
 }
 
 __attribute__((constructor)) static void xa_ctor(void) {
-	/* The http endpoint's thread starts here, not in xa_init_slow: the
-	 * first allocation may come before libc can create threads. */
-	if (!xa_init_slow())
+	/* Threads start here, not in xa_init_slow: the first allocation may
+	 * come before libc can create them (the http endpoint's; the
+	 * background thread for dump_signal and stats_interval_ms). */
+	if (!xa_init_slow()) {
 		xa_http_boot();
+		xa_report_start();
+	}
 }
 
 __attribute__((destructor)) static void xa_dtor(void) {
 	if (!xa_initialized())
 		return;
 	xa_prof_atexit();
-	xa_stats_atexit();
+	xa_report_atexit();
 	xa_http_atexit();
 }

@@ -279,6 +279,7 @@ size_t xa_huge_cached_bytes(void);
 void xa_huge_cache_bytes(size_t bytes[PS_NSTATES]);
 /* Unmap every cached huge mapping, whatever its state (out of memory). */
 size_t xa_huge_unmap_cached(void);
+size_t xa_huge_mapped_now(void); /* racy read, for peak.c */
 void xa_huge_stats(size_t *allocated, size_t *mapped, size_t *cur, uint64_t *nmalloc, uint64_t *ndalloc);
 /* Resident bytes of live and cached huge mappings (mincore). */
 void xa_huge_resident(size_t *live, size_t *cached);
@@ -329,6 +330,9 @@ size_t xa_release_all(void);
 /* Note that there is something to purge (cheap; starts the thread lazily). */
 void xa_background_kick(void);
 void xa_background_kick_soon(void);
+/* Wake the thread now whatever it is waiting for (start it if enabled
+ * and not running): a signal dump or periodic export is due. */
+void xa_background_wake(void);
 /* A thread with allocator state is exiting (tsd.c): the background thread
  * checks whether it is left alone, and then ends the process as glibc
  * would (exit(0)). */
@@ -346,9 +350,52 @@ void xa_background_prefork(void);
 void xa_background_postfork_parent(void);
 void xa_background_postfork_child(void);
 
+/* ---- peak.c: high-water marks (see there for the accuracy) ---------- */
+extern uint64_t xa_start_ns; /* xa_now_ns() at initialisation */
+void xa_peak_boot(void);
+/* Publish the thread's change of live bytes (slow paths only). */
+void xa_peak_publish(xa_tsd_t *t);
+/* The same after a slow free, once PEAK_FREE_BATCH bytes of frees are
+ * unpublished: with the thread caches off every free is a slow path, and an
+ * atomic add per free on one shared line would make threads contend. */
+#define PEAK_FREE_BATCH ((int64_t)64 << 10)
+XA_INLINE void xa_peak_publish_free(xa_tsd_t *t) {
+	if (unlikely((int64_t)(t->allocated - t->deallocated) - t->peak_pub <= -PEAK_FREE_BATCH))
+		xa_peak_publish(t);
+}
+void xa_peak_unregistered(uint64_t alloc, uint64_t dealloc);
+/* Sample the resident high-water mark (now: 0 to read the clock). */
+void xa_peak_sample_resident(uint64_t now);
+void xa_peak_reset(void);
+void xa_peak_postfork_child(void);
+
 /* ---- stats.c / ctl.c ------------------------------------------------- */
 void xa_stats_print_default(void); /* malloc_stats(), stats_print at exit */
-void xa_stats_atexit(void);
+
+/* ---- report.c: reports that arrive, dumps on a signal, periodic export -- */
+/* At initialisation (no allocation): the private stderr duplicate, the
+ * parsed dump_signal. */
+void xa_report_boot(void);
+/* From the library constructor: install the signal handler, start the
+ * background thread for the periodic export. */
+void xa_report_start(void);
+void xa_report_atexit(void);
+/* The descriptor reports and messages go to (a private duplicate of the
+ * stderr the process started with, or 2). */
+int xa_report_fd(void);
+/* A signal dump is waiting (set by the handler). */
+extern _Atomic bool xa_report_pending;
+/* Do what is due: a pending signal dump, the periodic export (from the
+ * background thread when bg is true, else from an allocator slow path
+ * when no background thread runs).  No lock held.  Returns ns until the
+ * next periodic export (UINT64_MAX: none). */
+uint64_t xa_report_poll(bool bg);
+/* A periodic export is due at time now (cheap). */
+bool xa_report_due(uint64_t now);
+/* prof_prefix with %p, %e and %% expanded. */
+void xa_report_expand_prefix(char *out, size_t n);
+/* dump_signal's value as a signal number; 0 if invalid or unusable. */
+int xa_report_parse_signal(const char *v);
 /* Child after fork: re-initialise the ctl and printer locks (outermost,
  * not taken by the prefork handler; a snapshot a parent thread was filling
  * is simply refreshed again). */
@@ -390,6 +437,9 @@ void xa_prof_moved(void *old, void *ptr, size_t usize);
 /* A sampled large run was resized in place (which rewrote its pclass). */
 void xa_prof_resized(xa_chunk_t *c, xa_run_t *r, size_t usize);
 void xa_prof_atexit(void);
+/* Live bytes passed the last peak dump by prof_peak_step: dump
+ * <prefix>.<pid>.<seq>.p<n>.heap (no lock held by the caller). */
+void xa_prof_dump_peak(void);
 void xa_prof_prefork(void);
 void xa_prof_postfork_parent(void);
 void xa_prof_postfork_child(void);

@@ -393,6 +393,20 @@ bool xa_os_memfd_reset(int fd) {
 	return ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0;
 }
 
+int xa_os_write_file(const char *path, const char *s) {
+	int e = errno;
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		errno = e;
+		return -1;
+	}
+	size_t len = strlen(s);
+	ssize_t r = write(fd, s, len);
+	close(fd);
+	errno = e;
+	return r == (ssize_t)len ? 0 : -1;
+}
+
 int xa_os_create_file(const char *path) {
 	return open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 }

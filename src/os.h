@@ -60,6 +60,8 @@ void *xa_os_map_file(const char *path, size_t *size);
 int xa_os_memfd(const char *name);
 /* Empty it again for the next answer; true on error. */
 bool xa_os_memfd_reset(int fd);
+/* Write s to an existing file (e.g. /proc/self/clear_refs); 0 or -1. */
+int xa_os_write_file(const char *path, const char *s);
 /* Create a file for writing: O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600.
  * Returns fd or -1. */
 int xa_os_create_file(const char *path);

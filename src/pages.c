@@ -289,7 +289,7 @@ xa_run_t *xa_pages_alloc(xa_arena_t *a, size_t n, size_t align_pages, bool *zero
 	r->zeroed = 0;
 	r->dirty_ns = 0;
 	r->kind = RUN_LARGE;
-	a->stats.active_pages += n;
+	XA_RELAXED_STORE(a->stats.active_pages, a->stats.active_pages + n); /* read racily by peak.c */
 	return r;
 }
 
@@ -318,7 +318,7 @@ void xa_pages_free(xa_arena_t *a, xa_run_t *r) {
 	} else {
 		c->pclass[p0] = PCLASS_NONE;
 	}
-	a->stats.active_pages -= r->npages;
+	XA_RELAXED_STORE(a->stats.active_pages, a->stats.active_pages - r->npages);
 	r->state = PS_DIRTY;
 	r->zeroed = 0;
 	r->sampled = 0;
@@ -343,7 +343,7 @@ bool xa_pages_grow(xa_arena_t *a, xa_run_t *r, size_t npages) {
 	r->npages = (uint32_t)npages;
 	c->prun[p0 + npages - 1] = r;
 	c->prun[p0] = r;
-	a->stats.active_pages += need;
+	XA_RELAXED_STORE(a->stats.active_pages, a->stats.active_pages + need); /* read racily by peak.c */
 	xa_pool_put(&run_pool, n);
 	return false;
 }
@@ -366,7 +366,7 @@ void xa_pages_shrink(xa_arena_t *a, xa_run_t *r, size_t npages) {
 	t->state = PS_DIRTY;
 	t->zeroed = 0;
 	t->dirty_ns = xa_now_ns();
-	a->stats.active_pages -= cut;
+	XA_RELAXED_STORE(a->stats.active_pages, a->stats.active_pages - cut);
 	run_release(a, t);
 }
 

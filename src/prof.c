@@ -763,6 +763,12 @@ static void dump_auto(char kind) {
 	t->in_prof = was;
 }
 
+void xa_prof_dump_peak(void) {
+	if (!config_prof || !atomic_load_explicit(&prof_active, memory_order_relaxed))
+		return;
+	dump_auto('p');
+}
+
 int xa_prof_dump(const char *path) {
 	if (!config_prof)
 		return ENOENT;

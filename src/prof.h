@@ -60,7 +60,7 @@ typedef struct {
 	uint64_t nsamples;     /* since start or reset */
 	uint64_t meta_bytes;   /* base memory taken by the profiler */
 	uint64_t seq;          /* dump sequence number */
-	uint64_t iseq, useq;   /* interval and gdump sequence numbers */
+	uint64_t iseq, useq, pseq; /* interval, gdump and peak sequence numbers */
 	uint64_t ndumps;
 	uint64_t start_ns;
 } prof_global_t;

@@ -104,13 +104,17 @@ void prof_estimate_locked(uint64_t now) {
 void prof_dump_name(char *buf, size_t n, char kind) {
 	uint64_t seq = __atomic_fetch_add(&prof_g.seq, 1, __ATOMIC_RELAXED);
 	int pid = (int)getpid();
-	const char *pre = xa_opt.prof_prefix[0] ? xa_opt.prof_prefix : "xalloc";
+	char pre[XA_OPT_STRLEN + 32];
+	xa_report_expand_prefix(pre, sizeof(pre));
 	if (kind == 'i')
 		xa_snprintf(buf, n, "%s.%d.%llu.i%llu.heap", pre, pid, (unsigned long long)seq,
 		    (unsigned long long)__atomic_fetch_add(&prof_g.iseq, 1, __ATOMIC_RELAXED));
 	else if (kind == 'u')
 		xa_snprintf(buf, n, "%s.%d.%llu.u%llu.heap", pre, pid, (unsigned long long)seq,
 		    (unsigned long long)__atomic_fetch_add(&prof_g.useq, 1, __ATOMIC_RELAXED));
+	else if (kind == 'p')
+		xa_snprintf(buf, n, "%s.%d.%llu.p%llu.heap", pre, pid, (unsigned long long)seq,
+		    (unsigned long long)__atomic_fetch_add(&prof_g.pseq, 1, __ATOMIC_RELAXED));
 	else if (kind == 'f')
 		xa_snprintf(buf, n, "%s.%d.%llu.f.heap", pre, pid, (unsigned long long)seq);
 	else

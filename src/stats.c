@@ -4,7 +4,8 @@
  * in stats_print.c).
  *
  * Owns: xa_stats_refresh (see ctl.h for every definition and invariant),
- * mallinfo, malloc_stats, stats_print at exit, xalloc_stats_print.
+ * mallinfo, malloc_stats, xalloc_stats_print (the exit, signal and periodic
+ * reports are report.c's).
  *
  * Locking: the refresh takes the tsd registry lock, then each arena's bin
  * locks and arena lock in turn, then huge_lock, never two at once, and never
@@ -175,6 +176,8 @@ bool xa_stats_refresh(xa_snap_t *s) {
 	s->not_heap = s->rss > s->resident ? s->rss - s->resident : 0;
 	s->map_count = xa_os_map_count();
 	s->max_map_count = xa_os_max_map_count();
+	xa_peak_snapshot(s);
+	xa_report_whoami(&s->pid, s->prog, sizeof(s->prog));
 	s->bg_enabled = xa_background_enabled();
 	s->bg_running = xa_background_running();
 	xa_background_stats(&s->bg_wakeups, &s->bg_runs);
@@ -226,11 +229,7 @@ void xa_mallinfo_fill(size_t *arena, size_t *ordblks, size_t *hblks, size_t *hbl
 
 static void stats_write_stderr(void *opaque, const char *s) {
 	(void)opaque;
-	xa_os_write_all(2, s, strlen(s));
-}
-
-static void stats_write_fd(void *opaque, const char *s) {
-	xa_os_write_all(*(int *)opaque, s, strlen(s));
+	xa_os_write_all(xa_report_fd(), s, strlen(s));
 }
 
 XA_EXPORT void xalloc_stats_print(void (*write_cb)(void *, const char *), void *cbopaque, const char *opts) {
@@ -272,22 +271,4 @@ void xa_stats_postfork_child(void) {
 
 void xa_stats_print_default(void) {
 	xalloc_stats_print(NULL, NULL, "");
-}
-
-void xa_stats_atexit(void) {
-	if (!xa_opt.stats_print)
-		return;
-	if (xa_opt.stats_file[0] != '\0') {
-		int fd = xa_os_create_file(xa_opt.stats_file);
-		if (fd < 0) {
-			char eb[24];
-			xa_message("stats_file: cannot create %s: %s; printing to stderr", xa_opt.stats_file,
-			    xa_strerror(errno, eb, sizeof(eb)));
-		} else {
-			xalloc_stats_print(stats_write_fd, &fd, "");
-			close(fd);
-			return;
-		}
-	}
-	xa_stats_print_default();
 }

@@ -12,8 +12,18 @@
  * stats.c, holds only print_lock), so the callback may call malloc.
  *
  * opts letters: J JSON, P Prometheus; omit sections: g general (version,
- * config, options), s the summary ("where the memory is" and verdict),
+ * config, options), s the summary (verdict, peaks, "where the memory is"),
  * m merged arenas, a per-arena, b bins, l large classes.
+ *
+ * Every output says whose statistics they are (pid and program name from
+ * the snapshot): the text report's first line, JSON's pid/program keys,
+ * Prometheus' xalloc_process_info.  The text report puts the verdict and
+ * the one-screen summary first and the tables after; with one arena the
+ * merged table is that arena's and is printed once.
+ *
+ * API for other outputs (the exit report, an HTTP endpoint): refresh a
+ * snapshot and call xa_stats_print_snap, or call xalloc_stats_print with a
+ * writer callback; neither allocates.
  */
 #include "internal.h"
 
@@ -160,7 +170,7 @@ static bool map_count_near(const xa_snap_t *s) {
 /* ---- human ---------------------------------------------------------- */
 
 static void print_summary(emit_t *e, const xa_snap_t *s) {
-	char a[32], b[32], eta[160], v[400];
+	char a[32], b[32], eta[160];
 	emit(e, "Where the memory is\n");
 	emit(e, "  resident set (RSS, from the kernel)      %12s\n", B(a, s->rss));
 	emit(e, "    in xalloc's mappings (mincore)         %12s  %3u%%\n", B(a, s->resident), pct(s->resident, s->rss));
@@ -184,8 +194,25 @@ static void print_summary(emit_t *e, const xa_snap_t *s) {
 	    B(a, s->slack > s->all.slab_purged ? s->slack - s->all.slab_purged : 0));
 	emit(e, "  mappings: %zu of vm.max_map_count %zu%s\n", s->map_count, s->max_map_count,
 	    map_count_near(s) ? "  WARNING: near the limit (mmap will fail)" : "");
+}
+
+/* "12.3 s" from a time in ns since start. */
+static const char *fmt_t(char *buf, size_t n, const xa_snap_t *s, uint64_t ns) {
+	uint64_t ms = XA_PEAK_MS(s, ns);
+	xa_snprintf(buf, n, "%llu.%llu s", (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000 / 100));
+	return buf;
+}
+
+/* The verdict and the peaks: the first lines of the report. */
+static void print_verdict(emit_t *e, const xa_snap_t *s) {
+	char a[32], b[32], t1[32], t2[32], v[400];
 	verdict(s, v, sizeof(v));
 	emit(e, "verdict: %s\n", v);
+	emit(e, "peaks: live data peaked at %s at t=%s (now %s); active %s at t=%s\n", B(a, s->peak_allocated),
+	    fmt_t(t1, sizeof(t1), s, s->peak_allocated_ns), B(b, s->allocated), B(a, s->peak_active),
+	    fmt_t(t2, sizeof(t2), s, s->peak_active_ns));
+	emit(e, "       RSS peaked at %s (first seen at t=%s; now %s)\n", B(a, s->peak_resident),
+	    fmt_t(t1, sizeof(t1), s, s->peak_resident_ns), B(b, s->rss));
 }
 
 static void print_general(emit_t *e, const xa_snap_t *s) {
@@ -243,21 +270,34 @@ static void print_arena(emit_t *e, const xa_snap_arena_t *sa, const char *title,
 	}
 }
 
+static unsigned arenas_present(const xa_snap_t *s) {
+	unsigned n = 0;
+	for (unsigned i = 0; i < s->narenas; i++)
+		n += s->arenas[i] != NULL;
+	return n;
+}
+
+/* Verdict and one-screen summary first, the detail tables after. */
 static void print_human(emit_t *e, const xa_snap_t *s, sections_t sec) {
-	emit(e, "___ xalloc statistics ___\n");
-	if (sec.summary)
+	char t[32];
+	emit(e, "___ xalloc statistics: pid %d (%s), t=%s ___\n", s->pid, s->prog, fmt_t(t, sizeof(t), s, s->time_ns));
+	if (sec.summary) {
+		print_verdict(e, s);
 		print_summary(e, s);
+	}
 	if (sec.general)
 		print_general(e, s);
+	/* With one arena the merged table is that arena's: print it once. */
+	bool one = arenas_present(s) == 1;
 	if (sec.merged)
-		print_arena(e, &s->all, "all arenas", sec);
-	if (sec.arenas) {
+		print_arena(e, &s->all, one ? "all arenas (= arena 0, the only one)" : "all arenas", sec);
+	if (sec.arenas && !(one && sec.merged)) {
 		for (unsigned i = 0; i < s->narenas; i++) {
-			char t[32];
+			char title[32];
 			if (s->arenas[i] == NULL)
 				continue;
-			xa_snprintf(t, sizeof(t), "arena %u", i);
-			print_arena(e, s->arenas[i], t, sec);
+			xa_snprintf(title, sizeof(title), "arena %u", i);
+			print_arena(e, s->arenas[i], title, sec);
 		}
 	}
 	emit(e, "--- end of xalloc statistics ---\n");
@@ -317,7 +357,9 @@ static void json_arena(emit_t *e, const xa_snap_arena_t *sa, sections_t sec) {
 
 static void print_json(emit_t *e, const xa_snap_t *s, sections_t sec) {
 	char buf[XA_OPT_STRLEN], v[400];
-	emit(e, "{\"xalloc\":{\"version\":\"%s\"", PACKAGE_VERSION);
+	emit(e, "{\"xalloc\":{\"version\":\"%s\",\"pid\":%d,\"program\":", PACKAGE_VERSION, s->pid);
+	emit_jstr(e, s->prog);
+	emit(e, ",\"uptime_ms\":%llu", (unsigned long long)XA_PEAK_MS(s, s->time_ns));
 	if (sec.general) {
 		emit(e, ",\"config\":{\"debug\":%s,\"stats\":%s,\"prof\":%s,\"prefix\":\"%s\"}",
 		    config_debug ? "true" : "false", config_stats ? "true" : "false", config_prof ? "true" : "false",
@@ -374,7 +416,9 @@ static void prom_name(char *out, size_t n, const char *prefix, const char *name,
 	for (const char *p = name; *p && l + 1 < n; p++)
 		out[l++] = *p == '.' ? '_' : *p;
 	out[l] = '\0';
-	const char *suf = kind == 'B' ? "_bytes" : kind == 'P' ? "_pages" : kind == 'C' ? "_total" : "";
+	if (kind == 'M' && l >= 3 && strcmp(out + l - 3, "_ms") == 0)
+		out[l -= 3] = '\0'; /* Prometheus wants base units: seconds */
+	const char *suf = kind == 'B' ? "_bytes" : kind == 'P' ? "_pages" : kind == 'C' ? "_total" : kind == 'M' ? "_seconds" : "";
 	xa_snprintf(out + l, n - l, "%s", suf);
 }
 
@@ -384,10 +428,21 @@ static void prom_head(emit_t *e, const char *m, char kind, const char *doc) {
 
 static void print_prom(emit_t *e, const xa_snap_t *s, sections_t sec) {
 	char m[128];
-#define X(name, kind, expr, doc)                                        \
-	prom_name(m, sizeof(m), "xalloc_", #name, #kind[0]);            \
-	prom_head(e, m, #kind[0], doc);                                 \
-	emit(e, "%s %llu\n", m, (unsigned long long)(expr));
+	/* Whose: the program name as a label value (\\, " and newline escaped;
+	 * whoami already replaced control characters). */
+	emit(e, "# HELP xalloc_process_info the process these statistics are about\n"
+	        "# TYPE xalloc_process_info gauge\nxalloc_process_info{pid=\"%d\",program=\"", s->pid);
+	for (const char *p = s->prog; *p; p++)
+		emit(e, *p == '\\' || *p == '"' ? "\\%c" : "%c", *p);
+	emit(e, "\"} 1\n");
+#define X(name, kind, expr, doc)                                                        \
+	prom_name(m, sizeof(m), "xalloc_", #name, #kind[0]);                            \
+	prom_head(e, m, #kind[0], doc);                                                 \
+	if (#kind[0] == 'M')                                                            \
+		emit(e, "%s %llu.%03llu\n", m, (unsigned long long)(expr) / 1000,     \
+		    (unsigned long long)(expr) % 1000);                                 \
+	else                                                                            \
+		emit(e, "%s %llu\n", m, (unsigned long long)(expr));
 	XA_STATS_GLOBAL(X)
 #undef X
 	emit(e, "# HELP xalloc_epoch statistics snapshot number\n# TYPE xalloc_epoch gauge\nxalloc_epoch %llu\n",

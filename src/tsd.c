@@ -43,6 +43,7 @@ static void tsd_dtor(void *arg) {
 		return;
 	xa_tsd_enter(t);
 	xa_tcache_destroy(t);
+	xa_peak_publish(t);
 	xa_mutex_lock(&tsd_lock);
 	tsd_unlink_locked(t);
 	exited_allocated += t->allocated;
@@ -50,6 +51,7 @@ static void tsd_dtor(void *arg) {
 	xa_mutex_unlock(&tsd_lock);
 	XA_RELAXED_STORE(t->allocated, 0);
 	XA_RELAXED_STORE(t->deallocated, 0);
+	t->peak_pub = 0;
 	xa_arena_thread_leave(t->arena);
 	t->arena = xa_arena_get(0, true);
 	t->state = TSD_PURGATORY;
@@ -70,6 +72,7 @@ void xa_tsd_count_unregistered(uint64_t alloc, uint64_t dealloc) {
 	exited_allocated += alloc;
 	exited_deallocated += dealloc;
 	xa_mutex_unlock(&tsd_lock);
+	xa_peak_unregistered(alloc, dealloc);
 }
 
 xa_tsd_t *xa_tsd_boot(void) {

@@ -173,7 +173,7 @@ void xa_message(const char *fmt, ...) {
 	va_end(ap);
 	size_t len = strlen(buf);
 	buf[len++] = '\n';
-	xa_os_write_all(2, buf, len);
+	xa_os_write_all(xa_report_fd(), buf, len);
 }
 
 /* The errors creating or writing a file can meet, as words: strerror() may
