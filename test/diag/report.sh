@@ -64,6 +64,32 @@ under "stats_print:true,stats_file:$work/pct%%.txt" /bin/true
 [ -s "$work/pct%.txt" ] || fail "stats_file: %% is not a percent sign"
 [ "$failures" = 0 ] && pass "stats_file: %p %e %%, one file per process without %p"
 
+# 3b. a program that closes every descriptor above 2 (our duplicate
+# among them) and reuses the numbers: the report falls back to fd 2 and
+# never lands in the program's own files
+cc_child closeall <<'C'
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+	for (int fd = 3; fd < 4096; fd++)
+		close(fd);
+	/* take every low number again, up to past the duplicate's */
+	int last = -1;
+	for (int i = 0; i < 1000; i++)
+		if ((last = open(argv[1], O_WRONLY | O_APPEND)) < 0)
+			break;
+	free(malloc(100));
+	return last < 0;
+}
+C
+: > "$work/own"
+out=$(under stats_print:true "$work/closeall" "$work/own" 2>&1)
+printf '%s\n' "$out" | grep -q '^___ xalloc statistics: pid [0-9]* (closeall)' || fail "closeall: no report on fd 2: $(printf '%s' "$out" | head -c 300)"
+[ -s "$work/own" ] && fail "closeall: the report went into the program's file"
+[ "$failures" = 0 ] && pass "a program closing all descriptors: report on fd 2, not in its files"
+
 # 4. one arena: the merged table is not printed twice
 out=$(under stats_print:true,narenas:1 /bin/true 2>&1)
 printf '%s\n' "$out" | grep -q '^arena 0:' && fail "one arena: 'arena 0' printed besides 'all arenas'"

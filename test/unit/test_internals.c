@@ -406,3 +406,20 @@ Test(idle, leaves_running_threads_alone)
     xa_idle_reclaim(xa_now_ns(), 0);
     cr_assert_eq(xa_tcache_bytes(&xa_tsd_tls), before);
 }
+
+/* dump_signal values (report.c): names with or without SIG, any case,
+ * numbers, RTMIN+n; signals a handler must not take are refused. */
+#include <signal.h>
+Test(report, parse_signal)
+{
+    cr_assert_eq(xa_report_parse_signal("USR2"), SIGUSR2);
+    cr_assert_eq(xa_report_parse_signal("SIGUSR2"), SIGUSR2);
+    cr_assert_eq(xa_report_parse_signal("usr1"), SIGUSR1);
+    cr_assert_eq(xa_report_parse_signal("12"), 12);
+    cr_assert_eq(xa_report_parse_signal("HUP"), SIGHUP);
+    cr_assert_eq(xa_report_parse_signal("RTMIN+2"), SIGRTMIN + 2);
+    const char *bad[] = {"", "FOO", "KILL", "SIGSTOP", "SEGV", "9", "0", "-12", "65", "99999", "USR2x",
+        "RTMIN+99", "CHLD", "33", "SIGUSR2SIGUSR2SIGUSR2"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert_eq(xa_report_parse_signal(bad[i]), 0, "'%s' accepted", bad[i]);
+}
