@@ -54,7 +54,7 @@ extern char *program_invocation_short_name;
 /* stats.c (the public entry point) */
 void xalloc_stats_print(void (*write_cb)(void *, const char *), void *cbopaque, const char *opts);
 
-#define REPORT_POLL_NS ((uint64_t)200 * 1000000u)
+#define REPORT_POLL_NS ((uint64_t)1000 * 1000000u)
 
 _Atomic bool xa_report_pending;
 static int report_fd = -1;
