@@ -289,12 +289,8 @@ void xa_background_kick_soon(void) {
 	atomic_thread_fence(memory_order_seq_cst);
 	uint64_t w = atomic_load_explicit(&bg_wake_ns, memory_order_relaxed);
 	if (atomic_load_explicit(&bg_sleeping_forever, memory_order_relaxed) ||
-	    (w != 0 && w > xa_now_ns() + bg_floor_ns())) {
-		xa_mutex_lock(&bg_lock);
-		bg_kicked = true;
-		pthread_cond_signal(&bg_cond);
-		xa_mutex_unlock(&bg_lock);
-	}
+	    (w != 0 && w > xa_now_ns() + bg_floor_ns()))
+		bg_signal();
 }
 
 /* The run-time switch (ctl "background_thread").  opt.background_thread
