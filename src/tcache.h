@@ -79,8 +79,10 @@ struct xa_tsd_s {
 	uint8_t fork_in_slow;
 	pid_t reclaim_pid;
 	uint64_t seen_alloc, seen_dealloc, seen_ns;
-	int64_t peak_pub; /* allocated - deallocated last published (peak.c) */
 	xa_cbin_t bins[SC_NCLASSES];
+	/* after the bins: a field before them moves their offset, and the
+	 * fast paths' address arithmetic with it (one more instruction) */
+	int64_t peak_pub; /* allocated - deallocated last published (peak.c) */
 };
 
 
