@@ -21,7 +21,7 @@ idx=$(curl -sf "$url/") || fail "GET / failed"
 for p in /metrics /stats /stats.json /debug/pprof/heap; do
     grep -q "href=\"$p\"" <<<"$idx" || fail "the index does not link $p"
 done
-curl -sf "$url/stats" | grep -q '^___ xalloc statistics ___' || fail "/stats is not the report"
+curl -sf "$url/stats" | grep -q '^___ xalloc statistics: pid [0-9]* (' || fail "/stats is not the report (first line: pid and program)"
 curl -sf "$url/stats.json" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)["xalloc"]
