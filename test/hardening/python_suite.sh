@@ -18,8 +18,8 @@ mods=("$@")
 if [ ${#mods[@]} = 0 ]; then
     # allocation-heavy modules
     mods=(test_dict test_list test_set test_bytes test_unicode test_json test_re
-          test_threading test_gc test_sqlite3 test_pickle test_collections test_tuple
-          test_deque test_heapq test_array test_bisect test_string test_str
+          test_threading test_gc test_pickle test_collections test_tuple
+          test_deque test_heapq test_array test_bisect test_string test_unicodedata
           test_long test_float test_struct test_memoryview test_weakref test_itertools
           test_functools test_zlib test_hashlib test_io test_ordered_dict)
 fi
@@ -34,7 +34,7 @@ run() { # label preload conf
     echo $? > "$work/$label.rc"
     # "0:00:01 load avg: ... [ 3/30] test_x passed" / "... failed" / "crashed"
     grep -oE '\] (test_[a-z0-9_]+) (passed|failed|crashed|skipped|resource denied|timed out|interrupted)[^(]*' \
-        "$work/$label.log" | sed 's/^\] //; s/ *$//' | sort > "$work/$label.res"
+        "$work/$label.log" | sed 's/^\] //; s/ -- running:.*//; s/ *$//' | sort > "$work/$label.res"
 }
 run glibc "" ""
 run xalloc "$lib" "${PY_CONF:-}"
