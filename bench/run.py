@@ -3,8 +3,8 @@
 interleaved, and print a Markdown table of medians and xalloc/peer ratios.
 
   bench/run.py [--repeats N] [--only name,...] [--allocs xalloc,glibc,...]
-               [--xalloc PATH] [--bindir DIR] [--markdown FILE] [--json FILE]
-               [--timeout S] [--spread] [--verbose]
+               [--lib NAME=PATH ...] [--xalloc PATH] [--bindir DIR]
+               [--markdown FILE] [--json FILE] [--timeout S] [--spread] [--verbose]
 
 For each benchmark, each repeat runs every allocator once, in an order that
 rotates from one repeat to the next.  Wall time is measured around
@@ -13,7 +13,8 @@ ru_maxrss from wait4, collected through the tiny b_launch helper (forking
 straight from Python would add the interpreter's ~10 MiB to ru_maxrss).
 A benchmark that exits non-zero, dies of a signal or times out is reported
 loudly; its remaining repeats under that allocator are skipped and the
-runner exits with status 1.
+runner exits with status 1.  --lib NAME=PATH adds another library as a
+peer (e.g. --lib xalloc-base=/work/baseline/libxalloc.so).
 """
 
 import argparse
@@ -30,6 +31,8 @@ BENCHMARKS = [
     ("b_mixed", "b_mixed", []),
     ("b_larson", "b_larson", []),
     ("b_prodcons", "b_prodcons", []),
+    # many producers / many consumers: 4 + 4 threads on one queue
+    ("b_prodcons-4x4", "b_prodcons", ["4000000", "4", "4"]),
     ("b_realloc", "b_realloc", []),
     ("b_threads-1", "b_threads", ["1"]),
     ("b_threads-2", "b_threads", ["2"]),
@@ -84,6 +87,8 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated benchmarks, e.g. small,threads")
     ap.add_argument("--allocs", default=",".join(bc.ALL_ALLOCS),
                     help="comma-separated allocators (default: %(default)s)")
+    ap.add_argument("--lib", action="append", default=[], metavar="NAME=PATH",
+                    help="one more allocator library to preload, as a peer")
     ap.add_argument("--xalloc", default=bc.xalloc_default(),
                     help="path of libxalloc.so (default: $XALLOC_LIB or %s)" % bc.DEFAULT_XALLOC)
     ap.add_argument("--bindir", default=None,
@@ -106,6 +111,11 @@ def main():
 
     benches = select(a.only)
     allocs = bc.resolve_allocs(a.allocs.split(","), a.xalloc)
+    for spec in a.lib:
+        name, _, path = spec.partition("=")
+        if not name or not path or not os.path.exists(path):
+            sys.exit("--lib wants NAME=PATH of an existing library, not %r" % spec)
+        allocs.append((name, os.path.abspath(path)))
     names = [n for n, _ in allocs]
     progs = bc.locate_programs(sorted({b[1] for b in benches}) + ["b_launch"], a.bindir)
 

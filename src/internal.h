@@ -231,8 +231,15 @@ xa_run_t *xa_slab_new(xa_arena_t *arena, unsigned cls, uint8_t pclass);
 void xa_arena_thread_leave(xa_arena_t *arena);
 /* Fill up to n regions of class cls into out[]; returns how many. */
 unsigned xa_arena_fill_small(xa_arena_t *arena, unsigned cls, void **out, unsigned n, uint64_t nrequests, bool locked);
-/* Return regions of small class cls owned by possibly several arenas. */
-void xa_arena_flush_small(unsigned cls, void **ptrs, unsigned n);
+/* Fill up to max regions from arena's remote batches of class cls, no
+ * lock; returns how many (0: none waiting). */
+unsigned xa_arena_fill_remote(xa_arena_t *arena, unsigned cls, void **out, unsigned max);
+/* Return regions of small class cls owned by possibly several arenas: to
+ * their slabs under the bin lock when home owns them and the lock is free,
+ * else as remote batches (arena.c, "Remote frees"). */
+void xa_arena_flush_small(xa_arena_t *home, unsigned cls, void **ptrs, unsigned n);
+/* A bin's statistics (bin lock taken), remote batches accounted. */
+void xa_arena_bin_stats(xa_bin_t *bin, xa_bin_stats_t *out);
 void *xa_arena_malloc_small(xa_arena_t *arena, unsigned cls, bool zero);
 void *xa_arena_malloc_large(xa_arena_t *arena, size_t usize, size_t align, bool zero);
 void xa_arena_free_large(xa_chunk_t *chunk, xa_run_t *run);

@@ -33,9 +33,7 @@ static void stats_arena(xa_arena_t *ar, xa_snap_arena_t *sa, uint64_t now) {
 	sa->decay_ms = atomic_load(&ar->decay_ms);
 	for (unsigned i = 0; i < SC_NSMALL; i++) {
 		xa_bin_t *b = &ar->bins[i];
-		xa_mutex_lock(&b->lock);
-		sa->bins[i] = b->stats;
-		xa_mutex_unlock(&b->lock);
+		xa_arena_bin_stats(b, &sa->bins[i]);
 		sa->small_allocated += sa->bins[i].curregs * (size_t)xa_sc[i].size;
 		sa->small_active += sa->bins[i].curslabs * (size_t)xa_sc[i].npages * PAGE;
 		sa->small_nmalloc += sa->bins[i].nmalloc;

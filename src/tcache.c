@@ -12,6 +12,12 @@
  * thread's cache follows what it actually uses, and a cache that goes idle
  * drains as soon as the thread allocates anything at all.
  *
+ * Fill: first one remote batch of the thread's arena (regions other
+ * threads freed, copied with no lock: arena.c, "Remote frees"), else the
+ * slabs of the arena xa_arena_for_fill picks.  Flush: xa_arena_flush_small
+ * with the thread's arena as home (its regions go to their slabs, others
+ * as remote batches).
+ *
  * Locking: none of its own; fill and flush take the bin or arena locks.
  */
 #include "internal.h"
@@ -108,18 +114,28 @@ void *xa_tcache_fill(xa_tsd_t *t, unsigned cls) {
 	if (cls >= SC_NSMALL)
 		return xa_arena_malloc_large(t->arena, xa_sc_size[cls], 0, false);
 	void **base = b->head;
-	bool locked;
-	xa_arena_t *a = xa_arena_for_fill(t, cls, &locked);
-	unsigned got = xa_arena_fill_small(a, cls, base, b->nfill, b->nrequests + 1, locked);
-	b->nrequests = 0;
-	if (got == 0)
-		return NULL;
-	/* A bin that runs dry again before the GC has seen it is in a burst
-	 * of allocations: fetch more next time (the GC halves nfill again
-	 * once objects sit unused), so a burst of n objects costs
-	 * O(log n) fills, not n / nfill. */
-	if (b->nfill < b->cap / 2)
-		b->nfill *= 2;
+	/* Regions other threads freed back to this arena come first: one
+	 * batch copied with no lock and no bitmap work (arena.c). */
+	unsigned got = xa_arena_fill_remote(t->arena, cls, base, b->cap);
+	if (got == 0) {
+		bool locked;
+		xa_arena_t *a = xa_arena_for_fill(t, cls, &locked);
+		if (a != t->arena)
+			got = xa_arena_fill_remote(a, cls, base, b->cap);
+		if (got == 0) {
+			got = xa_arena_fill_small(a, cls, base, b->nfill, b->nrequests + 1, locked);
+			b->nrequests = 0; /* merged into the bin's statistics */
+			if (got == 0)
+				return NULL;
+			/* A bin that runs dry again before the GC has seen it
+			 * is in a burst of allocations: fetch more next time
+			 * (the GC halves nfill again once objects sit unused),
+			 * so a burst of n objects costs O(log n) fills, not
+			 * n / nfill. */
+			if (b->nfill < b->cap / 2)
+				b->nfill *= 2;
+		}
+	}
 	got--;
 	XA_OWNER_STORE(b->head, base + got);
 	b->lw = XA_POS16(base + got);
@@ -136,7 +152,7 @@ void xa_tcache_flush_bin(xa_tsd_t *t, unsigned cls, unsigned keep) {
 	void **base = b->head - n;
 	unsigned lw = xa_cbin_low_water(b);
 	if (cls < SC_NSMALL)
-		xa_arena_flush_small(cls, base, k);
+		xa_arena_flush_small(t->arena, cls, base, k);
 	else
 		xa_arena_flush_large(base, k);
 	memmove(base, base + k, keep * sizeof(void *));

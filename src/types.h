@@ -36,6 +36,7 @@ typedef struct xa_bin_s xa_bin_t;
 typedef struct xa_arena_s xa_arena_t;
 typedef struct xa_tsd_s xa_tsd_t;
 typedef struct xa_pool_s xa_pool_t;
+typedef struct xa_rbatch_s xa_rbatch_t;
 
 /* Locks are plain pthread mutexes: they never allocate, and the fork
  * handlers re-initialise them in the child. */
@@ -156,11 +157,36 @@ typedef struct {
 	size_t curslabs;
 } xa_bin_stats_t;
 
+/*
+ * A remote batch: regions of one class and arena freed by a thread cache
+ * that does not own them (arena.c, "Remote frees").  An array of pointers
+ * in base memory, never in user memory.  Linked into a bin's remote stack
+ * (regions waiting for a fill or a drain) or an arena's stack of empty
+ * batches; batches are never returned to base, so a stale `next` read by a
+ * lock-free pop is harmless (the stacks' tags catch it).
+ */
+#define RBATCH_MAX 64
+struct xa_rbatch_s {
+	xa_rbatch_t *_Atomic next;
+	uint64_t ns; /* when the regions were freed (drains keep the decay age) */
+	uint32_t n;
+	void *ptrs[RBATCH_MAX];
+};
+
 struct xa_bin_s {
 	xa_mutex_t lock;
 	xa_run_t *cur;     /* slab being carved, NULL if none */
 	xa_run_t *nonfull; /* other slabs with free regions */
 	xa_bin_stats_t stats;
+	uint64_t remote_drained; /* regions drained from remote batches to slabs */
+	/* Remote frees, lock-free (own cache line: written by other threads).
+	 * head: tagged pointer (low 48 bits: top batch, high 16: a counter
+	 * bumped by every push and pop, against ABA).  nin: regions pushed;
+	 * nout: regions taken by fills or drained; pending = nin - nout. */
+	struct {
+		_Atomic uint64_t head;
+		_Atomic uint64_t nin, nout;
+	} remote __attribute__((aligned(64)));
 } __attribute__((aligned(64)));
 
 /* Per-arena page statistics; protected by the arena lock. */
@@ -193,6 +219,8 @@ struct xa_arena_s {
 	/* regions were freed into partly used slabs since the background
 	 * thread's last pass began (it sleeps only when no arena has this) */
 	_Atomic bool slab_pending;
+	/* empty remote batches (tagged pointer, as xa_bin_t.remote.head) */
+	_Atomic uint64_t rfree;
 	xa_arena_stats_t stats;
 	/* per large class allocation counts (merged for stats) */
 	uint64_t lstats_nmalloc[64], lstats_ndalloc[64];
