@@ -421,12 +421,18 @@ static void slabs_release_pages(xa_arena_t *a, xa_run_t **empty, unsigned n);
 static void bin_drain_remote(xa_arena_t *a, unsigned cls) {
 	xa_bin_t *b = &a->bins[cls];
 	uint64_t clock = xa_slab_clock;
-	while (atomic_load_explicit(&b->remote.head, memory_order_relaxed) & RPTR_MASK) {
+	/* what was pushed before the call: a stream of new pushes does not
+	 * keep the caller here */
+	uint64_t upto = atomic_load_explicit(&b->remote.nin, memory_order_relaxed);
+	while ((atomic_load_explicit(&b->remote.head, memory_order_relaxed) & RPTR_MASK) &&
+	    (int64_t)(upto - atomic_load_explicit(&b->remote.nout, memory_order_relaxed)) > 0) {
 		xa_run_t *empty[2 * RBATCH_MAX];
 		unsigned nempty = 0;
 		xa_mutex_lock(&b->lock);
 		xa_rbatch_t *rb;
-		while (nempty <= RBATCH_MAX && (rb = rstack_pop(&b->remote.head)) != NULL) {
+		while (nempty <= RBATCH_MAX &&
+		    (int64_t)(upto - atomic_load_explicit(&b->remote.nout, memory_order_relaxed)) > 0 &&
+		    (rb = rstack_pop(&b->remote.head)) != NULL) {
 			xa_slab_clock = rb->ns;
 			for (unsigned i = 0; i < rb->n; i++) {
 				void *p = rb->ptrs[i];
