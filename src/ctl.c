@@ -24,9 +24,11 @@
  * under it allocates or calls back into user code.
  *
  * Adding a name: a LEAF row in the right children array below (a handler,
- * its arg, the value's type and access); a statistic: a row in the tables
- * of ctl.h.  The unit test reads every name of the tree and checks that the
- * man page documents it.
+ * its arg, the value's type, access and doc string); a statistic: a row in
+ * the tables of ctl.h.  The doc string is the name's xalloc(3) entry:
+ * man/gen_ctl_sections.py writes the CONTROL NAMESPACE from the tree
+ * (markup: *bold*, ~italic~), and test/unit/man_generated.sh fails when the
+ * committed page differs.
  */
 #include "internal.h"
 
@@ -54,6 +56,7 @@ struct ctl_node_s {
 	ctl_fn_t *fn;            /* leaf */
 	unsigned arg;
 	uint8_t type, rw;
+	const char *doc;         /* leaf: its xalloc(3) entry (see DOC MARKUP) */
 };
 
 #define CTL_MAXDEPTH 8
@@ -204,7 +207,7 @@ static int fn_opt(const ctl_node_t *n, const size_t *idx, ctl_io_t *io) {
 #define OPT_CT_STRING T_STR
 static const ctl_node_t opt_kids[] = {
 #define XA_OPT(name, type, def, min, max, choices, doc) \
-	{#name, NULL, 0, NULL, fn_opt, OPTI_##name, OPT_CT_##type, RO},
+	{#name, NULL, 0, NULL, fn_opt, OPTI_##name, OPT_CT_##type, RO, "The option *" #name "* in force (see OPTIONS)."},
 #include "options.def"
 #undef XA_OPT
 };
@@ -609,65 +612,96 @@ static int fn_prof(const ctl_node_t *n, const size_t *idx, ctl_io_t *io) {
 
 /* ---- the tree ------------------------------------------------------------ */
 
-#define LEAF(nm, fn, arg, type, rw) {nm, NULL, 0, NULL, fn, arg, type, rw}
+#define LEAF(nm, fn, arg, type, rw, doc) {nm, NULL, 0, NULL, fn, arg, type, rw, doc}
 #define NAMED(nm, kids) {nm, kids, XA_ARRAY_LEN(kids), NULL, NULL, 0, 0, 0}
 #define INDEXED(nm, kid, valid) {nm, kid, 0, valid, NULL, 0, 0, 0}
 
 static const ctl_node_t config_kids[] = {
-	LEAF("debug", fn_config, 0, T_BOOL, RO),
-	LEAF("stats", fn_config, 1, T_BOOL, RO),
-	LEAF("prof", fn_config, 2, T_BOOL, RO),
-	LEAF("prefix", fn_config, 3, T_STR, RO),
-	LEAF("page", fn_config, 4, T_SIZE, RO),
-	LEAF("chunk", fn_config, 5, T_SIZE, RO),
+	LEAF("debug", fn_config, 0, T_BOOL, RO,
+	    "Built with *--enable-debug* (internal assertions)."),
+	LEAF("stats", fn_config, 1, T_BOOL, RO,
+	    "Statistics counters compiled in (*--disable-stats* turns the per-bin and per-arena event counters off; byte counts stay)."),
+	LEAF("prof", fn_config, 2, T_BOOL, RO,
+	    "Heap profiling compiled in."),
+	LEAF("prefix", fn_config, 3, T_STR, RO,
+	    "The symbol prefix of the standard entry points (\"\" when xalloc replaces malloc)."),
+	LEAF("page", fn_config, 4, T_SIZE, RO,
+	    "Page size in bytes (4096)."),
+	LEAF("chunk", fn_config, 5, T_SIZE, RO,
+	    "Chunk size in bytes: arenas map memory in chunks of this size; larger allocations are \"huge\"."),
 };
 
 static const ctl_node_t tcache_kids[] = {
-	LEAF("flush", fn_thread, 3, T_VOID, ACT),
-	LEAF("enabled", fn_thread, 4, T_BOOL, RW),
+	LEAF("flush", fn_thread, 3, T_VOID, ACT,
+	    "Action: return every object in the calling thread's cache to its arena."),
+	LEAF("enabled", fn_thread, 4, T_BOOL, RW,
+	    "Whether the calling thread uses a thread cache. Writing false flushes and disables it; writing true re-enables it (EAGAIN under *tcache:false*)."),
 };
 static const ctl_node_t thread_prof_kids[] = {
-	LEAF("active", fn_prof, 20, T_BOOL, RW),
+	LEAF("active", fn_prof, 20, T_BOOL, RW,
+	    "Sampling on or off for the calling thread only (default on)."),
 };
 static const ctl_node_t thread_kids[] = {
 	NAMED("prof", thread_prof_kids),
-	LEAF("allocated", fn_thread, 0, T_U64, RO),
-	LEAF("deallocated", fn_thread, 1, T_U64, RO),
-	LEAF("arena", fn_thread, 2, T_UNSIGNED, RW),
+	LEAF("allocated", fn_thread, 0, T_U64, RO,
+	    "Usable bytes allocated by the calling thread since it started (always counted)."),
+	LEAF("deallocated", fn_thread, 1, T_U64, RO,
+	    "Usable bytes freed by the calling thread."),
+	LEAF("arena", fn_thread, 2, T_UNSIGNED, RW,
+	    "The calling thread's arena. Writing an index below *arenas.narenas* binds the thread to that arena (creating it if needed); EINVAL otherwise."),
 	NAMED("tcache", tcache_kids),
 };
 
 static const ctl_node_t arenas_bin_leaves[] = {
-	LEAF("size", fn_arenas, 10, T_SIZE, RO),
-	LEAF("nregs", fn_arenas, 11, T_UNSIGNED, RO),
-	LEAF("slab_size", fn_arenas, 12, T_SIZE, RO),
+	LEAF("size", fn_arenas, 10, T_SIZE, RO,
+	    "Size in bytes of small class ~i~."),
+	LEAF("nregs", fn_arenas, 11, T_UNSIGNED, RO,
+	    "Regions per slab of small class ~i~."),
+	LEAF("slab_size", fn_arenas, 12, T_SIZE, RO,
+	    "Bytes per slab of small class ~i~."),
 };
 static const ctl_node_t arenas_bin_i[] = {NAMED("<i>", arenas_bin_leaves)};
 static const ctl_node_t arenas_lextent_leaves[] = {
-	LEAF("size", fn_arenas, 13, T_SIZE, RO),
+	LEAF("size", fn_arenas, 13, T_SIZE, RO,
+	    "Size in bytes of large class ~i~."),
 };
 static const ctl_node_t arenas_lextent_i[] = {NAMED("<i>", arenas_lextent_leaves)};
 static const ctl_node_t arenas_kids[] = {
-	LEAF("narenas", fn_arenas, 0, T_UNSIGNED, RO),
-	LEAF("ncreated", fn_arenas, 1, T_UNSIGNED, RO),
-	LEAF("nbins", fn_arenas, 2, T_UNSIGNED, RO),
-	LEAF("nlextents", fn_arenas, 3, T_UNSIGNED, RO),
-	LEAF("decay_ms", fn_arenas, 4, T_SSIZE, RW),
-	LEAF("purge_policy", fn_arenas, 5, T_STR, RW),
-	LEAF("tcache_max", fn_arenas, 6, T_SIZE, RO),
+	LEAF("narenas", fn_arenas, 0, T_UNSIGNED, RO,
+	    "The maximum number of arenas (*narenas*, or one per CPU)."),
+	LEAF("ncreated", fn_arenas, 1, T_UNSIGNED, RO,
+	    "Arenas created so far (they are created lazily); valid arena indices are below this."),
+	LEAF("nbins", fn_arenas, 2, T_UNSIGNED, RO,
+	    "Number of small size classes (bins)."),
+	LEAF("nlextents", fn_arenas, 3, T_UNSIGNED, RO,
+	    "Number of large size classes."),
+	LEAF("decay_ms", fn_arenas, 4, T_SSIZE, RW,
+	    "Default release time for arenas created later and for cached huge mappings, -1 to 3600000. Existing arenas keep theirs: see *arena.<i>.decay_ms*."),
+	LEAF("purge_policy", fn_arenas, 5, T_STR, RW,
+	    "How pages are released: \"dontneed\" (MADV_DONTNEED: RSS drops at once, pages become retained) or \"free\" (MADV_FREE: lazy). Writing another string is EINVAL."),
+	LEAF("tcache_max", fn_arenas, 6, T_SIZE, RO,
+	    "Largest size cached by thread caches (0 without caches)."),
 	INDEXED("bin", arenas_bin_i, valid_bin),
 	INDEXED("lextent", arenas_lextent_i, valid_lextent),
 };
 
 static const ctl_node_t arena_leaves[] = {
-	LEAF("purge", fn_arena, 0, T_VOID, ACT),
-	LEAF("decay_ms", fn_arena, 1, T_SSIZE, RW),
+	LEAF("purge", fn_arena, 0, T_VOID, ACT,
+	    "Action: release every dirty page of arena ~i~ now; with ~i~ = 4096 (XALLOC_ARENAS_ALL), of every arena and the cached huge mappings. An arena below *arenas.narenas* not created yet has nothing to release: success, so a loop over *arenas.narenas* works."),
+	LEAF("decay_ms", fn_arena, 1, T_SSIZE, RW,
+	    "Release time of arena ~i~ in ms: dirty pages are released within this time of becoming unused; 0 at once, -1 never. With ~i~ = 4096 reading gives the default and writing sets every existing arena. ENOENT for an arena not created yet (it will start with *arenas.decay_ms*)."),
 };
 static const ctl_node_t arena_i[] = {NAMED("<i>", arena_leaves)};
 
 
-#define STATS_LEAF(name, kind, expr, doc) LEAF(#name, fn_stats, 0, KIND_T_##kind, RO),
-#define STATS_ALEAF(name, kind, expr, doc) LEAF(#name, fn_stats_arena, 0, KIND_T_##kind, RO),
+/* The entry of a statistic: the row's doc and what its kind implies. */
+#define KIND_DOC_B "."
+#define KIND_DOC_N "."
+#define KIND_DOC_C "."
+#define KIND_DOC_P " (pages)."
+#define KIND_DOC_M ", in milliseconds (Prometheus: seconds)."
+#define STATS_LEAF(name, kind, expr, doc) LEAF(#name, fn_stats, 0, KIND_T_##kind, RO, doc KIND_DOC_##kind),
+#define STATS_ALEAF(name, kind, expr, doc) LEAF(#name, fn_stats_arena, 0, KIND_T_##kind, RO, doc KIND_DOC_##kind),
 static const ctl_node_t stats_global_leaves[NSG] = {XA_STATS_GLOBAL(STATS_LEAF)};
 static const ctl_node_t stats_arena_leaves[NSA] = {XA_STATS_ARENA(STATS_ALEAF)};
 static const ctl_node_t stats_bin_leaves[NSB] = {XA_STATS_BIN(STATS_ALEAF)};
@@ -676,7 +710,8 @@ static const ctl_node_t stats_lextent_leaves[NSL] = {XA_STATS_LEXTENT(STATS_ALEA
 static const ctl_node_t stats_bin_j[] = {NAMED("<j>", stats_bin_leaves)};
 static const ctl_node_t stats_lextent_j[] = {NAMED("<j>", stats_lextent_leaves)};
 static const ctl_node_t stats_arena_extra[] = {
-	LEAF("decay_ms", fn_stats_arena_decay, 0, T_SSIZE, RO),
+	LEAF("decay_ms", fn_stats_arena_decay, 0, T_SSIZE, RO,
+	    "Release time of the arena (for 4096: the largest)."),
 	INDEXED("bins", stats_bin_j, valid_bin),
 	INDEXED("lextents", stats_lextent_j, valid_lextent),
 };
@@ -693,36 +728,54 @@ static int fn_peak_reset(const ctl_node_t *n, const size_t *idx, ctl_io_t *io) {
 
 static const ctl_node_t stats_kids_extra[] = {
 	INDEXED("arenas", stats_arena_i, valid_arena),
-	LEAF("peak.reset", fn_peak_reset, 0, T_VOID, ACT),
+	LEAF("peak.reset", fn_peak_reset, 0, T_VOID, ACT,
+	    "Action: start the high-water marks (*stats.peak.**) over from the current values; the resident mark by writing 5 to /proc/self/clear_refs (where that is refused, it is sampled from the RSS from then on). See PEAKS."),
 };
 static const ctl_node_t stats_node[] = {
 	{"stats", stats_global_leaves, NSG, NULL, NULL, 2 /* + extras */, 0, 0},
 };
 
 static const ctl_node_t prof_stats_kids[] = {
-	LEAF("nsamples", fn_prof, 10, T_U64, RO),
-	LEAF("nlive", fn_prof, 11, T_U64, RO),
-	LEAF("nstacks", fn_prof, 12, T_U64, RO),
-	LEAF("metadata", fn_prof, 13, T_U64, RO),
-	LEAF("slab_bytes", fn_prof, 14, T_U64, RO),
-	LEAF("time_ns", fn_prof, 15, T_U64, RO),
-	LEAF("ndumps", fn_prof, 16, T_U64, RO),
+	LEAF("nsamples", fn_prof, 10, T_U64, RO,
+	    "Samples taken since start or the last reset."),
+	LEAF("nlive", fn_prof, 11, T_U64, RO,
+	    "Sampled objects not yet freed."),
+	LEAF("nstacks", fn_prof, 12, T_U64, RO,
+	    "Distinct call stacks stored."),
+	LEAF("metadata", fn_prof, 13, T_U64, RO,
+	    "Bytes of metadata the profiler took: its hash tables (including the smaller ones outgrown), stack records and per-arena slab bins."),
+	LEAF("slab_bytes", fn_prof, 14, T_U64, RO,
+	    "Bytes of the slabs that hold sampled small objects."),
+	LEAF("time_ns", fn_prof, 15, T_U64, RO,
+	    "Nanoseconds spent sampling (placement, unwinding, recording), freeing sampled objects and writing dumps, over all threads."),
+	LEAF("ndumps", fn_prof, 16, T_U64, RO,
+	    "Heap profiles written."),
 };
 static const ctl_node_t prof_kids[] = {
-	LEAF("active", fn_prof, 0, T_BOOL, RW),
-	LEAF("dump", fn_prof, 1, T_STR, WO),
-	LEAF("reset", fn_prof, 2, T_SIZE, WO),
-	LEAF("lg_sample", fn_prof, 3, T_SIZE, RO),
-	LEAF("interval", fn_prof, 4, T_U64, RO),
-	LEAF("gdump", fn_prof, 5, T_BOOL, RW),
+	LEAF("active", fn_prof, 0, T_BOOL, RW,
+	    "Sampling on or off in every thread, at run time.  Writing true fails with ENOENT when profiling is compiled out."),
+	LEAF("dump", fn_prof, 1, T_STR, WO,
+	    "Write a heap profile to the given file, or with a NULL value (or no value) to ~<prof_prefix>.<pid>.<seq>.heap~. The file is created with O_EXCL|O_NOFOLLOW and mode 0600: an existing file fails with EEXIST."),
+	LEAF("reset", fn_prof, 2, T_SIZE, WO,
+	    "Forget every sample (live and cumulative); with a value, also set *lg_sample* (0 to 40, EINVAL otherwise).  Objects sampled before keep working; their frees are no longer counted."),
+	LEAF("lg_sample", fn_prof, 3, T_SIZE, RO,
+	    "The sampling rate in force, as lg of the mean interval in bytes."),
+	LEAF("interval", fn_prof, 4, T_U64, RO,
+	    "Bytes between interval dumps (2^*lg_prof_interval*), 0 when off."),
+	LEAF("gdump", fn_prof, 5, T_BOOL, RW,
+	    "High-water-mark dumps on or off."),
 	NAMED("stats", prof_stats_kids),
 };
 
 static const ctl_node_t root_kids[] = {
-	LEAF("version", fn_version, 0, T_STR, RO),
-	LEAF("epoch", fn_epoch, 0, T_U64, RW),
-	LEAF("background_thread", fn_background, 0, T_BOOL, RW),
-	LEAF("release", fn_release, 0, T_VOID, ACT),
+	LEAF("version", fn_version, 0, T_STR, RO,
+	    "The library version, e.g. \"0.1.0\"."),
+	LEAF("epoch", fn_epoch, 0, T_U64, RW,
+	    "Writing any value refreshes the statistics snapshot that every *stats.** name reads; reading returns the snapshot number. Without a write the values stay those of the previous refresh (the first stats read refreshes once)."),
+	LEAF("background_thread", fn_background, 0, T_BOOL, RW,
+	    "Whether the background thread releases freed memory of idle processes (when off, releases happen on allocator calls). Writing false then true switches it off and on again; writing true fails with EAGAIN only when the process started with *background_thread:false*. *opt.background_thread* keeps the start-up value."),
+	LEAF("release", fn_release, 0, T_VOID, ACT,
+	    "Action: flush the calling thread's cache and release every unused page of every arena and the huge cache now (as *malloc_trim*(0))."),
 	NAMED("config", config_kids),
 	{"opt", opt_kids, OPTI_COUNT, NULL, NULL, 0, 0, 0},
 	NAMED("thread", thread_kids),
@@ -884,9 +937,9 @@ static const char *const rw_names[] = {"-", "r-", "-w", "rw"};
 
 /* depth: index components met so far (names them <i>, then <j>). */
 static void names_walk(const ctl_node_t *n, char *buf, size_t len, unsigned depth,
-    void (*fn)(void *, const char *, const char *, const char *), void *arg) {
+    xa_ctl_name_fn *fn, void *arg) {
 	if (n->fn != NULL) {
-		fn(arg, buf, type_names[n->type], rw_names[n->rw]);
+		fn(arg, buf, type_names[n->type], rw_names[n->rw], n->doc);
 		return;
 	}
 	if (node_indexed(n)) {
@@ -904,7 +957,7 @@ static void names_walk(const ctl_node_t *n, char *buf, size_t len, unsigned dept
 	}
 }
 
-void xa_ctl_names(void (*fn)(void *, const char *, const char *, const char *), void *arg) {
+void xa_ctl_names(xa_ctl_name_fn *fn, void *arg) {
 	char buf[256] = "";
 	names_walk(&root, buf, 0, 0, fn, arg);
 }

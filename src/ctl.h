@@ -209,9 +209,12 @@ void xa_stats_print_snap(const xa_snap_t *s, void (*write_cb)(void *, const char
 /* ctl.c: the child after fork re-initialises ctl_lock. */
 void xa_ctl_postfork_child(void);
 /* ctl.c: walk every name (indexed components as "<i>", "<j>"); used by the
- * man-page test and the unit tests.  type: "bool", "unsigned", "size_t",
- * "uint64_t", "ssize_t", "const char *", "void"; rw: "r-", "rw", "-w". */
-void xa_ctl_names(void (*fn)(void *, const char *name, const char *type, const char *rw), void *arg);
+ * unit tests and by man/gen_ctl_sections.py (through man/ctl_names.c).
+ * type: "bool", "unsigned", "size_t", "uint64_t", "ssize_t", "const char *",
+ * "void"; rw: "r-", "rw", "-w", "-" (action); doc: the entry's text in the
+ * markup of man/gen_ctl_sections.py (*bold*, ~italic~). */
+typedef void xa_ctl_name_fn(void *arg, const char *name, const char *type, const char *rw, const char *doc);
+void xa_ctl_names(xa_ctl_name_fn *fn, void *arg);
 
 /* background.c */
 void xa_background_stats(uint64_t *wakeups, uint64_t *runs);

@@ -22,7 +22,7 @@ int xallocctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t 
 int xallocctl_nametomib(const char *name, size_t *mibp, size_t *miblenp);
 int xallocctl_bymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
 void xalloc_stats_print(void (*write_cb)(void *, const char *), void *cbopaque, const char *opts);
-void xa_ctl_names(void (*fn)(void *, const char *, const char *, const char *), void *arg);
+void xa_ctl_names(void (*fn)(void *, const char *, const char *, const char *, const char *), void *arg);
 
 #define ALL 4096
 
@@ -40,9 +40,10 @@ struct name {
 static struct name names[512];
 static int nnames;
 
-static void collect(void *arg, const char *n, const char *t, const char *rw)
+static void collect(void *arg, const char *n, const char *t, const char *rw, const char *doc)
 {
     (void)arg;
+    cr_assert(doc != NULL && doc[0] != '\0', "%s has no doc string (its xalloc(3) entry)", n);
     cr_assert_lt(nnames, 512);
     snprintf(names[nnames].name, sizeof(names[0].name), "%s", n);
     snprintf(names[nnames].type, sizeof(names[0].type), "%s", t);

@@ -23,7 +23,7 @@
 
 int xallocctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
 void xalloc_stats_print(void (*write_cb)(void *, const char *), void *cbopaque, const char *opts);
-void xa_ctl_names(void (*fn)(void *, const char *, const char *, const char *), void *arg);
+void xa_ctl_names(void (*fn)(void *, const char *, const char *, const char *, const char *), void *arg);
 
 TestSuite(docs, .timeout = 120);
 
@@ -61,9 +61,9 @@ struct optname {
 static struct optname opts[64];
 static int nopts;
 
-static void collect_opt(void *arg, const char *n, const char *t, const char *rw)
+static void collect_opt(void *arg, const char *n, const char *t, const char *rw, const char *doc)
 {
-    (void)arg, (void)rw;
+    (void)arg, (void)rw, (void)doc;
     if (strncmp(n, "opt.", 4) != 0)
         return;
     cr_assert_lt(nopts, 64);
