@@ -10,7 +10,7 @@
 #   prof     the prof.* and thread.prof.* entries (HEAP PROFILING).
 # The ctl entries come from the library itself: every leaf of the ctl tree
 # (src/ctl.c) carries its C type, access and doc string, and the stats.*
-# leaves take theirs from the rows of the stats tables (src/ctl.h).  So
+# leaves take theirs from the rows of the stats tables (src/stats.h).  So
 # adding an option, a ctl name or a statistic is one row in the code, and
 # its manual entry follows.
 #
@@ -22,7 +22,9 @@
 #   python3 man/gen_ctl_sections.py NAMES IN OUT     read IN, write OUT
 #
 # Doc markup in ctl.c (kept readable in C): *text* is bold, ~text~ italic,
-# and a '-' before a digit or inside bold text is a minus sign.
+# a '-' before a digit or inside bold text is a minus sign, and
+# {range:OPTION} is the range of that option's row in options.def (the
+# run-time writes are validated by the same row).
 import os
 import re
 import sys
@@ -36,11 +38,15 @@ def esc(s):
 
 def markup(s):
     s = esc(s)
+    s = re.sub(r'\{range:(\w+)\}', lambda m: RANGES[m.group(1)], s)
     s = re.sub(r'\*([^ *][^ ]*?)\*(?=[\s).,;:(]|$)',
                lambda m: '\\fB' + m.group(1).replace('-', '\\-') + '\\fR', s)
     s = re.sub(r'~([^~]+)~', r'\\fI\1\\fR', s)
     s = re.sub(r'(^|[ (])-(?=\d)', r'\1\\-', s)
     return s
+
+
+RANGES = {}
 
 
 def options():
@@ -67,6 +73,7 @@ def options():
         else:
             mx2 = {'XA_MAX_ARENAS': '256', 'UINT64_MAX': '2^64\\-1'}.get(mx.strip(), mx.strip())
             rng = '%s to %s' % (mn.strip().replace('-', '\\-'), mx2)
+            RANGES[name] = rng
             d = dfl.replace('-', '\\-')
         out.append('.TP\n.BR %s " (\\fI%s\\fR, default %s; %s)"\n%s\n'
                    % (name, typn[typ], d.replace('"', '\\(dq'), rng, esc(doc)))
@@ -134,7 +141,7 @@ def main():
     src = sys.argv[2] if len(sys.argv) == 4 else root + '/man/xalloc.3'
     dst = sys.argv[3] if len(sys.argv) == 4 else src
     man = open(src).read()
-    man = replace(man, 'options', options())
+    man = replace(man, 'options', options())  # first: fills RANGES
     man = replace(man, 'ctl', ctl(names))
     man = replace(man, 'prof', prof(names))
     open(dst, 'w').write(man)

@@ -103,6 +103,39 @@ void xa_opt_format(const xa_opts_t *o, const xa_opt_desc_t *d, char *buf, size_t
 	}
 }
 
+bool xa_opt_accepts(unsigned opti, int64_t v) {
+	const xa_opt_desc_t *d = &xa_opt_table[opti];
+	return v >= d->min && (v < 0 || (uint64_t)v <= d->max);
+}
+
+int xa_opt_choice_index(unsigned opti, const char *s) {
+	unsigned i;
+	const char *choices = xa_opt_table[opti].choices;
+	return choices != NULL && conf_match_enum(choices, s, strlen(s), &i) ? (int)i : -1;
+}
+
+/* The ENUM rows' choices, '|' turned into NUL: filled by xa_conf_init
+ * (bootstrap, one thread) and read-only afterwards. */
+static char conf_choices[XA_OPTI_COUNT][64];
+
+static void conf_choices_init(void) {
+	for (unsigned i = 0; i < XA_OPTI_COUNT; i++) {
+		if (xa_opt_table[i].type != XA_OPT_T_ENUM)
+			continue;
+		xa_snprintf(conf_choices[i], sizeof(conf_choices[i]), "%s", xa_opt_table[i].choices);
+		for (char *p = conf_choices[i]; *p; p++)
+			if (*p == '|')
+				*p = '\0';
+	}
+}
+
+const char *xa_opt_choice_name(unsigned opti, unsigned v) {
+	const char *p = conf_choices[opti], *end = p + strlen(xa_opt_table[opti].choices ? xa_opt_table[opti].choices : "");
+	for (unsigned i = 0; i < v && p < end; i++)
+		p += strlen(p) + 1;
+	return p < end ? p : "?";
+}
+
 /* Parse one value; returns true on error. */
 static bool conf_set(xa_opts_t *o, const xa_opt_desc_t *d, const char *v, size_t vl) {
 	char *base = (char *)o + d->offset;
@@ -256,6 +289,7 @@ static const char *conf_env(const char *name) {
 }
 
 void xa_conf_init(void) {
+	conf_choices_init();
 	xa_conf_defaults(&xa_opt);
 	unsigned bad = 0;
 	if (&XA_SYM(xalloc_conf) != NULL && XA_SYM(xalloc_conf) != NULL)

@@ -29,6 +29,14 @@ typedef struct xa_opts_s {
 #undef XA_OPT
 } xa_opts_t;
 
+/* The position of each option's row: xa_opt_table[XA_OPTI_decay_ms]. */
+enum {
+#define XA_OPT(name, type, def, min, max, choices, doc) XA_OPTI_##name,
+#include "options.def"
+#undef XA_OPT
+	XA_OPTI_COUNT
+};
+
 typedef struct {
 	const char *name;
 	int type;
@@ -60,6 +68,15 @@ unsigned xa_conf_parse(xa_opts_t *o, const char *src, const char *s);
 void xa_conf_init(void);
 /* Enum choice name (for printing). */
 const char *xa_opt_enum_name(const xa_opt_desc_t *d, unsigned v, char *buf, size_t n);
+/* Run-time settings that are also options (arenas.decay_ms, purge policy,
+ * prof.reset's lg_sample) are validated by the option's own row, so the
+ * ranges and names are defined once, in options.def:
+ * is v within the row's range; the index of ENUM choice s, or -1; the name
+ * of ENUM choice v, as a string that lives as long as the process ("?"
+ * past the last choice). */
+bool xa_opt_accepts(unsigned opti, int64_t v);
+int xa_opt_choice_index(unsigned opti, const char *s);
+const char *xa_opt_choice_name(unsigned opti, unsigned v);
 /* Format an option's current value. */
 void xa_opt_format(const xa_opts_t *o, const xa_opt_desc_t *d, char *buf, size_t n);
 

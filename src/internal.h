@@ -468,7 +468,8 @@ int xa_prof_dump(const char *path);
  * over that many seconds (the caller sleeps meanwhile).  0, an errno, or
  * ENOENT when profiling was never on. */
 int xa_prof_dump_fd(int fd, bool pprof, unsigned seconds);
-/* Forget every sample; lg >= 0 also sets a new lg_sample (<= 40). */
+/* Forget every sample; lg >= 0 also sets a new lg_sample (EINVAL outside
+ * the range of the option lg_prof_sample). */
 int xa_prof_reset(int lg);
 typedef struct {
 	uint64_t nsamples;   /* samples taken since start or reset */

@@ -43,7 +43,7 @@
  */
 #include "internal.h"
 
-#include "ctl.h"
+#include "stats.h"
 
 static _Atomic int64_t peak_live;    /* sum of the published changes */
 static _Atomic int64_t peak_alloc;   /* max of peak_live (or snapshot) */

@@ -713,7 +713,7 @@ int xa_prof_gdump_set(bool on) {
 int xa_prof_reset(int lg) {
 	if (!config_prof)
 		return ENOENT;
-	if (lg > 40)
+	if (lg >= 0 && !xa_opt_accepts(XA_OPTI_lg_prof_sample, lg))
 		return EINVAL;
 	xa_mutex_lock(&prof_g.lock);
 	for (size_t i = 0; i < prof_g.stacks_cap; i++) {

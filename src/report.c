@@ -40,7 +40,7 @@
  */
 #include "internal.h"
 
-#include "ctl.h"
+#include "stats.h"
 
 #include <fcntl.h>
 #include <stdio.h> /* rename */

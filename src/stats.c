@@ -3,7 +3,7 @@
  * reconciliation, and the entry points that print (the formatting itself is
  * in stats_print.c).
  *
- * Owns: xa_stats_refresh (see ctl.h for every definition and invariant),
+ * Owns: xa_stats_refresh (see stats.h for every definition and invariant),
  * mallinfo, malloc_stats, xalloc_stats_print (the exit, signal and periodic
  * reports are report.c's).
  *
@@ -16,7 +16,7 @@
  */
 #include "internal.h"
 
-#include "ctl.h"
+#include "stats.h"
 
 #include <unistd.h>
 
@@ -106,7 +106,7 @@ bool xa_stats_refresh(xa_snap_t *s) {
 	uint64_t now = xa_now_ns();
 	s->epoch++;
 	s->time_ns = now;
-	/* Arenas first, then the thread counters: see ctl.h on exactness. */
+	/* Arenas first, then the thread counters: see stats.h on exactness. */
 	unsigned n = atomic_load(&xa_narenas_created);
 	memset(&s->all, 0, sizeof(s->all));
 	s->all.next_due_ns = UINT64_MAX;

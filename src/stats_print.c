@@ -4,7 +4,7 @@
  * Prometheus text exposition format.
  *
  * Owns: the output only; every number comes from an xa_snap_t filled by
- * stats.c, and every name from the tables in ctl.h, so the three formats
+ * stats.c, and every name from the tables in stats.h, so the three formats
  * and the ctl namespace cannot disagree.
  *
  * No allocation: text is built in a fixed stack buffer and handed to the
@@ -27,7 +27,7 @@
  */
 #include "internal.h"
 
-#include "ctl.h"
+#include "stats.h"
 
 typedef struct {
 	void (*cb)(void *, const char *);
@@ -226,7 +226,7 @@ static void print_general(emit_t *e, const xa_snap_t *s) {
 	}
 	emit(e, "\nthreads %zu, arenas %u, background thread %s (%llu runs), decay_ms %lld, purge %s\n", s->nthreads,
 	    s->narenas, s->bg_running ? "running" : s->bg_enabled ? "enabled" : "off", (unsigned long long)s->bg_runs,
-	    (long long)s->decay_ms, s->purge_policy == XA_PURGE_FREE ? "free" : "dontneed");
+	    (long long)s->decay_ms, xa_opt_choice_name(XA_OPTI_purge, s->purge_policy));
 	emit(e, "totals:");
 #define X(name, kind, expr, doc) emit(e, " " #name "=%llu", (unsigned long long)(expr));
 	XA_STATS_GLOBAL(X)
@@ -382,7 +382,7 @@ static void print_json(emit_t *e, const xa_snap_t *s, sections_t sec) {
 	XA_STATS_GLOBAL(X)
 #undef X
 	emit(e, ",\"decay_ms\":%lld,\"purge\":\"%s\",\"background_thread\":%s", (long long)s->decay_ms,
-	    s->purge_policy == XA_PURGE_FREE ? "free" : "dontneed", s->bg_enabled ? "true" : "false");
+	    xa_opt_choice_name(XA_OPTI_purge, s->purge_policy), s->bg_enabled ? "true" : "false");
 	emit(e, ",\"map_count_near_limit\":%s", map_count_near(s) ? "true" : "false");
 	if (sec.summary) {
 		verdict(s, v, sizeof(v));

@@ -1,5 +1,5 @@
 /*
- * ctl.h -- shared between ctl.c (the namespace), stats.c (the snapshot)
+ * stats.h -- shared between ctl.c (the namespace), stats.c (the snapshot)
  * and stats_print.c (the output).  Not installed.
  *
  * The statistics are read through a snapshot: xa_stats_refresh() copies
@@ -26,8 +26,8 @@
  * Invariants: allocated + tcache <= active (exact when no thread runs);
  *   active <= mapped; resident <= mapped; dirty + lazy + retained <= mapped.
  */
-#ifndef XA_CTL_H
-#define XA_CTL_H
+#ifndef XA_STATS_H
+#define XA_STATS_H
 
 #define XA_STRINGIFY2(x) #x
 #define XA_STRINGIFY(x) XA_STRINGIFY2(x)
