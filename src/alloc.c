@@ -63,7 +63,6 @@ XA_INLINE void count_alloc(xa_tsd_t *t, size_t usize) {
 		if (unlikely(t->allocated >= t->next_event))
 			alloc_event(t);
 	} else {
-		void xa_tsd_count_unregistered(uint64_t, uint64_t);
 		xa_tsd_count_unregistered(usize, 0);
 	}
 }
@@ -72,7 +71,6 @@ XA_INLINE void count_dalloc(xa_tsd_t *t, size_t usize) {
 	if (likely(t->state == TSD_NOMINAL)) {
 		XA_RELAXED_STORE(t->deallocated, t->deallocated + usize);
 	} else {
-		void xa_tsd_count_unregistered(uint64_t, uint64_t);
 		xa_tsd_count_unregistered(0, usize);
 	}
 }

@@ -143,13 +143,6 @@ static void idle_test_hold(const xa_tsd_t *t) {
 			;
 }
 
-static uint64_t idle_reclaimed_bytes, idle_reclaims;
-
-void xa_idle_stats(uint64_t *bytes, uint64_t *count) {
-	*bytes = __atomic_load_n(&idle_reclaimed_bytes, __ATOMIC_RELAXED);
-	*count = __atomic_load_n(&idle_reclaims, __ATOMIC_RELAXED);
-}
-
 /* Reads State and the context-switch total of a thread; false on error. */
 static bool task_status(pid_t tid, char *state, uint64_t *switches) {
 	char path[64], buf[2048];
@@ -243,14 +236,11 @@ uint64_t xa_idle_reclaim(uint64_t now, int64_t decay_ms) {
 		xa_tsd_t *t = ps.claimed[i];
 		if (hold_w >= 0)
 			idle_test_hold(t);
-		size_t bytes = xa_tcache_bytes_n(t, xa_tcache_nbins);
 		/* The objects have sat unused since the owner's last call at
 		 * the latest: the pages they free are due at once. */
 		xa_free_stamp_ns = t->seen_ns;
 		xa_tcache_flush_n(t, xa_tcache_nbins);
 		xa_free_stamp_ns = 0;
-		__atomic_fetch_add(&idle_reclaimed_bytes, bytes, __ATOMIC_RELAXED);
-		__atomic_fetch_add(&idle_reclaims, 1, __ATOMIC_RELAXED);
 		atomic_store(&t->reclaim, 2);
 	}
 	if (ps.nclaimed == IDLE_BATCH && ps.next > 1000000)

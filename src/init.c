@@ -29,11 +29,6 @@ unsigned xa_ncpus = 1;
 static xa_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static pid_t init_owner;
 
-bool xa_tsd_key_create(void);
-void xa_pagemap_prefork(void);
-void xa_pagemap_postfork_parent(void);
-void xa_pagemap_postfork_child(void);
-
 static void xa_prefork(void) {
 	if (!xa_initialized())
 		return;

@@ -170,6 +170,9 @@ bool xa_pagemap_set(uintptr_t addr, size_t size, xa_chunk_t *chunk);
 void xa_pagemap_clear(uintptr_t addr, size_t size);
 /* Resident bytes of the map (pages ever written). */
 size_t xa_pagemap_bytes(void);
+void xa_pagemap_prefork(void);
+void xa_pagemap_postfork_parent(void);
+void xa_pagemap_postfork_child(void);
 /* Never NULL: the empty descriptor for memory that is not ours.  Addresses
  * with bits at or above LG_VADDR alias their low bits here (they are never
  * user memory on Linux); xa_pagemap_lookup rejects them. */
@@ -308,6 +311,11 @@ void xa_tsd_totals(uint64_t *allocated, uint64_t *deallocated, uint64_t *tcache_
 /* Visit every registered live thread state, registry lock held. */
 void xa_tsd_foreach(void (*fn)(xa_tsd_t *, void *), void *arg);
 size_t xa_tsd_count(void);
+/* The pthread key whose destructor runs at thread exit; true on error. */
+bool xa_tsd_key_create(void);
+/* Count the allocations and frees of a thread without registered state
+ * (starting or exiting) into the exited-thread totals. */
+void xa_tsd_count_unregistered(uint64_t alloc, uint64_t dealloc);
 
 /* ---- init.c: bootstrap and fork -------------------------------------- */
 extern _Atomic int xa_init_state; /* 0 none, 1 in progress, 2 done */
@@ -356,6 +364,8 @@ bool xa_background_enabled(void);
 void xa_background_prefork(void);
 void xa_background_postfork_parent(void);
 void xa_background_postfork_child(void);
+/* For the statistics: wake-ups and purge passes so far. */
+void xa_background_stats(uint64_t *wakeups, uint64_t *runs);
 
 /* ---- peak.c: high-water marks (see there for the accuracy) ---------- */
 extern uint64_t xa_start_ns; /* xa_now_ns() at initialisation */
@@ -376,10 +386,25 @@ void xa_peak_sample_resident(uint64_t now);
 void xa_peak_reset(void);
 void xa_peak_postfork_child(void);
 
-/* ---- stats.c / ctl.c ------------------------------------------------- */
+/* ---- stats.c / ctl.c (the snapshot's prototypes: stats.h) ------------ */
 void xa_stats_print_default(void); /* malloc_stats(), stats_print at exit */
+/* mallinfo/mallinfo2 (override.c), filled from xalloc's own counters (see
+ * stats.c for the definitions). */
+void xa_mallinfo_fill(size_t *arena, size_t *ordblks, size_t *hblks, size_t *hblkhd,
+    size_t *uordblks, size_t *fordblks, size_t *keepcost);
+/* ctl.c: the child after fork re-initialises ctl_lock. */
+void xa_ctl_postfork_child(void);
+/* ctl.c: walk every name (indexed components as "<i>", "<j>"); used by the
+ * unit tests and by man/gen_ctl_sections.py (through test/unit/ctl_names).
+ * type: "bool", "unsigned", "size_t", "uint64_t", "ssize_t", "const char *",
+ * "void"; rw: "r-", "rw", "-w", "-" (action); doc: the entry's text in the
+ * markup of man/gen_ctl_sections.py (*bold*, ~italic~). */
+typedef void xa_ctl_name_fn(void *arg, const char *name, const char *type, const char *rw, const char *doc);
+void xa_ctl_names(xa_ctl_name_fn *fn, void *arg);
 
 /* ---- report.c: reports that arrive, dumps on a signal, periodic export -- */
+/* The pid and program name (no allocation). */
+void xa_report_whoami(int *pid, char *prog, size_t n);
 /* At initialisation (no allocation): the private stderr duplicate, the
  * parsed dump_signal. */
 void xa_report_boot(void);

@@ -123,10 +123,6 @@ XA_EXPORT int XA_SYM(mallopt)(int param, int value) {
 	}
 }
 
-/* Filled from xalloc's own counters (see stats.c for the definitions). */
-void xa_mallinfo_fill(size_t *arena, size_t *ordblks, size_t *hblks, size_t *hblkhd,
-    size_t *uordblks, size_t *fordblks, size_t *keepcost);
-
 XA_EXPORT struct mallinfo2 XA_SYM(mallinfo2)(void) {
 	struct mallinfo2 mi;
 	memset(&mi, 0, sizeof(mi));

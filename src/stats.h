@@ -198,25 +198,10 @@ unsigned xa_stats_arena_max(void);
 
 /* peak.c: the peak figures into s (after its totals and rss are set). */
 void xa_peak_snapshot(xa_snap_t *s);
-/* report.c: the pid and program name (no allocation). */
-void xa_report_whoami(int *pid, char *prog, size_t n);
 
 /* stats_print.c */
 /* The printer behind xalloc_stats_print (s already refreshed). */
 void xa_stats_print_snap(const xa_snap_t *s, void (*write_cb)(void *, const char *), void *cbopaque,
     const char *opts);
-
-/* ctl.c: the child after fork re-initialises ctl_lock. */
-void xa_ctl_postfork_child(void);
-/* ctl.c: walk every name (indexed components as "<i>", "<j>"); used by the
- * unit tests and by man/gen_ctl_sections.py (through man/ctl_names.c).
- * type: "bool", "unsigned", "size_t", "uint64_t", "ssize_t", "const char *",
- * "void"; rw: "r-", "rw", "-w", "-" (action); doc: the entry's text in the
- * markup of man/gen_ctl_sections.py (*bold*, ~italic~). */
-typedef void xa_ctl_name_fn(void *arg, const char *name, const char *type, const char *rw, const char *doc);
-void xa_ctl_names(xa_ctl_name_fn *fn, void *arg);
-
-/* background.c */
-void xa_background_stats(uint64_t *wakeups, uint64_t *runs);
 
 #endif
