@@ -113,6 +113,24 @@ XA_NORETURN void xa_assert_fail(const char *expr, const char *file, int line);
 int xa_snprintf(char *buf, size_t n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int xa_vsnprintf(char *buf, size_t n, const char *fmt, __builtin_va_list ap);
+/* The one buffered writer (stats_print.c, prof_dump.c, report.c):
+ * xa_wprintf formats without allocating (at most 511 bytes a call) into
+ * buf, and whenever buf would overflow, and at xa_wflush, hands the text
+ * to sink(opaque, text) as one NUL-terminated chunk shorter than buf. */
+typedef struct {
+	void (*sink)(void *opaque, const char *text);
+	void *opaque;
+	size_t len;
+	char buf[2048];
+} xa_writer_t;
+void xa_wprintf(xa_writer_t *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void xa_wflush(xa_writer_t *w);
+/* A sink writing to a file descriptor; err is set once a write failed. */
+typedef struct {
+	int fd;
+	bool err;
+} xa_fd_sink_t;
+void xa_fd_sink(void *opaque, const char *text);
 /* One line "xalloc: <formatted>\n" to stderr with write(2). */
 void xa_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* errno as words ("file exists", "permission denied"), without allocating;

@@ -341,7 +341,7 @@ bool xa_os_secure(void) { return getauxval(AT_SECURE) != 0; }
 
 char **xa_os_environ(void) { return environ; }
 
-void xa_os_write_all(int fd, const char *buf, size_t len) {
+bool xa_os_write_all(int fd, const char *buf, size_t len) {
 	int e = errno;
 	while (len) {
 		ssize_t r = write(fd, buf, len);
@@ -353,6 +353,7 @@ void xa_os_write_all(int fd, const char *buf, size_t len) {
 		len -= (size_t)r;
 	}
 	errno = e;
+	return len != 0;
 }
 
 void *xa_os_map_file(const char *path, size_t *size) {

@@ -50,7 +50,8 @@ bool xa_os_copy_file(const char *path, int fd);
 unsigned xa_os_ncpus(void);
 bool xa_os_secure(void); /* AT_SECURE: setuid/setgid */
 char **xa_os_environ(void);
-void xa_os_write_all(int fd, const char *buf, size_t len);
+/* write(2) until done (EINTR retried); errno kept.  True on error. */
+bool xa_os_write_all(int fd, const char *buf, size_t len);
 /* Map a whole file read-only (the profiler reads ELF symbol tables);
  * NULL on failure.  Unmap with xa_os_unmap(p, *size). */
 void *xa_os_map_file(const char *path, size_t *size);

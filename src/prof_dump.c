@@ -20,8 +20,8 @@
  * representative; pprof adds lines with the same stack.  Lines starting
  * with '#' are ignored by both tools: they carry the age breakdown.
  *
- * No malloc: lines are formatted with xa_snprintf into a stack buffer and
- * written with write(2) to a file or, for the http endpoint, to an
+ * No malloc: lines go through the buffered writer of util.c (a stack
+ * buffer, xa_fd_sink) to a file or, for the http endpoint, to an
  * in-memory file (never a socket: see http.c).  The lock is held while the tables are walked,
  * never while symbolising (dladdr takes the loader lock, which a thread
  * sampling inside dlopen holds before it takes ours) nor while copying
@@ -32,43 +32,6 @@
 
 #include <dlfcn.h>
 #include <unistd.h>
-
-typedef struct {
-	int fd;
-	bool err;
-	size_t len;
-	char buf[4096];
-} writer_t;
-
-static void w_flush(writer_t *w) {
-	size_t off = 0;
-	while (off < w->len && !w->err) {
-		ssize_t r = write(w->fd, w->buf + off, w->len - off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			w->err = true;
-		else
-			off += (size_t)r;
-	}
-	w->len = 0;
-}
-
-static void w_printf(writer_t *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void w_printf(writer_t *w, const char *fmt, ...) {
-	char line[512];
-	__builtin_va_list ap;
-	__builtin_va_start(ap, fmt);
-	int n = xa_vsnprintf(line, sizeof(line), fmt, ap);
-	__builtin_va_end(ap);
-	if (n < 0)
-		return;
-	size_t len = XA_MIN((size_t)n, sizeof(line) - 1);
-	if (w->len + len > sizeof(w->buf))
-		w_flush(w);
-	memcpy(w->buf + w->len, line, len);
-	w->len += len;
-}
 
 static const uint64_t age_limit_s[PROF_NAGE - 1] = {1, 10, 60, 600};
 static const char *const age_name[PROF_NAGE] = {"<1s", "1-10s", "10-60s", "1-10min", ">10min"};
@@ -138,7 +101,8 @@ static void dump_error(const char *path, bool creating, int err) {
 
 /* The legacy text profile to fd.  Returns true on a write error. */
 static bool dump_legacy_fd(int fd) {
-	writer_t w = {.fd = fd};
+	xa_fd_sink_t out = {.fd = fd};
+	xa_writer_t w = {.sink = xa_fd_sink, .opaque = &out};
 	xa_mutex_lock(&prof_g.lock);
 	prof_estimate_locked(xa_now_ns());
 	prof_cnt_t live = {0, 0}, acc = {0, 0};
@@ -153,10 +117,10 @@ static bool dump_legacy_fd(int fd) {
 			acc.bytes += s->accum[b].bytes;
 		}
 	}
-	w_printf(&w, "heap profile: %llu: %llu [%llu: %llu] @ heap_v2/%llu\n", (unsigned long long)live.n,
+	xa_wprintf(&w, "heap profile: %llu: %llu [%llu: %llu] @ heap_v2/%llu\n", (unsigned long long)live.n,
 	    (unsigned long long)live.bytes, (unsigned long long)acc.n, (unsigned long long)acc.bytes,
 	    (unsigned long long)1 << prof_g.lg_sample);
-	for (size_t i = 0; i < prof_g.stacks_cap && !w.err; i++) {
+	for (size_t i = 0; i < prof_g.stacks_cap && !out.err; i++) {
 		prof_stack_t *s = prof_g.stacks[i];
 		if (s == NULL)
 			continue;
@@ -165,28 +129,28 @@ static bool dump_legacy_fd(int fd) {
 			if (s->live[b].n == 0 && s->accum[b].n == 0)
 				continue;
 			any = true;
-			w_printf(&w, "%llu: %llu [%llu: %llu] @", (unsigned long long)s->live[b].n,
+			xa_wprintf(&w, "%llu: %llu [%llu: %llu] @", (unsigned long long)s->live[b].n,
 			    (unsigned long long)s->live[b].bytes, (unsigned long long)s->accum[b].n,
 			    (unsigned long long)s->accum[b].bytes);
 			for (unsigned f = 0; f < s->nframes; f++)
-				w_printf(&w, " 0x%lx", (unsigned long)s->frames[f]);
-			w_printf(&w, "\n");
+				xa_wprintf(&w, " 0x%lx", (unsigned long)s->frames[f]);
+			xa_wprintf(&w, "\n");
 		}
 		if (any && s->est_n > 0) {
-			w_printf(&w, "# site %u: est. live %llu bytes in %llu objects; by age:", s->id,
+			xa_wprintf(&w, "# site %u: est. live %llu bytes in %llu objects; by age:", s->id,
 			    (unsigned long long)s->est_bytes, (unsigned long long)s->est_n);
 			for (unsigned a = 0; a < PROF_NAGE; a++)
-				w_printf(&w, " %s %llu", age_name[a], (unsigned long long)s->age_bytes[a]);
-			w_printf(&w, "; newest sample from thread %u\n", s->last_tid);
+				xa_wprintf(&w, " %s %llu", age_name[a], (unsigned long long)s->age_bytes[a]);
+			xa_wprintf(&w, "; newest sample from thread %u\n", s->last_tid);
 		}
 	}
 	prof_g.ndumps++;
 	xa_mutex_unlock(&prof_g.lock);
-	w_printf(&w, "\nMAPPED_LIBRARIES:\n");
-	w_flush(&w);
-	if (!w.err && xa_os_copy_file("/proc/self/maps", fd))
-		w.err = true;
-	return w.err;
+	xa_wprintf(&w, "\nMAPPED_LIBRARIES:\n");
+	xa_wflush(&w);
+	if (!out.err && xa_os_copy_file("/proc/self/maps", fd))
+		out.err = true;
+	return out.err;
 }
 
 int prof_dump_fd(int fd, bool pprof, unsigned seconds) {
@@ -277,29 +241,30 @@ void prof_report(int fd, const char *title, unsigned top) {
 	}
 	xa_mutex_unlock(&prof_g.lock);
 
-	writer_t w = {.fd = fd};
+	xa_fd_sink_t out = {.fd = fd};
+	xa_writer_t w = {.sink = xa_fd_sink, .opaque = &out};
 	char b1[32], b2[32];
-	w_printf(&w, "xalloc: %s: %llu samples, est. %s in %llu objects at %u sites (lg_prof_sample %u)\n", title,
+	xa_wprintf(&w, "xalloc: %s: %llu samples, est. %s in %llu objects at %u sites (lg_prof_sample %u)\n", title,
 	    (unsigned long long)nobjs, xa_fmt_bytes(b1, sizeof(b1), (uint64_t)tot_bytes),
 	    (unsigned long long)tot_n, nstacks_live, lg);
-	for (unsigned i = 0; i < nsites && !w.err; i++) {
+	for (unsigned i = 0; i < nsites && !out.err; i++) {
 		site_t *s = &sites[i];
 		unsigned pct10 = tot_bytes > 0 ? (unsigned)(s->est_bytes * 1000 / tot_bytes + 0.5) : 0;
-		w_printf(&w, "xalloc:   #%u est. %s (%u.%u%%) in %llu objects; by age:", i + 1,
+		xa_wprintf(&w, "xalloc:   #%u est. %s (%u.%u%%) in %llu objects; by age:", i + 1,
 		    xa_fmt_bytes(b1, sizeof(b1), (uint64_t)s->est_bytes), pct10 / 10, pct10 % 10,
 		    (unsigned long long)(s->est_n + 0.5));
 		for (unsigned a = 0; a < PROF_NAGE; a++)
 			if (s->age_bytes[a] >= 1)
-				w_printf(&w, " %s %s", age_name[a], xa_fmt_bytes(b2, sizeof(b2), (uint64_t)s->age_bytes[a]));
-		w_printf(&w, "\n");
-		w_flush(&w); /* symbolising takes the loader lock: no lock of ours held */
-		w_printf(&w, "xalloc:      at");
+				xa_wprintf(&w, " %s %s", age_name[a], xa_fmt_bytes(b2, sizeof(b2), (uint64_t)s->age_bytes[a]));
+		xa_wprintf(&w, "\n");
+		xa_wflush(&w); /* symbolising takes the loader lock: no lock of ours held */
+		xa_wprintf(&w, "xalloc:      at");
 		for (unsigned f = 0; f < s->nframes; f++) {
 			char sym[256];
 			symbolise(s->frames[f], sym, sizeof(sym));
-			w_printf(&w, "%s %s", f ? " <-" : "", sym);
+			xa_wprintf(&w, "%s %s", f ? " <-" : "", sym);
 		}
-		w_printf(&w, "\n");
+		xa_wprintf(&w, "\n");
 	}
-	w_flush(&w);
+	xa_wflush(&w);
 }

@@ -236,10 +236,6 @@ void xa_report_start(void) {
 
 /* ---- writing -------------------------------------------------------------- */
 
-static void write_fd(void *opaque, const char *s) {
-	xa_os_write_all(*(int *)opaque, s, strlen(s));
-}
-
 static const char *report_opts(void) { return xa_opt.stats_print_opts; }
 
 /* Write the report to path through a temporary file and rename(2).
@@ -256,9 +252,10 @@ static int write_replace(const char *path) {
 		fd = xa_os_create_file(tmp); /* a leftover of a killed process */
 	if (fd < 0)
 		return errno ? errno : EIO;
-	xalloc_stats_print(write_fd, &fd, report_opts());
-	int err = 0;
-	if (close(fd) != 0)
+	xa_fd_sink_t out = {.fd = fd};
+	xalloc_stats_print(xa_fd_sink, &out, report_opts());
+	int err = out.err ? EIO : 0; /* a short report never replaces the last one */
+	if (close(fd) != 0 && !err)
 		err = errno;
 	if (!err && rename(tmp, path) != 0)
 		err = errno;
@@ -268,8 +265,8 @@ static int write_replace(const char *path) {
 }
 
 static void report_stderr(void) {
-	int fd = xa_report_fd();
-	xalloc_stats_print(write_fd, &fd, report_opts());
+	xa_fd_sink_t out = {.fd = xa_report_fd()};
+	xalloc_stats_print(xa_fd_sink, &out, report_opts());
 }
 
 static _Atomic bool replace_error_reported;
@@ -378,6 +375,7 @@ void xa_report_atexit(void) {
 		report_stderr();
 		return;
 	}
-	xalloc_stats_print(write_fd, &fd, report_opts());
+	xa_fd_sink_t out = {.fd = fd};
+	xalloc_stats_print(xa_fd_sink, &out, report_opts());
 	close(fd);
 }

@@ -7,8 +7,8 @@
  * stats.c, and every name from the tables in stats.h, so the three formats
  * and the ctl namespace cannot disagree.
  *
- * No allocation: text is built in a fixed stack buffer and handed to the
- * caller's callback a buffer at a time.  No lock is held here (the caller,
+ * No allocation: text is built by util.c's buffered writer (a fixed stack
+ * buffer) and handed to the caller's callback a buffer at a time.  No lock is held here (the caller,
  * stats.c, holds only print_lock), so the callback may call malloc.
  *
  * opts letters: J JSON, P Prometheus; omit sections: g general (version,
@@ -28,35 +28,6 @@
 #include "internal.h"
 
 #include "stats.h"
-
-typedef struct {
-	void (*cb)(void *, const char *);
-	void *opaque;
-	size_t len;
-	char buf[2048];
-} emit_t;
-
-static void emit_flush(emit_t *e) {
-	if (e->len) {
-		e->buf[e->len] = '\0';
-		e->cb(e->opaque, e->buf);
-		e->len = 0;
-	}
-}
-
-static void emit(emit_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void emit(emit_t *e, const char *fmt, ...) {
-	char line[512];
-	__builtin_va_list ap;
-	__builtin_va_start(ap, fmt);
-	int n = xa_vsnprintf(line, sizeof(line), fmt, ap);
-	__builtin_va_end(ap);
-	size_t l = n < 0 ? 0 : XA_MIN((size_t)n, sizeof(line) - 1);
-	if (e->len + l + 1 > sizeof(e->buf))
-		emit_flush(e);
-	memcpy(e->buf + e->len, line, l);
-	e->len += l;
-}
 
 typedef struct {
 	bool general, summary, merged, arenas, bins, large;
@@ -169,30 +140,30 @@ static bool map_count_near(const xa_snap_t *s) {
 
 /* ---- human ---------------------------------------------------------- */
 
-static void print_summary(emit_t *e, const xa_snap_t *s) {
+static void print_summary(xa_writer_t *e, const xa_snap_t *s) {
 	char a[32], b[32], eta[160];
-	emit(e, "Where the memory is\n");
-	emit(e, "  resident set (RSS, from the kernel)      %12s\n", B(a, s->rss));
-	emit(e, "    in xalloc's mappings (mincore)         %12s  %3u%%\n", B(a, s->resident), pct(s->resident, s->rss));
-	emit(e, "    not the heap (stacks, code, files,     %12s  %3u%%\n", B(a, s->not_heap), pct(s->not_heap, s->rss));
-	emit(e, "      other allocators' mmaps)\n");
-	emit(e, "  the heap's bytes, by state\n");
-	emit(e, "    live application data                  %12s\n", B(a, s->allocated));
-	emit(e, "    size-class rounding and slab slack     %12s\n", B(a, s->slack));
-	emit(e, "      of which released (free slab pages)  %12s\n", B(a, s->all.slab_purged));
-	emit(e, "    thread caches                          %12s\n", B(a, s->tcache));
+	xa_wprintf(e, "Where the memory is\n");
+	xa_wprintf(e, "  resident set (RSS, from the kernel)      %12s\n", B(a, s->rss));
+	xa_wprintf(e, "    in xalloc's mappings (mincore)         %12s  %3u%%\n", B(a, s->resident), pct(s->resident, s->rss));
+	xa_wprintf(e, "    not the heap (stacks, code, files,     %12s  %3u%%\n", B(a, s->not_heap), pct(s->not_heap, s->rss));
+	xa_wprintf(e, "      other allocators' mmaps)\n");
+	xa_wprintf(e, "  the heap's bytes, by state\n");
+	xa_wprintf(e, "    live application data                  %12s\n", B(a, s->allocated));
+	xa_wprintf(e, "    size-class rounding and slab slack     %12s\n", B(a, s->slack));
+	xa_wprintf(e, "      of which released (free slab pages)  %12s\n", B(a, s->all.slab_purged));
+	xa_wprintf(e, "    thread caches                          %12s\n", B(a, s->tcache));
 	release_eta(s, eta, sizeof(eta));
-	emit(e, "    freed, awaiting release                %12s  (%s)\n", B(a, s->dirty), eta);
-	emit(e, "    lazily freed (MADV_FREE)               %12s  (%s still resident)\n", B(a, s->lazy),
+	xa_wprintf(e, "    freed, awaiting release                %12s  (%s)\n", B(a, s->dirty), eta);
+	xa_wprintf(e, "    lazily freed (MADV_FREE)               %12s  (%s still resident)\n", B(a, s->lazy),
 	    B(b, XA_MIN(s->lazyfree_resident, s->lazy)));
-	emit(e, "    metadata                               %12s  (%s mapped)\n", B(a, s->metadata_resident),
+	xa_wprintf(e, "    metadata                               %12s  (%s mapped)\n", B(a, s->metadata_resident),
 	    B(b, s->metadata));
-	emit(e, "  virtual: mapped %s", B(a, s->mapped));
-	emit(e, ", retained (unbacked, reusable) %s\n", B(a, s->retained));
-	emit(e, "  a purge plus thread-cache flush would return now: %s;", B(a, s->reclaimable));
-	emit(e, " pinned by live objects in partly used pages: %s\n",
+	xa_wprintf(e, "  virtual: mapped %s", B(a, s->mapped));
+	xa_wprintf(e, ", retained (unbacked, reusable) %s\n", B(a, s->retained));
+	xa_wprintf(e, "  a purge plus thread-cache flush would return now: %s;", B(a, s->reclaimable));
+	xa_wprintf(e, " pinned by live objects in partly used pages: %s\n",
 	    B(a, s->slack > s->all.slab_purged ? s->slack - s->all.slab_purged : 0));
-	emit(e, "  mappings: %zu of vm.max_map_count %zu%s\n", s->map_count, s->max_map_count,
+	xa_wprintf(e, "  mappings: %zu of vm.max_map_count %zu%s\n", s->map_count, s->max_map_count,
 	    map_count_near(s) ? "  WARNING: near the limit (mmap will fail)" : "");
 }
 
@@ -204,52 +175,52 @@ static const char *fmt_t(char *buf, size_t n, const xa_snap_t *s, uint64_t ns) {
 }
 
 /* The verdict and the peaks: the first lines of the report. */
-static void print_verdict(emit_t *e, const xa_snap_t *s) {
+static void print_verdict(xa_writer_t *e, const xa_snap_t *s) {
 	char a[32], b[32], t1[32], t2[32], v[400];
 	verdict(s, v, sizeof(v));
-	emit(e, "verdict: %s\n", v);
-	emit(e, "peaks: live data peaked at %s at t=%s (now %s); active %s at t=%s\n", B(a, s->peak_allocated),
+	xa_wprintf(e, "verdict: %s\n", v);
+	xa_wprintf(e, "peaks: live data peaked at %s at t=%s (now %s); active %s at t=%s\n", B(a, s->peak_allocated),
 	    fmt_t(t1, sizeof(t1), s, s->peak_allocated_ns), B(b, s->allocated), B(a, s->peak_active),
 	    fmt_t(t2, sizeof(t2), s, s->peak_active_ns));
-	emit(e, "       RSS peaked at %s (first seen at t=%s; now %s)\n", B(a, s->peak_resident),
+	xa_wprintf(e, "       RSS peaked at %s (first seen at t=%s; now %s)\n", B(a, s->peak_resident),
 	    fmt_t(t1, sizeof(t1), s, s->peak_resident_ns), B(b, s->rss));
 }
 
-static void print_general(emit_t *e, const xa_snap_t *s) {
+static void print_general(xa_writer_t *e, const xa_snap_t *s) {
 	char buf[XA_OPT_STRLEN];
-	emit(e, "version: %s  config: debug=%d stats=%d prof=%d prefix=\"%s\"\n", PACKAGE_VERSION, config_debug,
+	xa_wprintf(e, "version: %s  config: debug=%d stats=%d prof=%d prefix=\"%s\"\n", PACKAGE_VERSION, config_debug,
 	    config_stats, config_prof, XA_STRINGIFY(XALLOC_PREFIX));
-	emit(e, "options:");
+	xa_wprintf(e, "options:");
 	for (unsigned i = 0; i < xa_opt_count; i++) {
 		xa_opt_format(&xa_opt, &xa_opt_table[i], buf, sizeof(buf));
-		emit(e, " %s:%s", xa_opt_table[i].name, buf);
+		xa_wprintf(e, " %s:%s", xa_opt_table[i].name, buf);
 	}
-	emit(e, "\nthreads %zu, arenas %u, background thread %s (%llu runs), decay_ms %lld, purge %s\n", s->nthreads,
+	xa_wprintf(e, "\nthreads %zu, arenas %u, background thread %s (%llu runs), decay_ms %lld, purge %s\n", s->nthreads,
 	    s->narenas, s->bg_running ? "running" : s->bg_enabled ? "enabled" : "off", (unsigned long long)s->bg_runs,
 	    (long long)s->decay_ms, xa_opt_choice_name(XA_OPTI_purge, s->purge_policy));
-	emit(e, "totals:");
-#define X(name, kind, expr, doc) emit(e, " " #name "=%llu", (unsigned long long)(expr));
+	xa_wprintf(e, "totals:");
+#define X(name, kind, expr, doc) xa_wprintf(e, " " #name "=%llu", (unsigned long long)(expr));
 	XA_STATS_GLOBAL(X)
 #undef X
-	emit(e, "\n");
+	xa_wprintf(e, "\n");
 }
 
-static void print_arena(emit_t *e, const xa_snap_arena_t *sa, const char *title, sections_t sec) {
+static void print_arena(xa_writer_t *e, const xa_snap_arena_t *sa, const char *title, sections_t sec) {
 	char a[32];
-	emit(e, "\n%s:", title);
-#define X(name, kind, expr, doc) emit(e, " " #name "=%llu", (unsigned long long)(expr));
+	xa_wprintf(e, "\n%s:", title);
+#define X(name, kind, expr, doc) xa_wprintf(e, " " #name "=%llu", (unsigned long long)(expr));
 	XA_STATS_ARENA(X)
 #undef X
-	emit(e, "\n");
+	xa_wprintf(e, "\n");
 	if (sec.bins) {
-		emit(e, "  %8s %6s %10s %12s %12s %14s %10s %8s %8s\n", "bin", "size", "curregs", "nmalloc", "ndalloc",
+		xa_wprintf(e, "  %8s %6s %10s %12s %12s %14s %10s %8s %8s\n", "bin", "size", "curregs", "nmalloc", "ndalloc",
 		    "nrequests", "curslabs", "nslabs", "util%");
 		for (unsigned i = 0; i < SC_NSMALL; i++) {
 			const xa_bin_stats_t *b = &sa->bins[i];
 			if (b->nmalloc == 0 && b->curregs == 0)
 				continue;
 			size_t cap = b->curslabs * (size_t)xa_sc[i].nregs;
-			emit(e, "  %8u %6u %10zu %12llu %12llu %14llu %10zu %8llu %7u%%\n", i, xa_sc[i].size, b->curregs,
+			xa_wprintf(e, "  %8u %6u %10zu %12llu %12llu %14llu %10zu %8llu %7u%%\n", i, xa_sc[i].size, b->curregs,
 			    (unsigned long long)b->nmalloc, (unsigned long long)b->ndalloc,
 			    (unsigned long long)b->nrequests, b->curslabs, (unsigned long long)b->nslabs_total,
 			    pct(b->curregs, cap));
@@ -261,10 +232,10 @@ static void print_arena(emit_t *e, const xa_snap_arena_t *sa, const char *title,
 			if (sa->lnmalloc[j] == 0)
 				continue;
 			if (!head) {
-				emit(e, "  %8s %10s %12s %12s %10s\n", "large", "size", "nmalloc", "ndalloc", "cur");
+				xa_wprintf(e, "  %8s %10s %12s %12s %10s\n", "large", "size", "nmalloc", "ndalloc", "cur");
 				head = true;
 			}
-			emit(e, "  %8u %10s %12llu %12llu %10zu\n", j, B(a, xa_sc[SC_NSMALL + j].size),
+			xa_wprintf(e, "  %8u %10s %12llu %12llu %10zu\n", j, B(a, xa_sc[SC_NSMALL + j].size),
 			    (unsigned long long)sa->lnmalloc[j], (unsigned long long)sa->lndalloc[j], sa->lcur[j]);
 		}
 	}
@@ -278,9 +249,9 @@ static unsigned arenas_present(const xa_snap_t *s) {
 }
 
 /* Verdict and one-screen summary first, the detail tables after. */
-static void print_human(emit_t *e, const xa_snap_t *s, sections_t sec) {
+static void print_human(xa_writer_t *e, const xa_snap_t *s, sections_t sec) {
 	char t[32];
-	emit(e, "___ xalloc statistics: pid %d (%s), t=%s ___\n", s->pid, s->prog, fmt_t(t, sizeof(t), s, s->time_ns));
+	xa_wprintf(e, "___ xalloc statistics: pid %d (%s), t=%s ___\n", s->pid, s->prog, fmt_t(t, sizeof(t), s, s->time_ns));
 	if (sec.summary) {
 		print_verdict(e, s);
 		print_summary(e, s);
@@ -300,99 +271,99 @@ static void print_human(emit_t *e, const xa_snap_t *s, sections_t sec) {
 			print_arena(e, s->arenas[i], title, sec);
 		}
 	}
-	emit(e, "--- end of xalloc statistics ---\n");
+	xa_wprintf(e, "--- end of xalloc statistics ---\n");
 }
 
 /* ---- JSON ----------------------------------------------------------- */
 
 /* A JSON string: escapes quotes, backslashes and control characters. */
-static void emit_jstr(emit_t *e, const char *str) {
-	emit(e, "\"");
+static void emit_jstr(xa_writer_t *e, const char *str) {
+	xa_wprintf(e, "\"");
 	for (const char *p = str; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 		if (c == '"' || c == '\\')
-			emit(e, "\\%c", c);
+			xa_wprintf(e, "\\%c", c);
 		else if (c < 0x20)
-			emit(e, "\\u%04x", c);
+			xa_wprintf(e, "\\u%04x", c);
 		else
-			emit(e, "%c", c);
+			xa_wprintf(e, "%c", c);
 	}
-	emit(e, "\"");
+	xa_wprintf(e, "\"");
 }
 
-static void json_arena(emit_t *e, const xa_snap_arena_t *sa, sections_t sec) {
+static void json_arena(xa_writer_t *e, const xa_snap_arena_t *sa, sections_t sec) {
 	const char *sep = "";
-	emit(e, "{\"decay_ms\":%lld", (long long)sa->decay_ms);
-#define X(name, kind, expr, doc) emit(e, ",\"" #name "\":%llu", (unsigned long long)(expr));
+	xa_wprintf(e, "{\"decay_ms\":%lld", (long long)sa->decay_ms);
+#define X(name, kind, expr, doc) xa_wprintf(e, ",\"" #name "\":%llu", (unsigned long long)(expr));
 	XA_STATS_ARENA(X)
 #undef X
 	if (sec.bins) {
-		emit(e, ",\"bins\":[");
+		xa_wprintf(e, ",\"bins\":[");
 		for (unsigned i = 0; i < SC_NSMALL; i++) {
 			const xa_bin_stats_t *b = &sa->bins[i];
-			emit(e, "%s{\"size\":%u", sep, xa_sc[i].size);
-#define X(name, kind, expr, doc) emit(e, ",\"" #name "\":%llu", (unsigned long long)(expr));
+			xa_wprintf(e, "%s{\"size\":%u", sep, xa_sc[i].size);
+#define X(name, kind, expr, doc) xa_wprintf(e, ",\"" #name "\":%llu", (unsigned long long)(expr));
 			XA_STATS_BIN(X)
 #undef X
-			emit(e, "}");
+			xa_wprintf(e, "}");
 			sep = ",";
 		}
-		emit(e, "]");
+		xa_wprintf(e, "]");
 	}
 	if (sec.large) {
 		sep = "";
-		emit(e, ",\"lextents\":[");
+		xa_wprintf(e, ",\"lextents\":[");
 		for (unsigned j = 0; j < SC_NCLASSES - SC_NSMALL; j++) {
-			emit(e, "%s{\"size\":%u", sep, xa_sc[SC_NSMALL + j].size);
-#define X(name, kind, expr, doc) emit(e, ",\"" #name "\":%llu", (unsigned long long)(expr));
+			xa_wprintf(e, "%s{\"size\":%u", sep, xa_sc[SC_NSMALL + j].size);
+#define X(name, kind, expr, doc) xa_wprintf(e, ",\"" #name "\":%llu", (unsigned long long)(expr));
 			XA_STATS_LEXTENT(X)
 #undef X
-			emit(e, "}");
+			xa_wprintf(e, "}");
 			sep = ",";
 		}
-		emit(e, "]");
+		xa_wprintf(e, "]");
 	}
-	emit(e, "}");
+	xa_wprintf(e, "}");
 }
 
-static void print_json(emit_t *e, const xa_snap_t *s, sections_t sec) {
+static void print_json(xa_writer_t *e, const xa_snap_t *s, sections_t sec) {
 	char buf[XA_OPT_STRLEN], v[400];
-	emit(e, "{\"xalloc\":{\"version\":\"%s\",\"pid\":%d,\"program\":", PACKAGE_VERSION, s->pid);
+	xa_wprintf(e, "{\"xalloc\":{\"version\":\"%s\",\"pid\":%d,\"program\":", PACKAGE_VERSION, s->pid);
 	emit_jstr(e, s->prog);
-	emit(e, ",\"uptime_ms\":%llu", (unsigned long long)XA_PEAK_MS(s, s->time_ns));
+	xa_wprintf(e, ",\"uptime_ms\":%llu", (unsigned long long)XA_PEAK_MS(s, s->time_ns));
 	if (sec.general) {
-		emit(e, ",\"config\":{\"debug\":%s,\"stats\":%s,\"prof\":%s,\"prefix\":\"%s\"}",
+		xa_wprintf(e, ",\"config\":{\"debug\":%s,\"stats\":%s,\"prof\":%s,\"prefix\":\"%s\"}",
 		    config_debug ? "true" : "false", config_stats ? "true" : "false", config_prof ? "true" : "false",
 		    XA_STRINGIFY(XALLOC_PREFIX));
-		emit(e, ",\"opt\":{");
+		xa_wprintf(e, ",\"opt\":{");
 		for (unsigned i = 0; i < xa_opt_count; i++) {
 			const xa_opt_desc_t *d = &xa_opt_table[i];
 			xa_opt_format(&xa_opt, d, buf, sizeof(buf));
-			emit(e, "%s\"%s\":", i ? "," : "", d->name);
+			xa_wprintf(e, "%s\"%s\":", i ? "," : "", d->name);
 			if (d->type == XA_OPT_T_BOOL || d->type == XA_OPT_T_INT || d->type == XA_OPT_T_UNSIGNED ||
 			    d->type == XA_OPT_T_SIZE)
-				emit(e, "%s", buf);
+				xa_wprintf(e, "%s", buf);
 			else
 				emit_jstr(e, buf);
 		}
-		emit(e, "}");
+		xa_wprintf(e, "}");
 	}
-	emit(e, ",\"stats\":{\"epoch\":%llu", (unsigned long long)s->epoch);
-#define X(name, kind, expr, doc) emit(e, ",\"" #name "\":%llu", (unsigned long long)(expr));
+	xa_wprintf(e, ",\"stats\":{\"epoch\":%llu", (unsigned long long)s->epoch);
+#define X(name, kind, expr, doc) xa_wprintf(e, ",\"" #name "\":%llu", (unsigned long long)(expr));
 	XA_STATS_GLOBAL(X)
 #undef X
-	emit(e, ",\"decay_ms\":%lld,\"purge\":\"%s\",\"background_thread\":%s", (long long)s->decay_ms,
+	xa_wprintf(e, ",\"decay_ms\":%lld,\"purge\":\"%s\",\"background_thread\":%s", (long long)s->decay_ms,
 	    xa_opt_choice_name(XA_OPTI_purge, s->purge_policy), s->bg_enabled ? "true" : "false");
-	emit(e, ",\"map_count_near_limit\":%s", map_count_near(s) ? "true" : "false");
+	xa_wprintf(e, ",\"map_count_near_limit\":%s", map_count_near(s) ? "true" : "false");
 	if (sec.summary) {
 		verdict(s, v, sizeof(v));
-		emit(e, ",\"verdict\":");
+		xa_wprintf(e, ",\"verdict\":");
 		emit_jstr(e, v);
 	}
-	emit(e, ",\"arenas\":{");
+	xa_wprintf(e, ",\"arenas\":{");
 	const char *sep = "";
 	if (sec.merged) {
-		emit(e, "\"all\":");
+		xa_wprintf(e, "\"all\":");
 		json_arena(e, &s->all, sec);
 		sep = ",";
 	}
@@ -400,12 +371,12 @@ static void print_json(emit_t *e, const xa_snap_t *s, sections_t sec) {
 		for (unsigned i = 0; i < s->narenas; i++) {
 			if (s->arenas[i] == NULL)
 				continue;
-			emit(e, "%s\"%u\":", sep, i);
+			xa_wprintf(e, "%s\"%u\":", sep, i);
 			json_arena(e, s->arenas[i], sec);
 			sep = ",";
 		}
 	}
-	emit(e, "}}}}\n");
+	xa_wprintf(e, "}}}}\n");
 }
 
 /* ---- Prometheus ----------------------------------------------------- */
@@ -422,30 +393,30 @@ static void prom_name(char *out, size_t n, const char *prefix, const char *name,
 	xa_snprintf(out + l, n - l, "%s", suf);
 }
 
-static void prom_head(emit_t *e, const char *m, char kind, const char *doc) {
-	emit(e, "# HELP %s %s\n# TYPE %s %s\n", m, doc, m, kind == 'C' ? "counter" : "gauge");
+static void prom_head(xa_writer_t *e, const char *m, char kind, const char *doc) {
+	xa_wprintf(e, "# HELP %s %s\n# TYPE %s %s\n", m, doc, m, kind == 'C' ? "counter" : "gauge");
 }
 
-static void print_prom(emit_t *e, const xa_snap_t *s, sections_t sec) {
+static void print_prom(xa_writer_t *e, const xa_snap_t *s, sections_t sec) {
 	char m[128];
 	/* Whose: the program name as a label value (\\, " and newline escaped;
 	 * whoami already replaced control characters). */
-	emit(e, "# HELP xalloc_process_info the process these statistics are about\n"
+	xa_wprintf(e, "# HELP xalloc_process_info the process these statistics are about\n"
 	        "# TYPE xalloc_process_info gauge\nxalloc_process_info{pid=\"%d\",program=\"", s->pid);
 	for (const char *p = s->prog; *p; p++)
-		emit(e, *p == '\\' || *p == '"' ? "\\%c" : "%c", *p);
-	emit(e, "\"} 1\n");
+		xa_wprintf(e, *p == '\\' || *p == '"' ? "\\%c" : "%c", *p);
+	xa_wprintf(e, "\"} 1\n");
 #define X(name, kind, expr, doc)                                                        \
 	prom_name(m, sizeof(m), "xalloc_", #name, #kind[0]);                            \
 	prom_head(e, m, #kind[0], doc);                                                 \
 	if (#kind[0] == 'M')                                                            \
-		emit(e, "%s %llu.%03llu\n", m, (unsigned long long)(expr) / 1000,     \
+		xa_wprintf(e, "%s %llu.%03llu\n", m, (unsigned long long)(expr) / 1000,     \
 		    (unsigned long long)(expr) % 1000);                                 \
 	else                                                                            \
-		emit(e, "%s %llu\n", m, (unsigned long long)(expr));
+		xa_wprintf(e, "%s %llu\n", m, (unsigned long long)(expr));
 	XA_STATS_GLOBAL(X)
 #undef X
-	emit(e, "# HELP xalloc_epoch statistics snapshot number\n# TYPE xalloc_epoch gauge\nxalloc_epoch %llu\n",
+	xa_wprintf(e, "# HELP xalloc_epoch statistics snapshot number\n# TYPE xalloc_epoch gauge\nxalloc_epoch %llu\n",
 	    (unsigned long long)s->epoch);
 	if (sec.arenas || sec.merged) {
 		/* One family per field, one sample per arena (label arena="i" or "all"). */
@@ -455,12 +426,12 @@ static void print_prom(emit_t *e, const xa_snap_t *s, sections_t sec) {
 	prom_head(e, m, #kind[0], doc);                                                    \
 	if (sec.merged) {                                                                  \
 		sa = &s->all;                                                              \
-		emit(e, "%s{arena=\"all\"} %llu\n", m, (unsigned long long)(expr));        \
+		xa_wprintf(e, "%s{arena=\"all\"} %llu\n", m, (unsigned long long)(expr));        \
 	}                                                                                  \
 	for (unsigned i = 0; sec.arenas && i < s->narenas; i++) {                          \
 		if ((sa = s->arenas[i]) == NULL)                                           \
 			continue;                                                          \
-		emit(e, "%s{arena=\"%u\"} %llu\n", m, i, (unsigned long long)(expr));      \
+		xa_wprintf(e, "%s{arena=\"%u\"} %llu\n", m, i, (unsigned long long)(expr));      \
 	}
 		XA_STATS_ARENA(X)
 #undef X
@@ -473,7 +444,7 @@ static void print_prom(emit_t *e, const xa_snap_t *s, sections_t sec) {
 	prom_head(e, m, #kind[0], doc);                                                        \
 	for (unsigned i = 0; i < SC_NSMALL; i++) {                                             \
 		b = &s->all.bins[i];                                                           \
-		emit(e, "%s{size=\"%u\"} %llu\n", m, xa_sc[i].size, (unsigned long long)(expr)); \
+		xa_wprintf(e, "%s{size=\"%u\"} %llu\n", m, xa_sc[i].size, (unsigned long long)(expr)); \
 	}
 		XA_STATS_BIN(X)
 #undef X
@@ -484,7 +455,7 @@ static void print_prom(emit_t *e, const xa_snap_t *s, sections_t sec) {
 	prom_name(m, sizeof(m), "xalloc_lextent_", #name, #kind[0]);                                      \
 	prom_head(e, m, #kind[0], doc);                                                                   \
 	for (unsigned j = 0; j < SC_NCLASSES - SC_NSMALL; j++)                                            \
-		emit(e, "%s{size=\"%u\"} %llu\n", m, xa_sc[SC_NSMALL + j].size, (unsigned long long)(expr));
+		xa_wprintf(e, "%s{size=\"%u\"} %llu\n", m, xa_sc[SC_NSMALL + j].size, (unsigned long long)(expr));
 		XA_STATS_LEXTENT(X)
 #undef X
 	}
@@ -492,10 +463,7 @@ static void print_prom(emit_t *e, const xa_snap_t *s, sections_t sec) {
 
 void xa_stats_print_snap(const xa_snap_t *s, void (*write_cb)(void *, const char *), void *cbopaque,
     const char *opts) {
-	emit_t e;
-	e.cb = write_cb;
-	e.opaque = cbopaque;
-	e.len = 0;
+	xa_writer_t e = {.sink = write_cb, .opaque = cbopaque};
 	sections_t sec = parse_opts(opts);
 	if (strchr(opts, 'J'))
 		print_json(&e, s, sec);
@@ -503,5 +471,5 @@ void xa_stats_print_snap(const xa_snap_t *s, void (*write_cb)(void *, const char
 		print_prom(&e, s, sec);
 	else
 		print_human(&e, s, sec);
-	emit_flush(&e);
+	xa_wflush(&e);
 }

@@ -164,6 +164,33 @@ int xa_snprintf(char *buf, size_t n, const char *fmt, ...) {
 	return r;
 }
 
+void xa_wflush(xa_writer_t *w) {
+	if (w->len) {
+		w->buf[w->len] = '\0';
+		w->sink(w->opaque, w->buf);
+		w->len = 0;
+	}
+}
+
+void xa_wprintf(xa_writer_t *w, const char *fmt, ...) {
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = xa_vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	size_t l = n < 0 ? 0 : XA_MIN((size_t)n, sizeof(line) - 1);
+	if (w->len + l + 1 > sizeof(w->buf)) /* + 1: the NUL of the chunk */
+		xa_wflush(w);
+	memcpy(w->buf + w->len, line, l);
+	w->len += l;
+}
+
+void xa_fd_sink(void *opaque, const char *text) {
+	xa_fd_sink_t *s = opaque;
+	if (!s->err && xa_os_write_all(s->fd, text, strlen(text)))
+		s->err = true;
+}
+
 void xa_message(const char *fmt, ...) {
 	char buf[512];
 	size_t off = (size_t)xa_snprintf(buf, sizeof(buf), "xalloc: ");
