@@ -35,30 +35,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#define CHILD_NAME "xchild"
+#include "child.h"
+
 #define KiB ((size_t)1024)
 #define MiB ((size_t)1024 * 1024)
 
 /* ------------------------------------------------------------- utilities */
-
-static void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-static void fail(const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        n = 0;
-    if (n > (int)sizeof buf - 2)
-        n = (int)sizeof buf - 2;
-    buf[n++] = '\n';
-    /* write(2) directly: stdio may need the allocator that just failed */
-    fflush(stdout);
-    (void)!write(2, "xchild: FAIL: ", 14);
-    (void)!write(2, buf, (size_t)n);
-    _exit(1);
-}
 
 /* A failed check after which the mode can usefully go on: reported now,
  * exit status 1 at the end (see soft_failures). */
@@ -75,28 +58,7 @@ static void soft_fail(const char *fmt, ...)
     soft_failures++;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static uint64_t rnd_next(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
+static void sleep_ms(long ms) { sleep_us(ms * 1000); }
 
 static uint64_t mix64(uint64_t x)
 {
@@ -750,28 +712,13 @@ static int mode_fork(int argc, char **argv)
             fork_child_work(round);
             exit(0);
         }
-        double until = now() + deadline_s;
-        int status = 0;
-        for (;;) {
-            pid_t w = waitpid(pid, &status, WNOHANG);
-            if (w == pid)
-                break;
-            if (w < 0)
-                fail("waitpid: %s", strerror(errno));
-            if (now() > until) {
-                kill(pid, SIGKILL);
-                waitpid(pid, &status, 0);
-                fprintf(stderr, "xchild: FAIL: fork child %d did not finish within %.0fs (deadlock?)\n", round,
-                        deadline_s);
-                failed = 1;
-                break;
-            }
-            sleep_ms(1);
-        }
-        if (!failed && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-            fprintf(stderr, "xchild: FAIL: fork child %d: %s %d\n", round,
-                    WIFEXITED(status) ? "exit status" : "killed by signal",
-                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+        int status = wait_deadline(pid, deadline_s);
+        if (status == -1) {
+            fprintf(stderr, "xchild: FAIL: fork child %d did not finish within %.0fs (deadlock?)\n", round,
+                    deadline_s);
+            failed = 1;
+        } else if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+            fprintf(stderr, "xchild: FAIL: fork child %d: %s\n", round, describe(status));
             failed = 1;
         }
     }
@@ -795,6 +742,8 @@ static int mode_fork(int argc, char **argv)
 
 static void **oom_arr;
 static size_t oom_cap, oom_limit;
+/* What a failed posix_memalign must leave in *memptr. */
+#define OOM_SENTINEL ((void *)(uintptr_t)0x5e17)
 
 /* Allocate n-byte blocks until malloc fails; returns the count. */
 static size_t fill_until_null(size_t start, size_t n, const char *what)
@@ -827,9 +776,10 @@ static void free_range(size_t from, size_t to)
     }
 }
 
-static int mode_oom(int argc, char **argv)
+/* Limit the address space to what is mapped now plus headroom, after
+ * warming up the allocator and stdio. */
+static void oom_setup(size_t headroom)
 {
-    size_t headroom = arg_size(argc, argv, 1, 256) * MiB;
     oom_cap = headroom / 32 + 100000;
     oom_arr = mmap(NULL, oom_cap * sizeof(void *), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
@@ -848,29 +798,39 @@ static int mode_oom(int argc, char **argv)
     if (setrlimit(RLIMIT_AS, &rl))
         fail("setrlimit: %s", strerror(errno));
 
-    /* 1. 1 MiB, 64 KiB, 32 B blocks until NULL */
+}
+
+/* 1. 1 MiB, 64 KiB, 32 B blocks until NULL; calloc, realloc(NULL) and
+ * aligned requests fail cleanly too.  Returns how many 1 MiB blocks fit. */
+static size_t oom_exhaust(size_t headroom)
+{
     size_t n1 = fill_until_null(0, 1 * MiB, "1 MiB blocks");
     size_t n2 = fill_until_null(n1, 64 * KiB, "64 KiB blocks");
     size_t n3 = fill_until_null(n1 + n2, 32, "32 B blocks");
     if (n1 < 128)
         fail("only %zu 1 MiB blocks fit in %zu MiB of address space", n1, headroom / MiB);
-    /* calloc, realloc(NULL), aligned requests fail cleanly too */
     errno = 0;
     if (calloc(1, 1 * MiB) != NULL || errno != ENOMEM)
         fail("calloc(1 MiB) under exhaustion: not NULL/ENOMEM (errno %d)", errno);
     errno = 0;
     if (realloc(NULL, 2 * MiB) != NULL || errno != ENOMEM)
         fail("realloc(NULL, 2 MiB) under exhaustion: not NULL/ENOMEM (errno %d)", errno);
-    void *sentinel = (void *)(uintptr_t)0x5e17, *ap = sentinel;
+    void *ap = OOM_SENTINEL;
     int rc = posix_memalign(&ap, 2 * MiB, 1 * MiB);
-    if (rc != ENOMEM || ap != sentinel)
+    if (rc != ENOMEM || ap != OOM_SENTINEL)
         fail("posix_memalign under exhaustion = %d (want ENOMEM), memptr %s", rc,
-             ap == sentinel ? "untouched" : "changed");
+             ap == OOM_SENTINEL ? "untouched" : "changed");
     free_range(0, n1 + n2 + n3);
 
-    /* 2. the same amount fits again */
+    return n1;
+}
+
+/* 2. after freeing everything the same amount fits again, as 1 MiB and as
+ * 32 B blocks. */
+static void oom_refill(size_t n1)
+{
     size_t n1b = fill_until_null(0, 1 * MiB, "1 MiB blocks, again");
-    printf("oom: 1 MiB x %zu, 64 KiB x %zu, 32 B x %zu; after freeing: 1 MiB x %zu\n", n1, n2, n3, n1b);
+    printf("oom: after freeing: 1 MiB x %zu\n", n1b);
     if (n1b + 2 < n1)
         soft_fail("after freeing everything only %zu 1 MiB blocks fit again (first time %zu)", n1b, n1);
     free_range(0, n1b);
@@ -881,19 +841,23 @@ static int mode_oom(int argc, char **argv)
         soft_fail("after freeing everything only %zu 32 B blocks (%zu MiB) fit, though %zu MiB fit as 1 MiB blocks",
                   n3b, n3b * 32 / MiB, n1);
 
-    /* 3. posix_memalign with 2 MiB alignment until ENOMEM, twice */
+}
+
+/* 3. posix_memalign with 2 MiB alignment until ENOMEM, twice. */
+static void oom_aligned(void)
+{
     size_t na[2];
     for (int round = 0; round < 2; round++) {
         size_t i = 0;
         for (;;) {
             if (i >= oom_cap)
                 fail("too many aligned blocks");
-            void *p = sentinel;
-            rc = posix_memalign(&p, 2 * MiB, 1 * MiB);
+            void *p = OOM_SENTINEL;
+            int rc = posix_memalign(&p, 2 * MiB, 1 * MiB);
             if (rc) {
                 if (rc != ENOMEM)
                     fail("posix_memalign(2 MiB, 1 MiB) = %d under the limit, want ENOMEM", rc);
-                if (p != sentinel)
+                if (p != OOM_SENTINEL)
                     fail("failed posix_memalign changed *memptr");
                 break;
             }
@@ -909,7 +873,11 @@ static int mode_oom(int argc, char **argv)
     if (na[0] < 32 || na[1] + 2 < na[0])
         soft_fail("2 MiB-aligned 1 MiB blocks: %zu fit, then %zu", na[0], na[1]);
 
-    /* 4. a huge block (above any chunk size) fits again, too */
+}
+
+/* 4. a huge block (above any chunk size) fits again, too. */
+static void oom_huge(size_t n1)
+{
     {
         const size_t hs[] = {8 * MiB, 64 * MiB};
         for (size_t k = 0; k < 2; k++) {
@@ -925,20 +893,17 @@ static int mode_oom(int argc, char **argv)
         }
     }
 
-    /* 5. realloc failing under the limit leaves the old block intact */
-    size_t bign = 3 * MiB + 5, smalln = 1000;
-    unsigned char *big = malloc(bign), *small = malloc(smalln);
-    if (!big || !small)
-        fail("after freeing everything, malloc(%zu) = %p, malloc(%zu) = %p", bign, (void *)big, smalln,
-             (void *)small);
-    pat_fill(big, bign, 0xb16);
-    pat_fill(small, smalln, 0x5a11);
-    size_t nf = fill_until_null(0, 1 * MiB, "fillers");
-    nf += fill_until_null(nf, 64 * KiB, "fillers");
+}
+
+/* 5a. with the address space refilled, realloc of big and small to ever
+ * smaller targets: each either fails with ENOMEM leaving the old block
+ * intact, or succeeds keeping the content.  Returns how many failed. */
+static int oom_realloc_under_limit(unsigned char **big, size_t bign, unsigned char **small, size_t smalln)
+{
     const size_t targets[] = {64 * MiB, 32 * MiB, 8 * MiB, 5 * MiB, 2 * MiB};
     int nfailed = 0;
     for (size_t k = 0; k < sizeof targets / sizeof targets[0]; k++) {
-        unsigned char **pp[2] = {&big, &small};
+        unsigned char **pp[2] = {big, small};
         size_t pn[2] = {bign, smalln};
         uint64_t pk[2] = {0xb16, 0x5a11};
         for (int j = 0; j < 2; j++) {
@@ -974,9 +939,25 @@ static int mode_oom(int argc, char **argv)
             nfailed++;
         }
     }
+    return nfailed;
+}
+
+/* 5. realloc failing under the limit leaves the old block intact; with
+ * the fillers gone, growing works again and keeps the content. */
+static void oom_realloc(void)
+{
+    size_t bign = 3 * MiB + 5, smalln = 1000;
+    unsigned char *big = malloc(bign), *small = malloc(smalln);
+    if (!big || !small)
+        fail("after freeing everything, malloc(%zu) = %p, malloc(%zu) = %p", bign, (void *)big, smalln,
+             (void *)small);
+    pat_fill(big, bign, 0xb16);
+    pat_fill(small, smalln, 0x5a11);
+    size_t nf = fill_until_null(0, 1 * MiB, "fillers");
+    nf += fill_until_null(nf, 64 * KiB, "fillers");
+    int nfailed = oom_realloc_under_limit(&big, bign, &small, smalln);
     printf("oom: %d reallocs failed under the limit, old blocks intact\n", nfailed);
     free_range(0, nf);
-    /* with the fillers gone, growing works again and keeps the content */
     errno = 0;
     unsigned char *q = realloc(big, 64 * MiB);
     if (!q) {
@@ -994,6 +975,17 @@ static int mode_oom(int argc, char **argv)
     if (!q || pat_check(q, smalln, 0x5a11) != (size_t)-1)
         fail("small block damaged, or cannot grow it to 20 KiB");
     free(q);
+}
+
+static int mode_oom(int argc, char **argv)
+{
+    size_t headroom = arg_size(argc, argv, 1, 256) * MiB;
+    oom_setup(headroom);
+    size_t n1 = oom_exhaust(headroom);
+    oom_refill(n1);
+    oom_aligned();
+    oom_huge(n1);
+    oom_realloc();
     if (soft_failures)
         return 1;
     printf("oom: ok\n");

@@ -39,48 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-static void fail(const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        n = 0;
-    if (n > (int)sizeof buf - 2)
-        n = (int)sizeof buf - 2;
-    buf[n++] = '\n';
-    fflush(stdout);
-    (void)!write(2, "xfork: FAIL: ", 13);
-    (void)!write(2, buf, (size_t)n);
-    _exit(1);
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void sleep_us(long us)
-{
-    struct timespec ts = {us / 1000000, (us % 1000000) * 1000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
+#define CHILD_NAME "xfork"
+#include "child.h"
 
 /* Fill the calling thread's cache: allocate n blocks of mixed small sizes,
  * write them, free them all. */
@@ -91,7 +51,7 @@ static void fill_cache(unsigned n, uint64_t seed)
         n = 512;
     seed |= 1;
     for (unsigned i = 0; i < n; i++) {
-        size_t sz = 16 + rnd(&seed) % 2048;
+        size_t sz = 16 + rnd_next(&seed) % 2048;
         p[i] = malloc(sz);
         if (!p[i])
             fail("malloc(%zu)", sz);
@@ -107,7 +67,7 @@ static void child_work(uint64_t seed)
     unsigned char *keep[64] = {0};
     seed |= 1;
     for (int i = 0; i < 2000; i++) {
-        uint64_t r = rnd(&seed);
+        uint64_t r = rnd_next(&seed);
         int k = (int)(r >> 58);
         if (keep[k]) {
             size_t n = (size_t)keep[k][0] * 16 + 1;
@@ -125,39 +85,6 @@ static void child_work(uint64_t seed)
     }
     for (int k = 0; k < 64; k++)
         free(keep[k]);
-}
-
-/* Wait for pid up to secs; on a hang kill it and return -1, else the
- * waitpid status. */
-static int wait_deadline(pid_t pid, double secs)
-{
-    double until = now() + secs;
-    int st = 0;
-    for (;;) {
-        pid_t w = waitpid(pid, &st, WNOHANG);
-        if (w == pid)
-            return st;
-        if (w < 0 && errno != EINTR)
-            fail("waitpid: %s", strerror(errno));
-        if (now() > until) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            return -1;
-        }
-        sleep_us(500);
-    }
-}
-
-static const char *describe(int st)
-{
-    static char buf[64];
-    if (st == -1)
-        return "hung (killed at the deadline)";
-    if (WIFEXITED(st))
-        snprintf(buf, sizeof buf, "exit status %d", WEXITSTATUS(st));
-    else
-        snprintf(buf, sizeof buf, "killed by signal %d", WTERMSIG(st));
-    return buf;
 }
 
 /* ------------------------------------------------------------ mode claim */
@@ -272,8 +199,8 @@ static void *storm_idler(void *arg)
 {
     uint64_t seed = (uintptr_t)arg * 7919 + 13;
     while (!atomic_load_explicit(&storm_stop, memory_order_relaxed)) {
-        fill_cache(64 + (unsigned)(rnd(&seed) % 256), rnd(&seed));
-        sleep_us(500 + (long)(rnd(&seed) % 4000));
+        fill_cache(64 + (unsigned)(rnd_next(&seed) % 256), rnd_next(&seed));
+        sleep_us(500 + (long)(rnd_next(&seed) % 4000));
     }
     return NULL;
 }
@@ -285,9 +212,9 @@ static void *storm_forker(void *arg)
     (void)arg;
     uint64_t seed = 4242;
     for (int i = 0; i < storm_n; i++) {
-        fill_cache(32 + (unsigned)(rnd(&seed) % 128), rnd(&seed));
+        fill_cache(32 + (unsigned)(rnd_next(&seed) % 128), rnd_next(&seed));
         /* idle long enough (decay_ms:1) to be a reclaim candidate */
-        sleep_us(1000 + (long)(rnd(&seed) % 2000));
+        sleep_us(1000 + (long)(rnd_next(&seed) % 2000));
         pid_t pid = fork();
         if (pid < 0)
             fail("fork %d: %s", i, strerror(errno));

@@ -61,24 +61,6 @@ static void load_names(void)
     cr_assert_gt(nnames, 80, "only %d names", nnames);
 }
 
-static size_t type_size(const char *t)
-{
-    if (!strcmp(t, "bool"))
-        return sizeof(bool);
-    if (!strcmp(t, "unsigned"))
-        return sizeof(unsigned);
-    if (!strcmp(t, "size_t"))
-        return sizeof(size_t);
-    if (!strcmp(t, "uint64_t"))
-        return sizeof(uint64_t);
-    if (!strcmp(t, "ssize_t"))
-        return sizeof(ssize_t);
-    if (!strcmp(t, "const char *"))
-        return sizeof(const char *);
-    cr_assert(!strcmp(t, "void"), "unknown type %s", t);
-    return 0;
-}
-
 /* Replace <i> and <j> with indices. */
 static void instantiate(const char *pat, size_t i, size_t j, char *out, size_t n)
 {
@@ -103,7 +85,8 @@ Test(ctl, every_name_reads_and_checks_lengths)
     for (int k = 0; k < nnames; k++) {
         char nm[256];
         instantiate(names[k].name, 0, 0, nm, sizeof(nm));
-        size_t sz = type_size(names[k].type);
+        size_t sz = ctl_type_size(names[k].type);
+        cr_assert_neq(sz, SIZE_MAX, "%s: unknown type %s", nm, names[k].type);
         unsigned char buf[16], buf2[16];
         if (sz == 0) { /* action: no arguments, or EINVAL */
             cr_assert_eq(xallocctl(nm, NULL, NULL, NULL, 0), 0, "%s", nm);

@@ -72,22 +72,6 @@ static void collect_opt(void *arg, const char *n, const char *t, const char *rw,
     nopts++;
 }
 
-static size_t size_of(const char *t)
-{
-    if (!strcmp(t, "bool"))
-        return sizeof(bool);
-    if (!strcmp(t, "unsigned"))
-        return sizeof(unsigned);
-    if (!strcmp(t, "size_t"))
-        return sizeof(size_t);
-    if (!strcmp(t, "ssize_t"))
-        return sizeof(ssize_t);
-    if (!strcmp(t, "const char *"))
-        return sizeof(const char *);
-    cr_assert_fail("unexpected option type %s", t);
-    return 0;
-}
-
 Test(docs, one_type_per_option)
 {
     xt_free(xt_malloc(1));
@@ -113,7 +97,8 @@ Test(docs, one_type_per_option)
             ssize_t s;
             const char *str;
         } v;
-        size_t l = size_of(t);
+        size_t l = ctl_type_size(t);
+        cr_assert(l != 0 && l != SIZE_MAX, "unexpected option type %s", t);
         cr_expect_eq(xallocctl(name, &v, &l, NULL, 0), 0, "%s read as %s", name, t);
     }
     /* the sentence that used to be repeated on every opt.* entry */

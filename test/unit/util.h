@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "xt.h"
+#include "xt_rnd.h"
 
 #define KiB ((size_t)1024)
 #define MiB ((size_t)1024 * 1024)
@@ -31,6 +32,28 @@ static inline void sb_write(void *o, const char *s)
     b->p = realloc(b->p, b->n + l + 1);
     memcpy(b->p + b->n, s, l + 1);
     b->n += l;
+}
+
+/* The size of a value of a ctl type as xa_ctl_names names it: 0 for
+ * "void" (an action), SIZE_MAX for a type it does not know. */
+static inline size_t ctl_type_size(const char *t)
+{
+    static const struct {
+        const char *name;
+        size_t size;
+    } types[] = {
+        {"void", 0},
+        {"bool", sizeof(bool)},
+        {"unsigned", sizeof(unsigned)},
+        {"size_t", sizeof(size_t)},
+        {"uint64_t", sizeof(uint64_t)},
+        {"ssize_t", sizeof(ssize_t)},
+        {"const char *", sizeof(const char *)},
+    };
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcmp(t, types[i].name) == 0)
+            return types[i].size;
+    return SIZE_MAX;
 }
 
 /* Every pointer xalloc returns is aligned to at least this. */
@@ -97,15 +120,5 @@ static inline size_t first_not(const void *b, int c, size_t n)
     return (size_t)-1;
 }
 
-/* xorshift64*: deterministic pseudo-random numbers. */
-static inline uint64_t rnd_next(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
 
 #endif
