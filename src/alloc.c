@@ -158,8 +158,7 @@ void *xa_malloc_slow(size_t size) {
 }
 
 void *xa_malloc(size_t size) {
-	void *p;
-	return likely(xa_tcache_malloc_fast(size, &p)) ? p : xa_malloc_slow(size);
+	return xa_tcache_malloc(size);
 }
 
 void *xa_calloc(size_t n, size_t size) {
@@ -338,9 +337,7 @@ void xa_free_slow(void *ptr) {
 }
 
 void xa_free(void *ptr) {
-	if (likely(xa_tcache_free_fast(ptr)))
-		return;
-	xa_free_slow(ptr);
+	xa_tcache_free(ptr);
 }
 
 void xa_free_sized(void *ptr, size_t size) {

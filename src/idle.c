@@ -10,22 +10,40 @@
  *  1. Eligible: the owner's allocated/deallocated counters have not moved
  *     for decay_ms, and its cache holds something.
  *  2. The owner must be blocked in the kernel: /proc/self/task/TID/status
- *     says State S (interruptible sleep, in a system call), its in_slow flag
- *     is clear -- every fast and slow path that touches the cache sets it
- *     first, so a thread blocked on a lock inside a slow path, or sleeping
- *     in a signal handler that interrupted a fast path, is seen busy -- and
- *     we note its context-switch count.  A sleeping task's earlier stores
- *     are visible: the kernel puts a full barrier between setting the sleep
- *     state and switching away.
- *  3. We set reclaim = 1 and make the owner's fast paths miss (nbins = 0,
- *     next_event = 0), then a full fence, then read the status again.  If
- *     the owner still sleeps and its context-switch count has not moved, it
- *     has not run since step 2: it will see our stores when it next runs,
- *     and until we finish it waits in xa_tsd_enter.  We flush its bins.
- *     Otherwise it may be running old fast-path code on its bins: we touch
- *     nothing.
+ *     says State S (interruptible sleep, in a system call), it is not busy
+ *     (below), and we note its context-switch count.  A sleeping task's
+ *     earlier stores are visible: the kernel puts a full barrier between
+ *     setting the sleep state and switching away.
+ *  3. We set reclaim = 1 and make the owner's fast paths miss (next_event
+ *     = 0 for malloc; for free nbins = 0 and every bin's magic 0, see
+ *     xa_tcache_uncache), then a full fence, then read the status again.
+ *     If the owner still sleeps, is not busy, and its context-switch count
+ *     has not moved, it has not run since step 2: it will see our stores
+ *     when it next runs, and until we finish it waits in xa_tsd_enter.  We
+ *     flush its bins.  Otherwise it may be running old fast-path code on
+ *     its bins: we touch nothing.
  *  4. reclaim = 2: the owner's next slow path (every fast path now misses
  *     into one) restores nbins and next_event and clears the flag.
+ *
+ * Busy.  A thread that sleeps inside the allocator may hold bin state in
+ * registers (a slow path blocked on a lock; a fast path interrupted by a
+ * signal handler that then blocks), so step 3 must not flush under it.
+ * Slow paths set in_slow (xa_tsd_enter / xa_tsd_leave).  The fast paths
+ * store no flag of their own: each stores one busy mark instead, the value
+ * of the counter it will advance (amark = allocated for malloc, dmark =
+ * deallocated for free), before it reads any bin field, and its last store
+ * is that counter, advanced by the class size (never 0).  Counters only
+ * grow, so mark == counter holds exactly from the mark to the commit: a
+ * path that has not marked yet has read nothing; after its commit it
+ * writes nothing more.  A miss resets the mark (XA_MARK_NONE) before its
+ * slow path.  So "busy" = in_slow || amark == allocated || dmark ==
+ * deallocated, read while the owner sleeps (stable and visible then);
+ * compiler fences keep the mark first and the commit last, and an
+ * interrupted thread stops on an instruction boundary.  One store per call
+ * instead of two (enter, leave); the marks never give a false "busy" after
+ * a completed call, so an idle cache is always reclaimed.  As with the
+ * flag before, a handler that itself calls the allocator after
+ * interrupting it is outside the guarantee (neither is async-signal-safe).
  *
  * Steps 1-3 run under the registry lock (tsd.c), so the thread cannot exit
  * underneath; the flush itself runs after the lock is dropped, and the
@@ -37,7 +55,7 @@
  * claim (reclaim == 1) it would wait on for ever.  Three guards:
  *  - The prepare handler's first step, before any allocator lock, is
  *    xa_tsd_enter on the forking thread: it sets in_slow (so no claim can
- *    succeed from then on: step 3 rechecks in_slow and the switch count)
+ *    succeed from then on: step 3 rechecks busy and the switch count)
  *    and waits until a claim already made is finished.  The reclaimer is
  *    never blocked by the forking thread then: it holds no allocator lock
  *    yet (a lock held by another forking thread is released when that
@@ -57,7 +75,9 @@
  *    through a bin, so the owner takes its cache back empty, abandoning
  *    the objects (a bounded leak; nothing can be handed out twice).  With
  *    the reclaimer alive the wait lasts one flush: the owner holds no lock
- *    the flush needs (claims happen only while in_slow is clear).
+ *    the flush needs (claims happen only while it is not busy).  The fork
+ *    handlers leave the busy marks alone: a fork from a handler that
+ *    interrupted a fast path keeps that path marked in the child.
  *
  * Test hook: XALLOC_TEST_IDLE_HOLD="W,R" (two file descriptors, ignored
  * in setuid processes) makes the background thread write the claimed
@@ -86,7 +106,7 @@ void xa_idle_owner_wait(xa_tsd_t *t) {
 		sched_yield();
 	}
 	if (atomic_load_explicit(&t->reclaim, memory_order_acquire) == 2) {
-		t->nbins = t->stacks ? xa_tcache_nbins : 0;
+		xa_tcache_recache(t);
 		t->next_event = t->allocated + TCACHE_GC_INTERVAL;
 		atomic_store_explicit(&t->reclaim, 0, memory_order_release);
 	}
@@ -141,6 +161,15 @@ static void idle_test_hold(const xa_tsd_t *t) {
 	if (write(hold_w, &tid, sizeof(tid)) == (ssize_t)sizeof(tid))
 		while (read(hold_r, &c, 1) < 0 && errno == EINTR)
 			;
+}
+
+/* Is t inside the allocator: a slow path (in_slow) or a fast path (its busy
+ * mark equals the counter it will advance; see XA_FAST_MARK in tcache.h)?
+ * Racy reads of the owner's plain stores; meaningful while it sleeps. */
+static bool owner_busy(xa_tsd_t *t) {
+	return XA_RELAXED_LOAD(t->in_slow) ||
+	    XA_RELAXED_LOAD(t->amark) == XA_RELAXED_LOAD(t->allocated) ||
+	    XA_RELAXED_LOAD(t->dmark) == XA_RELAXED_LOAD(t->deallocated);
 }
 
 /* Reads State and the context-switch total of a thread; false on error. */
@@ -205,14 +234,14 @@ static void idle_visit(xa_tsd_t *t, void *arg) {
 	}
 	char st;
 	uint64_t sw1, sw2;
-	if (!task_status(t->tid, &st, &sw1) || st != 'S' || XA_RELAXED_LOAD(t->in_slow))
+	if (!task_status(t->tid, &st, &sw1) || st != 'S' || owner_busy(t))
 		goto later;
 	t->reclaim_pid = getpid();
 	atomic_store(&t->reclaim, 1);
-	XA_RELAXED_STORE(t->nbins, 0);
+	xa_tcache_uncache(t);
 	XA_RELAXED_STORE(t->next_event, 0);
 	atomic_thread_fence(memory_order_seq_cst);
-	if (!task_status(t->tid, &st, &sw2) || st != 'S' || sw2 != sw1 || XA_RELAXED_LOAD(t->in_slow)) {
+	if (!task_status(t->tid, &st, &sw2) || st != 'S' || sw2 != sw1 || owner_busy(t)) {
 		atomic_store(&t->reclaim, 2);
 		goto later;
 	}

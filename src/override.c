@@ -15,18 +15,9 @@
 #include <malloc.h>
 #include <stdlib.h>
 
-XA_EXPORT void *XA_SYM(malloc)(size_t size) {
-	void *p;
-	if (likely(xa_tcache_malloc_fast(size, &p)))
-		return p;
-	return xa_malloc_slow(size);
-}
+XA_EXPORT void *XA_SYM(malloc)(size_t size) { return xa_tcache_malloc(size); }
 
-XA_EXPORT void XA_SYM(free)(void *ptr) {
-	if (likely(xa_tcache_free_fast(ptr)))
-		return;
-	xa_free_slow(ptr);
-}
+XA_EXPORT void XA_SYM(free)(void *ptr) { xa_tcache_free(ptr); }
 
 XA_EXPORT void *XA_SYM(calloc)(size_t n, size_t size) { return xa_calloc(n, size); }
 

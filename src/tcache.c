@@ -24,6 +24,13 @@
 
 unsigned xa_tcache_nbins;
 uint32_t xa_tcache_fmagic[SC_NCLASSES];
+uint16_t xa_tcache_binoff[SC_NLOOKUP];
+/* The checked free fast path indexes bins[] by the page entry's class byte
+ * as a signed char (see xa_tcache_free). */
+_Static_assert(SC_NCLASSES < 128 && (int8_t)PCLASS_NONE == -1 && (int8_t)PCLASS_SAMPLED == -2,
+    "classes are non-negative as signed chars; the two markers are -1 and -2");
+_Static_assert(offsetof(xa_tsd_t, bins) == offsetof(xa_tsd_t, nocache) + 2 * sizeof(xa_cbin_t),
+    "nocache[] sits right below bins[]");
 static uint16_t tcache_cap[SC_NCLASSES];
 static size_t tcache_slots;
 static xa_pool_t stacks_pool;
@@ -66,6 +73,8 @@ void xa_tcache_boot(void) {
 		xa_tcache_fmagic[i] = UINT32_MAX / d + 1; /* ceil(2^32 / d) for any d >= 2 */
 	}
 	stacks_pool.size = XA_MAX(tcache_slots, 1) * sizeof(void *);
+	for (unsigned i = 0; i < SC_NLOOKUP; i++)
+		xa_tcache_binoff[i] = (uint16_t)(xa_sc_lookup[i] * sizeof(xa_cbin_t));
 }
 
 size_t xa_tcache_meta_bytes(void) { return (stacks_pool.nused + stacks_pool.nfree) * stacks_pool.size; }
@@ -97,11 +106,27 @@ bool xa_tcache_init(xa_tsd_t *t) {
 	return false;
 }
 
+/* Make every free fast path of t miss (nbins 0, every bin's magic 0); the
+ * owner's next slow path restores them with xa_tcache_recache. */
+void xa_tcache_uncache(xa_tsd_t *t) {
+	XA_RELAXED_STORE(t->nbins, 0);
+	for (unsigned i = 0; i < xa_tcache_nbins; i++)
+		XA_RELAXED_STORE(t->bins[i].fmagic, 0);
+}
+
+void xa_tcache_recache(xa_tsd_t *t) {
+	if (t->stacks == NULL)
+		return;
+	for (unsigned i = 0; i < xa_tcache_nbins; i++)
+		t->bins[i].fmagic = xa_tcache_fmagic[i];
+	t->nbins = xa_tcache_nbins;
+}
+
 void xa_tcache_destroy(xa_tsd_t *t) {
 	if (t->stacks == NULL)
 		return;
 	xa_tcache_flush_all(t);
-	t->nbins = 0;
+	xa_tcache_uncache(t);
 	xa_pool_put(&stacks_pool, t->stacks);
 	XA_RELAXED_STORE(t->stacks, NULL);
 	/* The bins stay as the flush left them, empty (head == lw): the

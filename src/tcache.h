@@ -32,13 +32,14 @@
  */
 typedef struct {
 	void **head;        /* next free slot */
-	uint32_t fmagic;    /* free check, see xa_tcache_fmagic */
-	uint32_t size;      /* usable bytes of the class: counted per hit */
+	/* usable bytes of the class, counted per hit (64 bits: the free path
+	 * adds it to its counter straight from memory) */
+	uint64_t size;
+	uint32_t fmagic;    /* free check, see xa_tcache_free; 0: not cached */
 	/* allocations since the last merge into the bin stats: kept in the
 	 * bin itself, as a separate array cost the malloc fast path an extra
 	 * cache line (b_mixed +4.4% against --disable-stats) */
 	uint32_t nrequests;
-	uint32_t unused;
 	uint16_t lw;        /* low 16 bits of the low-water position */
 	uint16_t full;      /* low 16 bits of base + cap */
 	uint16_t cap;
@@ -52,6 +53,8 @@ struct xa_tsd_s {
 	uint64_t allocated;
 	uint64_t deallocated;
 	uint64_t next_event;
+	/* busy marks of the fast paths (idle.c; XA_FAST_MARK below) */
+	uint64_t amark, dmark;
 	unsigned nbins; /* cached classes are [0, nbins); 0 = no cache in use */
 	uint8_t state;
 	uint8_t in_prof;   /* the profiler is running on this thread */
@@ -79,6 +82,11 @@ struct xa_tsd_s {
 	uint8_t fork_in_slow;
 	pid_t reclaim_pid;
 	uint64_t seen_alloc, seen_dealloc, seen_ns;
+	/* Two bins that stay all zero (magic 0: every free misses), right
+	 * below bins[]: the checked free fast path indexes bins[] with the
+	 * page entry's class byte as a signed char, so PCLASS_NONE (0xff) and
+	 * PCLASS_SAMPLED (0xfe) land here; see xa_tcache_free. */
+	xa_cbin_t nocache[2];
 	xa_cbin_t bins[SC_NCLASSES];
 	/* after the bins: a field before them moves their offset, and the
 	 * fast paths' address arithmetic with it (one more instruction) */
@@ -154,99 +162,166 @@ extern unsigned xa_tcache_nbins; /* classes <= tcache_max, 0 if tcache off */
  * division. */
 extern uint32_t xa_tcache_fmagic[SC_NCLASSES];
 
-/* The fast paths mark the thread as busy with its cache (the same flag the
- * slow paths set), with plain stores and compiler barriers only: the
- * background thread reclaims a cache only while its owner sleeps in the
- * kernel, and a sleeping thread's stores are visible; a thread that sleeps
- * in the middle of a fast path (a signal handler that blocks after
- * interrupting malloc, or a sanitizer runtime) is seen busy and skipped.
- * See idle.c. */
-#define XA_FAST_ENTER(t)                                                      \
-	do {                                                                  \
-		(t)->in_slow = 1;                                             \
-		atomic_signal_fence(memory_order_seq_cst);                    \
-	} while (0)
-#define XA_FAST_LEAVE(t)                                                      \
-	do {                                                                  \
-		atomic_signal_fence(memory_order_seq_cst);                    \
-		(t)->in_slow = 0;                                             \
-	} while (0)
+/* Bytes-to-bin table for the malloc fast path: for a request of n <= 4096
+ * bytes, xa_tcache_binoff[(n + 15) >> 4] is the byte offset of its class's
+ * bin in xa_tsd_t.bins (class * sizeof(xa_cbin_t)), so the fast path adds
+ * it to the thread pointer without a shift (tcache.c fills it at boot; all
+ * zero before, which names bin 0 of a thread whose next_event is 0). */
+extern uint16_t xa_tcache_binoff[SC_NLOOKUP] XA_HIDDEN;
 
-/* The calling thread's state.  The empty asm makes the compiler compute the
- * TLS address once into a register, so every field below is one plain
- * (register + offset) access instead of a %fs-relative address each time. */
+/*
+ * The calling thread's state, for the fast paths.  On x86-64 (GCC/clang
+ * named address spaces) the thread pointer stays in %fs: the fast paths
+ * address fields as %fs:offset(reg), with reg the initial-exec offset from
+ * the GOT, which saves the add of %fs:0 a flat pointer needs (one
+ * instruction per call).  Elsewhere, and under ThreadSanitizer, a flat
+ * pointer; the empty asm makes the compiler compute it once into a
+ * register, so every field is one plain (register + offset) access.
+ * XA_TSD_FLAT gives the flat pointer to the same state, for cold code.
+ */
+#if defined(__x86_64__) && defined(__SEG_FS) && !defined(__SANITIZE_THREAD__) &&              \
+    !defined(XA_TSAN_BUILD) && !defined(__clang__)
+#define XA_TSD_SEG __seg_fs
+XA_INLINE XA_TSD_SEG xa_tsd_t *xa_tsd_fast(void) {
+	uintptr_t off;
+	__asm__("movq xa_tsd_tls@gottpoff(%%rip), %0" : "=r"(off));
+	return (XA_TSD_SEG xa_tsd_t *)off;
+}
+#define XA_TSD_FLAT(t, field) (&xa_tsd_tls.field)
+#else
+#define XA_TSD_SEG
 XA_INLINE xa_tsd_t *xa_tsd_fast(void) {
 	xa_tsd_t *t = &xa_tsd_tls;
 	__asm__("" : "+r"(t));
 	return t;
 }
+#define XA_TSD_FLAT(t, field) (&(t)->field)
+#endif
+typedef XA_TSD_SEG xa_tsd_t xa_tsd_fast_t;
+/* x *= m (32 bits) with m read from memory: the free path's region test
+ * uses the magic twice, and GCC would spend a register load on it. */
+#if defined(__x86_64__)
+#define XA_MUL_MEM32(x, m) __asm__("imull %1, %0" : "+r"(x) : "m"(m))
+#else
+#define XA_MUL_MEM32(x, m) ((x) *= (m))
+#endif
+typedef XA_TSD_SEG xa_cbin_t xa_cbin_fast_t;
 
-/* Returns true and the object in *out on a hit; false on a miss (the caller
- * then takes the slow path).  Two tests: the allocation event (bytes counter
- * against next_event, which is 0 for a thread without a cache or under
- * reclaim) and head != lw (empty or a new low water, see xa_cbin_t). */
-XA_INLINE bool xa_tcache_malloc_fast(size_t size, void **out) {
+/*
+ * Busy marks for the idle-cache reclaim (see idle.c): a fast path stores
+ * the counter it will advance (allocated for malloc, deallocated for free)
+ * into amark / dmark before it reads any bin field, and its last store is
+ * that counter, advanced by the class size (> 0).  So mark == counter
+ * exactly while a fast path is between its first read and its commit; a
+ * miss resets the mark to XA_MARK_NONE before the slow path (which marks
+ * itself with in_slow).  One store per call; a compiler fence after the
+ * mark and before the commit keeps the order (an interrupted thread stops
+ * at an instruction boundary, and a sleeping thread's stores are visible).
+ */
+#define XA_MARK_NONE UINT64_MAX
+#define XA_FAST_MARK(lv, v)                                                   \
+	do {                                                                  \
+		XA_OWNER_STORE(lv, v);                                        \
+		atomic_signal_fence(memory_order_seq_cst);                    \
+	} while (0)
+#define XA_FAST_COMMIT(lv, v)                                                 \
+	do {                                                                  \
+		atomic_signal_fence(memory_order_seq_cst);                    \
+		XA_OWNER_STORE(lv, v);                                        \
+	} while (0)
+
+void *xa_malloc_slow(size_t size);
+void xa_free_slow(void *ptr);
+
+/* malloc: a pop from the class's bin, else the slow path.  Two tests: the
+ * allocation event (bytes counter against next_event, which is 0 for a
+ * thread without a cache or under reclaim) and head != lw (empty or a new
+ * low water, see xa_cbin_t). */
+XA_INLINE void *xa_tcache_malloc(size_t size) {
 	if (likely(size <= SC_LOOKUP_MAX)) {
-		xa_tsd_t *t = xa_tsd_fast();
-		XA_FAST_ENTER(t);
-		xa_cbin_t *b = &t->bins[xa_sc_lookup[(size + QUANTUM - 1) >> 4]];
-		__asm__("" : "+r"(b)); /* one address for every field below */
-		uint64_t a = t->allocated + b->size;
+		xa_tsd_fast_t *t = xa_tsd_fast();
+		uint64_t a0 = t->allocated;
+		XA_FAST_MARK(t->amark, a0);
+		uintptr_t boff = xa_tcache_binoff[(size + QUANTUM - 1) >> 4];
+		xa_cbin_fast_t *b = (xa_cbin_fast_t *)((XA_TSD_SEG char *)t->bins + boff);
+		uint64_t a = a0 + b->size;
 		void **h = b->head;
 		if (likely(a < t->next_event)) {
 			if (unlikely(XA_POS16(h) == b->lw)) {
 				/* empty, or a new low water (cold, still inline) */
-				if (xa_cbin_ncached(b) == 0)
+				xa_cbin_t *fb = (xa_cbin_t *)((char *)XA_TSD_FLAT(t, bins) + boff);
+				if (xa_cbin_ncached(fb) == 0)
 					goto miss;
 				b->lw = XA_POS16(h - 1);
 			}
-			h--;
-			*out = *h;
-			XA_OWNER_STORE(b->head, h);
-			XA_OWNER_STORE(t->allocated, a);
+			void *p = h[-1];
+			__asm__("" : "+a"(p));
+			XA_OWNER_STORE(b->head, h - 1);
 			if (config_stats)
 				b->nrequests++;
-			XA_FAST_LEAVE(t);
-			return true;
+			XA_FAST_COMMIT(t->allocated, a);
+			return p;
 		}
 	miss:
-		XA_FAST_LEAVE(t);
+		XA_OWNER_STORE(t->amark, XA_MARK_NONE);
 	}
-	return false;
+	return xa_malloc_slow(size);
 }
 
-/* Returns false on a miss.  The pointer's chunk descriptor is one load from
- * the flat pagemap (an empty descriptor, all PCLASS_NONE, for memory that
- * is not ours), its page entry one more. */
-XA_INLINE bool xa_tcache_free_fast(void *ptr) {
+/* free: a push onto the bin of the pointer's class, else the slow path.
+ * The chunk descriptor is one load from the flat pagemap (an empty
+ * descriptor, all PCLASS_NONE, for memory that is not ours), its page
+ * entry one more.
+ *
+ * Default checks (config_check): a pointer that does not start a region of
+ * its slab (or a large run: off must be 0), or that equals the object
+ * cached last (free(p); free(p)), goes to the slow path, which aborts.
+ * The region test is Lemire's divisibility test, off * magic < magic
+ * (off < 2^16), and it also serves as the "is this class cached" test: a
+ * bin that must not take the object has magic 0, so the test fails --
+ * classes above tcache_max, every bin of a thread without a cache or under
+ * reclaim, and PCLASS_NONE / PCLASS_SAMPLED, whose low bytes read as -1 and
+ * -2 and index the two always-zero bins nocache[] just below bins[].
+ * Without the checks the class test is cls < nbins. */
+XA_INLINE void xa_tcache_free(void *ptr) {
 	uintptr_t p = (uintptr_t)ptr;
 	const xa_chunk_t *c = xa_pagemap_lookup_fast(p);
 	unsigned e = c->pclass[(p >> LG_PAGE) & (CHUNK_NPAGES - 1)];
-	uintptr_t cls = PCLASS_OF(e);
-	__asm__("" : "+r"(cls)); /* one register for the test and the index */
-	xa_tsd_t *t = xa_tsd_fast();
-	XA_FAST_ENTER(t); /* before nbins is read: see idle.c */
-	if (likely(cls < t->nbins)) {
-		xa_cbin_t *b = &t->bins[cls];
-		__asm__("" : "+r"(b)); /* one address for every field below */
+	xa_tsd_fast_t *t = xa_tsd_fast();
+	uint64_t d = t->deallocated;
+	XA_FAST_MARK(t->dmark, d);
+	xa_cbin_fast_t *b;
+	if (config_check) {
+		intptr_t cls = (int8_t)PCLASS_OF(e);
+		b = (xa_cbin_fast_t *)((XA_TSD_SEG char *)t->bins + cls * (intptr_t)sizeof(xa_cbin_t));
+		__asm__("" : "+r"(b));
+		uint32_t x = (uint32_t)(p & PAGE_MASK) + (e & PCLASS_PAGE_BITS);
+		XA_MUL_MEM32(x, b->fmagic);
+		if (unlikely(x >= b->fmagic))
+			goto miss;
 		void **h = b->head;
-		uint32_t m = b->fmagic;
-		/* Default checks (config_check): a pointer that does not start
-		 * a region of its slab (or a large run: off must be 0), or that
-		 * equals the object cached last (free(p); free(p)), goes to the
-		 * slow path, which aborts.  off < 2^16. */
-		uint32_t off = (uint32_t)(p & PAGE_MASK) + (e & PCLASS_PAGE_BITS);
-		bool bad = config_check && (off * m >= m || h[-1] == ptr);
-		if (likely(!bad && XA_POS16(h) != b->full)) {
-			*h = ptr;
-			XA_OWNER_STORE(b->head, h + 1);
-			XA_OWNER_STORE(t->deallocated, t->deallocated + b->size);
-			XA_FAST_LEAVE(t);
-			return true;
-		}
+		if (unlikely(h[-1] == ptr || XA_POS16(h) == b->full))
+			goto miss;
+		*h = ptr;
+		XA_OWNER_STORE(b->head, h + 1);
+	} else {
+		uintptr_t cls = PCLASS_OF(e);
+		__asm__("" : "+r"(cls)); /* one register for the test and the index */
+		if (unlikely(cls >= t->nbins))
+			goto miss;
+		b = &t->bins[cls];
+		__asm__("" : "+r"(b));
+		void **h = b->head;
+		if (unlikely(XA_POS16(h) == b->full))
+			goto miss;
+		*h = ptr;
+		XA_OWNER_STORE(b->head, h + 1);
 	}
-	XA_FAST_LEAVE(t);
-	return false;
+	XA_FAST_COMMIT(t->deallocated, d + b->size);
+	return;
+miss:
+	XA_OWNER_STORE(t->dmark, XA_MARK_NONE);
+	xa_free_slow(ptr);
 }
 
 /* idle.c: owner side of the idle-cache reclaim protocol */
@@ -282,6 +357,10 @@ void xa_idle_test_hold_init(const char *spec);
  * error (the thread then runs without a cache). */
 bool xa_tcache_init(xa_tsd_t *t);
 void xa_tcache_destroy(xa_tsd_t *t);
+/* Turn t's cache off for the free fast path (nbins 0, bin magics 0: used by
+ * the idle reclaimer on a sleeping owner) and back on (by the owner). */
+void xa_tcache_uncache(xa_tsd_t *t);
+void xa_tcache_recache(xa_tsd_t *t);
 /* Refill bin cls from the thread's arena; returns an object or NULL. */
 void *xa_tcache_fill(xa_tsd_t *t, unsigned cls);
 /* Make room in a full bin: flush the older half. */

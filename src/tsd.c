@@ -81,6 +81,9 @@ xa_tsd_t *xa_tsd_boot(void) {
 		return t;
 	if (t->state == TSD_UNINIT) {
 		t->state = TSD_INITIALIZING;
+		/* not inside a fast path (a zero mark would equal a zero
+		 * counter and read as busy to the idle reclaimer) */
+		t->amark = t->dmark = XA_MARK_NONE;
 		t->tid = xa_os_gettid();
 		t->arena = xa_arena_choose();
 		if (t->arena == NULL)

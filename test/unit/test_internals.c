@@ -393,6 +393,84 @@ Test(idle, reclaims_cache_of_sleeping_thread)
     cr_assert(ok, "the thread's cache did not come back after the reclaim");
 }
 
+/* A thread asleep inside a fast path (a signal handler that blocks after
+ * interrupting malloc or free) is busy: its mark equals the counter that
+ * path will advance (XA_FAST_MARK, tcache.h), so the reclaimer must leave
+ * its cache alone.  Simulated by setting the mark as such a path would. */
+static int marked_kind;
+
+static void *marked_thread(void *arg)
+{
+    (void)arg;
+    void *p[200];
+    for (int i = 0; i < 200; i++)
+        p[i] = xt_malloc(1000);
+    for (int i = 0; i < 200; i++)
+        xt_free(p[i]);
+    idle_tsd = &xa_tsd_tls;
+    if (marked_kind == 0)
+        xa_tsd_tls.amark = xa_tsd_tls.allocated;
+    else
+        xa_tsd_tls.dmark = xa_tsd_tls.deallocated;
+    char c = 'r';
+    cr_assert_eq(write(ready_pipe[1], &c, 1), 1);
+    cr_assert_eq(read(wake_pipe[0], &c, 1), 1);
+    xa_tsd_tls.amark = xa_tsd_tls.dmark = XA_MARK_NONE;
+    return NULL;
+}
+
+/* A thread that only allocated (its free counter still 0) is not busy. */
+static void *alloc_only_thread(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3; i++)
+        (void)xt_malloc(1000); /* leaked on purpose: the fill leaves the rest cached */
+    idle_tsd = &xa_tsd_tls;
+    char c = 'r';
+    cr_assert_eq(write(ready_pipe[1], &c, 1), 1);
+    cr_assert_eq(read(wake_pipe[0], &c, 1), 1);
+    return NULL;
+}
+
+Test(idle, reclaims_thread_that_never_freed)
+{
+    xt_free(xt_malloc(1));
+    cr_assert_eq(pipe(wake_pipe), 0);
+    cr_assert_eq(pipe(ready_pipe), 0);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, alloc_only_thread, NULL), 0);
+    char c;
+    cr_assert_eq(read(ready_pipe[0], &c, 1), 1);
+    cr_assert_eq(idle_tsd->deallocated, 0);
+    cr_assert_gt(xa_tcache_bytes(idle_tsd), 0, "the fill left nothing cached");
+    usleep(100000);
+    xa_idle_reclaim(xa_now_ns(), 0);
+    cr_assert_eq(xa_tcache_bytes_n(idle_tsd, xa_tcache_nbins), 0, "an allocate-only thread was seen busy");
+    cr_assert_eq(write(wake_pipe[1], "w", 1), 1);
+    cr_assert_eq(pthread_join(th, NULL), 0);
+}
+
+Test(idle, skips_thread_asleep_inside_a_fast_path)
+{
+    xt_free(xt_malloc(1));
+    cr_assert_eq(pipe(wake_pipe), 0);
+    cr_assert_eq(pipe(ready_pipe), 0);
+    for (marked_kind = 0; marked_kind < 2; marked_kind++) {
+        pthread_t th;
+        cr_assert_eq(pthread_create(&th, NULL, marked_thread, NULL), 0);
+        char c;
+        cr_assert_eq(read(ready_pipe[0], &c, 1), 1);
+        size_t before = xa_tcache_bytes(idle_tsd);
+        cr_assert_gt(before, 10000);
+        usleep(100000);
+        xa_idle_reclaim(xa_now_ns(), 0);
+        cr_assert_eq(xa_tcache_bytes(idle_tsd), before, "a cache was reclaimed under a %s fast path",
+            marked_kind ? "free" : "malloc");
+        cr_assert_eq(write(wake_pipe[1], "w", 1), 1);
+        cr_assert_eq(pthread_join(th, NULL), 0);
+    }
+}
+
 Test(idle, leaves_running_threads_alone)
 {
     /* The calling thread itself is never reclaimed (it is running). */
