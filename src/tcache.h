@@ -180,7 +180,7 @@ extern uint16_t xa_tcache_binoff[SC_NLOOKUP] XA_HIDDEN;
  * XA_TSD_FLAT gives the flat pointer to the same state, for cold code.
  */
 #if defined(__x86_64__) && defined(__SEG_FS) && !defined(__SANITIZE_THREAD__) &&              \
-    !defined(XA_TSAN_BUILD) && !defined(__clang__)
+    !defined(XA_TSAN_BUILD) && !defined(__clang__) && !defined(XA_NO_SEG_FS)
 #define XA_TSD_SEG __seg_fs
 XA_INLINE XA_TSD_SEG xa_tsd_t *xa_tsd_fast(void) {
 	uintptr_t off;
