@@ -349,15 +349,22 @@ Test(pages, retained_run_reuse_is_known_zero_dirty_is_not)
 static int wake_pipe[2], ready_pipe[2];
 static xa_tsd_t *idle_tsd;
 
-static void *idle_thread(void *arg)
+/* Leaves 200 objects of 1000 bytes in the calling thread's cache. */
+static void fill_own_cache(void)
 {
-    (void)arg;
     void *p[200];
     for (int i = 0; i < 200; i++)
         p[i] = xt_malloc(1000);
     for (int i = 0; i < 200; i++)
         xt_free(p[i]);
     idle_tsd = &xa_tsd_tls;
+}
+
+static void *idle_thread(void *arg)
+{
+    (void)arg;
+    void *p[200];
+    fill_own_cache();
     char c = 'r';
     cr_assert_eq(write(ready_pipe[1], &c, 1), 1);
     /* Sleep in the kernel: the reclaim may run now. */
@@ -372,15 +379,22 @@ static void *idle_thread(void *arg)
     return (void *)(uintptr_t)(xa_tsd_tls.nbins == xa_tcache_nbins && xa_tcache_bytes(&xa_tsd_tls) > 0);
 }
 
-Test(idle, reclaims_cache_of_sleeping_thread)
+/* Starts fn in a thread (pipes set up) and waits until it says it is ready. */
+static pthread_t start_idle_thread(void *(*fn)(void *))
 {
     xt_free(xt_malloc(1));
     cr_assert_eq(pipe(wake_pipe), 0);
     cr_assert_eq(pipe(ready_pipe), 0);
     pthread_t th;
-    cr_assert_eq(pthread_create(&th, NULL, idle_thread, NULL), 0);
+    cr_assert_eq(pthread_create(&th, NULL, fn, NULL), 0);
     char c;
     cr_assert_eq(read(ready_pipe[0], &c, 1), 1);
+    return th;
+}
+
+Test(idle, reclaims_cache_of_sleeping_thread)
+{
+    pthread_t th = start_idle_thread(idle_thread);
     size_t before = xa_tcache_bytes(idle_tsd);
     cr_assert_gt(before, 10000, "the thread's cache holds only %zu bytes", before);
     /* Give it time to block in read(2). */
@@ -402,12 +416,7 @@ static int marked_kind;
 static void *marked_thread(void *arg)
 {
     (void)arg;
-    void *p[200];
-    for (int i = 0; i < 200; i++)
-        p[i] = xt_malloc(1000);
-    for (int i = 0; i < 200; i++)
-        xt_free(p[i]);
-    idle_tsd = &xa_tsd_tls;
+    fill_own_cache();
     if (marked_kind == 0)
         xa_tsd_tls.amark = xa_tsd_tls.allocated;
     else
@@ -434,13 +443,7 @@ static void *alloc_only_thread(void *arg)
 
 Test(idle, reclaims_thread_that_never_freed)
 {
-    xt_free(xt_malloc(1));
-    cr_assert_eq(pipe(wake_pipe), 0);
-    cr_assert_eq(pipe(ready_pipe), 0);
-    pthread_t th;
-    cr_assert_eq(pthread_create(&th, NULL, alloc_only_thread, NULL), 0);
-    char c;
-    cr_assert_eq(read(ready_pipe[0], &c, 1), 1);
+    pthread_t th = start_idle_thread(alloc_only_thread);
     cr_assert_eq(idle_tsd->deallocated, 0);
     cr_assert_gt(xa_tcache_bytes(idle_tsd), 0, "the fill left nothing cached");
     usleep(100000);
@@ -452,14 +455,8 @@ Test(idle, reclaims_thread_that_never_freed)
 
 Test(idle, skips_thread_asleep_inside_a_fast_path)
 {
-    xt_free(xt_malloc(1));
-    cr_assert_eq(pipe(wake_pipe), 0);
-    cr_assert_eq(pipe(ready_pipe), 0);
     for (marked_kind = 0; marked_kind < 2; marked_kind++) {
-        pthread_t th;
-        cr_assert_eq(pthread_create(&th, NULL, marked_thread, NULL), 0);
-        char c;
-        cr_assert_eq(read(ready_pipe[0], &c, 1), 1);
+        pthread_t th = start_idle_thread(marked_thread);
         size_t before = xa_tcache_bytes(idle_tsd);
         cr_assert_gt(before, 10000);
         usleep(100000);
