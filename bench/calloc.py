@@ -4,7 +4,8 @@ side by side with the peers, interleaved, medians of several repeats.
 
   bench/calloc.py [--repeats N] [--only sparse,dense,mid,mlarge,stressng]
                   [--allocs xalloc,glibc,...] [--xalloc PATH] [--bindir DIR]
-                  [--stress-seconds S] [--extra NAME=LIB ...]
+                  [--stress-seconds S] [--stress-metric real|cpu]
+                  [--extra NAME=LIB ...]
 
 Rows:
   sparse    b_calloc sparse: calloc(64 MiB), one byte per 64 KiB, free; x20
@@ -13,8 +14,11 @@ Rows:
   mid       b_calloc mid: 64 KiB .. 4 MiB callocs, fully written
   mlarge    b_mlarge: 5..25 MiB blocks malloc'd, touched, freed (4 live)
   stressng  stress-ng --malloc 2 --malloc-bytes 256M --timeout S
-            --metrics-brief: bogo ops/s (real time), and the peak of the
-            summed RSS of its processes (polled every 50 ms)
+            --metrics-brief: bogo ops/s (real time; with --stress-metric
+            cpu: bogo ops per second of user+sys CPU time of the whole
+            process tree, start-up and tear-down included, for a loaded
+            machine), and the peak of the summed RSS of its processes
+            (polled every 50 ms)
 For b_calloc rows the time is the program's own (its calloc/touch/free
 loop) and the RSS its own peak statm sample while blocks were live; for
 mlarge wall time and ru_maxrss (through b_launch).
@@ -41,8 +45,11 @@ ROWS = [
 ]
 
 
-def run_stressng(lib, seconds):
-    """Returns (bogo ops/s, peak summed RSS bytes) or raises."""
+def run_stressng(lib, seconds, metric="real"):
+    """Returns (bogo ops/s, peak summed RSS bytes) or raises; metric cpu:
+    bogo ops per CPU second (user+sys of stress-ng's processes, the last
+    /proc/PID/stat sample of each: stress-ng's own usr+sys column, and
+    wait4, sometimes miss the workers' children)."""
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
     if lib:
@@ -53,6 +60,8 @@ def run_stressng(lib, seconds):
                          start_new_session=True, text=True)
     peak = 0
     page = os.sysconf("SC_PAGE_SIZE")
+    tick = os.sysconf("SC_CLK_TCK")
+    cpu = {}
     while p.poll() is None:
         total = 0
         for d in os.listdir("/proc"):
@@ -63,6 +72,9 @@ def run_stressng(lib, seconds):
                     continue
                 with open("/proc/%s/statm" % d) as f:
                     total += int(f.read().split()[1]) * page
+                with open("/proc/%s/stat" % d) as f:
+                    st = f.read().rsplit(")", 1)[1].split()
+                    cpu[d] = max(cpu.get(d, 0), int(st[11]) + int(st[12]))  # utime, stime
             except (OSError, ValueError, IndexError):
                 continue
         peak = max(peak, total)
@@ -73,6 +85,11 @@ def run_stressng(lib, seconds):
     for line in out.splitlines():
         m = re.search(r"\]\s+malloc\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", line)
         if m:
+            if metric == "cpu":
+                secs = sum(cpu.values()) / tick
+                if not secs:
+                    raise RuntimeError("no CPU time measured for stress-ng")
+                return float(m.group(1)) / secs, peak
             return float(m.group(5)), peak
     raise RuntimeError("no malloc metrics line in stress-ng output:\n%s" % out[-2000:])
 
@@ -86,6 +103,8 @@ def main():
     ap.add_argument("--xalloc", default=bc.xalloc_default())
     ap.add_argument("--bindir", default=None)
     ap.add_argument("--stress-seconds", type=int, default=30)
+    ap.add_argument("--stress-metric", choices=["real", "cpu"], default="real",
+                    help="stressng row: bogo ops per second of real time or of CPU time")
     ap.add_argument("--timeout", type=float, default=300.0)
     ap.add_argument("--extra", action="append", default=[], metavar="NAME=LIB",
                     help="another library to compare, e.g. before=/work/baseline/libxalloc.so")
@@ -108,7 +127,7 @@ def main():
                 cell = data[rname][aname]
                 try:
                     if prog is None:
-                        ops, peak = run_stressng(lib, a.stress_seconds)
+                        ops, peak = run_stressng(lib, a.stress_seconds, a.stress_metric)
                         cell["t"].append(ops)
                         cell["m"].append(peak)
                         bc.log("%-8s %-9s %.0f bogo ops/s  %.1f MiB" % (rname, aname, ops, peak / 2**20))
@@ -149,8 +168,9 @@ def main():
                     "—" if not (xm and pm) else "%.2f" % (xm / pm)]
         out.append(row)
     extra = ["- Repeats: %d, interleaved (rotating order); medians" % a.repeats,
-             "- stressng: bogo ops/s (higher is better; the ratio is xalloc/peer ops/s), "
-             "RSS = peak of the summed RSS of stress-ng's processes"]
+             "- stressng: bogo ops/s (%s; higher is better; the ratio is xalloc/peer "
+             "ops/s), RSS = peak of the summed RSS of stress-ng's processes"
+             % ("per CPU second, user+sys" if a.stress_metric == "cpu" else "real time")]
     for n, lib in allocs:
         extra.append("- %s: %s" % (n, lib or "(no LD_PRELOAD)"))
     print("\n".join(["## calloc and big blocks", ""] + bc.machine_lines(extra) + [""]

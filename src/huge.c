@@ -18,13 +18,34 @@
  *   lazy      released with MADV_FREE (purge:free): may keep old contents
  *   retained  released with MADV_DONTNEED: unbacked, reads as zero
  * A request takes the smallest dirty mapping that is large enough, else
- * the smallest lazy one, else the smallest retained one: warm pages first,
- * since a page fault costs about ten times a memset of the page.  If that
- * is more than a quarter too large, the block takes its front chunks and
- * the rest stays cached as its own entry, in the same state.  Entries are
- * joined again only when no single one fits (pieces of earlier splits that
- * follow each other), so a block nearly always lies inside one kernel
- * mapping, as mremap requires.  calloc needs no zeroing from a retained or a
+ * the smallest lazy one, else the smallest retained one (ties: the lowest
+ * address): warm pages first, since a page fault costs about ten times a
+ * memset of the page.  If that is more than a quarter too large, the block
+ * takes its front chunks and the rest stays cached as its own entry, in the
+ * same state.  A freed or purged entry merges at once with the cached
+ * neighbours in its state; entries in different states are joined only
+ * when no single one fits (pieces of earlier splits that follow each
+ * other), so a block nearly always lies inside one kernel mapping, as
+ * mremap requires.
+ *
+ * The cache's structure (decision, issue 13).  Programs with thousands of
+ * live big blocks (stress-ng's malloc stressor: ~30 000 live blocks of up
+ * to 128 MiB) free ranges that sit between live ones and cannot merge, so
+ * the cache holds about as many entries as there are live blocks.  A linear
+ * list made every lookup O(entries): it had to be capped (64 entries), and
+ * past the cap freed ranges were unmapped and new blocks mapped again (0.26
+ * mmap+munmap per stress-ng op against jemalloc's 0.0007).  Each entry is
+ * now in three ordered sets (tree.h: intrusive treaps whose nodes live in
+ * the descriptors, base memory, so no operation allocates):
+ *   by address                 neighbours to merge: O(log n)
+ *   by (state, size, address)  best fit per state: O(log n)
+ *   by (clean, freed_ns, addr) the oldest dirty (decay, the dirty bounds)
+ *                              and the oldest clean one (the keep bounds)
+ * plus the list (iteration only: statistics, unmapping everything).  The
+ * entry cap is gone: clean entries are bounded by the live huge blocks plus
+ * HUGE_KEEP_NMAX, so metadata stays proportional to what is live.
+ * (Considered: size-class buckets like the arenas' free runs -- no address
+ * order for merging; a pairing heap -- no ordered neighbour queries.)  calloc needs no zeroing from a retained or a
  * fresh mapping; from a dirty or lazy one xa_zero_fill chooses between
  * memset and MADV_DONTNEED (zero.c).
  *
@@ -38,15 +59,22 @@
  * entries (past them the oldest is purged): freed memory kept warm never
  * exceeds what is live, so the peak stays lean (b_mlarge: 320 -> 138 MiB,
  * bench/README.md), while a fault costs ten memsets, so warm reuse matters.
- * Lazy and retained bytes (address space, no RSS) at most the live huge
- * mapped bytes but at least HUGE_KEEP_MIN, in at most HUGE_KEEP_NMAX entries
- * (past them the oldest is unmapped); running out of memory unmaps every
- * entry (xa_huge_unmap_cached).  A program that allocates and frees big
+ * Lazy and retained bytes (address space, no RSS) at most HUGE_KEEP_RATIO
+ * times the live huge mapped bytes but at least HUGE_KEEP_MIN, in at most
+ * HUGE_KEEP_NMAX entries more than there are live huge blocks (past them
+ * the oldest is unmapped); retained bytes are reported in stats.retained
+ * and stats.mapped.  Running out of memory unmaps every entry
+ * (xa_huge_unmap_cached).  The ratio: with random sizes, the free ranges
+ * between live blocks add up to about the live bytes, and reservations
+ * ahead add more; a bound of 1x unmapped and remapped ranges all the time
+ * in stress-ng (tens of munmaps per second), 4x leaves them alone.  A program that allocates and frees big
  * blocks in a loop therefore makes one madvise per cycle at most, and no
  * mmap or munmap.  When nothing cached fits, a new mapping reserves ahead:
  * half the live huge mapped bytes (at most HUGE_RESERVE_MAX), the part past
  * the block cached as retained, so a growing heap of big blocks maps
- * rarely (address space only; the exact size is mapped when that fails).
+ * rarely (address space only; the exact size is mapped when that fails;
+ * HUGE_RESERVE_MAX 16 GiB: stress-ng's 2 TiB of live address space took
+ * 2 700 mmaps per 100 000 ops with a 1 GiB cap, 760 with 16 GiB).
  *
  * Statistics: cached entries count in stats.dirty / lazy / retained by
  * state, and in stats.mapped.  An entry taken off the list for its madvise
@@ -54,7 +82,7 @@
  * pagemap entries of a cached mapping stay, pointing at its descriptor of
  * kind CHUNK_HUGE_CACHED, so a free of a freed block is a double free.
  *
- * Locking: huge_lock protects both lists and the counters.  mmap, munmap,
+ * Locking: huge_lock protects both lists, the three trees and the counters.  mmap, munmap,
  * mremap, madvise and mincore-free work happen outside it; a split re-points
  * pagemap granules under it (pagemap and base come after huge in the lock
  * order, and the radix nodes of a cached range already exist).
@@ -66,16 +94,25 @@ static xa_chunk_t *huge_list;
 static xa_pool_t huge_pool = {.size = sizeof(xa_chunk_t)};
 static size_t huge_allocated, huge_mapped, huge_cur;
 static uint64_t huge_nmalloc, huge_ndalloc;
-static xa_chunk_t *huge_cache; /* most recently cached first */
+static xa_chunk_t *huge_cache; /* every cached entry, most recent first */
+static xa_tree_t cache_addr; /* by address */
+static xa_tree_t cache_fit;  /* by (state, size, address) */
+static xa_tree_t cache_age;  /* by (clean, freed_ns, address) */
 static size_t cache_bytes[PS_NSTATES], cache_n[PS_NSTATES];
 static size_t huge_inflight; /* off the cache for a madvise; counted dirty */
+#define FIT_SHIFT 58
+#define FIT_KEY(state, size) (((uint64_t)(state) << FIT_SHIFT) | (uint64_t)(size))
+#define AGE_CLEAN ((uint64_t)1 << 63)
+#define NODE_OWNER(n, field) ((xa_chunk_t *)(void *)((char *)(n) - offsetof(xa_chunk_t, field)))
 #define HUGE_DIRTY_MIN ((size_t)64 << 20)
 #define HUGE_DIRTY_MAX ((size_t)256 << 20)
 #define HUGE_DIRTY_NMAX 16
 #define HUGE_KEEP_MIN ((size_t)1 << 30)
-#define HUGE_RESERVE_MAX ((size_t)1 << 30)
-#define HUGE_KEEP_NMAX 64
-#define HUGE_JOIN_NMAX 64 /* joining is quadratic in the entries */
+#define HUGE_KEEP_RATIO 4 /* clean bytes per live mapped byte */
+#define HUGE_RESERVE_MAX ((size_t)16 << 30)
+#define HUGE_KEEP_NMAX 64 /* clean entries beyond one per live block */
+#define HUGE_JOIN_NMAX 64 /* joining walks every entry */
+#define HUGE_ALIGN_SCAN 64 /* entries tried per state for align > CHUNK */
 
 size_t xa_huge_cached_bytes(void) {
 	xa_mutex_lock(&huge_lock);
@@ -94,10 +131,19 @@ void xa_huge_cache_bytes(size_t bytes[PS_NSTATES]) {
 
 /* The cached entry starting at addr, or (end) ending there; huge_lock held. */
 static xa_chunk_t *cache_at(uintptr_t addr, bool end) {
-	for (xa_chunk_t *d = huge_cache; d; d = d->hnext)
-		if ((end ? d->addr + d->mapped : d->addr) == addr)
-			return d;
-	return NULL;
+	if (!end) {
+		xa_tnode_t *n = xa_tree_ceil(&cache_addr, addr, 0);
+		return n && n->hi == addr ? NODE_OWNER(n, haddr) : NULL;
+	}
+	xa_tnode_t *n = xa_tree_floor(&cache_addr, addr - 1, UINT64_MAX);
+	xa_chunk_t *d = n ? NODE_OWNER(n, haddr) : NULL;
+	return d && d->addr + d->mapped == addr ? d : NULL;
+}
+
+/* The next cached entry in address order after d; huge_lock held. */
+static xa_chunk_t *cache_addr_next(xa_chunk_t *d) {
+	xa_tnode_t *n = d ? xa_tree_next(&cache_addr, &d->haddr) : xa_tree_ceil(&cache_addr, 0, 0);
+	return n ? NODE_OWNER(n, haddr) : NULL;
 }
 
 static void cache_remove(xa_chunk_t *d);
@@ -135,6 +181,15 @@ static void cache_push(xa_chunk_t *d, unsigned state) {
 	if (huge_cache)
 		huge_cache->hprev = d;
 	huge_cache = d;
+	d->haddr.hi = d->addr;
+	d->haddr.lo = 0;
+	xa_tree_insert(&cache_addr, &d->haddr);
+	d->hfit.hi = FIT_KEY(state, d->mapped);
+	d->hfit.lo = d->addr;
+	xa_tree_insert(&cache_fit, &d->hfit);
+	d->hage.hi = (state == PS_DIRTY ? 0 : AGE_CLEAN) | d->freed_ns;
+	d->hage.lo = d->addr;
+	xa_tree_insert(&cache_age, &d->hage);
 	cache_bytes[state] += d->mapped;
 	cache_n[state]++;
 }
@@ -148,18 +203,20 @@ static void cache_remove(xa_chunk_t *d) {
 	if (d->hnext)
 		d->hnext->hprev = d->hprev;
 	d->hnext = d->hprev = NULL;
+	xa_tree_remove(&cache_addr, &d->haddr);
+	xa_tree_remove(&cache_fit, &d->hfit);
+	xa_tree_remove(&cache_age, &d->hage);
 	cache_bytes[d->hstate] -= d->mapped;
 	cache_n[d->hstate]--;
 }
 
-/* The longest cached entry in a state (clean: lazy or retained); huge_lock
+/* The longest cached entry, dirty or (clean) lazy or retained; huge_lock
  * held. */
 static xa_chunk_t *cache_oldest(bool clean) {
-	xa_chunk_t *o = NULL;
-	for (xa_chunk_t *d = huge_cache; d; d = d->hnext)
-		if ((d->hstate != PS_DIRTY) == clean && (o == NULL || d->freed_ns < o->freed_ns))
-			o = d;
-	return o;
+	xa_tnode_t *n = xa_tree_ceil(&cache_age, clean ? AGE_CLEAN : 0, 0);
+	if (n == NULL || (n->hi >= AGE_CLEAN) != clean)
+		return NULL;
+	return NODE_OWNER(n, hage);
 }
 
 static void huge_unmap(xa_chunk_t *d) {
@@ -201,8 +258,8 @@ static void cache_trim(void) {
 		if (cache_bytes[PS_DIRTY] > dirty_max || cache_n[PS_DIRTY] > HUGE_DIRTY_NMAX) {
 			v = cache_oldest(false);
 			purge = true;
-		} else if (cache_bytes[PS_LAZY] + cache_bytes[PS_RETAINED] > XA_MAX(HUGE_KEEP_MIN, huge_mapped) ||
-		           cache_n[PS_LAZY] + cache_n[PS_RETAINED] > HUGE_KEEP_NMAX) {
+		} else if (cache_bytes[PS_LAZY] + cache_bytes[PS_RETAINED] > XA_MAX(HUGE_KEEP_MIN, HUGE_KEEP_RATIO * huge_mapped) ||
+		           cache_n[PS_LAZY] + cache_n[PS_RETAINED] > HUGE_KEEP_NMAX + huge_cur) {
 			v = cache_oldest(true);
 		}
 		if (v) {
@@ -228,7 +285,7 @@ static void cache_trim(void) {
  * A joined block may span two kernel mappings; then mremap refuses it and
  * realloc copies instead (alloc.c), which is correct, only slower. */
 static xa_chunk_t *cache_join(size_t need, size_t align) {
-	for (xa_chunk_t *d = huge_cache; d; d = d->hnext) {
+	for (xa_chunk_t *d = cache_addr_next(NULL); d; d = cache_addr_next(d)) {
 		if ((d->addr & (align - 1)) != 0 || cache_at(d->addr, true) != NULL)
 			continue; /* not aligned, or not the first of its group */
 		size_t total = d->mapped;
@@ -265,11 +322,19 @@ static xa_chunk_t *cache_join(size_t need, size_t align) {
 static xa_chunk_t *cache_take(size_t need, size_t align, unsigned *state) {
 	xa_mutex_lock(&huge_lock);
 	xa_chunk_t *best = NULL;
-	for (xa_chunk_t *d = huge_cache; d; d = d->hnext) {
-		if (d->mapped < need || (d->addr & (align - 1)) != 0)
-			continue;
-		if (best == NULL || d->hstate < best->hstate || (d->hstate == best->hstate && d->mapped < best->mapped))
-			best = d;
+	for (unsigned s = 0; s < PS_NSTATES && best == NULL; s++) {
+		/* the smallest entry of state s that is large enough (and
+		 * aligned: every entry is chunk-aligned, so the first one fits
+		 * unless align > CHUNK) */
+		xa_tnode_t *n = xa_tree_ceil(&cache_fit, FIT_KEY(s, need), 0);
+		for (unsigned k = 0; n && n->hi >> FIT_SHIFT == s && k < HUGE_ALIGN_SCAN; k++) {
+			xa_chunk_t *d = NODE_OWNER(n, hfit);
+			if ((d->addr & (align - 1)) == 0) {
+				best = d;
+				break;
+			}
+			n = xa_tree_next(&cache_fit, n);
+		}
 	}
 	size_t ncached = cache_n[PS_DIRTY] + cache_n[PS_LAZY] + cache_n[PS_RETAINED];
 	if (best)
@@ -309,9 +374,9 @@ size_t xa_huge_purge(bool force) {
 			v = NULL;
 		if (v == NULL && force && policy == XA_PURGE_DONTNEED) {
 			/* A forced release also takes back what MADV_FREE left. */
-			for (xa_chunk_t *d = huge_cache; d && !v; d = d->hnext)
-				if (d->hstate == PS_LAZY)
-					v = d;
+			xa_tnode_t *n = xa_tree_ceil(&cache_fit, FIT_KEY(PS_LAZY, 0), 0);
+			if (n && n->hi >> FIT_SHIFT == PS_LAZY)
+				v = NODE_OWNER(n, hfit);
 		}
 		if (v) {
 			cache_remove(v);
@@ -345,13 +410,9 @@ size_t xa_huge_unmap_cached(void) {
 uint64_t xa_huge_next_due(uint64_t now) {
 	uint64_t r = UINT64_MAX;
 	xa_mutex_lock(&huge_lock);
-	for (xa_chunk_t *d = huge_cache; d; d = d->hnext) {
-		if (d->hstate != PS_DIRTY)
-			continue;
-		uint64_t w = xa_decay_wait_ns(atomic_load(&xa_decay_default_ms), d->freed_ns, now);
-		if (w < r)
-			r = w;
-	}
+	xa_chunk_t *d = cache_oldest(false); /* the wait grows with freed_ns */
+	if (d)
+		r = xa_decay_wait_ns(atomic_load(&xa_decay_default_ms), d->freed_ns, now);
 	xa_mutex_unlock(&huge_lock);
 	return r;
 }
@@ -593,6 +654,67 @@ void *xa_huge_realloc(xa_chunk_t *d, size_t usize, bool *gone) {
 	}
 	huge_link(d);
 	return p;
+}
+
+bool xa_huge_cache_entry(uintptr_t addr, size_t *size, unsigned *state) {
+	xa_mutex_lock(&huge_lock);
+	xa_chunk_t *d = cache_at(addr, false);
+	if (d) {
+		*size = d->mapped;
+		*state = d->hstate;
+	}
+	xa_mutex_unlock(&huge_lock);
+	return d != NULL;
+}
+
+static size_t check_fail(const char *what) {
+	static const char pre[] = "xa_huge_cache_check: ";
+	xa_os_write_all(2, pre, sizeof(pre) - 1);
+	xa_os_write_all(2, what, strlen(what));
+	xa_os_write_all(2, "\n", 1);
+	return SIZE_MAX;
+}
+
+size_t xa_huge_cache_check(void) {
+	size_t r = 0, bytes[PS_NSTATES] = {0}, n[PS_NSTATES] = {0};
+	xa_mutex_lock(&huge_lock);
+	size_t listed = 0;
+	for (xa_chunk_t *d = huge_cache; d; d = d->hnext)
+		listed++;
+	xa_chunk_t *prev = NULL;
+	for (xa_chunk_t *d = cache_addr_next(NULL); d && r == 0; prev = d, d = cache_addr_next(d)) {
+		if (d->kind != CHUNK_HUGE_CACHED || d->hstate >= PS_NSTATES || d->mapped == 0 ||
+		    ((d->addr | d->mapped) & CHUNK_MASK) != 0)
+			r = check_fail("bad entry");
+		else if (prev && prev->addr + prev->mapped > d->addr)
+			r = check_fail("entries overlap");
+		else if (prev && prev->addr + prev->mapped == d->addr && prev->hstate == d->hstate)
+			r = check_fail("neighbours in one state not merged");
+		else if (d->hfit.hi != FIT_KEY(d->hstate, d->mapped) || d->hfit.lo != d->addr ||
+		         d->hage.hi != ((d->hstate == PS_DIRTY ? 0 : AGE_CLEAN) | d->freed_ns) || d->haddr.hi != d->addr)
+			r = check_fail("stale key");
+		else if (xa_pagemap_lookup(d->addr) != d || xa_pagemap_lookup(d->addr + d->mapped - CHUNK) != d)
+			r = check_fail("pagemap does not point at the entry");
+		bytes[d->hstate] += d->mapped;
+		n[d->hstate]++;
+	}
+	size_t total = n[PS_DIRTY] + n[PS_LAZY] + n[PS_RETAINED];
+	if (r == 0 && (total != listed || cache_addr.n != total || cache_fit.n != total || cache_age.n != total))
+		r = check_fail("trees, list and counters disagree");
+	for (unsigned s = 0; s < PS_NSTATES && r == 0; s++)
+		if (bytes[s] != cache_bytes[s] || n[s] != cache_n[s])
+			r = check_fail("byte or entry counters wrong");
+	/* fit order: by state, then size; age order: dirty first, then age */
+	xa_tnode_t *p = NULL;
+	for (xa_tnode_t *t = xa_tree_ceil(&cache_fit, 0, 0); t && r == 0; p = t, t = xa_tree_next(&cache_fit, t))
+		if (p && !xa_tree_below(p, t->hi, t->lo))
+			r = check_fail("fit tree out of order");
+	p = NULL;
+	for (xa_tnode_t *t = xa_tree_ceil(&cache_age, 0, 0); t && r == 0; p = t, t = xa_tree_next(&cache_age, t))
+		if (p && !xa_tree_below(p, t->hi, t->lo))
+			r = check_fail("age tree out of order");
+	xa_mutex_unlock(&huge_lock);
+	return r ? r : total;
 }
 
 void xa_huge_prefork(void) { xa_mutex_lock(&huge_lock); }

@@ -311,6 +311,11 @@ size_t xa_huge_mapped_now(void); /* racy read, for peak.c */
 void xa_huge_stats(size_t *allocated, size_t *mapped, size_t *cur, uint64_t *nmalloc, uint64_t *ndalloc);
 /* Resident bytes of live and cached huge mappings (mincore). */
 void xa_huge_resident(size_t *live, size_t *cached);
+/* For tests: the cached entry starting at addr (its size and state), and
+ * a check of every invariant of the cache (returns its number of entries,
+ * or SIZE_MAX and a line on stderr if one is broken). */
+bool xa_huge_cache_entry(uintptr_t addr, size_t *size, unsigned *state);
+size_t xa_huge_cache_check(void);
 void xa_huge_prefork(void);
 void xa_huge_postfork_parent(void);
 void xa_huge_postfork_child(void);

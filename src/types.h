@@ -30,6 +30,8 @@
 #ifndef XA_TYPES_H
 #define XA_TYPES_H
 
+#include "tree.h"
+
 typedef struct xa_run_s xa_run_t;
 typedef struct xa_chunk_s xa_chunk_t;
 typedef struct xa_bin_s xa_bin_t;
@@ -144,6 +146,7 @@ struct xa_chunk_s {
 	uint8_t hstate; /* cached huge: PS_DIRTY, PS_LAZY or PS_RETAINED */
 	xa_chunk_t *hnext, *hprev; /* live huge allocations, or the cache */
 	uint64_t freed_ns;         /* cached huge: when it was freed */
+	xa_tnode_t haddr, hfit, hage; /* cached huge: huge.c's three orders */
 };
 
 /* Per-bin statistics; protected by the bin lock. */
