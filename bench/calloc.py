@@ -2,7 +2,7 @@
 """calloc and big-block benchmarks (issue 13 section 2, issue 10 malloc-large),
 side by side with the peers, interleaved, medians of several repeats.
 
-  bench/calloc.py [--repeats N] [--only sparse,dense,mid,mlarge,stressng]
+  bench/calloc.py [--repeats N] [--only sparse,dense,mid,mlarge,hugechurn,stressng]
                   [--allocs xalloc,glibc,...] [--xalloc PATH] [--bindir DIR]
                   [--stress-seconds S] [--stress-metric real|cpu]
                   [--extra NAME=LIB ...]
@@ -13,6 +13,9 @@ Rows:
             freeing the previous round
   mid       b_calloc mid: 64 KiB .. 4 MiB callocs, fully written
   mlarge    b_mlarge: 5..25 MiB blocks malloc'd, touched, freed (4 live)
+  hugechurn b_hugechurn 200000: stress-ng's malloc stressor pattern replayed
+            for a fixed number of steps (~32 000 live blocks < 128 MiB,
+            first word written, malloc_trim every 8 steps); CPU time
   stressng  stress-ng --malloc 2 --malloc-bytes 256M --timeout S
             --metrics-brief: bogo ops/s (real time; with --stress-metric
             cpu: bogo ops per second of user+sys CPU time of the whole
@@ -41,6 +44,7 @@ ROWS = [
     ("dense", "b_calloc", ["dense"]),
     ("mid", "b_calloc", ["mid"]),
     ("mlarge", "b_mlarge", []),
+    ("hugechurn", "b_hugechurn", ["200000"]),
     ("stressng", None, []),
 ]
 

@@ -316,12 +316,40 @@ static xa_chunk_t *cache_join(size_t need, size_t align) {
 	return NULL;
 }
 
+/* No dirty entry fits need: the largest dirty one (aligned) followed by a
+ * clean entry with which it reaches need, joined, off the cache; *clean:
+ * the clean neighbour's state (the state of what lies past the dirty
+ * part).  The block is then warm for the dirty part and faults in only the
+ * rest, where taking a clean entry would fault in all of it (b_mlarge:
+ * blocks of 5-25 MiB replacing each other).  huge_lock held. */
+static xa_chunk_t *cache_extend_dirty(size_t need, size_t align, unsigned *clean) {
+	xa_chunk_t *best = NULL, *bn = NULL;
+	for (xa_tnode_t *t = xa_tree_ceil(&cache_fit, FIT_KEY(PS_DIRTY, 0), 0); t && t->hi >> FIT_SHIFT == PS_DIRTY;
+	     t = xa_tree_next(&cache_fit, t)) { /* at most HUGE_DIRTY_NMAX + 1 */
+		xa_chunk_t *d = NODE_OWNER(t, hfit);
+		xa_chunk_t *n = cache_at(d->addr + d->mapped, false);
+		if (d->mapped < need && (d->addr & (align - 1)) == 0 && n && n->hstate != PS_DIRTY &&
+		    d->mapped + n->mapped >= need)
+			best = d, bn = n; /* ascending sizes: the last is the largest */
+	}
+	if (best == NULL)
+		return NULL;
+	cache_remove(best);
+	cache_remove(bn);
+	*clean = bn->hstate;
+	best->mapped += bn->mapped;
+	xa_pagemap_set(bn->addr, bn->mapped, best); /* existing granules: cannot fail */
+	xa_pool_put(&huge_pool, bn);
+	return best;
+}
+
 /* Take a cached mapping of at least need bytes (a chunk multiple) aligned
  * to align, splitting off the rest when it is more than a quarter larger.
  * *state: the state it was cached in. */
 static xa_chunk_t *cache_take(size_t need, size_t align, unsigned *state) {
 	xa_mutex_lock(&huge_lock);
 	xa_chunk_t *best = NULL;
+	unsigned rest_state = PS_NSTATES; /* the rest's state, if not best's */
 	for (unsigned s = 0; s < PS_NSTATES && best == NULL; s++) {
 		/* the smallest entry of state s that is large enough (and
 		 * aligned: every entry is chunk-aligned, so the first one fits
@@ -337,12 +365,19 @@ static xa_chunk_t *cache_take(size_t need, size_t align, unsigned *state) {
 		}
 	}
 	size_t ncached = cache_n[PS_DIRTY] + cache_n[PS_LAZY] + cache_n[PS_RETAINED];
-	if (best)
+	xa_chunk_t *warm = NULL;
+	if ((best == NULL || best->hstate != PS_DIRTY) && cache_n[PS_DIRTY] > 0)
+		warm = cache_extend_dirty(need, align, &rest_state);
+	if (warm)
+		best = warm;
+	else if (best)
 		cache_remove(best);
 	else if (ncached <= HUGE_JOIN_NMAX)
 		best = cache_join(need, align);
 	if (best) {
 		*state = best->hstate;
+		if (rest_state == PS_NSTATES)
+			rest_state = best->hstate;
 		xa_chunk_t *rest = best->mapped - need > need / 4 ? xa_pool_get(&huge_pool) : NULL;
 		if (rest) {
 			memset(rest->pclass, PCLASS_NONE, sizeof(rest->pclass));
@@ -354,7 +389,7 @@ static xa_chunk_t *cache_take(size_t need, size_t align, unsigned *state) {
 				xa_pool_put(&huge_pool, rest); /* keep it whole */
 			} else {
 				best->mapped = need;
-				cache_push(rest, best->hstate);
+				cache_push(rest, rest_state);
 			}
 		}
 	}

@@ -307,3 +307,30 @@ Test(hugecache, hundreds_of_kept_ranges_without_munmap)
         xt_free(p[i]);
     check();
 }
+
+Test(hugecache, warm_part_extended_by_its_clean_neighbour)
+{
+    quiet();
+    char *x = xt_malloc(32 * MiB);
+    xt_free(x);
+    xa_huge_purge(true);
+    char *a = xt_malloc(8 * MiB);
+    cr_assert_eq(a, x);
+    xt_free(a); /* dirty 8 MiB before a retained 24 MiB */
+    expect_entry(x, 8 * MiB, PS_DIRTY);
+    expect_entry(x + 8 * MiB, 24 * MiB, PS_RETAINED);
+    /* no dirty entry fits 16 MiB: the dirty 8 MiB and the retained pages
+     * after it, rather than 16 MiB of retained pages that all fault in */
+    char *p = xt_malloc(16 * MiB);
+    cr_assert_eq(p, x);
+    expect_entry(x + 16 * MiB, 16 * MiB, PS_RETAINED); /* the rest stays clean */
+    cr_assert_eq(check(), 1);
+    /* calloc of such a block reads as zero everywhere */
+    xt_free(p);
+    memset(x, 0xab, 8 * MiB); /* (freed, still mapped) */
+    char *q = xt_calloc(1, 20 * MiB);
+    cr_assert_eq(q, x);
+    for (size_t i = 0; i < 20 * MiB; i += 4096)
+        cr_assert_eq(q[i], 0, "byte %zu", i);
+    check();
+}
