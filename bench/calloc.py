@@ -13,7 +13,7 @@ Rows:
             freeing the previous round
   mid       b_calloc mid: 64 KiB .. 4 MiB callocs, fully written
   mlarge    b_mlarge: 5..25 MiB blocks malloc'd, touched, freed (4 live)
-  hugechurn b_hugechurn 200000: stress-ng's malloc stressor pattern replayed
+  hugechurn b_hugechurn 100000: stress-ng's malloc stressor pattern replayed
             for a fixed number of steps (~32 000 live blocks < 128 MiB,
             first word written, malloc_trim every 8 steps); CPU time
   stressng  stress-ng --malloc 2 --malloc-bytes 256M --timeout S
@@ -44,7 +44,7 @@ ROWS = [
     ("dense", "b_calloc", ["dense"]),
     ("mid", "b_calloc", ["mid"]),
     ("mlarge", "b_mlarge", []),
-    ("hugechurn", "b_hugechurn", ["200000"]),
+    ("hugechurn", "b_hugechurn", ["100000"]),
     ("stressng", None, []),
 ]
 
