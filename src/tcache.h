@@ -170,17 +170,20 @@ extern uint32_t xa_tcache_fmagic[SC_NCLASSES];
 extern uint16_t xa_tcache_binoff[SC_NLOOKUP] XA_HIDDEN;
 
 /*
- * The calling thread's state, for the fast paths.  On x86-64 (GCC/clang
- * named address spaces) the thread pointer stays in %fs: the fast paths
- * address fields as %fs:offset(reg), with reg the initial-exec offset from
- * the GOT, which saves the add of %fs:0 a flat pointer needs (one
- * instruction per call).  Elsewhere, and under ThreadSanitizer, a flat
+ * The calling thread's state, for the fast paths.  By default a flat
  * pointer; the empty asm makes the compiler compute it once into a
- * register, so every field is one plain (register + offset) access.
+ * register, so every field is one plain (register + offset) access.  With
+ * -DXA_SEG_FS (x86-64 GCC, not under ThreadSanitizer) the thread pointer
+ * stays in %fs and the fast paths address fields as %fs:offset(reg), with
+ * reg the initial-exec offset from the GOT: one instruction less per call
+ * (71.9 instead of 74.9 per malloc+free pair, bench/instr.py) but no
+ * faster in time on the reference machine (quiet, 5 interleaved repeats:
+ * b_instr pairs 1.03-1.08x the flat build's CPU time, batches equal), so
+ * it is not the default (bench/README.md).
  * XA_TSD_FLAT gives the flat pointer to the same state, for cold code.
  */
 #if defined(__x86_64__) && defined(__SEG_FS) && !defined(__SANITIZE_THREAD__) &&              \
-    !defined(XA_TSAN_BUILD) && !defined(__clang__) && !defined(XA_NO_SEG_FS)
+    !defined(XA_TSAN_BUILD) && !defined(__clang__) && defined(XA_SEG_FS)
 #define XA_TSD_SEG __seg_fs
 XA_INLINE XA_TSD_SEG xa_tsd_t *xa_tsd_fast(void) {
 	uintptr_t off;
