@@ -3,15 +3,16 @@
  *
  * Owns: a bump allocator over blocks mapped from the OS, and fixed-size
  * pools with free lists on top of it (run descriptors, chunk descriptors,
- * thread-cache stacks).  Never calls malloc.  Metadata is never returned to
- * the OS (it is small and recycled through the pools); it is counted in
- * stats.metadata.
+ * thread-cache stacks).  Never calls malloc.  Metadata is never unmapped
+ * (it is small and recycled through the pools); it is counted in
+ * stats.metadata, and the pages of empty pool blocks are released (below).
  *
  * Pools of small objects (run and chunk descriptors: their number follows
  * the heap's peak) are carved from 64 KiB blocks, each with its own free
- * list; a block whose objects are all free again goes on an empty list,
- * and the purge passes (background thread, malloc_trim) release its pages
- * but the header's.  So a burst's metadata goes back to the OS with the
+ * list; a pool keeps its blocks with free objects on a partial list and a
+ * block whose objects are all free again on an empty list (list.h), whose
+ * pages but the header's the purge passes (background thread, malloc_trim)
+ * release.  So a burst's metadata goes back to the OS with the
  * burst.  Larger objects (page-sized arrays, cache stacks) use one free
  * list per pool and stay resident.
  *
@@ -82,7 +83,7 @@ void *xa_base_alloc(size_t size) {
 #define POOL_SMALL_MAX ((size_t)4096)
 
 typedef struct pool_block_s {
-	struct pool_block_s *next, *prev; /* partial or empty list */
+	xa_link_t link; /* on the pool's partial or empty list, or (full) none */
 	void *free;                       /* free objects of this block */
 	uint32_t nfree, ncarved, cap;
 	uint8_t full, purged;
@@ -91,23 +92,7 @@ typedef struct pool_block_s {
 
 static char *region_cur, *region_end;
 
-static void blist_push(void **head, pool_block_t *b) {
-	b->prev = NULL;
-	b->next = *head;
-	if (*head)
-		((pool_block_t *)*head)->prev = b;
-	*head = b;
-}
-
-static void blist_remove(void **head, pool_block_t *b) {
-	if (b->prev)
-		b->prev->next = b->next;
-	else
-		*head = b->next;
-	if (b->next)
-		b->next->prev = b->prev;
-	b->next = b->prev = NULL;
-}
+static pool_block_t *blist_first(xa_list_t *l) { return XA_LIST_FIRST(l, pool_block_t, link); }
 
 static pool_block_t *block_new(xa_pool_t *pool) {
 	if (region_cur == region_end) {
@@ -126,16 +111,16 @@ static pool_block_t *block_new(xa_pool_t *pool) {
 }
 
 static void *block_get(xa_pool_t *pool) {
-	pool_block_t *b = pool->partial;
+	pool_block_t *b = blist_first(&pool->partial);
 	if (b == NULL) {
-		b = pool->empty;
+		b = blist_first(&pool->empty);
 		if (b) {
-			blist_remove(&pool->empty, b);
+			xa_list_remove(&pool->empty, &b->link);
 			b->purged = 0;
 		} else if ((b = block_new(pool)) == NULL) {
 			return NULL;
 		}
-		blist_push(&pool->partial, b);
+		xa_list_push(&pool->partial, &b->link);
 	}
 	void *r;
 	if (b->free) {
@@ -147,7 +132,7 @@ static void *block_get(xa_pool_t *pool) {
 		b->ncarved++;
 	}
 	if (b->nfree == 0 && b->ncarved == b->cap) {
-		blist_remove(&pool->partial, b);
+		xa_list_remove(&pool->partial, &b->link);
 		b->full = 1;
 	}
 	base_allocated_bytes += pool->size;
@@ -162,14 +147,14 @@ static void block_put(xa_pool_t *pool, void *obj) {
 	base_allocated_bytes -= pool->size;
 	if (b->full) {
 		b->full = 0;
-		blist_push(&pool->partial, b);
+		xa_list_push(&pool->partial, &b->link);
 	}
 	if (b->nfree == b->ncarved) {
 		/* every object is free: recarve from scratch next time */
-		blist_remove(&pool->partial, b);
+		xa_list_remove(&pool->partial, &b->link);
 		b->free = NULL;
 		b->nfree = b->ncarved = 0;
-		blist_push(&pool->empty, b);
+		xa_list_push(&pool->empty, &b->link);
 	}
 }
 
@@ -180,7 +165,7 @@ size_t xa_base_purge(void) {
 	size_t bytes = 0;
 	xa_mutex_lock(&base_lock);
 	for (unsigned i = 0; i < npurgeable; i++)
-		for (pool_block_t *b = purgeable_pools[i]->empty; b; b = b->next)
+		for (pool_block_t *b = blist_first(&purgeable_pools[i]->empty); b; b = XA_LIST_NEXT(b, pool_block_t, link))
 			if (!b->purged) {
 				if (xa_os_purge_forced((char *)b + PAGE, POOL_BLOCK - PAGE))
 					continue; /* still resident: not counted, retried */
@@ -194,7 +179,7 @@ size_t xa_base_purge(void) {
 void *xa_pool_get(xa_pool_t *pool) {
 	xa_mutex_lock(&base_lock);
 	if (pool->size <= POOL_SMALL_MAX) {
-		if (pool->partial == NULL && pool->empty == NULL && npurgeable < XA_ARRAY_LEN(purgeable_pools)) {
+		if (xa_list_empty(&pool->partial) && xa_list_empty(&pool->empty) && npurgeable < XA_ARRAY_LEN(purgeable_pools)) {
 			bool known = false;
 			for (unsigned i = 0; i < npurgeable; i++)
 				known |= purgeable_pools[i] == pool;

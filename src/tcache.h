@@ -62,7 +62,7 @@ struct xa_tsd_s {
 	uint8_t gc_bin;    /* next bin the incremental GC visits */
 	uint8_t arena_pinned; /* thread.arena was set: fill from t->arena */
 	xa_arena_t *arena;
-	xa_tsd_t *next, *prev; /* registry of live threads */
+	xa_link_t link;        /* registry of live threads (tsd.c) */
 	void **stacks;         /* one block holding every bin's stack */
 	uint64_t last_active_ns; /* when the cache GC last ran */
 	uint64_t prof_next;    /* allocated value of the next sample */

@@ -20,20 +20,15 @@
 __thread xa_tsd_t xa_tsd_tls __attribute__((tls_model("initial-exec")));
 
 static xa_mutex_t tsd_lock = XA_MUTEX_INITIALIZER;
-static xa_tsd_t *tsd_list;
+static xa_list_t tsd_list; /* the registry */
 static size_t tsd_nlive;
 static uint64_t exited_allocated, exited_deallocated;
 static pthread_key_t tsd_key;
 static bool tsd_key_ok;
 
 static void tsd_unlink_locked(xa_tsd_t *t) {
-	if (t->prev)
-		t->prev->next = t->next;
-	else if (tsd_list == t)
-		tsd_list = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
-	t->next = t->prev = NULL;
+	if (xa_link_linked(&t->link))
+		xa_list_remove(&tsd_list, &t->link);
 	tsd_nlive--;
 }
 
@@ -93,11 +88,7 @@ xa_tsd_t *xa_tsd_boot(void) {
 		xa_tcache_init(t);
 		t->last_active_ns = xa_now_ns();
 		xa_mutex_lock(&tsd_lock);
-		t->prev = NULL;
-		t->next = tsd_list;
-		if (tsd_list)
-			tsd_list->prev = t;
-		tsd_list = t;
+		xa_list_push(&tsd_list, &t->link);
 		tsd_nlive++;
 		xa_mutex_unlock(&tsd_lock);
 		t->next_event = t->allocated + TCACHE_GC_INTERVAL;
@@ -114,7 +105,7 @@ xa_tsd_t *xa_tsd_boot(void) {
 void xa_tsd_totals(uint64_t *allocated, uint64_t *deallocated, uint64_t *tcache_bytes) {
 	xa_mutex_lock(&tsd_lock);
 	uint64_t a = exited_allocated, d = exited_deallocated, c = 0;
-	for (xa_tsd_t *t = tsd_list; t; t = t->next) {
+	for (xa_tsd_t *t = XA_LIST_FIRST(&tsd_list, xa_tsd_t, link); t; t = XA_LIST_NEXT(t, xa_tsd_t, link)) {
 		a += XA_RELAXED_LOAD(t->allocated);
 		d += XA_RELAXED_LOAD(t->deallocated);
 		c += xa_tcache_bytes(t);
@@ -127,7 +118,7 @@ void xa_tsd_totals(uint64_t *allocated, uint64_t *deallocated, uint64_t *tcache_
 
 void xa_tsd_foreach(void (*fn)(xa_tsd_t *, void *), void *arg) {
 	xa_mutex_lock(&tsd_lock);
-	for (xa_tsd_t *t = tsd_list; t; t = t->next)
+	for (xa_tsd_t *t = XA_LIST_FIRST(&tsd_list, xa_tsd_t, link); t; t = XA_LIST_NEXT(t, xa_tsd_t, link))
 		fn(t, arg);
 	xa_mutex_unlock(&tsd_lock);
 }
@@ -146,12 +137,12 @@ void xa_tsd_postfork_child(void) {
 	/* Only the forking thread survives; fold the others into the totals.
 	 * Objects in their caches stay allocated (as in every allocator). */
 	xa_tsd_t *self = &xa_tsd_tls;
-	xa_tsd_t *t = tsd_list;
+	xa_tsd_t *t = XA_LIST_FIRST(&tsd_list, xa_tsd_t, link);
 	while (t) {
-		xa_tsd_t *n = t->next;
+		xa_tsd_t *n = XA_LIST_NEXT(t, xa_tsd_t, link);
 		if (t != self) {
 			exited_allocated += t->allocated;
-			exited_deallocated += t->deallocated - 0;
+			exited_deallocated += t->deallocated;
 			tsd_unlink_locked(t);
 		}
 		t = n;

@@ -31,6 +31,7 @@
 #define XA_TYPES_H
 
 #include "tree.h"
+#include "list.h"
 
 typedef struct xa_run_s xa_run_t;
 typedef struct xa_chunk_s xa_chunk_t;
@@ -60,7 +61,7 @@ struct xa_pool_s {
 	size_t size;
 	void *free; /* large objects: singly linked through the first word */
 	size_t nfree, nused;
-	void *partial, *empty; /* small objects: blocks (see base.c) */
+	xa_list_t partial, empty; /* small objects: blocks (see base.c) */
 };
 
 enum { RUN_FREE = 0, RUN_SLAB = 1, RUN_LARGE = 2, RUN_PURGING = 3 };
