@@ -9,11 +9,11 @@
  *
  *  1. Eligible: the owner's allocated/deallocated counters have not moved
  *     for decay_ms, and its cache holds something.
- *  2. The owner must be blocked in the kernel: /proc/self/task/TID/status
- *     says State S (interruptible sleep, in a system call), it is not busy
- *     (below), and we note its context-switch count.  A sleeping task's
- *     earlier stores are visible: the kernel puts a full barrier between
- *     setting the sleep state and switching away.
+ *  2. The owner must be blocked in the kernel: its status in /proc
+ *     (xa_os_thread_sched) says State S (interruptible sleep, in a system
+ *     call), it is not busy (below), and we note its context-switch
+ *     count.  A sleeping task's earlier stores are visible: the kernel puts
+ *     a full barrier between setting the sleep state and switching away.
  *  3. We set reclaim = 1 and make the owner's fast paths miss (next_event
  *     = 0 for malloc; for free nbins = 0 and every bin's magic 0, see
  *     xa_tcache_uncache), then a full fence, then read the status again.
@@ -172,39 +172,6 @@ static bool owner_busy(xa_tsd_t *t) {
 	    XA_RELAXED_LOAD(t->dmark) == XA_RELAXED_LOAD(t->deallocated);
 }
 
-/* Reads State and the context-switch total of a thread; false on error. */
-static bool task_status(pid_t tid, char *state, uint64_t *switches) {
-	char path[64], buf[2048];
-	xa_snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
-	if (xa_os_read_file(path, buf, sizeof(buf)) <= 0)
-		return false;
-	*state = 0;
-	*switches = 0;
-	int found = 0;
-	for (const char *p = buf; *p; p++) {
-		if (p != buf && p[-1] != '\n')
-			continue;
-		if (strncmp(p, "State:", 6) == 0) {
-			const char *q = p + 6;
-			while (*q == ' ' || *q == '\t')
-				q++;
-			*state = *q;
-			found++;
-		} else if (strncmp(p, "voluntary_ctxt_switches:", 24) == 0 ||
-		    strncmp(p, "nonvoluntary_ctxt_switches:", 27) == 0) {
-			const char *q = strchr(p, ':') + 1;
-			while (*q == ' ' || *q == '\t')
-				q++;
-			uint64_t v = 0;
-			while (*q >= '0' && *q <= '9')
-				v = v * 10 + (uint64_t)(*q++ - '0');
-			*switches += v;
-			found++;
-		}
-	}
-	return found == 3;
-}
-
 #define IDLE_BATCH 64
 
 typedef struct {
@@ -234,14 +201,14 @@ static void idle_visit(xa_tsd_t *t, void *arg) {
 	}
 	char st;
 	uint64_t sw1, sw2;
-	if (!task_status(t->tid, &st, &sw1) || st != 'S' || owner_busy(t))
+	if (!xa_os_thread_sched(t->tid, &st, &sw1) || st != 'S' || owner_busy(t))
 		goto later;
 	t->reclaim_pid = getpid();
 	atomic_store(&t->reclaim, 1);
 	xa_tcache_uncache(t);
 	XA_RELAXED_STORE(t->next_event, 0);
 	atomic_thread_fence(memory_order_seq_cst);
-	if (!task_status(t->tid, &st, &sw2) || st != 'S' || sw2 != sw1 || owner_busy(t)) {
+	if (!xa_os_thread_sched(t->tid, &st, &sw2) || st != 'S' || sw2 != sw1 || owner_busy(t)) {
 		atomic_store(&t->reclaim, 2);
 		goto later;
 	}

@@ -170,9 +170,37 @@ ssize_t xa_os_resident_pages(void *addr, size_t size) {
 	return total;
 }
 
+/* ---- the kernel's files about this process -----------------------------
+ * Every path under /proc is built here, and each reader is named for what
+ * it returns; the callers never see a path or the files' formats.  Stack
+ * buffers only: these run inside the allocator (under no lock of ours). */
+
+/* Read a small file into buf (NUL-terminated); returns bytes or -1. */
+static ssize_t os_read_file(const char *path, char *buf, size_t n) {
+	int e = errno;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		errno = e;
+		return -1;
+	}
+	size_t len = 0;
+	while (len + 1 < n) {
+		ssize_t r = read(fd, buf + len, n - 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	buf[len] = '\0';
+	close(fd);
+	errno = e;
+	return (ssize_t)len;
+}
+
 /* Copy a file (a /proc file of any length) to fd through a stack buffer.
  * Returns true on a read or write error. */
-bool xa_os_copy_file(const char *path, int fd) {
+static bool os_copy_file(const char *path, int fd) {
 	int e = errno;
 	int in = open(path, O_RDONLY | O_CLOEXEC);
 	if (in < 0) {
@@ -206,13 +234,90 @@ bool xa_os_copy_file(const char *path, int fd) {
 	return err;
 }
 
+/* Write s to an existing file; 0 or -1. */
+static int os_write_file(const char *path, const char *s) {
+	int e = errno;
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		errno = e;
+		return -1;
+	}
+	size_t len = strlen(s);
+	ssize_t r = write(fd, s, len);
+	close(fd);
+	errno = e;
+	return r == (ssize_t)len ? 0 : -1;
+}
+
+/* The number after `field` at the start of a line of buf (as the kernel
+ * prints "VmHWM:   1234 kB") into *v; false (and *v = 0) when absent. */
+static bool os_field(const char *buf, const char *field, uint64_t *v) {
+	size_t fl = strlen(field);
+	*v = 0;
+	for (const char *p = buf; *p; p++) {
+		if ((p == buf || p[-1] == '\n') && strncmp(p, field, fl) == 0) {
+			p += fl;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			while (*p >= '0' && *p <= '9')
+				*v = *v * 10 + (uint64_t)(*p++ - '0');
+			return true;
+		}
+	}
+	return false;
+}
+
+bool xa_os_thread_sched(pid_t tid, char *state, uint64_t *switches) {
+	char path[64], buf[2048];
+	xa_snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
+	if (os_read_file(path, buf, sizeof(buf)) <= 0)
+		return false;
+	*state = 0;
+	int found = 0;
+	for (const char *p = buf; *p; p++) {
+		if ((p == buf || p[-1] == '\n') && strncmp(p, "State:", 6) == 0) {
+			const char *q = p + 6;
+			while (*q == ' ' || *q == '\t')
+				q++;
+			*state = *q;
+			found++;
+			break;
+		}
+	}
+	uint64_t vol, invol;
+	found += os_field(buf, "voluntary_ctxt_switches:", &vol);
+	found += os_field(buf, "nonvoluntary_ctxt_switches:", &invol);
+	*switches = vol + invol;
+	return found == 3;
+}
+
+uint64_t xa_os_rss_hwm(void) {
+	char buf[2048];
+	if (os_read_file("/proc/self/status", buf, sizeof(buf)) <= 0)
+		return 0;
+	uint64_t kb;
+	os_field(buf, "VmHWM:", &kb);
+	return kb * 1024;
+}
+
+bool xa_os_rss_hwm_reset(void) { return os_write_file("/proc/self/clear_refs", "5") != 0; }
+
+ssize_t xa_os_comm(char *buf, size_t n) {
+	ssize_t l = os_read_file("/proc/self/comm", buf, n);
+	if (l > 0 && buf[l - 1] == '\n')
+		buf[--l] = '\0';
+	return l > 0 ? l : -1;
+}
+
+bool xa_os_copy_maps(int fd) { return os_copy_file("/proc/self/maps", fd); }
+
 /* Is the calling thread the only live thread of the process?  True when
  * /proc/self/stat counts one thread, or two of which the other is the
  * thread-group leader that has already exited (a zombie until the whole
  * group ends). */
 bool xa_os_only_thread(unsigned internal) {
 	char buf[512];
-	if (xa_os_read_file("/proc/self/stat", buf, sizeof(buf)) <= 0)
+	if (os_read_file("/proc/self/stat", buf, sizeof(buf)) <= 0)
 		return false;
 	const char *p = strrchr(buf, ')');
 	if (p == NULL || p[1] != ' ')
@@ -235,31 +340,9 @@ bool xa_os_only_thread(unsigned internal) {
 	return n == (long)internal + 1 && state == 'Z' && xa_os_gettid() != getpid();
 }
 
-ssize_t xa_os_read_file(const char *path, char *buf, size_t n) {
-	int e = errno;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		errno = e;
-		return -1;
-	}
-	size_t len = 0;
-	while (len + 1 < n) {
-		ssize_t r = read(fd, buf + len, n - 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	buf[len] = '\0';
-	close(fd);
-	errno = e;
-	return (ssize_t)len;
-}
-
 size_t xa_os_rss(void) {
 	char buf[128];
-	if (xa_os_read_file("/proc/self/statm", buf, sizeof(buf)) <= 0)
+	if (os_read_file("/proc/self/statm", buf, sizeof(buf)) <= 0)
 		return 0;
 	const char *p = buf;
 	while (*p && *p != ' ')
@@ -298,7 +381,7 @@ size_t xa_os_map_count(void) {
 
 size_t xa_os_max_map_count(void) {
 	char buf[64];
-	if (xa_os_read_file("/proc/sys/vm/max_map_count", buf, sizeof(buf)) <= 0)
+	if (os_read_file("/proc/sys/vm/max_map_count", buf, sizeof(buf)) <= 0)
 		return 65530;
 	size_t v = 0;
 	for (const char *p = buf; *p >= '0' && *p <= '9'; p++)
@@ -308,21 +391,11 @@ size_t xa_os_max_map_count(void) {
 
 size_t xa_os_smaps_field(const char *field) {
 	char buf[4096];
-	if (xa_os_read_file("/proc/self/smaps_rollup", buf, sizeof(buf)) <= 0)
+	if (os_read_file("/proc/self/smaps_rollup", buf, sizeof(buf)) <= 0)
 		return 0;
-	size_t fl = strlen(field);
-	for (const char *p = buf; *p; p++) {
-		if ((p == buf || p[-1] == '\n') && strncmp(p, field, fl) == 0) {
-			p += fl;
-			while (*p == ' ')
-				p++;
-			size_t kb = 0;
-			while (*p >= '0' && *p <= '9')
-				kb = kb * 10 + (size_t)(*p++ - '0');
-			return kb * 1024;
-		}
-	}
-	return 0;
+	uint64_t kb;
+	os_field(buf, field, &kb);
+	return (size_t)kb * 1024;
 }
 
 unsigned xa_os_ncpus(void) {
@@ -392,20 +465,6 @@ int xa_os_memfd(const char *name) {
 
 bool xa_os_memfd_reset(int fd) {
 	return ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0;
-}
-
-int xa_os_write_file(const char *path, const char *s) {
-	int e = errno;
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0) {
-		errno = e;
-		return -1;
-	}
-	size_t len = strlen(s);
-	ssize_t r = write(fd, s, len);
-	close(fd);
-	errno = e;
-	return r == (ssize_t)len ? 0 : -1;
 }
 
 int xa_os_create_file(const char *path) {

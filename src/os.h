@@ -1,6 +1,7 @@
 /*
  * os.h -- the contract with the kernel.  os.c is the only file that
- * includes <sys/mman.h> or reads /proc.  Every function preserves errno
+ * includes <sys/mman.h> or names a file under /proc: its readers are named
+ * for what they return.  Every function preserves errno
  * unless it says it sets it, and none allocates.
  */
 #ifndef XA_OS_H
@@ -39,14 +40,23 @@ size_t xa_os_map_count(void);
 size_t xa_os_max_map_count(void);
 /* Sum of a field ("LazyFree:", "Rss:", ...) of /proc/self/smaps_rollup, bytes. */
 size_t xa_os_smaps_field(const char *field);
-/* Read a small file into buf (NUL-terminated); returns bytes or -1. */
-ssize_t xa_os_read_file(const char *path, char *buf, size_t n);
+/* A thread's scheduler state (the State letter of its status: 'S' asleep,
+ * 'R' running, ...) and its context switches so far (voluntary and not);
+ * false when unreadable (the thread is gone). */
+bool xa_os_thread_sched(pid_t tid, char *state, uint64_t *switches);
+/* The kernel's high-water mark of the RSS (VmHWM), bytes; 0 if unknown. */
+uint64_t xa_os_rss_hwm(void);
+/* Restart that mark from the current RSS (clear_refs); true on error. */
+bool xa_os_rss_hwm_reset(void);
+/* The kernel's name of the process (comm: as ps and core_pattern's %e show
+ * it), NUL-terminated without the newline; its length, or -1. */
+ssize_t xa_os_comm(char *buf, size_t n);
+/* Copy the process's memory map (/proc/self/maps) to fd; true on error. */
+bool xa_os_copy_maps(int fd);
 /* The calling thread and the other internal ones are all that is left
  * (internal: how many threads of the allocator's own, the caller included,
  * are running; /proc/self/stat). */
 bool xa_os_only_thread(unsigned internal);
-/* Copy a file of any length (e.g. /proc/self/maps) to fd; true on error. */
-bool xa_os_copy_file(const char *path, int fd);
 unsigned xa_os_ncpus(void);
 bool xa_os_secure(void); /* AT_SECURE: setuid/setgid */
 char **xa_os_environ(void);
@@ -61,8 +71,6 @@ void *xa_os_map_file(const char *path, size_t *size);
 int xa_os_memfd(const char *name);
 /* Empty it again for the next answer; true on error. */
 bool xa_os_memfd_reset(int fd);
-/* Write s to an existing file (e.g. /proc/self/clear_refs); 0 or -1. */
-int xa_os_write_file(const char *path, const char *s);
 /* Create a file for writing: O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600.
  * Returns fd or -1. */
 int xa_os_create_file(const char *path);

@@ -39,7 +39,8 @@
  * the live peak has grown by max(4 MiB, 1/32) since the last sample.
  *
  * Locking: none; atomics only (the maxima are raised with CAS loops).
- * Nothing here allocates; the /proc reads use os.c's stack buffers.
+ * Nothing here allocates; the kernel's figures come from os.c (stack
+ * buffers: xa_os_rss_hwm, xa_os_rss_hwm_reset, xa_os_rss).
  */
 #include "internal.h"
 
@@ -81,28 +82,11 @@ static uint64_t active_now(void) {
 	return pages * PAGE + xa_huge_mapped_now();
 }
 
-/* The kernel's high-water mark of the RSS (VmHWM, bytes); 0 if unknown. */
-static uint64_t hwm_now(void) {
-	char buf[2048];
-	if (xa_os_read_file("/proc/self/status", buf, sizeof(buf)) <= 0)
-		return 0;
-	const char *p = strstr(buf, "\nVmHWM:");
-	if (p == NULL)
-		return 0;
-	p += 7;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	uint64_t kb = 0;
-	while (*p >= '0' && *p <= '9')
-		kb = kb * 10 + (uint64_t)(*p++ - '0');
-	return kb * 1024;
-}
-
 void xa_peak_sample_resident(uint64_t now) {
 	if (!now)
 		now = xa_now_ns();
 	if (atomic_load_explicit(&peak_hwm_ok, memory_order_relaxed)) {
-		uint64_t hwm = hwm_now();
+		uint64_t hwm = xa_os_rss_hwm();
 		if (hwm) {
 			raise_max(&peak_hwm_seen, &peak_rss_ns, hwm, now);
 			return;
@@ -193,11 +177,11 @@ void xa_peak_reset(void) {
 	atomic_store(&peak_sampled_live, live);
 	atomic_store(&peak_prof_last, live);
 	/* The kernel's mark restarts from the current RSS. */
-	bool ok = xa_os_write_file("/proc/self/clear_refs", "5") == 0;
+	bool ok = !xa_os_rss_hwm_reset();
 	uint64_t rss = xa_os_rss();
 	if (!ok)
 		atomic_store(&peak_hwm_ok, false);
-	atomic_store(&peak_hwm_seen, ok ? hwm_now() : 0);
+	atomic_store(&peak_hwm_seen, ok ? xa_os_rss_hwm() : 0);
 	atomic_store(&peak_rss, rss);
 	atomic_store(&peak_rss_ns, now);
 }

@@ -22,10 +22,12 @@
  *
  * No malloc: lines go through the buffered writer of util.c (a stack
  * buffer, xa_fd_sink) to a file or, for the http endpoint, to an
- * in-memory file (never a socket: see http.c).  The lock is held while the tables are walked,
- * never while symbolising (dladdr takes the loader lock, which a thread
- * sampling inside dlopen holds before it takes ours) nor while copying
- * /proc/self/maps.
+ * in-memory file (never a socket: see http.c).
+ *
+ * Locking: prof_g.lock is held while the tables are walked, never while
+ * symbolising (dladdr takes the loader lock, which a thread sampling inside
+ * dlopen holds before it takes ours) nor while copying the memory map
+ * (xa_os_copy_maps).
  */
 #include "internal.h"
 #include "prof.h"
@@ -148,7 +150,7 @@ static bool dump_legacy_fd(int fd) {
 	xa_mutex_unlock(&prof_g.lock);
 	xa_wprintf(&w, "\nMAPPED_LIBRARIES:\n");
 	xa_wflush(&w);
-	if (!out.err && xa_os_copy_file("/proc/self/maps", fd))
+	if (!out.err && xa_os_copy_maps(fd))
 		out.err = true;
 	return out.err;
 }

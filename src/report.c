@@ -73,10 +73,7 @@ void xa_report_whoami(int *pid, char *prog, size_t n) {
 	*pid = (int)getpid();
 	char comm[32];
 	const char *name = comm;
-	ssize_t l = xa_os_read_file("/proc/self/comm", comm, sizeof(comm));
-	if (l > 0 && comm[l - 1] == '\n')
-		comm[--l] = '\0';
-	if (l <= 0)
+	if (xa_os_comm(comm, sizeof(comm)) < 0)
 		name = program_invocation_short_name && program_invocation_short_name[0] ? program_invocation_short_name
 		                                                                          : "?";
 	xa_snprintf(prog, n, "%s", name);
