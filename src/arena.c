@@ -165,7 +165,7 @@ static _Atomic uint64_t arena_purge_check_ns;
  * few milliseconds. */
 static void arena_after_dirty(xa_arena_t *a) {
 	if (unlikely(xa_opt.slack_max)) {
-		xa_slack_enforce(false);
+		xa_decay_slack_enforce(false);
 		xa_background_kick();
 	}
 	int64_t d = atomic_load_explicit(&a->decay_ms, memory_order_relaxed);

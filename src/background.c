@@ -4,17 +4,22 @@
  *
  * Without it nothing is released once a program stops calling the
  * allocator.  The thread is created lazily, the first time pages become
- * dirty with a positive decay time; it purges every arena's due runs, then
- * sleeps until the oldest remaining dirty run is due, or indefinitely when
- * there is none (a kick wakes it).  With decay_ms:0 it also purges what
- * frees left below the batch size (decay.h): xa_background_kick_soon
- * wakes it from a longer timed sleep, so those pages go within one pass
- * interval.  It never allocates; it blocks every
+ * dirty with a positive decay time; each pass (bg_pass) releases what the
+ * release schedule (decay.[ch], including the slack budget) says is due,
+ * then it sleeps until the oldest remaining dirty run is due, or
+ * indefinitely when there is none (a kick wakes it).  With decay_ms:0 it
+ * also purges what frees left below the batch size (decay.h):
+ * xa_background_kick_soon wakes it from a longer timed sleep, so those
+ * pages go within one pass interval.  It never allocates; it blocks every
  * signal; it is detached and ends the process when it is the last thread
  * left (see xa_background_thread_exited), so it does not keep the process
  * alive; if pthread_create fails, releases fall back to allocator calls
- * (see arena.c), and the failure is not retried for a while.  After fork the
- * child has no background thread and recreates it lazily.
+ * (see arena.c), and the failure is not retried for a while.  After fork
+ * the child has no background thread and recreates it lazily.
+ *
+ * Owns: the thread's life (lazy start, the run-time switch of the
+ * background_thread ctl: bg_enabled; opt.background_thread keeps the
+ * start-up value), its sleep and wake-ups, and the order of a pass.
  *
  * It also does report.c's work (xa_report_poll): a dump requested by
  * dump_signal and the periodic export (stats_interval_ms), which bound its
@@ -66,7 +71,7 @@ static uint64_t bg_pass(uint64_t now) {
 		atomic_store_explicit(&xa_arenas[i]->slab_pending, false, memory_order_relaxed);
 	uint64_t wait = xa_idle_reclaim(now, xa_decay_cached_ms(atomic_load(&xa_decay_default_ms)));
 	xa_huge_purge(false);
-	xa_slack_enforce(true);
+	xa_decay_slack_enforce(true);
 	uint64_t w;
 	xa_arenas_purge_slabs(false, &w);
 	wait = XA_MIN(wait, w);
@@ -317,60 +322,4 @@ void xa_background_postfork_child(void) {
 	atomic_store(&bg_wake_ns, 0);
 	atomic_store(&bg_exit_seen, false);
 	atomic_store(&bg_state, BG_OFF);
-}
-
-/*
- * The slack budget (slack_max): freed-but-resident bytes -- dirty pages,
- * cached huge mappings and objects in thread caches -- may not exceed a
- * size or a share of the live bytes.  Past it, cached huge mappings go
- * first, then each arena's oldest dirty pages, whatever the decay time.
- * Runs on every background pass (the frees that make pages dirty wake the
- * thread when slack_max is set) and on those frees themselves, where a
- * cheap comparison with the last computed budget decides whether to act.
- * Returns bytes released.
- */
-size_t xa_slack_enforce(bool always) {
-	uint64_t opt = xa_opt.slack_max;
-	if (opt == 0 || !xa_initialized())
-		return 0;
-	/* The budget depends on the live bytes, which take the registry lock
-	 * to sum: it is recomputed at most every 10 ms, and in between a free
-	 * only compares the (racy, relaxed) dirty counters with it. */
-	static _Atomic uint64_t budget_cached, budget_ns;
-	unsigned n = atomic_load(&xa_narenas_created);
-	uint64_t now = xa_now_ns();
-	if (!always) {
-		size_t quick = xa_huge_cached_bytes();
-		for (unsigned i = 0; i < n; i++)
-			quick += XA_RELAXED_LOAD(xa_arenas[i]->stats.npages[PS_DIRTY]) * PAGE;
-		if (quick <= atomic_load_explicit(&budget_cached, memory_order_relaxed) &&
-		    now - atomic_load_explicit(&budget_ns, memory_order_relaxed) < 10000000)
-			return 0;
-	}
-	uint64_t a, d, tc;
-	xa_tsd_totals(&a, &d, &tc);
-	uint64_t budget = xa_decay_slack_budget(opt, a - d);
-	atomic_store_explicit(&budget_cached, budget, memory_order_relaxed);
-	atomic_store_explicit(&budget_ns, now, memory_order_relaxed);
-	size_t dirty[XA_MAX_ARENAS], total = tc + xa_huge_cached_bytes();
-	for (unsigned i = 0; i < n; i++) {
-		dirty[i] = XA_RELAXED_LOAD(xa_arenas[i]->stats.npages[PS_DIRTY]) * PAGE;
-		total += dirty[i];
-	}
-	if (total <= budget)
-		return 0;
-	size_t released = 0, excess = total - budget;
-	if (xa_huge_cached_bytes()) {
-		size_t r = xa_huge_purge(true);
-		released += r;
-		excess = r >= excess ? 0 : excess - r;
-	}
-	size_t arena_dirty = total - tc - released;
-	for (unsigned i = 0; i < n && excess; i++) {
-		/* each arena gives up its share of the excess, oldest first */
-		size_t share = arena_dirty ? (size_t)((double)excess * dirty[i] / arena_dirty) + PAGE : 0;
-		size_t target = dirty[i] > share ? dirty[i] - share : 0;
-		released += xa_pages_purge_to(xa_arenas[i], target) * PAGE;
-	}
-	return released;
 }

@@ -1,8 +1,28 @@
 /*
- * decay.c -- the release rate in force.  The arithmetic itself is inline in
- * decay.h (pure, unit-tested); this file holds the process-wide settings
- * that can change at run time (arenas.decay_ms, the purge policy) so that
- * readers on hot paths see them with a relaxed load.
+ * decay.c -- the release schedule in force: when freed memory goes back.
+ *
+ * Owns: the process-wide settings that can change at run time
+ * (arenas.decay_ms, the purge policy), kept as atomics so that readers on
+ * hot paths see them with a relaxed load, and the slack policy below.  The
+ * arithmetic itself is inline in decay.h (pure, unit-tested); what is
+ * released when is decided here and in decay.h, the releasing is done by
+ * the owners of the memory (pages.c, huge.c through xa_huge_purge).
+ *
+ * The slack policy (option slack_max).  Decay bounds how LONG freed memory
+ * stays resident; slack_max bounds how MUCH: freed-but-resident bytes --
+ * dirty pages, cached huge mappings and objects in thread caches -- may not
+ * exceed a size or a share of the live bytes (xa_decay_slack_budget).  Past
+ * it, cached huge mappings go first, then each arena's oldest dirty pages
+ * (each arena gives up its share of the excess), whatever their decay time.
+ * It runs on every background pass (the frees that make pages dirty wake
+ * the thread when slack_max is set) and on those frees themselves, where a
+ * cheap comparison with the last computed budget decides whether to act:
+ * the budget depends on the live bytes, whose sum takes the registry lock,
+ * so it is recomputed at most every 10 ms.
+ *
+ * Locking: none of its own.  xa_decay_slack_enforce takes, one at a time,
+ * the registry lock (tsd.c), huge_lock and each arena's lock (through the
+ * purge calls); it is called with no allocator lock held.
  */
 #include "internal.h"
 
@@ -12,4 +32,52 @@ _Atomic unsigned xa_purge_policy = XA_PURGE_DONTNEED;
 void xa_decay_boot(void) {
 	atomic_store(&xa_decay_default_ms, xa_opt.decay_ms);
 	atomic_store(&xa_purge_policy, xa_opt.purge);
+}
+
+/* ---- the slack policy --------------------------------------------------- */
+
+size_t xa_decay_slack_enforce(bool always) {
+	uint64_t opt = xa_opt.slack_max;
+	if (opt == 0 || !xa_initialized())
+		return 0;
+	/* The budget depends on the live bytes, which take the registry lock
+	 * to sum: it is recomputed at most every 10 ms, and in between a free
+	 * only compares the (racy, relaxed) dirty counters with it. */
+	static _Atomic uint64_t budget_cached, budget_ns;
+	unsigned n = atomic_load(&xa_narenas_created);
+	uint64_t now = xa_now_ns();
+	if (!always) {
+		size_t quick = xa_huge_cached_bytes();
+		for (unsigned i = 0; i < n; i++)
+			quick += XA_RELAXED_LOAD(xa_arenas[i]->stats.npages[PS_DIRTY]) * PAGE;
+		if (quick <= atomic_load_explicit(&budget_cached, memory_order_relaxed) &&
+		    now - atomic_load_explicit(&budget_ns, memory_order_relaxed) < 10000000)
+			return 0;
+	}
+	uint64_t a, d, tc;
+	xa_tsd_totals(&a, &d, &tc);
+	uint64_t budget = xa_decay_slack_budget(opt, a - d);
+	atomic_store_explicit(&budget_cached, budget, memory_order_relaxed);
+	atomic_store_explicit(&budget_ns, now, memory_order_relaxed);
+	size_t dirty[XA_MAX_ARENAS], total = tc + xa_huge_cached_bytes();
+	for (unsigned i = 0; i < n; i++) {
+		dirty[i] = XA_RELAXED_LOAD(xa_arenas[i]->stats.npages[PS_DIRTY]) * PAGE;
+		total += dirty[i];
+	}
+	if (total <= budget)
+		return 0;
+	size_t released = 0, excess = total - budget;
+	if (xa_huge_cached_bytes()) {
+		size_t r = xa_huge_purge(true);
+		released += r;
+		excess = r >= excess ? 0 : excess - r;
+	}
+	size_t arena_dirty = total - tc - released;
+	for (unsigned i = 0; i < n && excess; i++) {
+		/* each arena gives up its share of the excess, oldest first */
+		size_t share = arena_dirty ? (size_t)((double)excess * dirty[i] / arena_dirty) + PAGE : 0;
+		size_t target = dirty[i] > share ? dirty[i] - share : 0;
+		released += xa_pages_purge_to(xa_arenas[i], target) * PAGE;
+	}
+	return released;
 }

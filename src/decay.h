@@ -62,5 +62,8 @@ static inline uint64_t xa_decay_slack_budget(uint64_t opt, uint64_t live) {
 extern _Atomic int64_t xa_decay_default_ms;
 extern _Atomic unsigned xa_purge_policy;
 void xa_decay_boot(void);
+/* Enforce slack_max now (rate-limited unless always; see decay.c);
+ * returns bytes released.  No allocator lock held. */
+size_t xa_decay_slack_enforce(bool always);
 
 #endif

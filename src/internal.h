@@ -211,7 +211,7 @@ XA_INLINE xa_chunk_t *xa_pagemap_lookup(uintptr_t a) {
 	return (xa_chunk_t *)(uintptr_t)(base + off);
 }
 
-/* ---- decay.c: release-rate arithmetic only (no system calls) -------- */
+/* ---- decay.c: the release schedule (decay.h: its pure arithmetic) ---- */
 #include "decay.h"
 
 /* ---- pages.c: page runs inside chunks; dirty/lazy/retained sets ------ */
@@ -376,9 +376,6 @@ void xa_background_wake(void);
  * would (exit(0)). */
 void xa_background_thread_exited(void);
 bool xa_background_running(void);
-/* Enforce slack_max now (rate-limited unless always); returns bytes
- * released. */
-size_t xa_slack_enforce(bool always);
 /* Enable/disable at run time (xa_opt.background_thread keeps the start-up
  * value).  Returns true on error. */
 bool xa_background_set(bool enable);
