@@ -63,10 +63,20 @@ xa_arena_t *_Atomic xa_arenas[XA_MAX_ARENAS];
 _Atomic unsigned xa_narenas_created;
 static xa_mutex_t arenas_lock = XA_MUTEX_INITIALIZER;
 
+/* The arena limit: narenas (or one per CPU) from start-up, until
+ * mallopt(M_ARENA_MAX) sets arena_limit (opt.narenas keeps showing the
+ * start-up value). */
+static _Atomic unsigned arena_limit;
+
 static unsigned arena_max(void) {
-	unsigned n = xa_opt.narenas ? (unsigned)xa_opt.narenas : xa_ncpus;
+	unsigned n = atomic_load_explicit(&arena_limit, memory_order_relaxed);
+	if (n == 0)
+		n = xa_opt.narenas ? (unsigned)xa_opt.narenas : xa_ncpus;
 	return XA_MIN(XA_MAX(n, 1u), (unsigned)XA_MAX_ARENAS);
 }
+
+unsigned xa_arena_max(void) { return arena_max(); }
+void xa_arena_max_set(unsigned n) { atomic_store(&arena_limit, XA_MIN(n, (unsigned)XA_MAX_ARENAS)); }
 
 /* arenas_lock held */
 static xa_arena_t *arena_create(unsigned ind) {

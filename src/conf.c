@@ -1,18 +1,21 @@
 /*
  * conf.c -- parsing XALLOC_CONF and the xalloc_conf global.
  *
- * Owns: the option table built from options.def and the values in force.
- * Runs once during bootstrap, before any other thread can allocate; reads
- * the environment directly (no getenv during libc start-up), and ignores
- * XALLOC_CONF in AT_SECURE (setuid/setgid) processes.
- * Every bad item gives exactly one line on stderr and keeps the default;
- * with abort_conf:true the process aborts after the warnings.
+ * Owns: the option table built from options.def and the start-up values
+ * (xa_opt_values, read by every other file through the const view xa_opt:
+ * see conf.h).  Runs once during bootstrap, before any other thread can
+ * allocate; reads the environment directly (no getenv during libc
+ * start-up), and ignores XALLOC_CONF in AT_SECURE (setuid/setgid)
+ * processes.  Every bad item gives exactly one line on stderr and keeps the
+ * default; with abort_conf:true the process aborts after the warnings.
+ *
+ * Locking: none (single-threaded bootstrap; the values never change after).
  */
 #include "internal.h"
 
 #include <stdlib.h>
 
-xa_opts_t xa_opt;
+xa_opts_t xa_opt_values; /* written only by xa_conf_init (conf.h) */
 
 const xa_opt_desc_t xa_opt_table[] = {
 #define XA_OPT(name, type, def, min, max, choices, doc) \
@@ -290,14 +293,14 @@ static const char *conf_env(const char *name) {
 
 void xa_conf_init(void) {
 	conf_choices_init();
-	xa_conf_defaults(&xa_opt);
+	xa_conf_defaults(&xa_opt_values);
 	unsigned bad = 0;
 	if (&XA_SYM(xalloc_conf) != NULL && XA_SYM(xalloc_conf) != NULL)
-		bad += xa_conf_parse(&xa_opt, "xalloc_conf", XA_SYM(xalloc_conf));
+		bad += xa_conf_parse(&xa_opt_values, "xalloc_conf", XA_SYM(xalloc_conf));
 	if (!xa_os_secure()) {
 		const char *env = conf_env("XALLOC_CONF");
 		if (env)
-			bad += xa_conf_parse(&xa_opt, "XALLOC_CONF", env);
+			bad += xa_conf_parse(&xa_opt_values, "XALLOC_CONF", env);
 		xa_idle_test_hold_init(conf_env("XALLOC_TEST_IDLE_HOLD"));
 	}
 	/* Profiling options that do nothing without prof:true: say so once

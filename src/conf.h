@@ -54,11 +54,17 @@ enum { XA_PROF_FORMAT_LEGACY = 0, XA_PROF_FORMAT_PPROF = 1 };
 
 extern const xa_opt_desc_t xa_opt_table[];
 extern const unsigned xa_opt_count;
-/* The values in force: set at init; afterwards only mallopt(M_ARENA_MAX)
- * writes one (narenas).  Run-time settings live with their owners
- * (decay.c's atomics, background.c's switch), so opt.* keeps showing the
- * start-up values. */
-extern xa_opts_t xa_opt;
+/* The start-up values: xa_conf_init (conf.c) fills xa_opt_values once,
+ * and nothing writes them afterwards, so opt.* always shows them.
+ * Settings that change at run time live as atomics with their owners and
+ * start from these: decay.c (arenas.decay_ms, purge_policy), arena.c (each
+ * arena's decay_ms; the arena limit that mallopt(M_ARENA_MAX) sets),
+ * background.c (the thread's switch), prof.c (prof.active, prof.gdump,
+ * the sampling rate of prof.reset).  Every other file reads the options
+ * through xa_opt, a const view of the same object (no indirection): a
+ * write through it does not compile. */
+extern xa_opts_t xa_opt_values;
+#define xa_opt (*(const xa_opts_t *)&xa_opt_values)
 
 void xa_conf_defaults(xa_opts_t *o);
 /* Parse "k:v,k:v" into o, warning once per bad item as

@@ -235,7 +235,7 @@ CTL_THREAD(arena) {
 	unsigned cur = t->arena ? t->arena->ind : 0;
 	if (WRITING(c)) {
 		unsigned ind = NEWVAL(c, unsigned);
-		if (ind >= xa_stats_arena_max())
+		if (ind >= xa_arena_max())
 			return EINVAL;
 		xa_arena_t *a = xa_arena_get(ind, true);
 		if (a == NULL)
@@ -278,9 +278,9 @@ static bool valid_lextent(size_t i) { return i < SC_NCLASSES - SC_NSMALL; }
 static bool valid_arena(size_t i) { return i == XA_ARENAS_ALL || i < atomic_load(&xa_narenas_created); }
 /* arena.<i>: any index below arenas.narenas, created or not, so that a loop
  * over arenas.narenas works (as jemalloc's arena.<i>.purge). */
-static bool valid_arena_slot(size_t i) { return i == XA_ARENAS_ALL || i < xa_stats_arena_max(); }
+static bool valid_arena_slot(size_t i) { return i == XA_ARENAS_ALL || i < xa_arena_max(); }
 
-CTL_RO(arenas_narenas, unsigned, xa_stats_arena_max())
+CTL_RO(arenas_narenas, unsigned, xa_arena_max())
 CTL_RO(arenas_ncreated, unsigned, atomic_load(&xa_narenas_created))
 CTL_RO(arenas_nbins, unsigned, SC_NSMALL)
 CTL_RO(arenas_nlextents, unsigned, SC_NCLASSES - SC_NSMALL)
@@ -615,7 +615,8 @@ static const ctl_node_t root = NAMED("",
 		"writing true re-enables it (EAGAIN under *tcache:false*)."))),
     NAMED("arenas",
 	LEAF("narenas", arenas_narenas, T_UNSIGNED, RO,
-	    "The maximum number of arenas (*narenas*, or one per CPU)."),
+	    "The maximum number of arenas: *narenas*, or one per CPU, until mallopt(M_ARENA_MAX) sets another "
+	    "(*opt.narenas* keeps showing the start-up value)."),
 	LEAF("ncreated", arenas_ncreated, T_UNSIGNED, RO,
 	    "Arenas created so far (they are created lazily); valid arena indices are below this."),
 	LEAF("nbins", arenas_nbins, T_UNSIGNED, RO, "Number of small size classes (bins)."),

@@ -245,6 +245,10 @@ extern xa_arena_t *_Atomic xa_arenas[XA_MAX_ARENAS];
 extern _Atomic unsigned xa_narenas_created;
 xa_arena_t *xa_arena_get(unsigned ind, bool create);
 xa_arena_t *xa_arena_choose(void);
+/* At most this many arenas (narenas, or one per CPU; mallopt(M_ARENA_MAX)
+ * sets a new limit for the threads that start from then on). */
+unsigned xa_arena_max(void);
+void xa_arena_max_set(unsigned n);
 /* *locked: the returned arena's bin lock for cls is held already. */
 xa_arena_t *xa_arena_for_fill(xa_tsd_t *t, unsigned cls, bool *locked);
 /* A new slab, all regions free, pages marked pclass (arena lock taken). */

@@ -104,7 +104,7 @@ XA_EXPORT int XA_SYM(mallopt)(int param, int value) {
 			return 0;
 		if (!xa_initialized() && xa_init_slow())
 			return 0;
-		xa_opt.narenas = (uint64_t)XA_MIN(value, XA_MAX_ARENAS);
+		xa_arena_max_set((unsigned)value);
 		return 1;
 	default:
 		/* M_PERTURB included: filling would need every thread cache

@@ -20,11 +20,6 @@
 
 #include <unistd.h>
 
-unsigned xa_stats_arena_max(void) {
-	unsigned n = xa_opt.narenas ? (unsigned)xa_opt.narenas : xa_ncpus;
-	return XA_MIN(XA_MAX(n, 1u), (unsigned)XA_MAX_ARENAS);
-}
-
 /* Copy one arena's counters into sa (bin locks, then the arena lock). */
 static void stats_arena(xa_arena_t *ar, xa_snap_arena_t *sa, uint64_t now) {
 	memset(sa, 0, sizeof(*sa));

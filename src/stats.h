@@ -194,7 +194,6 @@ typedef struct {
 /* Fill s from the live counters (no lock held by the caller; takes them
  * one at a time).  Returns true on error (out of metadata memory). */
 bool xa_stats_refresh(xa_snap_t *s);
-unsigned xa_stats_arena_max(void);
 
 /* peak.c: the peak figures into s (after its totals and rss are set). */
 void xa_peak_snapshot(xa_snap_t *s);

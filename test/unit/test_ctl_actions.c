@@ -2,6 +2,7 @@
  * xallocctl actions and run-time switches whose effect is not just a value:
  *  - background_thread written false then true (the process started with
  *    it on) is accepted, and opt.background_thread keeps the start-up value;
+ *    mallopt(M_ARENA_MAX) sets arenas.narenas and leaves opt.narenas alone;
  *  - arena.<i>.purge over every index below arenas.narenas succeeds, also
  *    for arenas not created yet (the jemalloc idiom); arena.<i>.decay_ms of
  *    such an arena is ENOENT, an index at arenas.narenas is ENOENT;
@@ -56,10 +57,16 @@ Test(ctl_actions, background_thread_off_then_on)
 Test(ctl_actions, arena_purge_loop_over_narenas)
 {
     xt_free(xt_malloc(100));
+    unsigned opt_before, opt_after;
+    size_t l = sizeof(unsigned);
+    cr_assert_eq(xallocctl("opt.narenas", &opt_before, &l, NULL, 0), 0);
+    cr_assert_neq(opt_before, 8, "the test needs a start-up narenas other than 8");
     /* more arena slots than arenas: at most a few are created by now */
     cr_assert_eq(xt_mallopt(M_ARENA_MAX, 8), 1);
+    /* the run-time limit is arena.c's; opt.* keeps the start-up value */
+    cr_assert_eq(xallocctl("opt.narenas", &opt_after, &l, NULL, 0), 0);
+    cr_assert_eq(opt_after, opt_before, "mallopt(M_ARENA_MAX) changed opt.narenas: %u -> %u", opt_before, opt_after);
     unsigned narenas, ncreated;
-    size_t l = sizeof(unsigned);
     cr_assert_eq(xallocctl("arenas.narenas", &narenas, &l, NULL, 0), 0);
     cr_assert_eq(xallocctl("arenas.ncreated", &ncreated, &l, NULL, 0), 0);
     cr_assert_eq(narenas, 8);
