@@ -6,7 +6,11 @@
  * Owns: request validation (sizes near SIZE_MAX, alignments), routing by
  * size (tcache / small / large / huge), the allocation event (cache GC and
  * the profiler's sampling point), pointer validation on free, realloc
- * policy, calloc zeroing, and the opt-in junk/zero fills.
+ * policy, and the opt-in junk/zero fills.  calloc passes `zero` down: the
+ * layer that hands the memory out zeroes it (zero.c for large and huge
+ * blocks, which skips pages known to read as zero).
+ *
+ * Locking: none of its own; the layers below take theirs.
  *
  * Misuse that is detected here stops the process with one line:
  *   "xalloc: free of invalid pointer 0x..."  (not from xalloc, interior)

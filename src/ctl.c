@@ -25,10 +25,10 @@
  *
  * Adding a name: a named handler (CTL/CTL_RO/CTL_THREAD below) and a LEAF
  * row in the one initializer of the tree (the handler, the value's type,
- * access and doc string); a statistic: a row in the tables of stats.h.  The doc string is the name's xalloc(3) entry:
- * man/gen_ctl_sections.py writes the CONTROL NAMESPACE from the tree
- * (markup: *bold*, ~italic~), and test/unit/man_generated.sh fails when the
- * committed page differs.
+ * access and doc string); a statistic: a row in the tables of stats.h.
+ * The doc string is the name's xalloc(3) entry: man/gen_ctl_sections.py
+ * writes the CONTROL NAMESPACE from the tree (markup: *bold*, ~italic~),
+ * and test/unit/man_generated.sh fails when the committed page differs.
  */
 #include "internal.h"
 
@@ -117,7 +117,7 @@ static void io_read(ctl_call_t *c, const void *v, size_t size) {
 		io_read((c), &v_, sizeof(v_));         \
 	} while (0)
 #define WRITING(c) ((c)->newp != NULL)
-#define NEWVAL(c, T) (*(const T *)(c)->newp)
+#define NEWVAL(c, T) (*(T const *)(c)->newp)
 
 /* The handler of a leaf: ctl_<path with '_' for '.'>. */
 #define CTL(name) static int ctl_##name(const ctl_node_t *n, ctl_call_t *c)

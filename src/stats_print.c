@@ -8,8 +8,9 @@
  * and the ctl namespace cannot disagree.
  *
  * No allocation: text is built by util.c's buffered writer (a fixed stack
- * buffer) and handed to the caller's callback a buffer at a time.  No lock is held here (the caller,
- * stats.c, holds only print_lock), so the callback may call malloc.
+ * buffer) and handed to the caller's callback a buffer at a time.  No lock
+ * is held here (the caller, stats.c, holds only print_lock), so the
+ * callback may call malloc.
  *
  * opts letters: J JSON, P Prometheus; omit sections: g general (version,
  * config, options), s the summary (verdict, peaks, "where the memory is"),

@@ -1,10 +1,18 @@
 /*
  * util.c -- allocation-free formatting, messages and parsing.
  *
+ * Owns: the formatter (xa_snprintf: the subset of printf the allocator
+ * needs), the one buffered writer (xa_writer_t: a caller's stack buffer
+ * flushed to a sink callback; every report, dump and statistics output goes
+ * through it), one-line messages (xa_message, xa_fatal; to report.c's
+ * private stderr), errno names without strerror, byte amounts in words,
+ * integer and size parsing, the monotonic clock, and starting the
+ * allocator's own threads (background, http), which share their set-up.
+ *
  * The allocator cannot use stdio: printf may call malloc, and messages are
  * often printed while the heap is in a bad state.  Everything here works on
- * caller-provided buffers and write(2).  Also: starting the allocator's own
- * threads (background, http), which share their set-up.
+ * caller-provided buffers and write(2).  Locking: none (xa_message writes
+ * one line with one write(2)).
  */
 #include "internal.h"
 
