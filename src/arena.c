@@ -271,23 +271,9 @@ xa_run_t *xa_slab_new(xa_arena_t *a, unsigned cls, uint8_t pclass) {
 /* Coarse time of slab frees (set once per flush, not per object). */
 static _Thread_local uint64_t xa_slab_clock;
 
-static void bin_list_push(xa_bin_t *b, xa_run_t *r) {
-	r->prev = NULL;
-	r->next = b->nonfull;
-	if (b->nonfull)
-		b->nonfull->prev = r;
-	b->nonfull = r;
-}
-
-static void bin_list_remove(xa_bin_t *b, xa_run_t *r) {
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		b->nonfull = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	r->next = r->prev = NULL;
-}
+static void bin_list_push(xa_bin_t *b, xa_run_t *r) { xa_list_push(&b->nonfull, &r->link); }
+static void bin_list_remove(xa_bin_t *b, xa_run_t *r) { xa_list_remove(&b->nonfull, &r->link); }
+static xa_run_t *bin_list_first(xa_bin_t *b) { return XA_LIST_FIRST(&b->nonfull, xa_run_t, link); }
 
 /* ---- remote frees: lock-free stacks of batches -------------------------
  * A tagged pointer: the low 48 bits address the top batch (user-space
@@ -550,7 +536,7 @@ static size_t arena_purge_slabs(xa_arena_t *a, bool force, uint64_t now, uint64_
 			bin_drain_remote(a, i);
 		xa_mutex_lock(&b->lock);
 		bool in_list = b->cur == NULL;
-		for (xa_run_t *r = in_list ? b->nonfull : b->cur; r;) {
+		for (xa_run_t *r = in_list ? bin_list_first(b) : b->cur; r;) {
 			if (r->nfree == 0 || r->scan_ns >= r->dirty_ns) {
 				/* nothing freed since the last scan */
 			} else if (!force && !xa_decay_due(decay, r->dirty_ns, now)) {
@@ -562,9 +548,9 @@ static size_t arena_purge_slabs(xa_arena_t *a, bool force, uint64_t now, uint64_
 			}
 			if (!in_list) {
 				in_list = true;
-				r = b->nonfull;
+				r = bin_list_first(b);
 			} else {
-				r = r->next;
+				r = XA_LIST_NEXT(r, xa_run_t, link);
 			}
 		}
 		xa_mutex_unlock(&b->lock);
@@ -616,7 +602,7 @@ unsigned xa_arena_fill_small(xa_arena_t *a, unsigned cls, void **out, unsigned n
 	while (got < n) {
 		xa_run_t *r = b->cur;
 		if (r == NULL || r->nfree == 0) {
-			r = b->nonfull;
+			r = bin_list_first(b);
 			if (r) {
 				bin_list_remove(b, r);
 			} else {

@@ -49,36 +49,16 @@ XA_INLINE size_t run_page(const xa_run_t *r) {
  * the list rather than stopping at the first run not yet due.  (Inserting
  * in exact order made frees quadratic when many runs merged.) */
 static void dirty_append(xa_arena_t *a, xa_run_t *r) {
-	r->dnext = NULL;
-	r->dprev = a->dirty_tail;
-	if (a->dirty_tail)
-		a->dirty_tail->dnext = r;
-	else
-		a->dirty_head = r;
-	a->dirty_tail = r;
+	xa_link_init(&r->dlink);
+	xa_list_append(&a->dirty, &r->dlink);
 }
 
-static void dirty_remove(xa_arena_t *a, xa_run_t *r) {
-	if (r->dprev)
-		r->dprev->dnext = r->dnext;
-	else
-		a->dirty_head = r->dnext;
-	if (r->dnext)
-		r->dnext->dprev = r->dprev;
-	else
-		a->dirty_tail = r->dprev;
-	r->dnext = r->dprev = NULL;
-}
+static void dirty_remove(xa_arena_t *a, xa_run_t *r) { xa_list_remove(&a->dirty, &r->dlink); }
 
 static void avail_insert(xa_arena_t *a, xa_run_t *r) {
 	unsigned b = bucket_of(r->npages);
-	xa_run_t **head = &a->avail[r->state][b];
 	r->kind = RUN_FREE;
-	r->prev = NULL;
-	r->next = *head;
-	if (*head)
-		(*head)->prev = r;
-	*head = r;
+	xa_list_push(&a->avail[r->state][b], &r->link);
 	a->avail_mask[r->state] |= (uint64_t)1 << b;
 	a->stats.npages[r->state] += r->npages;
 	if (r->state == PS_DIRTY)
@@ -91,18 +71,12 @@ static void avail_insert(xa_arena_t *a, xa_run_t *r) {
 
 static void avail_remove(xa_arena_t *a, xa_run_t *r) {
 	unsigned b = bucket_of(r->npages);
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		a->avail[r->state][b] = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	if (a->avail[r->state][b] == NULL)
+	xa_list_remove(&a->avail[r->state][b], &r->link);
+	if (xa_list_empty(&a->avail[r->state][b]))
 		a->avail_mask[r->state] &= ~((uint64_t)1 << b);
 	a->stats.npages[r->state] -= r->npages;
 	if (r->state == PS_DIRTY)
 		dirty_remove(a, r);
-	r->next = r->prev = NULL;
 }
 
 static void chunk_unmap(xa_arena_t *a, xa_chunk_t *c, xa_run_t *r) {
@@ -208,13 +182,13 @@ static xa_chunk_t *chunk_new(xa_arena_t *a) {
 /* Find a free run of at least n pages in state s; NULL if none. */
 static xa_run_t *avail_find(xa_arena_t *a, unsigned s, size_t n) {
 	unsigned b = bucket_of(n);
-	for (xa_run_t *r = a->avail[s][b]; r; r = r->next)
+	for (xa_run_t *r = XA_LIST_FIRST(&a->avail[s][b], xa_run_t, link); r; r = XA_LIST_NEXT(r, xa_run_t, link))
 		if (r->npages >= n)
 			return r;
 	uint64_t m = b + 1 < 64 ? a->avail_mask[s] & ~(((uint64_t)2 << b) - 1) : 0;
 	if (m == 0)
 		return NULL;
-	return a->avail[s][__builtin_ctzl(m)];
+	return XA_LIST_FIRST(&a->avail[s][__builtin_ctzl(m)], xa_run_t, link);
 }
 
 /* Cut [off, off+n) pages of free run r (already removed from the sets)
@@ -239,14 +213,14 @@ static xa_run_t *run_carve(xa_arena_t *a, xa_run_t *r, size_t off, size_t n) {
 	if (head) {
 		*head = *r;
 		head->npages = (uint32_t)off;
-		head->dnext = head->dprev = head->next = head->prev = NULL;
+		xa_link_init(&head->link);
 		avail_insert(a, head);
 	}
 	if (tail) {
 		*tail = *r;
 		tail->addr = r->addr + (off + n) * PAGE;
 		tail->npages = (uint32_t)(total - off - n);
-		tail->dnext = tail->dprev = tail->next = tail->prev = NULL;
+		xa_link_init(&tail->link);
 		avail_insert(a, tail);
 	}
 	r->addr += off * PAGE;
@@ -384,8 +358,8 @@ static size_t pages_purge(xa_arena_t *a, bool force, size_t keep_pages) {
 		xa_mutex_lock(&a->lock);
 		uint64_t now = xa_now_ns();
 		int64_t decay = atomic_load_explicit(&a->decay_ms, memory_order_relaxed);
-		for (xa_run_t *r = a->dirty_head, *next; r && nb < PURGE_BATCH; r = next) {
-			next = r->dnext;
+		for (xa_run_t *r = XA_LIST_FIRST(&a->dirty, xa_run_t, dlink), *next; r && nb < PURGE_BATCH; r = next) {
+			next = XA_LIST_NEXT(r, xa_run_t, dlink);
 			if (!force && !xa_decay_due(decay, r->dirty_ns, now) &&
 			    a->stats.npages[PS_DIRTY] <= keep_pages)
 				continue;
@@ -396,7 +370,7 @@ static size_t pages_purge(xa_arena_t *a, bool force, size_t keep_pages) {
 		if (force && xa_purge_policy == XA_PURGE_DONTNEED) {
 			/* A forced release also takes back what MADV_FREE left. */
 			while (nb < PURGE_BATCH && a->avail_mask[PS_LAZY]) {
-				xa_run_t *r = a->avail[PS_LAZY][__builtin_ctzl(a->avail_mask[PS_LAZY])];
+				xa_run_t *r = XA_LIST_FIRST(&a->avail[PS_LAZY][__builtin_ctzl(a->avail_mask[PS_LAZY])], xa_run_t, link);
 				avail_remove(a, r);
 				r->kind = RUN_PURGING;
 				batch[nb++] = r;
@@ -467,7 +441,7 @@ size_t xa_pages_purge_to(xa_arena_t *a, size_t target_bytes) {
 uint64_t xa_pages_next_due(xa_arena_t *a, uint64_t now) {
 	xa_mutex_lock(&a->lock);
 	uint64_t r = UINT64_MAX, oldest = UINT64_MAX;
-	for (xa_run_t *d = a->dirty_head; d; d = d->dnext)
+	for (xa_run_t *d = XA_LIST_FIRST(&a->dirty, xa_run_t, dlink); d; d = XA_LIST_NEXT(d, xa_run_t, dlink))
 		if (d->dirty_ns < oldest)
 			oldest = d->dirty_ns;
 	if (oldest != UINT64_MAX)

@@ -220,7 +220,7 @@ void xa_prof_event(xa_tsd_t *t) {
 
 typedef struct {
 	xa_mutex_t lock;
-	xa_run_t *avail; /* slabs with a free region (linked by next/prev) */
+	xa_list_t avail; /* slabs with a free region (their link) */
 	size_t nslabs;
 } pbin_t;
 
@@ -253,23 +253,8 @@ static pbin_t *pbins_get(xa_arena_t *a) {
 	return p;
 }
 
-static void pbin_push(pbin_t *b, xa_run_t *r) {
-	r->prev = NULL;
-	r->next = b->avail;
-	if (b->avail)
-		b->avail->prev = r;
-	b->avail = r;
-}
-
-static void pbin_remove(pbin_t *b, xa_run_t *r) {
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		b->avail = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	r->next = r->prev = NULL;
-}
+static void pbin_push(pbin_t *b, xa_run_t *r) { xa_list_push(&b->avail, &r->link); }
+static void pbin_remove(pbin_t *b, xa_run_t *r) { xa_list_remove(&b->avail, &r->link); }
 
 /* pbin lock held */
 static xa_run_t *pslab_new(xa_arena_t *a, unsigned cls) {
@@ -285,7 +270,7 @@ static void *pslab_alloc(xa_arena_t *a, unsigned cls, bool zero) {
 		return NULL;
 	pbin_t *b = &bins[cls];
 	xa_mutex_lock(&b->lock);
-	xa_run_t *r = b->avail;
+	xa_run_t *r = XA_LIST_FIRST(&b->avail, xa_run_t, link);
 	if (r == NULL) {
 		r = pslab_new(a, cls);
 		if (r == NULL) {

@@ -47,8 +47,9 @@ static void stats_arena(xa_arena_t *ar, xa_snap_arena_t *sa, uint64_t now) {
 	}
 	sa->slab_purged = atomic_load_explicit(&ar->slab_purged_pages, memory_order_relaxed) * PAGE;
 	sa->next_due_ns = UINT64_MAX;
-	if (ar->dirty_head)
-		sa->next_due_ns = xa_decay_wait_ns(sa->decay_ms, ar->dirty_head->dirty_ns, now);
+	xa_run_t *oldest = XA_LIST_FIRST(&ar->dirty, xa_run_t, dlink);
+	if (oldest)
+		sa->next_due_ns = xa_decay_wait_ns(sa->decay_ms, oldest->dirty_ns, now);
 	xa_mutex_unlock(&ar->lock);
 }
 

@@ -92,15 +92,15 @@ struct xa_run_s {
 	uint8_t sampled; /* slab of profiled objects / sampled large run */
 	xa_chunk_t *chunk;
 	/* free runs: size-bucket list of their state set; slabs: bin list */
-	xa_run_t *next, *prev;
+	xa_link_t link;
 	/* free runs: when it became dirty; slabs: time of the last free */
 	uint64_t dirty_ns;
 	/* Kind-specific fields share storage: descriptors are the bulk of the
 	 * metadata, and it stays resident (112 bytes instead of 176). */
 	union {
-		struct { /* dirty free runs: the arena's decay list, oldest first */
-			xa_run_t *dnext, *dprev;
-		};
+		/* dirty free runs: the arena's decay list, oldest first (set
+		 * with xa_link_init first: the storage was a slab's) */
+		xa_link_t dlink;
 		size_t usize; /* large: usable size (may be below npages*PAGE) */
 		struct { /* slabs */
 			uint16_t nfree, nregs;
@@ -180,7 +180,7 @@ struct xa_rbatch_s {
 struct xa_bin_s {
 	xa_mutex_t lock;
 	xa_run_t *cur;     /* slab being carved, NULL if none */
-	xa_run_t *nonfull; /* other slabs with free regions */
+	xa_list_t nonfull; /* other slabs with free regions (link) */
 	xa_bin_stats_t stats;
 	uint64_t remote_drained; /* regions drained from remote batches to slabs */
 	/* Remote frees, lock-free (own cache line: written by other threads).
@@ -212,10 +212,10 @@ struct xa_arena_s {
 	xa_mutex_t lock; /* page allocator, large stats, chunk list */
 	xa_chunk_t *chunks;
 	/* free runs by state and size bucket; mask of non-empty buckets */
-	xa_run_t *avail[PS_NSTATES][LARGE_NBUCKETS];
+	xa_list_t avail[PS_NSTATES][LARGE_NBUCKETS]; /* (link) */
 	uint64_t avail_mask[PS_NSTATES];
-	/* dirty runs, oldest first (for decay) */
-	xa_run_t *dirty_head, *dirty_tail;
+	/* dirty runs, oldest first (for decay; dlink) */
+	xa_list_t dirty;
 	_Atomic int64_t decay_ms;
 	/* pages of live slabs released by in-slab purging (arena.c); part of
 	 * active_pages but not resident */
