@@ -82,19 +82,19 @@
  * pagemap entries of a cached mapping stay, pointing at its descriptor of
  * kind CHUNK_HUGE_CACHED, so a free of a freed block is a double free.
  *
- * Locking: huge_lock protects both lists, the three trees and the counters.  mmap, munmap,
- * mremap, madvise and mincore-free work happen outside it; a split re-points
- * pagemap granules under it (pagemap and base come after huge in the lock
- * order, and the radix nodes of a cached range already exist).
+ * Locking: huge_lock protects both lists, the three trees and the counters.
+ * mmap, munmap, mremap, madvise and mincore-free work happen outside it; a
+ * split re-points pagemap entries under it (pagemap and base come after
+ * huge in the lock order, and the flat map is reserved: nothing allocates).
  */
 #include "internal.h"
 
 static xa_mutex_t huge_lock = XA_MUTEX_INITIALIZER;
-static xa_chunk_t *huge_list;
+static xa_list_t huge_list;
 static xa_pool_t huge_pool = {.size = sizeof(xa_chunk_t)};
 static size_t huge_allocated, huge_mapped, huge_cur;
 static uint64_t huge_nmalloc, huge_ndalloc;
-static xa_chunk_t *huge_cache; /* every cached entry, most recent first */
+static xa_list_t huge_cache; /* every cached entry, most recent first */
 static xa_tree_t cache_addr; /* by address */
 static xa_tree_t cache_fit;  /* by (state, size, address) */
 static xa_tree_t cache_age;  /* by (clean, freed_ns, address) */
@@ -176,11 +176,7 @@ static void cache_push(xa_chunk_t *d, unsigned state) {
 	}
 	d->kind = CHUNK_HUGE_CACHED;
 	d->hstate = (uint8_t)state;
-	d->hprev = NULL;
-	d->hnext = huge_cache;
-	if (huge_cache)
-		huge_cache->hprev = d;
-	huge_cache = d;
+	xa_list_push(&huge_cache, &d->hlink);
 	d->haddr.hi = d->addr;
 	d->haddr.lo = 0;
 	xa_tree_insert(&cache_addr, &d->haddr);
@@ -196,13 +192,7 @@ static void cache_push(xa_chunk_t *d, unsigned state) {
 
 /* huge_lock held */
 static void cache_remove(xa_chunk_t *d) {
-	if (d->hprev)
-		d->hprev->hnext = d->hnext;
-	else
-		huge_cache = d->hnext;
-	if (d->hnext)
-		d->hnext->hprev = d->hprev;
-	d->hnext = d->hprev = NULL;
+	xa_list_remove(&huge_cache, &d->hlink);
 	xa_tree_remove(&cache_addr, &d->haddr);
 	xa_tree_remove(&cache_fit, &d->hfit);
 	xa_tree_remove(&cache_age, &d->hage);
@@ -431,7 +421,7 @@ size_t xa_huge_unmap_cached(void) {
 	size_t bytes = 0;
 	for (;;) {
 		xa_mutex_lock(&huge_lock);
-		xa_chunk_t *d = huge_cache;
+		xa_chunk_t *d = XA_LIST_FIRST(&huge_cache, xa_chunk_t, hlink);
 		if (d)
 			cache_remove(d);
 		xa_mutex_unlock(&huge_lock);
@@ -470,11 +460,11 @@ void xa_huge_stats(size_t *allocated, size_t *mapped, size_t *cur, uint64_t *nma
 void xa_huge_resident(size_t *live, size_t *cached) {
 	size_t l = 0, c = 0;
 	xa_mutex_lock(&huge_lock);
-	for (xa_chunk_t *d = huge_list; d; d = d->hnext) {
+	for (xa_chunk_t *d = XA_LIST_FIRST(&huge_list, xa_chunk_t, hlink); d; d = XA_LIST_NEXT(d, xa_chunk_t, hlink)) {
 		ssize_t n = xa_os_resident_pages((void *)d->addr, d->mapped);
 		l += n > 0 ? (size_t)n * PAGE : 0;
 	}
-	for (xa_chunk_t *d = huge_cache; d; d = d->hnext) {
+	for (xa_chunk_t *d = XA_LIST_FIRST(&huge_cache, xa_chunk_t, hlink); d; d = XA_LIST_NEXT(d, xa_chunk_t, hlink)) {
 		if (d->hstate == PS_RETAINED)
 			continue; /* unbacked */
 		ssize_t n = xa_os_resident_pages((void *)d->addr, d->mapped);
@@ -488,11 +478,7 @@ void xa_huge_resident(size_t *live, size_t *cached) {
 static void huge_link(xa_chunk_t *d) {
 	xa_mutex_lock(&huge_lock);
 	d->kind = CHUNK_HUGE;
-	d->hprev = NULL;
-	d->hnext = huge_list;
-	if (huge_list)
-		huge_list->hprev = d;
-	huge_list = d;
+	xa_list_push(&huge_list, &d->hlink);
 	huge_allocated += d->size;
 	XA_RELAXED_STORE(huge_mapped, huge_mapped + d->mapped); /* read racily by peak.c */
 	huge_cur++;
@@ -502,13 +488,7 @@ static void huge_link(xa_chunk_t *d) {
 
 static void huge_unlink(xa_chunk_t *d) {
 	xa_mutex_lock(&huge_lock);
-	if (d->hprev)
-		d->hprev->hnext = d->hnext;
-	else
-		huge_list = d->hnext;
-	if (d->hnext)
-		d->hnext->hprev = d->hprev;
-	d->hnext = d->hprev = NULL;
+	xa_list_remove(&huge_list, &d->hlink);
 	huge_allocated -= d->size;
 	XA_RELAXED_STORE(huge_mapped, huge_mapped - d->mapped);
 	huge_cur--;
@@ -714,7 +694,7 @@ size_t xa_huge_cache_check(void) {
 	size_t r = 0, bytes[PS_NSTATES] = {0}, n[PS_NSTATES] = {0};
 	xa_mutex_lock(&huge_lock);
 	size_t listed = 0;
-	for (xa_chunk_t *d = huge_cache; d; d = d->hnext)
+	for (xa_chunk_t *d = XA_LIST_FIRST(&huge_cache, xa_chunk_t, hlink); d; d = XA_LIST_NEXT(d, xa_chunk_t, hlink))
 		listed++;
 	xa_chunk_t *prev = NULL;
 	for (xa_chunk_t *d = cache_addr_next(NULL); d && r == 0; prev = d, d = cache_addr_next(d)) {

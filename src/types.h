@@ -145,7 +145,7 @@ struct xa_chunk_s {
 	size_t mapped; /* bytes mapped */
 	uint8_t sampled;
 	uint8_t hstate; /* cached huge: PS_DIRTY, PS_LAZY or PS_RETAINED */
-	xa_chunk_t *hnext, *hprev; /* live huge allocations, or the cache */
+	xa_link_t hlink;           /* live huge allocations, or the cache */
 	uint64_t freed_ns;         /* cached huge: when it was freed */
 	xa_tnode_t haddr, hfit, hage; /* cached huge: huge.c's three orders */
 };
