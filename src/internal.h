@@ -364,8 +364,9 @@ void xa_free_sized(void *ptr, size_t size);
 /* Slow paths behind the inline fast paths of override.c. */
 void *xa_malloc_slow(size_t size);
 void xa_free_slow(void *ptr);
-/* Release all unused memory now: thread caches (the caller's; others at
- * their next call) and every arena's dirty pages.  Returns bytes released. */
+/* Release all unused memory now: the caller's thread cache, the caches of
+ * threads asleep in the kernel (idle.c, at once), every arena's dirty
+ * pages and the cached huge mappings.  Returns bytes released. */
 size_t xa_release_all(void);
 
 /* ---- background.c: the purging thread -------------------------------- */
