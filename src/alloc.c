@@ -241,7 +241,7 @@ XA_COLD static void bad_pointer(const void *ptr, xa_chunk_t *c) {
 		 * are NULL). */
 		uintptr_t p = (uintptr_t)ptr;
 		for (size_t i = ((p - c->addr) >> LG_PAGE) + 1; i-- > 0;) {
-			xa_run_t *r = c->prun[i];
+			xa_run_t *r = xa_chunk_run(c, i);
 			if (r == NULL)
 				continue;
 			if (r->kind == RUN_FREE && r->addr <= p && p < r->addr + (size_t)r->npages * PAGE)
@@ -265,7 +265,7 @@ XA_INLINE xa_chunk_t *lookup(const void *ptr, xa_run_t **runp) {
 		*runp = NULL;
 		return c;
 	}
-	xa_run_t *r = c->prun[(p - c->addr) >> LG_PAGE];
+	xa_run_t *r = xa_chunk_run(c, (p - c->addr) >> LG_PAGE);
 	if (unlikely(r == NULL || (r->kind != RUN_SLAB && (r->kind != RUN_LARGE || r->addr != p))))
 		bad_pointer(ptr, c);
 	if (unlikely((p & (QUANTUM - 1)) != 0))

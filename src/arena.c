@@ -262,7 +262,7 @@ xa_run_t *xa_slab_new(xa_arena_t *a, unsigned cls, uint8_t pclass) {
 			r->bitmap[i] = ~(uint64_t)0;
 		if (r->nregs % 64)
 			r->bitmap[r->nregs / 64] = ((uint64_t)1 << (r->nregs % 64)) - 1;
-		xa_run_set_pages(r->chunk, r, pclass, true);
+		xa_run_set_pages(xa_run_chunk(r), r, pclass, true);
 	}
 	xa_mutex_unlock(&a->lock);
 	return r;
@@ -490,7 +490,7 @@ static XA_NOINLINE void slab_unpurge(xa_run_t *r, size_t size, void **out, unsig
 		r->purged &= (uint16_t)~m;
 	}
 	if (cleared)
-		atomic_fetch_sub_explicit(&r->chunk->arena->slab_purged_pages, cleared, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&xa_run_chunk(r)->arena->slab_purged_pages, cleared, memory_order_relaxed);
 }
 
 /* Are regions [first, last] of slab r all free? */
@@ -634,7 +634,7 @@ unsigned xa_arena_fill_small(xa_arena_t *a, unsigned cls, void **out, unsigned n
 
 static xa_run_t *slab_dalloc(xa_bin_t *b, xa_chunk_t *c, void *ptr, unsigned cls) {
 	uintptr_t p = (uintptr_t)ptr;
-	xa_run_t *r = c->prun[(p - c->addr) >> LG_PAGE];
+	xa_run_t *r = xa_chunk_run(c, (p - c->addr) >> LG_PAGE);
 	xa_check(r && r->kind == RUN_SLAB && r->cls == cls, "free of invalid pointer", ptr, 0);
 	size_t off = p - r->addr;
 	unsigned idx = xa_sc_region_index(cls, off);
@@ -747,7 +747,7 @@ void *xa_arena_malloc_small(xa_arena_t *a, unsigned cls, bool zero) {
 void xa_arena_free_small_one(xa_chunk_t *c, void *ptr) {
 	xa_arena_t *a = c->arena;
 	unsigned cls;
-	xa_run_t *r0 = c->prun[((uintptr_t)ptr - c->addr) >> LG_PAGE];
+	xa_run_t *r0 = xa_chunk_run(c, ((uintptr_t)ptr - c->addr) >> LG_PAGE);
 	xa_check(r0 && r0->kind == RUN_SLAB, "free of invalid pointer", ptr, 0);
 	cls = r0->cls;
 	xa_bin_t *b = &a->bins[cls];
@@ -774,7 +774,7 @@ void *xa_arena_malloc_large(xa_arena_t *a, size_t usize, size_t align, bool zero
 		r->kind = RUN_LARGE;
 		r->cls = (uint8_t)cls;
 		r->usize = usize;
-		xa_run_set_pages(r->chunk, r, (uint8_t)cls, false);
+		xa_run_set_pages(xa_run_chunk(r), r, (uint8_t)cls, false);
 		a->stats.large_nmalloc++;
 		a->stats.large_cur++;
 		a->stats.large_allocated += usize;
@@ -818,7 +818,7 @@ void xa_arena_free_large(xa_chunk_t *c, xa_run_t *r) {
 void xa_arena_flush_large(void **ptrs, unsigned n) {
 	for (unsigned i = 0; i < n; i++) {
 		xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)ptrs[i]);
-		xa_run_t *r = c->prun[((uintptr_t)ptrs[i] - c->addr) >> LG_PAGE];
+		xa_run_t *r = xa_chunk_run(c, ((uintptr_t)ptrs[i] - c->addr) >> LG_PAGE);
 		xa_check(r && r->kind == RUN_LARGE && r->addr == (uintptr_t)ptrs[i],
 		    "double free or invalid pointer", ptrs[i], 0);
 		xa_arena_free_large(c, r);

@@ -94,7 +94,33 @@ static char *region_cur, *region_end;
 
 static pool_block_t *blist_first(xa_list_t *l) { return XA_LIST_FIRST(l, pool_block_t, link); }
 
+/* A reserved pool's next block: carved from its own reservation (made on
+ * first use, POOL_BLOCK-aligned), counted as mapped as it is carved. */
+static pool_block_t *block_new_reserved(xa_pool_t *pool) {
+	if (pool->rbase == NULL) {
+		char *p = xa_os_reserve_zero(pool->reserve + POOL_BLOCK);
+		if (p == NULL)
+			return NULL;
+		pool->rbase = pool->rcur = (char *)(((uintptr_t)p + POOL_BLOCK - 1) & ~(uintptr_t)(POOL_BLOCK - 1));
+		pool->rmap = base_nmaps;
+		base_track(pool->rbase, 0);
+	}
+	if ((size_t)(pool->rcur - pool->rbase) + POOL_BLOCK > pool->reserve)
+		return NULL;
+	pool_block_t *b = (pool_block_t *)pool->rcur;
+	pool->rcur += POOL_BLOCK;
+	base_mapped_bytes += POOL_BLOCK;
+	if (pool->rmap < base_nmaps && base_maps[pool->rmap].addr == pool->rbase)
+		base_maps[pool->rmap].size += POOL_BLOCK;
+	else
+		base_untracked_bytes += POOL_BLOCK;
+	b->cap = (uint32_t)((POOL_BLOCK - POOL_HDR) / pool->size);
+	return b;
+}
+
 static pool_block_t *block_new(xa_pool_t *pool) {
+	if (pool->reserve)
+		return block_new_reserved(pool);
 	if (region_cur == region_end) {
 		char *p = xa_os_map(POOL_REGION, POOL_BLOCK);
 		if (p == NULL)

@@ -237,6 +237,18 @@ uint64_t xa_pages_next_due(xa_arena_t *arena, uint64_t now);
  * most target.  Lock NOT held.  Returns pages released. */
 size_t xa_pages_purge_to(xa_arena_t *arena, size_t target_bytes);
 void xa_run_set_pages(xa_chunk_t *chunk, xa_run_t *run, uint8_t cls, bool all);
+/* Run descriptors live in one reserved pool: chunk->prun[] holds their
+ * offsets from xa_run_base (0: no run), half the size of pointers.  The
+ * base is set before the first chunk is published in the page map. */
+extern const char *xa_run_base XA_HIDDEN;
+_Static_assert(CHUNK_NPAGES <= UINT16_MAX, "xa_run_t.npages is 16 bits");
+/* A run's chunk: not stored in the descriptor (8 bytes of each), found
+ * through the page map (the run's chunk is registered while it exists). */
+XA_INLINE xa_chunk_t *xa_run_chunk(const xa_run_t *r) { return xa_pagemap_lookup(r->addr); }
+XA_INLINE xa_run_t *xa_chunk_run(const xa_chunk_t *c, size_t page) {
+	uint32_t off = c->prun[page];
+	return off ? (xa_run_t *)(uintptr_t)(xa_run_base + off) : NULL;
+}
 /* Unmap the arena's wholly free chunks (lock NOT held); returns bytes. */
 size_t xa_pages_unmap_free(xa_arena_t *arena);
 

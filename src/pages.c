@@ -28,9 +28,31 @@
  * already (the idle-cache reclaim), the time it went unused; 0: now. */
 _Thread_local uint64_t xa_free_stamp_ns;
 
-static xa_pool_t run_pool = {.size = sizeof(xa_run_t)};
+/* Run descriptors: one reservation of address space, so that prun
+ * entries are 32-bit offsets (see the header).  1 GiB holds ten million
+ * descriptors: a chunk of one-page runs needs 1024, so this bounds the
+ * arenas' mapped memory at ~40 GiB of one-page runs (far more for usual
+ * mixes); beyond it chunk creation fails as out of metadata memory. */
+#define RUN_POOL_VA ((size_t)1 << 30)
+static xa_pool_t run_pool = {.size = sizeof(xa_run_t), .reserve = RUN_POOL_VA};
 static xa_pool_t chunk_pool = {.size = sizeof(xa_chunk_t)};
-static xa_pool_t prun_pool = {.size = sizeof(xa_run_t *) * CHUNK_NPAGES};
+static xa_pool_t prun_pool = {.size = sizeof(uint32_t) * CHUNK_NPAGES};
+const char *xa_run_base;
+
+_Static_assert(RUN_POOL_VA <= UINT32_MAX, "run offsets fit prun's 32-bit entries");
+
+XA_INLINE void prun_set(xa_chunk_t *c, size_t page, const xa_run_t *r) {
+	c->prun[page] = r ? (uint32_t)((const char *)r - xa_run_base) : 0;
+}
+
+/* A run descriptor from the reserved pool (zeroed); sets xa_run_base on
+ * first use, before any chunk that could name a run is published. */
+static xa_run_t *run_get(void) {
+	xa_run_t *r = xa_pool_get(&run_pool);
+	if (r && xa_run_base == NULL)
+		__atomic_store_n(&xa_run_base, run_pool.rbase, __ATOMIC_RELEASE);
+	return r;
+}
 
 static unsigned bucket_of(size_t npages) {
 	if (npages <= 16)
@@ -41,7 +63,7 @@ static unsigned bucket_of(size_t npages) {
 }
 
 XA_INLINE size_t run_page(const xa_run_t *r) {
-	return (r->addr - r->chunk->addr) >> LG_PAGE;
+	return (r->addr & CHUNK_MASK) >> LG_PAGE;
 }
 
 /* Append at the tail: the list is in order of insertion, which is nearly
@@ -63,10 +85,10 @@ static void avail_insert(xa_arena_t *a, xa_run_t *r) {
 	a->stats.npages[r->state] += r->npages;
 	if (r->state == PS_DIRTY)
 		dirty_append(a, r);
-	xa_chunk_t *c = r->chunk;
+	xa_chunk_t *c = xa_run_chunk(r);
 	size_t p0 = run_page(r);
-	c->prun[p0] = r;
-	c->prun[p0 + r->npages - 1] = r;
+	prun_set(c, p0, r);
+	prun_set(c, p0 + r->npages - 1, r);
 }
 
 static void avail_remove(xa_arena_t *a, xa_run_t *r) {
@@ -99,15 +121,15 @@ static void chunk_unmap(xa_arena_t *a, xa_chunk_t *c, xa_run_t *r) {
  * except possibly its first and last.
  */
 static void run_release(xa_arena_t *a, xa_run_t *r) {
-	xa_chunk_t *c = r->chunk;
+	xa_chunk_t *c = xa_run_chunk(r);
 	size_t p0 = run_page(r);
 	if (p0 > 0) {
-		xa_run_t *l = c->prun[p0 - 1];
+		xa_run_t *l = xa_chunk_run(c, p0 - 1);
 		if (l && l->kind == RUN_FREE && l->state == r->state) {
 			avail_remove(a, l);
 			if (l->npages > 1)
-				c->prun[p0 - 1] = NULL;
-			c->prun[p0] = NULL;
+				prun_set(c, p0 - 1, NULL);
+			prun_set(c, p0, NULL);
 			l->npages += r->npages;
 			l->zeroed &= r->zeroed;
 			if (r->dirty_ns < l->dirty_ns)
@@ -119,13 +141,13 @@ static void run_release(xa_arena_t *a, xa_run_t *r) {
 	}
 	size_t pe = p0 + r->npages;
 	if (pe < CHUNK_NPAGES) {
-		xa_run_t *n = c->prun[pe];
+		xa_run_t *n = xa_chunk_run(c, pe);
 		if (n && n->kind == RUN_FREE && n->state == r->state) {
 			avail_remove(a, n);
 			if (r->npages > 1)
-				c->prun[pe - 1] = NULL;
+				prun_set(c, pe - 1, NULL);
 			if (n->npages > 1)
-				c->prun[pe] = NULL;
+				prun_set(c, pe, NULL);
 			r->npages += n->npages;
 			r->zeroed &= n->zeroed;
 			if (n->dirty_ns < r->dirty_ns)
@@ -143,7 +165,7 @@ static xa_chunk_t *chunk_new(xa_arena_t *a) {
 	if (c == NULL)
 		return NULL;
 	c->prun = xa_pool_get(&prun_pool);
-	xa_run_t *r = xa_pool_get(&run_pool);
+	xa_run_t *r = run_get();
 	void *mem = c->prun && r ? xa_os_map(CHUNK, CHUNK) : NULL;
 	if (mem == NULL) {
 		int e = errno;
@@ -170,7 +192,6 @@ static xa_chunk_t *chunk_new(xa_arena_t *a) {
 	c->next = a->chunks;
 	a->chunks = c;
 	a->stats.mapped_chunks++;
-	r->chunk = c;
 	r->addr = c->addr;
 	r->npages = CHUNK_NPAGES;
 	r->state = PS_RETAINED;
@@ -195,36 +216,36 @@ static xa_run_t *avail_find(xa_arena_t *a, unsigned s, size_t n) {
  * out as the result; the pieces before and after go back as free runs of
  * r's state.  Returns the piece, or NULL (r reinserted) if out of metadata. */
 static xa_run_t *run_carve(xa_arena_t *a, xa_run_t *r, size_t off, size_t n) {
-	xa_chunk_t *c = r->chunk;
+	xa_chunk_t *c = xa_run_chunk(r);
 	size_t p0 = run_page(r), total = r->npages;
 	xa_run_t *head = NULL, *tail = NULL;
 	if (off) {
-		head = xa_pool_get(&run_pool);
+		head = run_get();
 		if (!head)
 			goto oom;
 	}
 	if (off + n < total) {
-		tail = xa_pool_get(&run_pool);
+		tail = run_get();
 		if (!tail)
 			goto oom;
 	}
-	c->prun[p0] = NULL;
-	c->prun[p0 + total - 1] = NULL;
+	prun_set(c, p0, NULL);
+	prun_set(c, p0 + total - 1, NULL);
 	if (head) {
 		*head = *r;
-		head->npages = (uint32_t)off;
+		head->npages = (uint16_t)off;
 		xa_link_init(&head->link);
 		avail_insert(a, head);
 	}
 	if (tail) {
 		*tail = *r;
 		tail->addr = r->addr + (off + n) * PAGE;
-		tail->npages = (uint32_t)(total - off - n);
+		tail->npages = (uint16_t)(total - off - n);
 		xa_link_init(&tail->link);
 		avail_insert(a, tail);
 	}
 	r->addr += off * PAGE;
-	r->npages = (uint32_t)n;
+	r->npages = (uint16_t)n;
 	return r;
 oom:
 	if (head)
@@ -271,22 +292,22 @@ void xa_run_set_pages(xa_chunk_t *c, xa_run_t *r, uint8_t cls, bool all) {
 	size_t p0 = run_page(r);
 	if (all) {
 		for (size_t i = 0; i < r->npages; i++) {
-			c->prun[p0 + i] = r;
+			prun_set(c, p0 + i, r);
 			c->pclass[p0 + i] = PCLASS_ENTRY(cls, i);
 		}
 	} else {
-		c->prun[p0] = r;
-		c->prun[p0 + r->npages - 1] = r;
+		prun_set(c, p0, r);
+		prun_set(c, p0 + r->npages - 1, r);
 		c->pclass[p0] = cls;
 	}
 }
 
 void xa_pages_free(xa_arena_t *a, xa_run_t *r) {
-	xa_chunk_t *c = r->chunk;
+	xa_chunk_t *c = xa_run_chunk(r);
 	size_t p0 = run_page(r);
 	if (r->kind == RUN_SLAB) {
 		for (size_t i = 0; i < r->npages; i++) {
-			c->prun[p0 + i] = NULL;
+			prun_set(c, p0 + i, NULL);
 			c->pclass[p0 + i] = PCLASS_NONE;
 		}
 	} else {
@@ -301,42 +322,41 @@ void xa_pages_free(xa_arena_t *a, xa_run_t *r) {
 }
 
 bool xa_pages_grow(xa_arena_t *a, xa_run_t *r, size_t npages) {
-	xa_chunk_t *c = r->chunk;
+	xa_chunk_t *c = xa_run_chunk(r);
 	size_t p0 = run_page(r), pe = p0 + r->npages, need = npages - r->npages;
 	if (pe >= CHUNK_NPAGES)
 		return true;
-	xa_run_t *n = c->prun[pe];
+	xa_run_t *n = xa_chunk_run(c, pe);
 	if (!n || n->kind != RUN_FREE || n->npages < need)
 		return true;
 	avail_remove(a, n);
 	n = run_carve(a, n, 0, need);
 	if (n == NULL)
 		return true;
-	c->prun[pe - 1] = r->npages > 1 ? NULL : r;
-	c->prun[pe] = NULL;
-	r->npages = (uint32_t)npages;
-	c->prun[p0 + npages - 1] = r;
-	c->prun[p0] = r;
+	prun_set(c, pe - 1, r->npages > 1 ? NULL : r);
+	prun_set(c, pe, NULL);
+	r->npages = (uint16_t)npages;
+	prun_set(c, p0 + npages - 1, r);
+	prun_set(c, p0, r);
 	XA_RELAXED_STORE(a->stats.active_pages, a->stats.active_pages + need); /* read racily by peak.c */
 	xa_pool_put(&run_pool, n);
 	return false;
 }
 
 void xa_pages_shrink(xa_arena_t *a, xa_run_t *r, size_t npages) {
-	xa_chunk_t *c = r->chunk;
+	xa_chunk_t *c = xa_run_chunk(r);
 	size_t p0 = run_page(r), cut = r->npages - npages;
 	if (cut == 0)
 		return;
-	xa_run_t *t = xa_pool_get(&run_pool);
+	xa_run_t *t = run_get();
 	if (t == NULL)
 		return; /* keep the pages: correct, just not trimmed */
-	c->prun[p0 + r->npages - 1] = NULL;
-	r->npages = (uint32_t)npages;
-	c->prun[p0 + npages - 1] = r;
-	c->prun[p0] = r;
-	t->chunk = c;
+	prun_set(c, p0 + r->npages - 1, NULL);
+	r->npages = (uint16_t)npages;
+	prun_set(c, p0 + npages - 1, r);
+	prun_set(c, p0, r);
 	t->addr = r->addr + npages * PAGE;
-	t->npages = (uint32_t)cut;
+	t->npages = (uint16_t)cut;
 	t->state = PS_DIRTY;
 	t->zeroed = 0;
 	t->dirty_ns = xa_now_ns();
@@ -456,7 +476,7 @@ size_t xa_pages_unmap_free(xa_arena_t *a) {
 	xa_chunk_t *c = a->chunks;
 	while (c) {
 		xa_chunk_t *next = c->next;
-		xa_run_t *r = c->prun[0];
+		xa_run_t *r = xa_chunk_run(c, 0);
 		if (r && r->kind == RUN_FREE && r->npages == CHUNK_NPAGES) {
 			chunk_unmap(a, c, r);
 			bytes += CHUNK;

@@ -571,7 +571,7 @@ void *xa_prof_alloc(xa_tsd_t *t, size_t usize, unsigned cls, size_t align, bool 
 		if (p) {
 			xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p);
 			size_t pg = ((uintptr_t)p - c->addr) >> LG_PAGE;
-			c->prun[pg]->sampled = 1;
+			xa_chunk_run(c, pg)->sampled = 1;
 			c->pclass[pg] = PCLASS_SAMPLED;
 		}
 	} else {

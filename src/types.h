@@ -59,9 +59,15 @@ XA_INLINE void xa_mutex_unlock(xa_mutex_t *m) { pthread_mutex_unlock(m); }
  * {size}; the rest starts zero. */
 struct xa_pool_s {
 	size_t size;
+	/* small pools only: > 0 = carve the blocks from one reservation of
+	 * this many bytes of address space, so objects are named by their
+	 * 32-bit offset from rbase (base.c, "Reserved pools") */
+	size_t reserve;
 	void *free; /* large objects: singly linked through the first word */
 	size_t nfree, nused;
 	xa_list_t partial, empty; /* small objects: blocks (see base.c) */
+	char *rbase, *rcur; /* reserved pools: the reservation, carved to rcur */
+	unsigned rmap;      /* reserved pools: its entry in base.c's map table */
 };
 
 enum { RUN_FREE = 0, RUN_SLAB = 1, RUN_LARGE = 2, RUN_PURGING = 3 };
@@ -79,24 +85,25 @@ enum { PS_DIRTY = 0, PS_LAZY = 1, PS_RETAINED = 2, PS_NSTATES = 3 };
  * bitmap, links in the bin) which are protected by the bin's lock.
  * Free runs: first and last page of the run point at it in chunk->prun.
  * Large runs: the same.  Slabs: every page points at it.  All other
- * prun entries are NULL.
+ * prun entries are 0 (none).  Descriptors come from one reserved pool
+ * (pages.c), so a prun entry is the descriptor's 32-bit offset from
+ * xa_run_base (xa_chunk_run).
  */
 struct xa_run_s {
-	uintptr_t addr;
-	uint32_t npages;
-	uint8_t kind;   /* RUN_* */
-	uint8_t state;  /* PS_* for free runs */
-	uint8_t cls;    /* size class of a slab or large run */
-	uint8_t zeroed; /* free run: all pages known to read as zero (fresh
-	                 * from mmap, or MADV_DONTNEED'd and untouched since) */
+	uintptr_t addr;  /* its chunk: xa_run_chunk (the page map), not stored */
+	uint16_t npages; /* at most CHUNK_NPAGES */
+	uint8_t kind;    /* RUN_* */
+	uint8_t state;   /* PS_* for free runs */
+	uint8_t cls;     /* size class of a slab or large run */
+	uint8_t zeroed;  /* free run: all pages known to read as zero (fresh
+	                  * from mmap, or MADV_DONTNEED'd and untouched since) */
 	uint8_t sampled; /* slab of profiled objects / sampled large run */
-	xa_chunk_t *chunk;
 	/* free runs: size-bucket list of their state set; slabs: bin list */
 	xa_link_t link;
 	/* free runs: when it became dirty; slabs: time of the last free */
 	uint64_t dirty_ns;
 	/* Kind-specific fields share storage: descriptors are the bulk of the
-	 * metadata, and it stays resident (112 bytes instead of 176). */
+	 * metadata, and it stays resident (88 bytes instead of 176). */
 	union {
 		/* dirty free runs: the arena's decay list, oldest first (set
 		 * with xa_link_init first: the storage was a slab's) */
@@ -137,7 +144,7 @@ struct xa_chunk_s {
 	xa_arena_t *arena;
 	uintptr_t addr;
 	/* arena chunks */
-	xa_run_t **prun; /* CHUNK_NPAGES entries, from base */
+	uint32_t *prun; /* CHUNK_NPAGES run offsets (xa_chunk_run), from base */
 	xa_chunk_t *next; /* arena's chunk list */
 	size_t free_pages; /* pages in free runs (any state) */
 	/* huge */

@@ -31,6 +31,11 @@
  *                      (whole slabs), then free them all, so that slabs
  *                      empty in every round; prints "pid N" (the main
  *                      thread's id, for strace -f output)
+ *   meta RUNS          RUNS blocks of 20 KiB (large runs, left untouched):
+ *                      prints "chunks" (4 MiB chunks they added) and
+ *                      "meta_per_run" (bytes of resident metadata they
+ *                      added per run, from the ctl's
+ *                      stats.metadata_resident, found with dlsym)
  *   fork_thread MIB    a second thread forks; the child does a spike and
  *                      its only thread returns from its start routine; the
  *                      parent waits up to 10 s and prints "child_status"
@@ -48,6 +53,7 @@
 #include <unistd.h>
 #include <dirent.h>
 #include <pthread.h>
+#include <dlfcn.h>
 
 static long rss_kb(void)
 {
@@ -148,6 +154,33 @@ static void *fork_thread(void *arg)
     return NULL;
 }
 
+typedef int ctl_fn(const char *, void *, size_t *, void *, size_t);
+
+/* stats.NAME after a new epoch, through xallocctl; exits 96 without it */
+static size_t ctl_stat(const char *name)
+{
+    ctl_fn *ctl = (ctl_fn *)dlsym(RTLD_DEFAULT, "xallocctl");
+    uint64_t epoch = 1;
+    size_t v = 0, len = sizeof v;
+    if (!ctl || ctl("epoch", NULL, NULL, &epoch, sizeof epoch) != 0 || ctl(name, &v, &len, NULL, 0) != 0)
+        exit(96);
+    return v;
+}
+
+static void meta(long runs)
+{
+    if (runs > MAXB)
+        runs = MAXB;
+    size_t m0 = ctl_stat("stats.metadata_resident"), c0 = ctl_stat("stats.mapped");
+    for (long i = 0; i < runs; i++)
+        if (!(blocks[i] = malloc(20 << 10)))
+            exit(92);
+    size_t m1 = ctl_stat("stats.metadata_resident"), c1 = ctl_stat("stats.mapped");
+    printf("chunks %zu\nmeta_per_run %zu\n", (c1 - c0) >> 22, (m1 - m0) / (size_t)runs);
+    for (long i = 0; i < runs; i++)
+        free(blocks[i]);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3)
@@ -246,6 +279,8 @@ int main(int argc, char **argv)
                 free(v[i]);
         }
         printf("pid %ld\n", (long)getpid());
+    } else if (strcmp(argv[1], "meta") == 0) {
+        meta(mib);
     } else if (strcmp(argv[1], "fork_thread") == 0) {
         spike(mib);
         fork_thread_mib = mib;

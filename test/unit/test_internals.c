@@ -78,7 +78,7 @@ Test(tcache, region_start_check_is_exact)
     unsigned e = ch->pclass[pg];
     cr_assert_eq(PCLASS_OF(e), xa_sc_size2class(80));
     uintptr_t slab = ((uintptr_t)p & ~(uintptr_t)PAGE_MASK) - (e & PCLASS_PAGE_BITS);
-    cr_assert_eq(slab, ch->prun[pg]->addr, "the entry's page index leads to the slab start");
+    cr_assert_eq(slab, xa_chunk_run(ch, pg)->addr, "the entry's page index leads to the slab start");
     cr_assert_eq(((uintptr_t)p - slab) % 80, 0);
     cr_assert_eq(xa_pagemap_lookup((uintptr_t)&e), NULL, "a stack address is not ours");
     xt_free(p);
@@ -155,7 +155,7 @@ static void check_page_accounting(void)
 static unsigned region_of(void *p, size_t size)
 {
     xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p);
-    xa_run_t *r = c->prun[((uintptr_t)p - c->addr) >> LG_PAGE];
+    xa_run_t *r = xa_chunk_run(c, ((uintptr_t)p - c->addr) >> LG_PAGE);
     return (unsigned)(((uintptr_t)p - r->addr) / size);
 }
 
