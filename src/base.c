@@ -14,7 +14,18 @@
  * pages but the header's the purge passes (background thread, malloc_trim)
  * release.  So a burst's metadata goes back to the OS with the
  * burst.  Larger objects (page-sized arrays, cache stacks) use one free
- * list per pool and stay resident.
+ * list per pool and stay resident (objects up to 4 KiB, e.g. a chunk's
+ * page -> run array, are small).
+ *
+ * Indexed pools.  A small-object pool with .indexed set numbers its
+ * blocks (1, 2, ... in xa_pool_blocks[]), so each object has a 32-bit
+ * name: block number << 16 | offset in the 64 KiB block (xa_pool_ref;
+ * xa_pool_deref is one table load and an add).  The run descriptors are
+ * named this way in every chunk's page -> run array (pages.c): half the
+ * size of pointers.  Blocks are recycled and purged as in the other pools
+ * and never unmapped, so a name read by a racing reader always points at
+ * readable memory.  (A reservation of address space with offsets from its
+ * base was tried first: it fails under a tight RLIMIT_AS.)
  *
  * Locking: one mutex, base_lock, for the bump pointer and every pool.
  * Memory from base is zeroed when first handed out; pooled objects are
@@ -78,7 +89,7 @@ void *xa_base_alloc(size_t size) {
 }
 
 /* ---- block pools ------------------------------------------------------ */
-#define POOL_BLOCK ((size_t)64 << 10)
+#define POOL_BLOCK ((size_t)1 << XA_POOL_LG_BLOCK)
 #define POOL_REGION ((size_t)2 << 20)
 #define POOL_SMALL_MAX ((size_t)4096)
 
@@ -86,6 +97,7 @@ typedef struct pool_block_s {
 	xa_link_t link; /* on the pool's partial or empty list, or (full) none */
 	void *free;                       /* free objects of this block */
 	uint32_t nfree, ncarved, cap;
+	uint32_t idx; /* indexed pools: the block's number in xa_pool_blocks */
 	uint8_t full, purged;
 } pool_block_t;
 #define POOL_HDR 64
@@ -94,33 +106,25 @@ static char *region_cur, *region_end;
 
 static pool_block_t *blist_first(xa_list_t *l) { return XA_LIST_FIRST(l, pool_block_t, link); }
 
-/* A reserved pool's next block: carved from its own reservation (made on
- * first use, POOL_BLOCK-aligned), counted as mapped as it is carved. */
-static pool_block_t *block_new_reserved(xa_pool_t *pool) {
-	if (pool->rbase == NULL) {
-		char *p = xa_os_reserve_zero(pool->reserve + POOL_BLOCK);
-		if (p == NULL)
-			return NULL;
-		pool->rbase = pool->rcur = (char *)(((uintptr_t)p + POOL_BLOCK - 1) & ~(uintptr_t)(POOL_BLOCK - 1));
-		pool->rmap = base_nmaps;
-		base_track(pool->rbase, 0);
-	}
-	if ((size_t)(pool->rcur - pool->rbase) + POOL_BLOCK > pool->reserve)
-		return NULL;
-	pool_block_t *b = (pool_block_t *)pool->rcur;
-	pool->rcur += POOL_BLOCK;
-	base_mapped_bytes += POOL_BLOCK;
-	if (pool->rmap < base_nmaps && base_maps[pool->rmap].addr == pool->rbase)
-		base_maps[pool->rmap].size += POOL_BLOCK;
-	else
-		base_untracked_bytes += POOL_BLOCK;
-	b->cap = (uint32_t)((POOL_BLOCK - POOL_HDR) / pool->size);
-	return b;
+/* Blocks of indexed pools by number (0: none), see "Indexed pools". */
+char *xa_pool_blocks[XA_POOL_MAX_BLOCKS];
+static uint32_t pool_nindexed;
+
+uint32_t xa_pool_ref(const void *obj) {
+	if (obj == NULL)
+		return 0;
+	uintptr_t o = (uintptr_t)obj;
+	const pool_block_t *b = (const pool_block_t *)(o & ~(uintptr_t)(POOL_BLOCK - 1));
+	return b->idx << XA_POOL_LG_BLOCK | (uint32_t)(o & (POOL_BLOCK - 1));
 }
 
 static pool_block_t *block_new(xa_pool_t *pool) {
-	if (pool->reserve)
-		return block_new_reserved(pool);
+	uint32_t idx = 0;
+	if (pool->indexed) {
+		if (pool_nindexed + 1 >= XA_POOL_MAX_BLOCKS)
+			return NULL; /* out of indexed metadata */
+		idx = pool_nindexed + 1;
+	}
 	if (region_cur == region_end) {
 		char *p = xa_os_map(POOL_REGION, POOL_BLOCK);
 		if (p == NULL)
@@ -133,6 +137,12 @@ static pool_block_t *block_new(xa_pool_t *pool) {
 	pool_block_t *b = (pool_block_t *)region_cur;
 	region_cur += POOL_BLOCK;
 	b->cap = (uint32_t)((POOL_BLOCK - POOL_HDR) / pool->size);
+	if (idx) {
+		/* published before any reference to the block's objects */
+		b->idx = idx;
+		__atomic_store_n(&xa_pool_blocks[idx], (char *)b, __ATOMIC_RELEASE);
+		pool_nindexed = idx;
+	}
 	return b;
 }
 

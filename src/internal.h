@@ -158,6 +158,17 @@ void *xa_base_alloc(size_t size);
 /* Fixed-size object pools built on base, with a free list. */
 void *xa_pool_get(xa_pool_t *pool);
 void xa_pool_put(xa_pool_t *pool, void *obj);
+/* Objects of indexed pools (.indexed) by 32-bit name: block number << 16 |
+ * offset in the block; 0 names nothing.  Blocks are never unmapped. */
+#define XA_POOL_LG_BLOCK 16
+#define XA_POOL_MAX_BLOCKS ((size_t)1 << (32 - XA_POOL_LG_BLOCK))
+extern char *xa_pool_blocks[XA_POOL_MAX_BLOCKS] XA_HIDDEN;
+uint32_t xa_pool_ref(const void *obj);
+XA_INLINE void *xa_pool_deref(uint32_t name) {
+	return name ? __atomic_load_n(&xa_pool_blocks[name >> XA_POOL_LG_BLOCK], __ATOMIC_RELAXED) +
+	        (name & (((uint32_t)1 << XA_POOL_LG_BLOCK) - 1))
+	            : NULL;
+}
 size_t xa_base_mapped(void);    /* bytes mapped for metadata */
 /* Release the pages of empty pool blocks; returns bytes. */
 size_t xa_base_purge(void);
@@ -237,17 +248,14 @@ uint64_t xa_pages_next_due(xa_arena_t *arena, uint64_t now);
  * most target.  Lock NOT held.  Returns pages released. */
 size_t xa_pages_purge_to(xa_arena_t *arena, size_t target_bytes);
 void xa_run_set_pages(xa_chunk_t *chunk, xa_run_t *run, uint8_t cls, bool all);
-/* Run descriptors live in one reserved pool: chunk->prun[] holds their
- * offsets from xa_run_base (0: no run), half the size of pointers.  The
- * base is set before the first chunk is published in the page map. */
-extern const char *xa_run_base XA_HIDDEN;
+/* Run descriptors live in an indexed pool: chunk->prun[] holds their
+ * 32-bit names (0: no run), half the size of pointers. */
 _Static_assert(CHUNK_NPAGES <= UINT16_MAX, "xa_run_t.npages is 16 bits");
 /* A run's chunk: not stored in the descriptor (8 bytes of each), found
  * through the page map (the run's chunk is registered while it exists). */
 XA_INLINE xa_chunk_t *xa_run_chunk(const xa_run_t *r) { return xa_pagemap_lookup(r->addr); }
 XA_INLINE xa_run_t *xa_chunk_run(const xa_chunk_t *c, size_t page) {
-	uint32_t off = c->prun[page];
-	return off ? (xa_run_t *)(uintptr_t)(xa_run_base + off) : NULL;
+	return (xa_run_t *)xa_pool_deref(c->prun[page]);
 }
 /* Unmap the arena's wholly free chunks (lock NOT held); returns bytes. */
 size_t xa_pages_unmap_free(xa_arena_t *arena);

@@ -17,6 +17,26 @@
  *    active_pages the pages of slabs and large runs; their sum is the
  *    arena's mapped chunks * CHUNK_NPAGES.
  *
+ * Metadata (issue 10, the spike target).  After a burst is freed, what
+ * stays resident of the page allocator's metadata is set by the burst's
+ * peak, not by what survives: the survivors' descriptors are scattered over
+ * every pool block the burst filled (b_spike: 11,000 live descriptors pin
+ * 72 blocks of 64 KiB), and every chunk the burst mapped keeps its
+ * page -> run array.  So both are kept small rather than moved:
+ *  - run descriptors come from an indexed pool (base.c, "Indexed pools"),
+ *    so a prun entry is the descriptor's 32-bit name (block number and
+ *    offset; one table load to follow it): 4 KiB per chunk instead of 8
+ *    (and the arrays now live in pool blocks, so those of unmapped chunks
+ *    are purged like other empty blocks);
+ *  - a descriptor is 88 bytes instead of 104: it no longer stores its
+ *    chunk (xa_run_chunk finds it through the page map: one more load on
+ *    paths that hold a lock anyway) and npages is 16 bits.
+ * Measured in bench/README.md ("Spike: where the memory is").  Moving live
+ * descriptors together (compaction) would free most of the scattered
+ * blocks, but lock-free readers (the free slow path, usable_size) hold
+ * descriptor pointers without a lock, so it needs a grace period: not done
+ * (see bench/README.md for the design that was weighed).
+ *
  * Locking: arena->lock for everything here.  Purging takes runs off the sets
  * (marking them RUN_PURGING so no neighbour merges into them), drops the lock
  * for madvise, and re-takes it to put them back: system calls are never made
@@ -28,31 +48,15 @@
  * already (the idle-cache reclaim), the time it went unused; 0: now. */
 _Thread_local uint64_t xa_free_stamp_ns;
 
-/* Run descriptors: one reservation of address space, so that prun
- * entries are 32-bit offsets (see the header).  1 GiB holds ten million
- * descriptors: a chunk of one-page runs needs 1024, so this bounds the
- * arenas' mapped memory at ~40 GiB of one-page runs (far more for usual
- * mixes); beyond it chunk creation fails as out of metadata memory. */
-#define RUN_POOL_VA ((size_t)1 << 30)
-static xa_pool_t run_pool = {.size = sizeof(xa_run_t), .reserve = RUN_POOL_VA};
+/* Run descriptors: an indexed pool, so that prun entries are 32-bit names
+ * (see the header); 65535 blocks of 64 KiB hold 48 million descriptors. */
+static xa_pool_t run_pool = {.size = sizeof(xa_run_t), .indexed = true};
 static xa_pool_t chunk_pool = {.size = sizeof(xa_chunk_t)};
 static xa_pool_t prun_pool = {.size = sizeof(uint32_t) * CHUNK_NPAGES};
-const char *xa_run_base;
 
-_Static_assert(RUN_POOL_VA <= UINT32_MAX, "run offsets fit prun's 32-bit entries");
+XA_INLINE void prun_set(xa_chunk_t *c, size_t page, const xa_run_t *r) { c->prun[page] = xa_pool_ref(r); }
 
-XA_INLINE void prun_set(xa_chunk_t *c, size_t page, const xa_run_t *r) {
-	c->prun[page] = r ? (uint32_t)((const char *)r - xa_run_base) : 0;
-}
-
-/* A run descriptor from the reserved pool (zeroed); sets xa_run_base on
- * first use, before any chunk that could name a run is published. */
-static xa_run_t *run_get(void) {
-	xa_run_t *r = xa_pool_get(&run_pool);
-	if (r && xa_run_base == NULL)
-		__atomic_store_n(&xa_run_base, run_pool.rbase, __ATOMIC_RELEASE);
-	return r;
-}
+static xa_run_t *run_get(void) { return xa_pool_get(&run_pool); }
 
 static unsigned bucket_of(size_t npages) {
 	if (npages <= 16)

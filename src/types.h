@@ -59,15 +59,12 @@ XA_INLINE void xa_mutex_unlock(xa_mutex_t *m) { pthread_mutex_unlock(m); }
  * {size}; the rest starts zero. */
 struct xa_pool_s {
 	size_t size;
-	/* small pools only: > 0 = carve the blocks from one reservation of
-	 * this many bytes of address space, so objects are named by their
-	 * 32-bit offset from rbase (base.c, "Reserved pools") */
-	size_t reserve;
+	/* small pools only: objects have 32-bit names (base.c, "Indexed
+	 * pools": xa_pool_ref / xa_pool_deref) */
+	bool indexed;
 	void *free; /* large objects: singly linked through the first word */
 	size_t nfree, nused;
 	xa_list_t partial, empty; /* small objects: blocks (see base.c) */
-	char *rbase, *rcur; /* reserved pools: the reservation, carved to rcur */
-	unsigned rmap;      /* reserved pools: its entry in base.c's map table */
 };
 
 enum { RUN_FREE = 0, RUN_SLAB = 1, RUN_LARGE = 2, RUN_PURGING = 3 };
@@ -85,9 +82,9 @@ enum { PS_DIRTY = 0, PS_LAZY = 1, PS_RETAINED = 2, PS_NSTATES = 3 };
  * bitmap, links in the bin) which are protected by the bin's lock.
  * Free runs: first and last page of the run point at it in chunk->prun.
  * Large runs: the same.  Slabs: every page points at it.  All other
- * prun entries are 0 (none).  Descriptors come from one reserved pool
- * (pages.c), so a prun entry is the descriptor's 32-bit offset from
- * xa_run_base (xa_chunk_run).
+ * prun entries are 0 (none).  Descriptors come from an indexed pool
+ * (pages.c), so a prun entry is the descriptor's 32-bit name
+ * (xa_chunk_run).
  */
 struct xa_run_s {
 	uintptr_t addr;  /* its chunk: xa_run_chunk (the page map), not stored */
