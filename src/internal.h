@@ -212,6 +212,16 @@ XA_INLINE const xa_chunk_t *xa_pagemap_lookup_fast(uintptr_t a) {
 	const uintptr_t *map = (const uintptr_t *)(base + PAGEMAP_HDR);
 	return (const xa_chunk_t *)(base + map[(a >> LG_CHUNK) & mask]);
 }
+/* The same lookup down to the page entry, kept as a base and an offset
+ * (the entry is at *basep + the result), so the free fast path addresses
+ * the entry as (base, offset) without adding them. */
+XA_INLINE uintptr_t xa_pagemap_entry_fast(uintptr_t a, const char **basep) {
+	uintptr_t mask = __atomic_load_n(&xa_pagemap_mask, __ATOMIC_ACQUIRE);
+	const char *base = __atomic_load_n(&xa_pagemap_base, __ATOMIC_RELAXED);
+	const uintptr_t *map = (const uintptr_t *)(base + PAGEMAP_HDR);
+	*basep = base;
+	return map[(a >> LG_CHUNK) & mask] + ((a >> LG_PAGE) & (CHUNK_NPAGES - 1)) * sizeof(uint16_t);
+}
 /* The descriptor of the chunk holding a, NULL if it is not ours. */
 XA_INLINE xa_chunk_t *xa_pagemap_lookup(uintptr_t a) {
 	uintptr_t mask = __atomic_load_n(&xa_pagemap_mask, __ATOMIC_ACQUIRE);

@@ -297,7 +297,7 @@ void xa_run_set_pages(xa_chunk_t *c, xa_run_t *r, uint8_t cls, bool all) {
 	if (all) {
 		for (size_t i = 0; i < r->npages; i++) {
 			prun_set(c, p0 + i, r);
-			c->pclass[p0 + i] = PCLASS_ENTRY(cls, i);
+			c->pclass[p0 + i] = PCLASS_ENTRY(cls, p0);
 		}
 	} else {
 		prun_set(c, p0, r);

@@ -209,6 +209,30 @@ typedef XA_TSD_SEG xa_tsd_t xa_tsd_fast_t;
 #define XA_MUL_MEM32(x, m) ((x) *= (m))
 #endif
 typedef XA_TSD_SEG xa_cbin_t xa_cbin_fast_t;
+/* The free fast path's reads of the page entry at base + eo (types.h):
+ * cls = its class byte, signed, and x = PCLASS_SLAB_OFF(entry, p), the
+ * offset of p from its slab's start.  On x86-64 three instructions, both
+ * loads addressing the entry as (base, eo): the low 16 bits of p
+ * zero-extended, minus the entry's high byte (the start's address byte 1)
+ * from the register's second byte (%ch and the like: partial
+ * registers are not renamed on the AMD cores this is measured on; on
+ * recent Intel cores reading the full register after it costs one merge
+ * micro-op), then the class byte (written last: it may reuse base's or
+ * eo's register).  The C form needs three more (entry load apart from the
+ * class byte, mask p, mask the entry; and GCC adds base + eo first). */
+#if defined(__x86_64__)
+#define XA_ENTRY_READ(cls, x, p, base, eo)                                     \
+	__asm__("movzwl %w2, %k0\n\tsubb 1(%3,%4), %h0\n\tmovsbq (%3,%4), %1"   \
+	        : "=&Q"(x), "=r"(cls)                                         \
+	        : "r"(p), "r"(base), "r"(eo), "m"(*(const uint16_t *)((base) + (eo))))
+#else
+#define XA_ENTRY_READ(cls, x, p, base, eo)                                     \
+	do {                                                                  \
+		unsigned e_ = *(const uint16_t *)((base) + (eo));             \
+		(cls) = (int8_t)PCLASS_OF(e_);                                \
+		(x) = PCLASS_SLAB_OFF(e_, (p));                               \
+	} while (0)
+#endif
 
 /*
  * Busy marks for the idle-cache reclaim (see idle.c): a fast path stores
@@ -288,17 +312,21 @@ XA_INLINE void *xa_tcache_malloc(size_t size) {
  * Without the checks the class test is cls < nbins. */
 XA_INLINE void xa_tcache_free(void *ptr) {
 	uintptr_t p = (uintptr_t)ptr;
-	const xa_chunk_t *c = xa_pagemap_lookup_fast(p);
-	unsigned e = c->pclass[(p >> LG_PAGE) & (CHUNK_NPAGES - 1)];
+	const char *base;
+	uintptr_t eo = xa_pagemap_entry_fast(p, &base);
+	intptr_t cls;
+	uint32_t x = 0;
+	if (config_check)
+		XA_ENTRY_READ(cls, x, p, base, eo);
+	else
+		cls = *(const uint8_t *)(base + eo);
 	xa_tsd_fast_t *t = xa_tsd_fast();
 	uint64_t d = t->deallocated;
 	XA_FAST_MARK(t->dmark, d);
 	xa_cbin_fast_t *b;
 	if (config_check) {
-		intptr_t cls = (int8_t)PCLASS_OF(e);
 		b = (xa_cbin_fast_t *)((XA_TSD_SEG char *)t->bins + cls * (intptr_t)sizeof(xa_cbin_t));
 		__asm__("" : "+r"(b));
-		uint32_t x = (uint32_t)(p & PAGE_MASK) + (e & PCLASS_PAGE_BITS);
 		XA_MUL_MEM32(x, b->fmagic);
 		if (unlikely(x >= b->fmagic))
 			goto miss;
@@ -308,9 +336,8 @@ XA_INLINE void xa_tcache_free(void *ptr) {
 		*h = ptr;
 		XA_OWNER_STORE(b->head, h + 1);
 	} else {
-		uintptr_t cls = PCLASS_OF(e);
 		__asm__("" : "+r"(cls)); /* one register for the test and the index */
-		if (unlikely(cls >= t->nbins))
+		if (unlikely((uintptr_t)cls >= t->nbins))
 			goto miss;
 		b = &t->bins[cls];
 		__asm__("" : "+r"(b));

@@ -74,7 +74,7 @@ enum { PS_DIRTY = 0, PS_LAZY = 1, PS_RETAINED = 2, PS_NSTATES = 3 };
 #define PCLASS_NONE 0xff /* page not the start of an allocation */
 
 #define SLAB_MAXREGS 256 /* the 16-byte class in one page */
-#define SLAB_MAXPAGES 16 /* the page index fits PCLASS_PAGE_BITS */
+#define SLAB_MAXPAGES 16 /* slab offsets fit 16 bits (PCLASS_SLAB_OFF) */
 #define SLAB_BITMAP_WORDS (SLAB_MAXREGS / 64)
 
 /*
@@ -125,16 +125,24 @@ enum { CHUNK_ARENA = 1, CHUNK_HUGE = 2, CHUNK_HUGE_CACHED = 3 };
  * Chunk descriptor.  pclass[] comes first so the free fast path reads one
  * entry at a fixed offset.  Low byte (PCLASS_OF): the size class of the
  * allocation on that page (every page of a slab, the first page of a large
- * run), PCLASS_NONE otherwise.  Bits 12-15 (slab pages only): the page's
- * index in its slab, so the fast path finds the offset from the slab start,
- * (ptr & PAGE_MASK) + (entry & PCLASS_PAGE_BITS), and checks that it is a
- * multiple of the class size (a region start) without the run descriptor.
- * For huge descriptors pclass is all PCLASS_NONE so frees go to the slow
- * path.
+ * run), PCLASS_NONE otherwise.  Bits 12-15 (slab pages only): bits 12-15
+ * of the slab's start address (its first page's index in the chunk, mod
+ * 16), so the high byte is the start's address byte 1.  The free fast path
+ * gets the offset from the slab start with one 16-bit subtract, (p - start)
+ * mod 2^16 (exact: slabs are at most 16 pages), and checks that it is a
+ * multiple of the class size (a region start) without the run descriptor
+ * (tcache.h, xa_tcache_free).  Large runs keep bits 12-15 zero: their
+ * offset is then p mod 2^16, whose multiples of PAGE are exactly the page
+ * starts, as for a run start.  For huge descriptors pclass is all
+ * PCLASS_NONE so frees go to the slow path.
  */
 #define PCLASS_OF(e) ((unsigned)(e) & 0xff)
-#define PCLASS_PAGE_BITS 0xf000u /* slabs have at most 16 pages */
-#define PCLASS_ENTRY(cls, page) ((uint16_t)((cls) | ((unsigned)(page) << LG_PAGE)))
+#define PCLASS_START_BITS 0xf000u /* slabs have at most 16 pages */
+/* The entry of every page of a slab of class cls whose first page is page0
+ * (index in the chunk, which is CHUNK-aligned). */
+#define PCLASS_ENTRY(cls, page0) ((uint16_t)((cls) | (((unsigned)(page0) & 0xf) << LG_PAGE)))
+/* The offset of address p from the start of the slab whose page entry is e. */
+#define PCLASS_SLAB_OFF(e, p) ((uint32_t)(uint16_t)((uintptr_t)(p) - ((e) & PCLASS_START_BITS)))
 struct xa_chunk_s {
 	uint16_t pclass[CHUNK_NPAGES];
 	uint8_t kind;

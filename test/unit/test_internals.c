@@ -70,15 +70,16 @@ Test(tcache, region_start_check_is_exact)
         for (uint32_t off = 0; off < (uint32_t)SLAB_MAXPAGES * PAGE; off++)
             cr_assert_eq(off * m < m, off % d == 0, "class %u (size %u), offset %u", c, d, off);
     }
-    /* a 5-page slab (80-byte class): page j of the slab says j */
+    /* a 5-page slab (80-byte class): every page's entry holds bits 12-15
+     * of the slab's start */
     void *p = xt_malloc(80);
     xa_chunk_t *ch = xa_pagemap_lookup((uintptr_t)p);
     cr_assert_not_null(ch);
     uintptr_t pg = ((uintptr_t)p - ch->addr) >> LG_PAGE;
     unsigned e = ch->pclass[pg];
     cr_assert_eq(PCLASS_OF(e), xa_sc_size2class(80));
-    uintptr_t slab = ((uintptr_t)p & ~(uintptr_t)PAGE_MASK) - (e & PCLASS_PAGE_BITS);
-    cr_assert_eq(slab, xa_chunk_run(ch, pg)->addr, "the entry's page index leads to the slab start");
+    uintptr_t slab = (uintptr_t)p - PCLASS_SLAB_OFF(e, p);
+    cr_assert_eq(slab, xa_chunk_run(ch, pg)->addr, "the entry's start bits lead to the slab start");
     cr_assert_eq(((uintptr_t)p - slab) % 80, 0);
     cr_assert_eq(xa_pagemap_lookup((uintptr_t)&e), NULL, "a stack address is not ours");
     xt_free(p);
