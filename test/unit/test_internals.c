@@ -70,17 +70,31 @@ Test(tcache, region_start_check_is_exact)
         for (uint32_t off = 0; off < (uint32_t)SLAB_MAXPAGES * PAGE; off++)
             cr_assert_eq(off * m < m, off % d == 0, "class %u (size %u), offset %u", c, d, off);
     }
-    /* a 5-page slab (80-byte class): every page's entry holds bits 12-15
-     * of the slab's start */
+    /* 1280-byte class (5-page slabs): every page's entry holds bits 12-15
+     * of its slab's start, so the fast path's offset is p - start; check
+     * every object of a few slabs, in every page of them */
+    enum { N80 = 200, SZ = 1280 };
+    void *ps[N80];
+    unsigned e = 0, later = 0;
+    for (int i = 0; i < N80; i++)
+        ps[i] = xt_malloc(SZ);
+    for (int i = 0; i < N80; i++) {
+        uintptr_t a = (uintptr_t)ps[i];
+        xa_chunk_t *ch = xa_pagemap_lookup(a);
+        cr_assert_not_null(ch);
+        uintptr_t pg = (a - ch->addr) >> LG_PAGE;
+        e = ch->pclass[pg];
+        cr_assert_eq(PCLASS_OF(e), xa_sc_size2class(SZ));
+        uintptr_t slab = a - PCLASS_SLAB_OFF(e, a);
+        cr_assert_eq(slab, xa_chunk_run(ch, pg)->addr, "the entry's start bits lead to the slab start (%#lx)",
+            (unsigned long)a);
+        cr_assert_eq((a - slab) % SZ, 0);
+        later += slab != (a & ~(uintptr_t)PAGE_MASK);
+    }
+    cr_assert_gt(later, 0, "objects on later pages of their slabs were checked");
+    for (int i = 0; i < N80; i++)
+        xt_free(ps[i]);
     void *p = xt_malloc(80);
-    xa_chunk_t *ch = xa_pagemap_lookup((uintptr_t)p);
-    cr_assert_not_null(ch);
-    uintptr_t pg = ((uintptr_t)p - ch->addr) >> LG_PAGE;
-    unsigned e = ch->pclass[pg];
-    cr_assert_eq(PCLASS_OF(e), xa_sc_size2class(80));
-    uintptr_t slab = (uintptr_t)p - PCLASS_SLAB_OFF(e, p);
-    cr_assert_eq(slab, xa_chunk_run(ch, pg)->addr, "the entry's start bits lead to the slab start");
-    cr_assert_eq(((uintptr_t)p - slab) % 80, 0);
     cr_assert_eq(xa_pagemap_lookup((uintptr_t)&e), NULL, "a stack address is not ours");
     xt_free(p);
 }
