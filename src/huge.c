@@ -56,9 +56,37 @@
  * every dirty entry, and with purge:dontneed every lazy one too.
  * Bounds: dirty bytes at most the live huge bytes, but at least
  * HUGE_DIRTY_MIN and at most HUGE_DIRTY_MAX, in at most HUGE_DIRTY_NMAX
- * entries (past them the oldest is purged): freed memory kept warm never
- * exceeds what is live, so the peak stays lean (b_mlarge: 320 -> 138 MiB,
- * bench/README.md), while a fault costs ten memsets, so warm reuse matters.
+ * entries: freed memory kept warm never exceeds what is live, so the peak
+ * stays lean (b_mlarge: 320 -> 138 MiB, bench/README.md), while a fault
+ * costs ten memsets, so warm reuse matters.  Past the byte bound only the
+ * excess is purged, from the end of the oldest dirty entry (issue 10: a
+ * free between two replacements briefly lowers the live bytes; purging the
+ * whole oldest entry there released up to 70 MiB that the next malloc
+ * faulted in again); past the entry bound the oldest entry is purged whole.
+ *
+ * Moving dirty pages (decision, issue 10).  A request that no dirty entry
+ * fits used to take retained (or fresh) pages, which all fault in, while
+ * the dirty ones waited for the bound or decay to release them: blocks of
+ * 5..25 MiB replacing one another (malloc-large) faulted in ~4x their peak
+ * RSS.  Now the retained part of such a block (all of it, or what follows
+ * the dirty part of a warm extension) is filled with the pages of cached
+ * dirty entries, moved with mremap(MREMAP_FIXED) into it (gather_dirty):
+ * page tables move, no page is faulted, zeroed or copied (20 MiB: ~0.5 ms
+ * against ~100 ms to fault it in here), and each source range is mapped
+ * again empty and cached as retained, so the address space stays ours
+ * (if another mapping took the hole meanwhile, the range is dropped).  The
+ * smallest dirty entry that covers what is left goes first, else the
+ * largest; at most HUGE_GATHER_NMAX entries per block.  Not for calloc:
+ * retained pages are known zero, moved ones would need a memset.  RSS is
+ * unchanged by a move (the pages were resident and stay so), and the
+ * bounds and decay above still decide how many dirty pages are kept, so
+ * the release targets hold; a block made of moved pieces may span several
+ * kernel mappings, where mremap refuses it and realloc copies (as for a
+ * joined block below).  Considered: raising the dirty bound (the previous
+ * session: 256 MiB made b_mlarge 2x faster at 1.7x the peak RSS) -- a
+ * freed block smaller than the next request stays useless however long
+ * it is kept; MREMAP_DONTUNMAP (one call instead of two, but it left the
+ * source in a mapping that no longer merges with its neighbours).
  * Lazy and retained bytes (address space, no RSS) at most HUGE_KEEP_RATIO
  * times the live huge mapped bytes but at least HUGE_KEEP_MIN, in at most
  * HUGE_KEEP_NMAX entries more than there are live huge blocks (past them
@@ -99,7 +127,8 @@ static xa_tree_t cache_addr; /* by address */
 static xa_tree_t cache_fit;  /* by (state, size, address) */
 static xa_tree_t cache_age;  /* by (clean, freed_ns, address) */
 static size_t cache_bytes[PS_NSTATES], cache_n[PS_NSTATES];
-static size_t huge_inflight; /* off the cache for a madvise; counted dirty */
+static uint64_t huge_ngathered; /* bytes moved by gather_dirty */
+static size_t huge_inflight; /* off the cache for a madvise or a move; counted dirty */
 #define FIT_SHIFT 58
 #define FIT_KEY(state, size) (((uint64_t)(state) << FIT_SHIFT) | (uint64_t)(size))
 #define AGE_CLEAN ((uint64_t)1 << 63)
@@ -113,6 +142,7 @@ static size_t huge_inflight; /* off the cache for a madvise; counted dirty */
 #define HUGE_KEEP_NMAX 64 /* clean entries beyond one per live block */
 #define HUGE_JOIN_NMAX 64 /* joining walks every entry */
 #define HUGE_ALIGN_SCAN 64 /* entries tried per state for align > CHUNK */
+#define HUGE_GATHER_NMAX 8 /* dirty entries moved into one block */
 
 size_t xa_huge_cached_bytes(void) {
 	xa_mutex_lock(&huge_lock);
@@ -244,16 +274,33 @@ static void cache_trim(void) {
 		xa_mutex_lock(&huge_lock);
 		xa_chunk_t *v = NULL;
 		bool purge = false;
-		size_t dirty_max = XA_MIN(HUGE_DIRTY_MAX, XA_MAX(HUGE_DIRTY_MIN, huge_allocated));
+		size_t dirty_max = XA_MIN(HUGE_DIRTY_MAX, XA_MAX(HUGE_DIRTY_MIN, huge_allocated)), excess = 0;
 		if (cache_bytes[PS_DIRTY] > dirty_max || cache_n[PS_DIRTY] > HUGE_DIRTY_NMAX) {
 			v = cache_oldest(false);
 			purge = true;
+			if (cache_n[PS_DIRTY] <= HUGE_DIRTY_NMAX)
+				excess = CHUNK_CEIL(cache_bytes[PS_DIRTY] - dirty_max);
 		} else if (cache_bytes[PS_LAZY] + cache_bytes[PS_RETAINED] > XA_MAX(HUGE_KEEP_MIN, HUGE_KEEP_RATIO * huge_mapped) ||
 		           cache_n[PS_LAZY] + cache_n[PS_RETAINED] > HUGE_KEEP_NMAX + huge_cur) {
 			v = cache_oldest(true);
 		}
 		if (v) {
 			cache_remove(v);
+			/* Past the byte bound only: purge just the excess, the
+			 * entry's end (next to a retained rest it merges with). */
+			xa_chunk_t *t = purge && excess && excess < v->mapped ? xa_pool_get(&huge_pool) : NULL;
+			if (t) {
+				memset(t->pclass, PCLASS_NONE, sizeof(t->pclass));
+				t->kind = CHUNK_HUGE_CACHED;
+				t->hstate = PS_DIRTY;
+				t->addr = v->addr + v->mapped - excess;
+				t->mapped = excess;
+				t->freed_ns = v->freed_ns;
+				xa_pagemap_set(t->addr, t->mapped, t); /* existing granules: cannot fail */
+				v->mapped -= excess;
+				cache_push(v, PS_DIRTY);
+				v = t;
+			}
 			if (purge)
 				huge_inflight += v->mapped;
 		}
@@ -312,7 +359,7 @@ static xa_chunk_t *cache_join(size_t need, size_t align) {
  * part).  The block is then warm for the dirty part and faults in only the
  * rest, where taking a clean entry would fault in all of it (b_mlarge:
  * blocks of 5-25 MiB replacing each other).  huge_lock held. */
-static xa_chunk_t *cache_extend_dirty(size_t need, size_t align, unsigned *clean) {
+static xa_chunk_t *cache_extend_dirty(size_t need, size_t align, unsigned *clean, size_t *dirty_len) {
 	xa_chunk_t *best = NULL, *bn = NULL;
 	for (xa_tnode_t *t = xa_tree_ceil(&cache_fit, FIT_KEY(PS_DIRTY, 0), 0); t && t->hi >> FIT_SHIFT == PS_DIRTY;
 	     t = xa_tree_next(&cache_fit, t)) { /* at most HUGE_DIRTY_NMAX + 1 */
@@ -327,6 +374,7 @@ static xa_chunk_t *cache_extend_dirty(size_t need, size_t align, unsigned *clean
 	cache_remove(best);
 	cache_remove(bn);
 	*clean = bn->hstate;
+	*dirty_len = best->mapped;
 	best->mapped += bn->mapped;
 	xa_pagemap_set(bn->addr, bn->mapped, best); /* existing granules: cannot fail */
 	xa_pool_put(&huge_pool, bn);
@@ -335,8 +383,10 @@ static xa_chunk_t *cache_extend_dirty(size_t need, size_t align, unsigned *clean
 
 /* Take a cached mapping of at least need bytes (a chunk multiple) aligned
  * to align, splitting off the rest when it is more than a quarter larger.
- * *state: the state it was cached in. */
-static xa_chunk_t *cache_take(size_t need, size_t align, unsigned *state) {
+ * *state: the state it was cached in; *cold: the offset from which it is
+ * retained (unbacked, so dirty pages may be moved there), need if no part
+ * is. */
+static xa_chunk_t *cache_take(size_t need, size_t align, unsigned *state, size_t *cold) {
 	xa_mutex_lock(&huge_lock);
 	xa_chunk_t *best = NULL;
 	unsigned rest_state = PS_NSTATES; /* the rest's state, if not best's */
@@ -356,8 +406,9 @@ static xa_chunk_t *cache_take(size_t need, size_t align, unsigned *state) {
 	}
 	size_t ncached = cache_n[PS_DIRTY] + cache_n[PS_LAZY] + cache_n[PS_RETAINED];
 	xa_chunk_t *warm = NULL;
+	size_t dirty_len = 0;
 	if ((best == NULL || best->hstate != PS_DIRTY) && cache_n[PS_DIRTY] > 0)
-		warm = cache_extend_dirty(need, align, &rest_state);
+		warm = cache_extend_dirty(need, align, &rest_state, &dirty_len);
 	if (warm)
 		best = warm;
 	else if (best)
@@ -366,6 +417,10 @@ static xa_chunk_t *cache_take(size_t need, size_t align, unsigned *state) {
 		best = cache_join(need, align);
 	if (best) {
 		*state = best->hstate;
+		if (warm)
+			*cold = rest_state == PS_RETAINED ? dirty_len : need;
+		else
+			*cold = best->hstate == PS_RETAINED ? 0 : need;
 		if (rest_state == PS_NSTATES)
 			rest_state = best->hstate;
 		xa_chunk_t *rest = best->mapped - need > need / 4 ? xa_pool_get(&huge_pool) : NULL;
@@ -385,6 +440,69 @@ static xa_chunk_t *cache_take(size_t need, size_t align, unsigned *state) {
 	}
 	xa_mutex_unlock(&huge_lock);
 	return best;
+}
+
+/* Move the pages of cached dirty entries into [dst, dst + len), a block
+ * being handed out whose pages there are unbacked (retained or fresh),
+ * filling it from the front; returns the bytes moved (a chunk multiple).
+ * Each entry taken is the smallest dirty one that covers what is left, else
+ * the largest; it is off the cache (counted in huge_inflight) while its
+ * pages move, the part moved comes back as retained (mapped again, empty),
+ * the rest as dirty with its release time.  At most HUGE_GATHER_NMAX
+ * entries per block.  Called without huge_lock. */
+static size_t gather_dirty(uintptr_t dst, size_t len) {
+	size_t done = 0;
+	for (unsigned k = 0; k < HUGE_GATHER_NMAX && done < len; k++) {
+		size_t want = len - done;
+		xa_mutex_lock(&huge_lock);
+		xa_tnode_t *t = xa_tree_ceil(&cache_fit, FIT_KEY(PS_DIRTY, want), 0);
+		if (t == NULL || t->hi >> FIT_SHIFT != PS_DIRTY)
+			t = xa_tree_floor(&cache_fit, FIT_KEY(PS_DIRTY + 1, 0) - 1, UINT64_MAX);
+		xa_chunk_t *e = t && t->hi >> FIT_SHIFT == PS_DIRTY ? NODE_OWNER(t, hfit) : NULL;
+		xa_chunk_t *rest = NULL;
+		if (e && e->mapped > want && (rest = xa_pool_get(&huge_pool)) == NULL)
+			e = NULL; /* no descriptor for the part left behind */
+		if (e) {
+			cache_remove(e);
+			huge_inflight += e->mapped;
+		}
+		xa_mutex_unlock(&huge_lock);
+		if (e == NULL)
+			break;
+		size_t n = XA_MIN(e->mapped, want);
+		int r = xa_os_move_pages((void *)e->addr, (void *)(dst + done), n);
+		uint64_t now = r == XA_MOVE_FAILED ? 0 : xa_now_ns();
+		xa_mutex_lock(&huge_lock);
+		huge_inflight -= e->mapped;
+		if (r == XA_MOVE_FAILED) { /* e.g. e spans two kernel mappings */
+			if (rest)
+				xa_pool_put(&huge_pool, rest);
+			cache_push(e, PS_DIRTY);
+			xa_mutex_unlock(&huge_lock);
+			break;
+		}
+		if (rest) {
+			memset(rest->pclass, PCLASS_NONE, sizeof(rest->pclass));
+			rest->kind = CHUNK_HUGE_CACHED;
+			rest->addr = e->addr + n;
+			rest->mapped = e->mapped - n;
+			rest->freed_ns = e->freed_ns;
+			xa_pagemap_set(rest->addr, rest->mapped, rest); /* existing granules: cannot fail */
+			e->mapped = n;
+			cache_push(rest, PS_DIRTY);
+		}
+		if (r == XA_MOVED) {
+			e->freed_ns = now;
+			cache_push(e, PS_RETAINED);
+		} else { /* the hole is someone else's now */
+			xa_pagemap_clear(e->addr, n);
+			xa_pool_put(&huge_pool, e);
+		}
+		huge_ngathered += n;
+		xa_mutex_unlock(&huge_lock);
+		done += n;
+	}
+	return done;
 }
 
 size_t xa_huge_purge(bool force) {
@@ -438,6 +556,13 @@ uint64_t xa_huge_next_due(uint64_t now) {
 	xa_chunk_t *d = cache_oldest(false); /* the wait grows with freed_ns */
 	if (d)
 		r = xa_decay_wait_ns(atomic_load(&xa_decay_default_ms), d->freed_ns, now);
+	xa_mutex_unlock(&huge_lock);
+	return r;
+}
+
+uint64_t xa_huge_moved(void) {
+	xa_mutex_lock(&huge_lock);
+	uint64_t r = huge_ngathered;
 	xa_mutex_unlock(&huge_lock);
 	return r;
 }
@@ -522,8 +647,13 @@ void *xa_huge_malloc(size_t usize, size_t align, bool zero) {
 		align = CHUNK;
 	size_t need = CHUNK_CEIL(usize);
 	unsigned state;
-	xa_chunk_t *d = cache_take(need, align, &state);
+	size_t cold = need;
+	xa_chunk_t *d = cache_take(need, align, &state, &cold);
 	if (d) {
+		/* Unbacked pages would all fault in: move dirty pages there
+		 * instead (not for calloc: retained pages need no zeroing). */
+		if (cold < need && !zero)
+			gather_dirty(d->addr + cold, need - cold);
 		d->size = usize;
 		d->sampled = 0;
 		huge_link(d);
@@ -569,6 +699,8 @@ void *xa_huge_malloc(size_t usize, size_t align, bool zero) {
 		errno = ENOMEM;
 		return NULL;
 	}
+	if (!zero)
+		gather_dirty(d->addr, need); /* as above */
 	huge_link(d);
 	if (zero)
 		xa_zero_known(usize); /* fresh from the kernel */

@@ -342,6 +342,7 @@ void xa_huge_cache_bytes(size_t bytes[PS_NSTATES]);
 /* Unmap every cached huge mapping, whatever its state (out of memory). */
 size_t xa_huge_unmap_cached(void);
 size_t xa_huge_mapped_now(void); /* racy read, for peak.c */
+uint64_t xa_huge_moved(void); /* bytes of dirty pages moved into new blocks */
 void xa_huge_stats(size_t *allocated, size_t *mapped, size_t *cur, uint64_t *nmalloc, uint64_t *ndalloc);
 /* Resident bytes of live and cached huge mappings (mincore). */
 void xa_huge_resident(size_t *live, size_t *cached);

@@ -20,6 +20,9 @@
 #ifndef MADV_FREE
 #define MADV_FREE 8
 #endif
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
 
 extern char **environ;
 
@@ -122,6 +125,27 @@ bool xa_os_grow_inplace(void *addr, size_t old_size, size_t new_size) {
 	void *p = mremap(addr, old_size, new_size, 0);
 	errno = e;
 	return p != MAP_FAILED;
+}
+
+int xa_os_move_pages(void *src, void *dst, size_t size) {
+	int e = errno;
+	OS_COUNT(os_nmremap);
+	if (mremap(src, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, dst) == MAP_FAILED) {
+		errno = e;
+		return XA_MOVE_FAILED;
+	}
+	/* src is a hole now: map it again, but never over a mapping that
+	 * another thread placed there meanwhile (a kernel older than 4.17
+	 * ignores the flag and may place the mapping elsewhere). */
+	void *p = os_mmap(src, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE);
+	int r = XA_MOVED;
+	if (p != src) {
+		if (p != MAP_FAILED)
+			os_munmap(p, size);
+		r = XA_MOVED_SRC_LOST;
+	}
+	errno = e;
+	return r;
 }
 
 void *xa_os_remap(void *addr, size_t old_size, size_t new_size, size_t align) {

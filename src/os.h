@@ -29,6 +29,14 @@ int xa_os_purge_lazy(void *addr, size_t size);
 void *xa_os_remap(void *addr, size_t old_size, size_t new_size, size_t align);
 /* Try to grow a mapping in place; true on success. */
 bool xa_os_grow_inplace(void *addr, size_t old_size, size_t new_size);
+/* Move the pages of [src, src+size) to [dst, dst+size) (both ours, page
+ * aligned, src inside one kernel mapping) without copying or faulting them
+ * (mremap with MREMAP_FIXED replaces dst), then map src again, empty (it
+ * reads as zero).  XA_MOVED; XA_MOVED_SRC_LOST when src could not be mapped
+ * again (another mapping took the hole: src is no longer ours); or
+ * XA_MOVE_FAILED with nothing changed. */
+enum { XA_MOVED, XA_MOVED_SRC_LOST, XA_MOVE_FAILED };
+int xa_os_move_pages(void *src, void *dst, size_t size);
 /* Memory system calls made so far (mmap, munmap, madvise, mremap). */
 void xa_os_counts(uint64_t *mmaps, uint64_t *munmaps, uint64_t *madvises, uint64_t *mremaps);
 /* Count resident pages in [addr, addr+size) with mincore; -1 on error. */

@@ -130,6 +130,7 @@ bool xa_stats_refresh(xa_snap_t *s) {
 	xa_huge_stats(&s->huge_allocated, &s->huge_mapped, &s->huge_cur, &hn, &hd);
 	s->huge_nmalloc = hn;
 	s->huge_ndalloc = hd;
+	s->huge_moved = xa_huge_moved();
 	xa_huge_cache_bytes(s->huge_state);
 	s->huge_cached = s->huge_state[PS_DIRTY] + s->huge_state[PS_LAZY] + s->huge_state[PS_RETAINED];
 	xa_zero_stats(&s->zero_known, &s->zero_memset, &s->zero_kernel);

@@ -67,7 +67,7 @@ typedef struct {
 	size_t huge_allocated, huge_mapped, huge_cur, huge_cached;
 	size_t huge_state[PS_NSTATES]; /* huge_cached by page state */
 	size_t huge_resident, huge_cached_resident;
-	uint64_t huge_nmalloc, huge_ndalloc;
+	uint64_t huge_nmalloc, huge_ndalloc, huge_moved;
 	/* calloc zeroing of large and huge blocks (zero.c), memory syscalls */
 	uint64_t zero_known, zero_memset, zero_kernel;
 	uint64_t os_mmap, os_munmap, os_madvise, os_mremap;
@@ -143,6 +143,7 @@ typedef struct {
 	X(huge.curhuge, N, s->huge_cur, "live huge allocations")                                     \
 	X(huge.nmalloc, C, s->huge_nmalloc, "huge allocations made")                                 \
 	X(huge.ndalloc, C, s->huge_ndalloc, "huge allocations freed")                                \
+	X(huge.moved, C, s->huge_moved, "bytes of cached dirty pages moved (mremap) into new huge blocks instead of fresh pages faulted in") \
 	X(zero.known, C, s->zero_known, "bytes of large and huge callocs already zero (fresh or retained pages): no work") \
 	X(zero.memset, C, s->zero_memset, "bytes of large and huge callocs zeroed with memset")      \
 	X(zero.kernel, C, s->zero_kernel, "bytes of large and huge callocs zeroed by MADV_DONTNEED (mostly absent pages)") \

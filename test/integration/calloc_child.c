@@ -13,6 +13,11 @@
  *                           prints the mmap and munmap calls made (this
  *                           program defines mmap and munmap, so the
  *                           allocator's calls come here first)
+ *   calloc_child large N    malloc-large: 4 slots of 5..25 MiB blocks, each
+ *                           step frees a random slot's block and mallocs a
+ *                           new one, writing every page; N steps after 20
+ *                           to warm up; prints the page faults of the N
+ *                           steps, the pages written and the peak RSS
  *
  * Exit 0 when every check passed; "calloc_child: FAIL: ..." and exit 1
  * otherwise.
@@ -25,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -230,6 +236,45 @@ static int mode_reuse(long n) {
 	return 0;
 }
 
+static int mode_large(long n) {
+	enum { SLOTS = 4, WARM = 20 };
+	unsigned char *p[SLOTS] = {0};
+	size_t size[SLOTS] = {0};
+	uint64_t x = 88172645463325252u;
+	long faults = 0, pages = 0;
+	for (long i = 0; i < WARM + n; i++) {
+		struct rusage r0, r1;
+		if (i == WARM)
+			getrusage(RUSAGE_SELF, &r0);
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		unsigned s = (unsigned)(x % SLOTS);
+		if (p[s] && (p[s][0] != (unsigned char)size[s] || p[s][size[s] - 1] != (unsigned char)(size[s] >> 8)))
+			fail("block of %zu bytes corrupted", size[s]);
+		free(p[s]);
+		size[s] = (5u << 20) + (size_t)((x >> 8) % (20u << 20));
+		if ((p[s] = malloc(size[s])) == NULL)
+			fail("malloc(%zu) returned NULL", size[s]);
+		for (size_t off = 0; off < size[s]; off += 4096)
+			p[s][off] = 1;
+		p[s][0] = (unsigned char)size[s];
+		p[s][size[s] - 1] = (unsigned char)(size[s] >> 8);
+		if (i >= WARM)
+			pages += (long)((size[s] + 4095) / 4096);
+		if (i == WARM + n - 1) {
+			getrusage(RUSAGE_SELF, &r1);
+			faults = r1.ru_minflt + r1.ru_majflt - r0.ru_minflt - r0.ru_majflt;
+		}
+	}
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	for (unsigned s = 0; s < SLOTS; s++)
+		free(p[s]);
+	printf("large: %ld steps, faults %ld pages %ld peak_rss_kib %ld\n", n, faults, pages, ru.ru_maxrss);
+	return 0;
+}
+
 /* The harness sets XCHILD_EXPECT to the preloaded library's file name:
  * malloc must come from it, or nothing here tests xalloc. */
 static void check_preload(void) {
@@ -252,6 +297,8 @@ int main(int argc, char **argv) {
 		return mode_sparse();
 	if (argc >= 3 && !strcmp(argv[1], "reuse"))
 		return mode_reuse(atol(argv[2]));
-	fprintf(stderr, "usage: calloc_child zero | sparse | reuse N\n");
+	if (argc >= 3 && !strcmp(argv[1], "large"))
+		return mode_large(atol(argv[2]));
+	fprintf(stderr, "usage: calloc_child zero | sparse | reuse N | large N\n");
 	return 2;
 }

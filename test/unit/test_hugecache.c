@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "internal.h"
 #include "xt.h"
@@ -333,4 +334,77 @@ Test(hugecache, warm_part_extended_by_its_clean_neighbour)
     for (size_t i = 0; i < 20 * MiB; i += 4096)
         cr_assert_eq(q[i], 0, "byte %zu", i);
     check();
+}
+
+static long minflt(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
+Test(hugecache, dirty_pages_moved_into_a_block_none_fits)
+{
+    quiet();
+    char *x = xt_malloc(128 * MiB);
+    xt_free(x); /* larger than a quarter of the dirty maximum: retained at once */
+    expect_entry(x, 128 * MiB, PS_RETAINED);
+    /* two dirty 8 MiB entries between live separators */
+    char *a = xt_malloc(8 * MiB), *s1 = xt_malloc(SEP), *b = xt_malloc(8 * MiB), *s2 = xt_malloc(SEP);
+    cr_assert_eq(a, x);
+    cr_assert_eq(b, x + 16 * MiB);
+    memset(a, 'a', 8 * MiB);
+    memset(b, 'b', 8 * MiB);
+    xt_free(a);
+    xt_free(b);
+    expect_entry(a, 8 * MiB, PS_DIRTY);
+    expect_entry(b, 8 * MiB, PS_DIRTY);
+    uint64_t moved = xa_huge_moved();
+    /* no dirty entry fits 16 MiB: a retained range, with the pages of both
+     * dirty entries moved into it (largest first; a tie: higher address) */
+    char *p = xt_malloc(16 * MiB);
+    cr_assert_eq(p, x + 32 * MiB);
+    cr_assert_eq(xa_huge_moved() - moved, 16 * MiB);
+    long f0 = minflt();
+    for (size_t i = 0; i < 16 * MiB; i += 4096)
+        cr_assert_eq(p[i], i < 8 * MiB ? 'b' : 'a', "byte %zu", i);
+    long faults = minflt() - f0;
+    cr_assert_lt(faults, 64, "%ld faults reading 4096 moved pages", faults);
+    /* the sources stay ours, empty: retained */
+    expect_entry(a, 8 * MiB, PS_RETAINED);
+    expect_entry(b, 8 * MiB, PS_RETAINED);
+    cr_assert_eq(a[0], 0);
+    cr_assert_eq(b[8 * MiB - 1], 0);
+    check();
+    /* calloc takes retained pages as they are (known zero) */
+    memset(p, 'p', 16 * MiB);
+    xt_free(p);
+    moved = xa_huge_moved();
+    char *q = xt_calloc(1, 20 * MiB);
+    cr_assert_eq(xa_huge_moved(), moved);
+    for (size_t i = 0; i < 20 * MiB; i += 4096)
+        cr_assert_eq(q[i], 0, "byte %zu", i);
+    check();
+    (void)s1;
+    (void)s2;
+}
+
+Test(hugecache, past_the_dirty_bound_only_the_excess_is_purged)
+{
+    quiet();
+    char *x = xt_malloc(128 * MiB);
+    xt_free(x);
+    char *a = xt_malloc(40 * MiB), *s1 = xt_malloc(SEP), *b = xt_malloc(32 * MiB), *s2 = xt_malloc(SEP);
+    cr_assert_eq(a, x);
+    cr_assert_eq(b, x + 48 * MiB);
+    xt_free(a);
+    expect_entry(a, 40 * MiB, PS_DIRTY);
+    /* 72 MiB dirty, 16 MiB live: the bound is 64 MiB; the oldest entry
+     * loses its last 8 MiB, not all of it */
+    xt_free(b);
+    expect_entry(a, 32 * MiB, PS_DIRTY);
+    expect_entry(a + 32 * MiB, 8 * MiB, PS_RETAINED);
+    expect_entry(b, 32 * MiB, PS_DIRTY);
+    check();
+    (void)s1;
+    (void)s2;
 }
