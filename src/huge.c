@@ -63,6 +63,12 @@
  * free between two replacements briefly lowers the live bytes; purging the
  * whole oldest entry there released up to 70 MiB that the next malloc
  * faulted in again); past the entry bound the oldest entry is purged whole.
+ * HUGE_DIRTY_MIN is 96 MiB (was 64): once dirty pages can be moved into any
+ * block (below), the floor is the warm pool a program with few live huge
+ * bytes churns through; malloc-large, whose live huge bytes swing between
+ * ~20 and ~100 MiB, released and faulted in again 50 MiB at 64 MiB (41 000
+ * faults, peak RSS 112 MiB) and fewer pages than tcmalloc's at 96 MiB
+ * (30 800, tcmalloc 36 200; peak 124 MiB, as before this change).
  *
  * Moving dirty pages (decision, issue 10).  A request that no dirty entry
  * fits used to take retained (or fresh) pages, which all fault in, while
@@ -133,7 +139,7 @@ static size_t huge_inflight; /* off the cache for a madvise or a move; counted d
 #define FIT_KEY(state, size) (((uint64_t)(state) << FIT_SHIFT) | (uint64_t)(size))
 #define AGE_CLEAN ((uint64_t)1 << 63)
 #define NODE_OWNER(n, field) ((xa_chunk_t *)(void *)((char *)(n) - offsetof(xa_chunk_t, field)))
-#define HUGE_DIRTY_MIN ((size_t)64 << 20)
+#define HUGE_DIRTY_MIN ((size_t)96 << 20)
 #define HUGE_DIRTY_MAX ((size_t)256 << 20)
 #define HUGE_DIRTY_NMAX 16
 #define HUGE_KEEP_MIN ((size_t)1 << 30)

@@ -393,17 +393,17 @@ Test(hugecache, past_the_dirty_bound_only_the_excess_is_purged)
     quiet();
     char *x = xt_malloc(128 * MiB);
     xt_free(x);
-    char *a = xt_malloc(40 * MiB), *s1 = xt_malloc(SEP), *b = xt_malloc(32 * MiB), *s2 = xt_malloc(SEP);
+    char *a = xt_malloc(56 * MiB), *s1 = xt_malloc(SEP), *b = xt_malloc(48 * MiB), *s2 = xt_malloc(SEP);
     cr_assert_eq(a, x);
-    cr_assert_eq(b, x + 48 * MiB);
+    cr_assert_eq(b, x + 64 * MiB);
     xt_free(a);
-    expect_entry(a, 40 * MiB, PS_DIRTY);
-    /* 72 MiB dirty, 16 MiB live: the bound is 64 MiB; the oldest entry
-     * loses its last 8 MiB, not all of it */
+    expect_entry(a, 56 * MiB, PS_DIRTY);
+    /* 104 MiB dirty, 16 MiB live: the bound is the minimum, 96 MiB; the
+     * oldest entry loses its last 8 MiB, not all of it */
     xt_free(b);
-    expect_entry(a, 32 * MiB, PS_DIRTY);
-    expect_entry(a + 32 * MiB, 8 * MiB, PS_RETAINED);
-    expect_entry(b, 32 * MiB, PS_DIRTY);
+    expect_entry(a, 48 * MiB, PS_DIRTY);
+    expect_entry(a + 48 * MiB, 8 * MiB, PS_RETAINED);
+    expect_entry(b, 48 * MiB, PS_DIRTY);
     check();
     (void)s1;
     (void)s2;
