@@ -408,8 +408,9 @@ unsigned xa_arena_fill_remote(xa_arena_t *a, unsigned cls, void **out, unsigned 
 	return n;
 }
 
-static xa_run_t *slab_dalloc(xa_bin_t *b, xa_chunk_t *c, void *ptr, unsigned cls);
-static void slabs_release_pages(xa_arena_t *a, xa_run_t **empty, unsigned n);
+static unsigned bin_dalloc_batch(xa_arena_t *a, xa_bin_t *b, unsigned cls, void **ptrs, unsigned n,
+    xa_list_t *empty);
+static void slabs_release_pages(xa_arena_t *a, xa_list_t *empty);
 
 /* Return every waiting remote batch of bin cls to its slabs (takes the bin
  * lock, then the arena lock for slabs that became empty).  Called by the
@@ -422,27 +423,25 @@ static void bin_drain_remote(xa_arena_t *a, unsigned cls) {
 	uint64_t upto = atomic_load_explicit(&b->remote.nin, memory_order_relaxed);
 	while ((atomic_load_explicit(&b->remote.head, memory_order_relaxed) & RPTR_MASK) &&
 	    (int64_t)(upto - atomic_load_explicit(&b->remote.nout, memory_order_relaxed)) > 0) {
-		xa_run_t *empty[2 * RBATCH_MAX];
-		unsigned nempty = 0;
+		xa_list_t empty = {0};
+		unsigned nb = 0;
 		xa_mutex_lock(&b->lock);
 		xa_rbatch_t *rb;
-		while (nempty <= RBATCH_MAX &&
+		/* a few batches per lock hold: fills wait on the lock */
+		while (nb++ < 8 &&
 		    (int64_t)(upto - atomic_load_explicit(&b->remote.nout, memory_order_relaxed)) > 0 &&
 		    (rb = rstack_pop(&b->remote.head)) != NULL) {
 			xa_slab_clock = rb->ns;
-			for (unsigned i = 0; i < rb->n; i++) {
-				void *p = rb->ptrs[i];
-				xa_run_t *r = slab_dalloc(b, xa_pagemap_lookup((uintptr_t)p), p, cls);
-				if (r)
-					empty[nempty++] = r;
-			}
+			/* a batch holds only arena a's regions (flush_remote) */
+			unsigned left = bin_dalloc_batch(a, b, cls, rb->ptrs, rb->n, &empty);
+			xa_assert(left == 0);
 			b->remote_drained += rb->n;
 			atomic_fetch_add_explicit(&b->remote.nout, rb->n, memory_order_relaxed);
 			rb->n = 0;
 			rstack_push(&a->rfree, rb);
 		}
 		xa_mutex_unlock(&b->lock);
-		slabs_release_pages(a, empty, nempty);
+		slabs_release_pages(a, &empty);
 	}
 	xa_slab_clock = clock;
 }
@@ -571,23 +570,27 @@ size_t xa_arenas_purge_slabs(bool force, uint64_t *wait) {
 	return pages * PAGE;
 }
 
-/* Take up to n regions from slab r into out[]. */
+/* Take up to n regions from slab r into out[], lowest first.  Per region:
+ * a count-trailing-zeros, a multiply-add and a store. */
 static unsigned slab_take(xa_run_t *r, unsigned cls, void **out, unsigned n) {
-	unsigned got = 0;
-	size_t size = xa_sc[cls].size;
-	for (unsigned w = r->hint; w < SLAB_BITMAP_WORDS && got < n; w++) {
+	void **o = out, **end = out + n;
+	const size_t size = xa_sc[cls].size;
+	unsigned w = r->hint;
+	for (; w < SLAB_BITMAP_WORDS && o < end; w++) {
 		uint64_t bits = r->bitmap[w];
-		while (bits && got < n) {
-			unsigned b = (unsigned)__builtin_ctzl(bits);
-			bits &= bits - 1;
-			out[got++] = (void *)(r->addr + ((size_t)w * 64 + b) * size);
-		}
-		r->bitmap[w] = bits;
 		if (bits == 0)
-			r->hint = (uint16_t)(w + 1);
-		else
-			r->hint = (uint16_t)w;
+			continue;
+		uintptr_t wbase = r->addr + (uintptr_t)w * 64 * size;
+		do {
+			*o++ = (void *)(wbase + (uintptr_t)__builtin_ctzll(bits) * size);
+			bits &= bits - 1;
+		} while (bits && o < end);
+		r->bitmap[w] = bits;
+		if (bits)
+			break; /* n taken; word w keeps free regions */
 	}
+	r->hint = (uint16_t)w;
+	unsigned got = (unsigned)(o - out);
 	r->nfree = (uint16_t)(r->nfree - got);
 	if (unlikely(r->purged))
 		slab_unpurge(r, size, out, got);
@@ -627,70 +630,124 @@ unsigned xa_arena_fill_small(xa_arena_t *a, unsigned cls, void **out, unsigned n
 }
 
 /*
- * Return one region to its slab (bin lock held).  Returns the slab if it
- * became entirely free and was detached from the bin (the caller releases
- * its pages after dropping the bin lock), else NULL.
+ * Returning regions to their slabs (bin lock held), in batches: a flush
+ * hands over up to a cache bin's worth of regions, and neighbours in a bin
+ * mostly share a slab (a fill took them from one).  So the per-region work
+ * is only the checks and the bitmap bit -- a range test against the
+ * current slab, the region index by a multiply, "is it a region start",
+ * "is it already free" (test and set of its bit: a region twice in the
+ * batch is caught by its second test) -- and the slab's bookkeeping (free
+ * count, free time, hint, list moves, bin statistics) is done once per run
+ * of regions of one slab (slab_commit).  A pointer leaves the range test
+ * for the pagemap and run lookup only when it is in another slab.
  */
 
-static xa_run_t *slab_dalloc(xa_bin_t *b, xa_chunk_t *c, void *ptr, unsigned cls) {
-	uintptr_t p = (uintptr_t)ptr;
-	xa_run_t *r = xa_chunk_run(c, (p - c->addr) >> LG_PAGE);
-	xa_check(r && r->kind == RUN_SLAB && r->cls == cls, "free of invalid pointer", ptr, 0);
-	size_t off = p - r->addr;
-	unsigned idx = xa_sc_region_index(cls, off);
-	xa_check((size_t)idx * xa_sc[cls].size == off && idx < r->nregs, "free of invalid pointer", ptr, 0);
-	uint64_t bit = (uint64_t)1 << (idx % 64);
-	xa_check(!(r->bitmap[idx / 64] & bit), "double free of", ptr, xa_sc[cls].size);
-	r->bitmap[idx / 64] |= bit;
+/* Slabs that became wholly free in a batch: listed through run->link
+ * (they are on no bin list); their pages go back after the bin lock is
+ * dropped. */
+static void empty_push(xa_list_t *list, xa_run_t *r) { xa_list_push(list, &r->link); }
+
+/* k regions were just freed into slab r.  Returns r if it became wholly
+ * free and was detached from the bin, else NULL. */
+static xa_run_t *slab_commit(xa_bin_t *b, xa_run_t *r, unsigned k) {
+	unsigned old = r->nfree;
+	r->nfree = (uint16_t)(old + k);
 	/* dirty_ns: the newest free (a reclaimed cache frees with an old
 	 * stamp, which must not make other recent frees look old); scan_ns
 	 * = 0: freed since the last in-slab purge scan. */
 	if (xa_slab_clock > r->dirty_ns)
 		r->dirty_ns = xa_slab_clock;
 	r->scan_ns = 0;
-	if (idx / 64 < r->hint)
-		r->hint = (uint16_t)(idx / 64);
-	r->nfree++;
+	r->hint = 0; /* cheaper than tracking the lowest word freed: a fill
+	             * skips at most SLAB_BITMAP_WORDS - 1 empty words */
 	if (config_stats)
-		b->stats.ndalloc++;
-	b->stats.curregs--;
+		b->stats.ndalloc += k;
+	b->stats.curregs -= k;
 	if (r == b->cur)
 		return NULL;
-	if (r->nfree == 1 && r->nregs > 1) {
-		bin_list_push(b, r);
-		return NULL;
-	}
 	if (r->nfree == r->nregs) {
-		if (r->nregs > 1)
+		if (old) /* a slab with no free region is on no list */
 			bin_list_remove(b, r);
 		b->stats.curslabs--;
 		return r;
 	}
+	if (old == 0)
+		bin_list_push(b, r);
 	return NULL;
+}
+
+/*
+ * Return the regions of ptrs[0..n) that belong to arena a to their slabs
+ * of bin b (class cls; bin lock held).  The others are moved to the front;
+ * returns their number.  Slabs that became wholly free are pushed on
+ * *empty.  Aborts on a pointer that is not a region of class cls or whose
+ * region is already free.
+ */
+static unsigned bin_dalloc_batch(xa_arena_t *a, xa_bin_t *b, unsigned cls, void **ptrs, unsigned n,
+    xa_list_t *empty) {
+	const size_t size = xa_sc[cls].size;
+	const uint64_t recip = xa_sc[cls].recip;
+	xa_run_t *r = NULL;
+	uintptr_t base = 0, len = 0; /* the current slab's regions: [base, base + len) */
+	unsigned k = 0, keep = 0;
+	for (unsigned i = 0; i < n; i++) {
+		uintptr_t p = (uintptr_t)ptrs[i];
+		uintptr_t off = p - base;
+		if (unlikely(off >= len)) {
+			if (r && (r = slab_commit(b, r, k)) != NULL)
+				empty_push(empty, r);
+			xa_chunk_t *c = xa_pagemap_lookup(p);
+			if (c->arena != a) {
+				r = NULL;
+				base = len = 0;
+				ptrs[keep++] = ptrs[i];
+				continue;
+			}
+			r = xa_chunk_run(c, (p - c->addr) >> LG_PAGE);
+			xa_check(r && r->kind == RUN_SLAB && r->cls == cls, "free of invalid pointer", ptrs[i], 0);
+			base = r->addr;
+			len = (uintptr_t)r->nregs * size;
+			off = p - base;
+			xa_check(off < len, "free of invalid pointer", ptrs[i], 0);
+			k = 0;
+		}
+		unsigned idx = (unsigned)(((uint64_t)off * recip) >> 32);
+		xa_check((uintptr_t)idx * size == off, "free of invalid pointer", ptrs[i], 0);
+		uint64_t bit = (uint64_t)1 << (idx % 64), *w = &r->bitmap[idx / 64];
+		xa_check(!(*w & bit), "double free of", ptrs[i], size);
+		*w |= bit;
+		k++;
+	}
+	if (r && (r = slab_commit(b, r, k)) != NULL)
+		empty_push(empty, r);
+	return keep;
 }
 
 /* Give the pages of slabs that became empty back to the page allocator
  * (no purge: the callers' passes purge after). */
-static void slabs_release_pages(xa_arena_t *a, xa_run_t **empty, unsigned n) {
-	if (n == 0)
+static void slabs_release_pages(xa_arena_t *a, xa_list_t *empty) {
+	if (xa_list_empty(empty))
 		return;
-	for (unsigned i = 0; i < n; i++) {
-		if (empty[i]->purged) {
+	for (xa_run_t *r = XA_LIST_FIRST(empty, xa_run_t, link); r; r = XA_LIST_NEXT(r, xa_run_t, link)) {
+		if (r->purged) {
 			atomic_fetch_sub_explicit(&a->slab_purged_pages,
-			    (size_t)__builtin_popcount(empty[i]->purged), memory_order_relaxed);
-			empty[i]->purged = 0;
+			    (size_t)__builtin_popcount(r->purged), memory_order_relaxed);
+			r->purged = 0;
 		}
 	}
 	xa_mutex_lock(&a->lock);
-	for (unsigned i = 0; i < n; i++)
-		xa_pages_free(a, empty[i]);
+	xa_run_t *r;
+	while ((r = XA_LIST_FIRST(empty, xa_run_t, link)) != NULL) {
+		xa_list_remove(empty, &r->link); /* xa_pages_free links it anew */
+		xa_pages_free(a, r);
+	}
 	xa_mutex_unlock(&a->lock);
 }
 
-static void slabs_release(xa_arena_t *a, xa_run_t **empty, unsigned n) {
-	if (n == 0)
+static void slabs_release(xa_arena_t *a, xa_list_t *empty) {
+	if (xa_list_empty(empty))
 		return;
-	slabs_release_pages(a, empty, n);
+	slabs_release_pages(a, empty);
 	arena_after_dirty(a);
 }
 
@@ -709,26 +766,15 @@ void xa_arena_flush_small(xa_arena_t *home, unsigned cls, void **ptrs, unsigned 
 				continue;
 			/* over the bound or out of batches: the lock (ptrs[0]
 			 * may now be another arena's: the loop skips those) */
-			c0 = xa_pagemap_lookup((uintptr_t)ptrs[0]);
 			xa_mutex_lock(&b->lock);
 		}
-		xa_run_t *empty[64];
-		unsigned nempty = 0, keep = 0;
-		for (unsigned i = 0; i < n; i++) {
-			xa_chunk_t *c = i == 0 ? c0 : xa_pagemap_lookup((uintptr_t)ptrs[i]);
-			if (c->arena != a || nempty == XA_ARRAY_LEN(empty)) {
-				ptrs[keep++] = ptrs[i];
-				continue;
-			}
-			xa_run_t *r = slab_dalloc(b, c, ptrs[i], cls);
-			if (r)
-				empty[nempty++] = r;
-		}
+		xa_list_t empty = {0};
+		unsigned keep = bin_dalloc_batch(a, b, cls, ptrs, n, &empty);
 		if (config_stats)
 			b->stats.nflushes++;
 		xa_mutex_unlock(&b->lock);
-		if (nempty)
-			slabs_release(a, empty, nempty);
+		if (!xa_list_empty(&empty))
+			slabs_release(a, &empty);
 		else
 			arena_after_slab_free(a);
 		n = keep;
@@ -752,11 +798,12 @@ void xa_arena_free_small_one(xa_chunk_t *c, void *ptr) {
 	cls = r0->cls;
 	xa_bin_t *b = &a->bins[cls];
 	xa_slab_clock = xa_free_time();
+	xa_list_t empty = {0};
 	xa_mutex_lock(&b->lock);
-	xa_run_t *r = slab_dalloc(b, c, ptr, cls);
+	bin_dalloc_batch(a, b, cls, &ptr, 1, &empty);
 	xa_mutex_unlock(&b->lock);
-	if (r)
-		slabs_release(a, &r, 1);
+	if (!xa_list_empty(&empty))
+		slabs_release(a, &empty);
 	else
 		arena_after_slab_free(a);
 }

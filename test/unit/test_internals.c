@@ -1,10 +1,11 @@
 /*
  * Pure logic and internal invariants, on the test build's internals:
  * size classes, decay arithmetic, option parsing, page-state accounting,
- * and the idle-thread cache reclaim protocol.
+ * batched slab frees, and the idle-thread cache reclaim protocol.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -215,6 +216,122 @@ Test(slabs, frees_stamped_before_the_last_scan_are_released)
     for (int i = 0; i < N; i++)
         if (p[i])
             xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)p[i]), p[i]);
+}
+
+/*
+ * Batched flushes (arena.c, bin_dalloc_batch): regions of many slabs, in a
+ * shuffled order, go back in one call; full slabs that get some regions
+ * back must join the bin's list, slabs whose every region comes back in
+ * one batch must be released, and the bin's counts must follow.  Then a
+ * fill of as many regions as went back to the kept slabs must need no new
+ * slab and hand out no region twice and no live one.
+ */
+static int ptr_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+Test(slabs, batched_flush_keeps_lists_and_counts)
+{
+    xt_free(xt_malloc(1));
+    xa_arena_t *a = xa_tsd_tls.arena;
+    unsigned cls = xa_sc_size2class(96);
+    size_t size = xa_sc[cls].size;
+    unsigned nregs = xa_sc[cls].nregs;
+    xa_bin_t *b = &a->bins[cls];
+    enum { NS = 12 };
+    unsigned n = NS * nregs;
+    void **p = calloc(n, sizeof *p), **back = calloc(n, sizeof *p), **again = calloc(n, sizeof *p);
+    cr_assert(p && back && again);
+    for (unsigned i = 0; i < n; i++)
+        cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false));
+    /* whole slabs: those whose first region is p[k * nregs] with k even
+     * go back entirely, odd ones keep their first region */
+    qsort(p, n, sizeof *p, ptr_cmp);
+    xa_bin_stats_t s0;
+    xa_arena_bin_stats(b, &s0);
+    /* back[0..nseq): whole slabs in address order (each released by one
+     * run of the batch); back[nseq..nback): shuffled (a fixed permutation),
+     * so neighbours are mostly in other slabs */
+    unsigned nback = 0, nwhole = 0, nseq = 0;
+    void **mix = calloc(n, sizeof *mix);
+    unsigned nmix = 0;
+    for (unsigned i = 0; i < n;) {
+        xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p[i]);
+        xa_run_t *r = c->prun[((uintptr_t)p[i] - c->addr) >> LG_PAGE];
+        unsigned j = i;
+        while (j < n && (uintptr_t)p[j] >= r->addr && (uintptr_t)p[j] < r->addr + (uintptr_t)nregs * size)
+            j++;
+        /* slabs this test filled completely, and not the bin's current one */
+        bool whole = j - i == nregs && r != b->cur && r->nfree == 0;
+        unsigned w = whole ? nwhole++ : 1;
+        for (unsigned k = i; k < j; k++) {
+            if (w % 4 == 0)
+                back[nseq++] = p[k];
+            else if (w % 2 == 0 || k != i)
+                mix[nmix++] = p[k];
+            else
+                continue;
+            p[k] = NULL;
+        }
+        i = j;
+    }
+    cr_assert_geq(nwhole, 4, "want several full slabs");
+    for (unsigned i = nmix - 1; i > 0; i--) {
+        unsigned j = (unsigned)((i * 2654435761u) % (i + 1));
+        void *t = mix[i];
+        mix[i] = mix[j];
+        mix[j] = t;
+    }
+    memcpy(back + nseq, mix, nmix * sizeof *mix);
+    nback = nseq + nmix;
+    free(mix);
+    void **flushed = calloc(nback, sizeof *flushed);
+    memcpy(flushed, back, nback * sizeof *back);
+    xa_mutex_lock(&a->lock);
+    size_t active0 = a->stats.active_pages;
+    xa_mutex_unlock(&a->lock);
+    xa_arena_flush_small(a, cls, back, nback);
+    xa_mutex_lock(&a->lock);
+    size_t active1 = a->stats.active_pages;
+    xa_mutex_unlock(&a->lock);
+    cr_assert_eq(active0 - active1, (size_t)(nwhole + 1) / 2 * xa_sc[cls].npages,
+                 "pages given back: %zu, want those of %u slabs", active0 - active1, (nwhole + 1) / 2);
+    xa_bin_stats_t s1;
+    xa_arena_bin_stats(b, &s1);
+    cr_assert_eq(s0.curregs - s1.curregs, nback, "curregs fell by %zu, %u went back", s0.curregs - s1.curregs, nback);
+    cr_assert_eq(s0.curslabs - s1.curslabs, (nwhole + 1) / 2, "slabs released: %zu, want %u",
+                 s0.curslabs - s1.curslabs, (nwhole + 1) / 2);
+    /* the regions left in slabs come back, each once, without a new slab */
+    unsigned want = nback - (nwhole + 1) / 2 * nregs, got = 0;
+    while (got < want) {
+        unsigned k = xa_arena_fill_small(a, cls, again + got, want - got, 0, false);
+        cr_assert_gt(k, 0);
+        got += k;
+    }
+    xa_bin_stats_t s2;
+    xa_arena_bin_stats(b, &s2);
+    cr_assert_eq(s2.nslabs_total, s1.nslabs_total, "a fill made a new slab while %u regions were free", want);
+    qsort(again, got, sizeof *again, ptr_cmp);
+    for (unsigned i = 1; i < got; i++)
+        cr_assert_neq(again[i], again[i - 1], "region %p handed out twice", again[i]);
+    unsigned nlive = 0;
+    for (unsigned i = 0; i < n; i++)
+        if (p[i])
+            flushed[nlive++] = p[i]; /* p[] is sorted */
+    for (unsigned i = 0; i < got; i++)
+        cr_assert_null(bsearch(&again[i], flushed, nlive, sizeof *flushed, ptr_cmp),
+                       "fill handed out %p, which is live", again[i]);
+    for (unsigned i = 0; i < got; i++)
+        xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)again[i]), again[i]);
+    for (unsigned i = 0; i < n; i++)
+        if (p[i])
+            xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)p[i]), p[i]);
+    free(p);
+    free(back);
+    free(again);
+    free(flushed);
 }
 
 Test(pages, states_add_up_and_purge_retains)
