@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "c_common.h"
+
 static long peak_kb;
 
 static void sample_rss(void) {
@@ -71,26 +73,10 @@ static void dense_touch(unsigned char *p, size_t size, unsigned char v) {
 }
 
 static uint64_t rng = 1;
-static uint64_t next(void) {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
-static long arg(int argc, char **argv, int i, long def) {
-	if (argc <= i)
-		return def;
-	char *end;
-	long v = strtol(argv[i], &end, 10);
-	if (*end || v <= 0) {
-		fprintf(stderr, "b_calloc: bad argument '%s'\n", argv[i]);
-		exit(1);
-	}
-	return v;
-}
 
 int main(int argc, char **argv) {
+	const char *usage = "sparse [MiB=64] [rounds=20] [stride=65536] | dense [blocks=16] [MiB=8] [rounds=10] | "
+	                    "mid [blocks=64] [rounds=200] [seed=1]";
 	if (argc < 2 || (strcmp(argv[1], "sparse") && strcmp(argv[1], "dense") && strcmp(argv[1], "mid"))) {
 		fprintf(stderr, "usage: b_calloc sparse [MiB=64] [rounds=20] [stride=65536]\n"
 		                "       b_calloc dense [blocks=16] [MiB=8] [rounds=10]\n"
@@ -99,9 +85,9 @@ int main(int argc, char **argv) {
 	}
 	double t0 = now_ms();
 	if (!strcmp(argv[1], "sparse")) {
-		size_t size = (size_t)arg(argc, argv, 2, 64) << 20;
-		long rounds = arg(argc, argv, 3, 20);
-		size_t stride = (size_t)arg(argc, argv, 4, 65536);
+		size_t size = (size_t)c_arg(argc, argv, 2, 64, usage) << 20;
+		long rounds = (long)c_arg(argc, argv, 3, 20, usage);
+		size_t stride = (size_t)c_arg(argc, argv, 4, 65536, usage);
 		for (long r = 0; r < rounds; r++) {
 			unsigned char *p = get(size);
 			for (size_t i = 0; i < size; i += stride) {
@@ -115,9 +101,9 @@ int main(int argc, char **argv) {
 			free(p);
 		}
 	} else if (!strcmp(argv[1], "dense")) {
-		long blocks = arg(argc, argv, 2, 16);
-		size_t size = (size_t)arg(argc, argv, 3, 8) << 20;
-		long rounds = arg(argc, argv, 4, 10);
+		long blocks = (long)c_arg(argc, argv, 2, 16, usage);
+		size_t size = (size_t)c_arg(argc, argv, 3, 8, usage) << 20;
+		long rounds = (long)c_arg(argc, argv, 4, 10, usage);
 		unsigned char **p = calloc((size_t)blocks, sizeof *p);
 		for (long r = 0; r < rounds; r++) {
 			for (long i = 0; i < blocks; i++)
@@ -132,19 +118,19 @@ int main(int argc, char **argv) {
 			free(p[i]);
 		free(p);
 	} else {
-		long blocks = arg(argc, argv, 2, 64);
-		long rounds = arg(argc, argv, 3, 200);
-		rng = (uint64_t)arg(argc, argv, 4, 1) * 0x9e3779b97f4a7c15u | 1;
+		long blocks = (long)c_arg(argc, argv, 2, 64, usage);
+		long rounds = (long)c_arg(argc, argv, 3, 200, usage);
+		rng = (uint64_t)c_arg(argc, argv, 4, 1, usage) * 0x9e3779b97f4a7c15u | 1;
 		unsigned char **p = calloc((size_t)blocks, sizeof *p);
 		size_t *sz = calloc((size_t)blocks, sizeof *sz);
 		for (long r = 0; r < rounds; r++) {
 			/* replace a quarter of the blocks each round */
 			for (long k = 0; k < blocks / 4; k++) {
-				long i = (long)(next() % (uint64_t)blocks);
+				long i = (long)(c_xorshift(&rng) % (uint64_t)blocks);
 				free(p[i]);
 				/* 64 KiB .. 4 MiB, about log-uniform */
-				size_t base = (size_t)1 << (16 + next() % 6);
-				sz[i] = (base + (size_t)(next() % base)) & ~(size_t)15;
+				size_t base = (size_t)1 << (16 + c_xorshift(&rng) % 6);
+				sz[i] = (base + (size_t)(c_xorshift(&rng) % base)) & ~(size_t)15;
 				p[i] = get(sz[i]);
 				dense_touch(p[i], sz[i], (unsigned char)(r + 1));
 			}

@@ -22,23 +22,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "c_common.h"
+
 static void *volatile sink;
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
-
-static inline uint64_t rnd(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 0x2545F4914F6CDD1Dull;
-}
-
-static inline uint64_t tag_of(size_t n, uint64_t k)
-{
-    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ull ^ (k + 0x632BE59BD9B4E019ull);
-    h ^= h >> 29;
-    return h * 0xBF58476D1CE4E5B9ull;
-}
 
 static void fail(const char *what, unsigned long long i, size_t n, const void *p)
 {
@@ -52,13 +39,6 @@ static inline void stamp(unsigned char *p, size_t n, uint64_t h)
     for (size_t j = 4096; j < n - 1; j += 4096)
         p[j] = (unsigned char)h;
     p[n - 1] = (unsigned char)(h >> 56) ^ 0xA5;
-}
-
-static inline int stamp_ok(const unsigned char *p, size_t n, uint64_t h)
-{
-    uint64_t g;
-    memcpy(&g, p, 8);
-    return g == h && p[n - 1] == ((unsigned char)(h >> 56) ^ 0xA5);
 }
 
 static uint64_t read_rss(void)
@@ -83,27 +63,14 @@ static uint64_t read_rss(void)
     return pages * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-static unsigned long long arg(int argc, char **argv, int i, unsigned long long def)
-{
-    if (argc <= i)
-        return def;
-    char *end;
-    unsigned long long v = strtoull(argv[i], &end, 0);
-    if (*end || end == argv[i]) {
-        fprintf(stderr, "usage: %s [steps] [window] [min_size] [max_size] [seed]\n",
-                argv[0]);
-        exit(64);
-    }
-    return v;
-}
-
 int main(int argc, char **argv)
 {
-    unsigned long long steps = arg(argc, argv, 1, 30000000);
-    size_t window = (size_t)arg(argc, argv, 2, 200000);
-    size_t lo = (size_t)arg(argc, argv, 3, 16);
-    size_t hi = (size_t)arg(argc, argv, 4, 4096);
-    uint64_t seed = arg(argc, argv, 5, 1);
+    const char *usage = "[steps] [window] [min_size] [max_size] [seed]";
+    unsigned long long steps = c_arg(argc, argv, 1, 30000000, usage);
+    size_t window = (size_t)c_arg(argc, argv, 2, 200000, usage);
+    size_t lo = (size_t)c_arg(argc, argv, 3, 16, usage);
+    size_t hi = (size_t)c_arg(argc, argv, 4, 4096, usage);
+    uint64_t seed = c_arg(argc, argv, 5, 1, usage);
     rng ^= seed * 0xD1B54A32D192ED03ull;
     if (!rng)
         rng = 1;
@@ -118,11 +85,11 @@ int main(int argc, char **argv)
     if (!p || !n)
         fail("cannot allocate window", 0, window, NULL);
     for (size_t i = 0; i < window; i++) {
-        size_t sz = lo + (size_t)(rnd() % span);
+        size_t sz = lo + (size_t)(c_rnd(&rng) % span);
         p[i] = malloc(sz);
         if (!p[i])
             fail("malloc returned NULL", 0, sz, NULL);
-        stamp(p[i], sz, tag_of(sz, i));
+        stamp(p[i], sz, c_tag(sz, i));
         n[i] = (uint32_t)sz;
     }
     unsigned long long mark = steps / 10;
@@ -132,15 +99,15 @@ int main(int argc, char **argv)
     for (unsigned long long s = 0; s < steps; s++) {
         if (s == mark)
             rss10 = read_rss();
-        if (!stamp_ok(p[head], n[head], tag_of(n[head], gen - window)))
+        if (!c_stamp_ok(p[head], n[head], c_tag(n[head], gen - window)))
             fail("object corrupted", s, n[head], p[head]);
         free(p[head]);
-        size_t sz = lo + (size_t)(rnd() % span);
+        size_t sz = lo + (size_t)(c_rnd(&rng) % span);
         unsigned char *q = malloc(sz);
         if (!q)
             fail("malloc returned NULL", s, sz, NULL);
         sink = q;
-        stamp(q, sz, tag_of(sz, gen));
+        stamp(q, sz, c_tag(sz, gen));
         gen++;
         p[head] = q;
         n[head] = (uint32_t)sz;
@@ -151,7 +118,7 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < window; k++) {
         /* after the loop, slot head is the oldest again */
         size_t i = (head + k) % window;
-        if (!stamp_ok(p[i], n[i], tag_of(n[i], gen - window + k)))
+        if (!c_stamp_ok(p[i], n[i], c_tag(n[i], gen - window + k)))
             fail("object corrupted at final check", steps, n[i], p[i]);
         free(p[i]);
     }

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "c_common.h"
+
 static _Thread_local void *volatile sink; /* per thread: no shared cache line */
 
 static unsigned long long nslots, nrounds, ngens;
@@ -36,23 +38,6 @@ struct chain {
     unsigned id;
 };
 
-static inline uint64_t rnd(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
-static inline uint64_t tag_of(size_t n, uint64_t k)
-{
-    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ull ^ (k + 0x632BE59BD9B4E019ull);
-    h ^= h >> 29;
-    return h * 0xBF58476D1CE4E5B9ull;
-}
-
 static void fail(const char *what, const struct chain *c, size_t n, const void *p)
 {
     fprintf(stderr, "b_larson: %s (chain %u, generation %llu, size %zu, ptr %p)\n",
@@ -60,31 +45,17 @@ static void fail(const char *what, const struct chain *c, size_t n, const void *
     exit(2);
 }
 
-static inline void stamp(unsigned char *p, size_t n, uint64_t h)
-{
-    memcpy(p, &h, 8);
-    if (n > 8)
-        p[n - 1] = (unsigned char)(h >> 56) ^ 0xA5;
-}
-
-static inline int stamp_ok(const unsigned char *p, size_t n, uint64_t h)
-{
-    uint64_t g;
-    memcpy(&g, p, 8);
-    return g == h && (n <= 8 || p[n - 1] == ((unsigned char)(h >> 56) ^ 0xA5));
-}
-
 static void *worker(void *arg)
 {
     struct chain *c = arg;
     uint64_t rng = c->rng; /* local copy: no false sharing between chains */
     for (unsigned long long r = 0; r < nrounds; r++) {
-        uint64_t x = rnd(&rng);
+        uint64_t x = c_rnd(&rng);
         size_t i = (size_t)(x % nslots);
         unsigned char *p = c->slot[i];
         if (p) {
             size_t n = c->size[i];
-            if (!stamp_ok(p, n, tag_of(n, i)))
+            if (!c_stamp_ok(p, n, c_tag(n, i)))
                 fail("block corrupted", c, n, p);
             free(p);
         }
@@ -93,7 +64,7 @@ static void *worker(void *arg)
         if (!p)
             fail("malloc returned NULL", c, n, NULL);
         sink = p;
-        stamp(p, n, tag_of(n, i));
+        c_stamp(p, n, c_tag(n, i));
         c->slot[i] = p;
         c->size[i] = (uint32_t)n;
     }
@@ -115,27 +86,14 @@ static void *worker(void *arg)
     return NULL;
 }
 
-static unsigned long long arg(int argc, char **argv, int i, unsigned long long def)
-{
-    if (argc <= i)
-        return def;
-    char *end;
-    unsigned long long v = strtoull(argv[i], &end, 0);
-    if (*end || end == argv[i]) {
-        fprintf(stderr, "usage: %s [threads] [slots] [rounds] [generations] [seed]\n",
-                argv[0]);
-        exit(64);
-    }
-    return v;
-}
-
 int main(int argc, char **argv)
 {
-    unsigned nthreads = (unsigned)arg(argc, argv, 1, 2);
-    nslots = arg(argc, argv, 2, 1000);
-    nrounds = arg(argc, argv, 3, 30000);
-    ngens = arg(argc, argv, 4, 600);
-    uint64_t seed = arg(argc, argv, 5, 1);
+    const char *usage = "[threads] [slots] [rounds] [generations] [seed]";
+    unsigned nthreads = (unsigned)c_arg(argc, argv, 1, 2, usage);
+    nslots = c_arg(argc, argv, 2, 1000, usage);
+    nrounds = c_arg(argc, argv, 3, 30000, usage);
+    ngens = c_arg(argc, argv, 4, 600, usage);
+    uint64_t seed = c_arg(argc, argv, 5, 1, usage);
     if (nthreads == 0 || nslots == 0 || ngens == 0) {
         fprintf(stderr, "b_larson: threads, slots and generations must be > 0\n");
         return 64;
@@ -179,7 +137,7 @@ int main(int argc, char **argv)
             if (!p)
                 continue;
             size_t n = ch[t].size[i];
-            if (!stamp_ok(p, n, tag_of(n, i)))
+            if (!c_stamp_ok(p, n, c_tag(n, i)))
                 fail("block corrupted at final check", &ch[t], n, p);
             free(p);
         }

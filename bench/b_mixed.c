@@ -21,23 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "c_common.h"
+
 static void *volatile sink;
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
-
-static inline uint64_t rnd(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 0x2545F4914F6CDD1Dull;
-}
-
-static inline uint64_t tag_of(size_t n, uint64_t k)
-{
-    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ull ^ (k + 0x632BE59BD9B4E019ull);
-    h ^= h >> 29;
-    return h * 0xBF58476D1CE4E5B9ull;
-}
 
 static void fail(const char *what, uint64_t i, size_t n, const void *p)
 {
@@ -48,7 +35,7 @@ static void fail(const char *what, uint64_t i, size_t n, const void *p)
 
 static inline size_t pick_size(void)
 {
-    uint64_t r = rnd();
+    uint64_t r = c_rnd(&rng);
     unsigned c = (unsigned)(r % 100);
     unsigned lo, span; /* octaves lo .. lo+span-1 */
     if (c < 60) {
@@ -65,20 +52,6 @@ static inline size_t pick_size(void)
     return n;
 }
 
-static inline void stamp(unsigned char *p, size_t n, uint64_t h)
-{
-    memcpy(p, &h, 8);
-    if (n > 8)
-        p[n - 1] = (unsigned char)(h >> 56) ^ 0xA5;
-}
-
-static inline int stamp_ok(const unsigned char *p, size_t n, uint64_t h)
-{
-    uint64_t g;
-    memcpy(&g, p, 8);
-    return g == h && (n <= 8 || p[n - 1] == ((unsigned char)(h >> 56) ^ 0xA5));
-}
-
 static int zero_ok(const unsigned char *p, size_t n)
 {
     if (n <= 512) {
@@ -93,19 +66,6 @@ static int zero_ok(const unsigned char *p, size_t n)
     return p[n - 1] == 0 && p[n / 2] == 0;
 }
 
-static unsigned long long arg(int argc, char **argv, int i, unsigned long long def)
-{
-    if (argc <= i)
-        return def;
-    char *end;
-    unsigned long long v = strtoull(argv[i], &end, 0);
-    if (*end || end == argv[i]) {
-        fprintf(stderr, "usage: %s [ops] [window] [seed]\n", argv[0]);
-        exit(64);
-    }
-    return v;
-}
-
 struct slot {
     unsigned char *p;
     uint32_t n;
@@ -115,7 +75,7 @@ static inline void fill(struct slot *s, uint64_t i)
 {
     size_t n = pick_size();
     unsigned char *p;
-    if ((rnd() & 7) == 0) {
+    if ((c_rnd(&rng) & 7) == 0) {
         p = calloc(1, n);
         if (!p)
             fail("calloc returned NULL", i, n, NULL);
@@ -127,14 +87,14 @@ static inline void fill(struct slot *s, uint64_t i)
             fail("malloc returned NULL", i, n, NULL);
     }
     sink = p;
-    stamp(p, n, tag_of(n, (uintptr_t)s));
+    c_stamp(p, n, c_tag(n, (uintptr_t)s));
     s->p = p;
     s->n = (uint32_t)n;
 }
 
 static inline void drop(struct slot *s, uint64_t i)
 {
-    if (!stamp_ok(s->p, s->n, tag_of(s->n, (uintptr_t)s)))
+    if (!c_stamp_ok(s->p, s->n, c_tag(s->n, (uintptr_t)s)))
         fail("block corrupted", i, s->n, s->p);
     free(s->p);
     s->p = NULL;
@@ -142,9 +102,10 @@ static inline void drop(struct slot *s, uint64_t i)
 
 int main(int argc, char **argv)
 {
-    uint64_t ops = arg(argc, argv, 1, 6000000);
-    size_t window = (size_t)arg(argc, argv, 2, 20000);
-    uint64_t seed = arg(argc, argv, 3, 1);
+    const char *usage = "[ops] [window] [seed]";
+    uint64_t ops = c_arg(argc, argv, 1, 6000000, usage);
+    size_t window = (size_t)c_arg(argc, argv, 2, 20000, usage);
+    uint64_t seed = c_arg(argc, argv, 3, 1, usage);
     rng ^= seed * 0xD1B54A32D192ED03ull;
     if (!rng)
         rng = 1;
@@ -157,7 +118,7 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < window; k++)
         fill(&w[k], 0);
     for (uint64_t i = 0; i < ops; i++) {
-        struct slot *s = &w[rnd() % window];
+        struct slot *s = &w[c_rnd(&rng) % window];
         drop(s, i);
         fill(s, i);
     }

@@ -16,25 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rng = 1;
-static uint64_t next(void) {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
+#include "c_common.h"
 
-static long arg(int argc, char **argv, int i, long def) {
-	if (argc <= i)
-		return def;
-	char *end;
-	long v = strtol(argv[i], &end, 10);
-	if (*end || v <= 0) {
-		fprintf(stderr, "usage: b_mlarge [iterations=400] [live=4] [min_MiB=5] [max_MiB=25] [seed=1]\n");
-		exit(1);
-	}
-	return v;
-}
+static uint64_t rng = 1;
 
 typedef struct {
 	unsigned char *p;
@@ -53,9 +37,10 @@ static void check(const block_t *b) {
 }
 
 int main(int argc, char **argv) {
-	long iters = arg(argc, argv, 1, 400), live = arg(argc, argv, 2, 4);
-	size_t lo = (size_t)arg(argc, argv, 3, 5) << 20, hi = (size_t)arg(argc, argv, 4, 25) << 20;
-	rng = (uint64_t)arg(argc, argv, 5, 1) * 0x9e3779b97f4a7c15u | 1;
+	const char *usage = "[iterations=400] [live=4] [min_MiB=5] [max_MiB=25] [seed=1]";
+	long iters = (long)c_arg(argc, argv, 1, 400, usage), live = (long)c_arg(argc, argv, 2, 4, usage);
+	size_t lo = (size_t)c_arg(argc, argv, 3, 5, usage) << 20, hi = (size_t)c_arg(argc, argv, 4, 25, usage) << 20;
+	rng = (uint64_t)c_arg(argc, argv, 5, 1, usage) * 0x9e3779b97f4a7c15u | 1;
 	if (hi < lo)
 		hi = lo;
 	block_t *ring = calloc((size_t)live, sizeof *ring);
@@ -65,7 +50,7 @@ int main(int argc, char **argv) {
 			check(b);
 			free(b->p);
 		}
-		b->size = lo + (size_t)(next() % (hi - lo + 1));
+		b->size = lo + (size_t)(c_xorshift(&rng) % (hi - lo + 1));
 		b->p = malloc(b->size);
 		if (b->p == NULL) {
 			fprintf(stderr, "b_mlarge: malloc(%zu) returned NULL\n", b->size);
@@ -73,7 +58,7 @@ int main(int argc, char **argv) {
 		}
 		for (size_t off = 0; off < b->size; off += 4096)
 			b->p[off] = (unsigned char)off;
-		b->stamp = next();
+		b->stamp = c_xorshift(&rng);
 		uint64_t t = ~b->stamp;
 		memcpy(b->p, &b->stamp, sizeof b->stamp);
 		memcpy(b->p + b->size - sizeof t, &t, sizeof t);

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "c_common.h"
+
 struct msg {
     uint64_t seq;
     uint32_t size;
@@ -40,16 +42,6 @@ static uint64_t seed;
 
 static pthread_mutex_t stat_mu = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long long recv_count, recv_seqsum;
-
-static inline uint64_t rnd(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
 
 static inline uint32_t check_of(uint64_t seq, uint32_t size)
 {
@@ -114,7 +106,7 @@ static void *producer(void *arg)
     size_t nb = 0;
     /* producer id takes messages id, id + nprod, id + 2*nprod, ... */
     for (unsigned long long seq = id; seq < total_msgs; seq += nprod) {
-        size_t n = 16 + (size_t)(rnd(&s) % 497);
+        size_t n = 16 + (size_t)(c_rnd(&s) % 497);
         struct msg *m = malloc(n);
         if (!m)
             fail("malloc returned NULL", seq, n, NULL);
@@ -170,28 +162,15 @@ static void *consumer(void *arg)
     return NULL;
 }
 
-static unsigned long long arg(int argc, char **argv, int i, unsigned long long def)
-{
-    if (argc <= i)
-        return def;
-    char *end;
-    unsigned long long v = strtoull(argv[i], &end, 0);
-    if (*end || end == argv[i]) {
-        fprintf(stderr, "usage: %s [messages] [producers] [consumers] [queue_cap] "
-                        "[batch] [seed]\n", argv[0]);
-        exit(64);
-    }
-    return v;
-}
-
 int main(int argc, char **argv)
 {
-    total_msgs = arg(argc, argv, 1, 4000000);
-    nprod = (unsigned)arg(argc, argv, 2, 1);
-    unsigned ncons = (unsigned)arg(argc, argv, 3, 1);
-    cap = (size_t)arg(argc, argv, 4, 1024);
-    batch = (unsigned)arg(argc, argv, 5, 32);
-    seed = arg(argc, argv, 6, 1);
+    const char *usage = "[messages] [producers] [consumers] [queue_cap] [batch] [seed]";
+    total_msgs = c_arg(argc, argv, 1, 4000000, usage);
+    nprod = (unsigned)c_arg(argc, argv, 2, 1, usage);
+    unsigned ncons = (unsigned)c_arg(argc, argv, 3, 1, usage);
+    cap = (size_t)c_arg(argc, argv, 4, 1024, usage);
+    batch = (unsigned)c_arg(argc, argv, 5, 32, usage);
+    seed = c_arg(argc, argv, 6, 1, usage);
     if (!nprod || !ncons || !cap || !batch) {
         fprintf(stderr, "b_prodcons: all counts must be > 0\n");
         return 64;

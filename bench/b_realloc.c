@@ -23,18 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "c_common.h"
+
 #define MAXBUF 256
 
 static void *volatile sink;
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
-
-static inline uint64_t rnd(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 0x2545F4914F6CDD1Dull;
-}
 
 static void fail(const char *what, unsigned long long r, size_t n, const void *p)
 {
@@ -47,27 +41,14 @@ static inline unsigned char pat(size_t i, unsigned k)
     return (unsigned char)((i >> 3) + i * 7 + k * 29);
 }
 
-static unsigned long long arg(int argc, char **argv, int i, unsigned long long def)
-{
-    if (argc <= i)
-        return def;
-    char *end;
-    unsigned long long v = strtoull(argv[i], &end, 0);
-    if (*end || end == argv[i]) {
-        fprintf(stderr, "usage: %s [rounds] [buffers] [max_bytes] [string_rounds] [seed]\n",
-                argv[0]);
-        exit(64);
-    }
-    return v;
-}
-
 int main(int argc, char **argv)
 {
-    unsigned long long rounds = arg(argc, argv, 1, 24);
-    unsigned nbuf = (unsigned)arg(argc, argv, 2, 8);
-    size_t maxb = (size_t)arg(argc, argv, 3, 1 << 20);
-    unsigned long long srounds = arg(argc, argv, 4, 400);
-    uint64_t seed = arg(argc, argv, 5, 1);
+    const char *usage = "[rounds] [buffers] [max_bytes] [string_rounds] [seed]";
+    unsigned long long rounds = c_arg(argc, argv, 1, 24, usage);
+    unsigned nbuf = (unsigned)c_arg(argc, argv, 2, 8, usage);
+    size_t maxb = (size_t)c_arg(argc, argv, 3, 1 << 20, usage);
+    unsigned long long srounds = c_arg(argc, argv, 4, 400, usage);
+    uint64_t seed = c_arg(argc, argv, 5, 1, usage);
     rng ^= seed * 0xD1B54A32D192ED03ull;
     if (!rng)
         rng = 1;
@@ -93,7 +74,7 @@ int main(int argc, char **argv)
                 size_t old = len[k];
                 if (old == maxb)
                     continue;
-                size_t nw = old ? old + 1 + (size_t)(rnd() % (old / 16 + 32)) : 16;
+                size_t nw = old ? old + 1 + (size_t)(c_rnd(&rng) % (old / 16 + 32)) : 16;
                 if (nw > maxb)
                     nw = maxb;
                 unsigned char *p = realloc(buf[k], nw);
@@ -101,7 +82,7 @@ int main(int argc, char **argv)
                     fail("realloc returned NULL", r, nw, NULL);
                 sink = p;
                 if (old) {
-                    size_t j = (size_t)(rnd() % old);
+                    size_t j = (size_t)(c_rnd(&rng) % old);
                     if (p[0] != pat(0, k) || p[old - 1] != pat(old - 1, k) ||
                         p[j] != pat(j, k))
                         fail("realloc lost contents", r, nw, p);
@@ -121,7 +102,7 @@ int main(int argc, char **argv)
                 /* occasionally pin a small block between the buffers */
                 if ((++step & 15) == 0) {
                     free(spacer[k]);
-                    spacer[k] = malloc(16 + (size_t)(rnd() % 200));
+                    spacer[k] = malloc(16 + (size_t)(c_rnd(&rng) % 200));
                     if (!spacer[k])
                         fail("malloc returned NULL", r, 0, NULL);
                     memset(spacer[k], 0x5A, 16);

@@ -19,25 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "c_common.h"
+
 #define BATCH 1000
 
 static void *volatile sink; /* keeps the compiler from eliding malloc/free */
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
-
-static inline uint64_t rnd(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 0x2545F4914F6CDD1Dull;
-}
-
-static inline uint64_t tag_of(size_t n, uint64_t k)
-{
-    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ull ^ (k + 0x632BE59BD9B4E019ull);
-    h ^= h >> 29;
-    return h * 0xBF58476D1CE4E5B9ull;
-}
 
 static void fail(const char *what, uint64_t i, size_t n, const void *p)
 {
@@ -55,56 +42,31 @@ static inline void *xmalloc(size_t n, uint64_t i)
     return p;
 }
 
-static inline void stamp(unsigned char *p, size_t n, uint64_t h)
-{
-    memcpy(p, &h, 8);
-    p[n - 1] = (unsigned char)(h >> 56) ^ 0xA5;
-}
-
-static inline int stamp_ok(const unsigned char *p, size_t n, uint64_t h)
-{
-    uint64_t g;
-    memcpy(&g, p, 8);
-    return g == h && p[n - 1] == ((unsigned char)(h >> 56) ^ 0xA5);
-}
-
-static unsigned long long arg(int argc, char **argv, int i, unsigned long long def)
-{
-    if (argc <= i)
-        return def;
-    char *end;
-    unsigned long long v = strtoull(argv[i], &end, 0);
-    if (*end || end == argv[i]) {
-        fprintf(stderr, "usage: %s [pair_iters] [batch_rounds] [seed]\n", argv[0]);
-        exit(64);
-    }
-    return v;
-}
-
 int main(int argc, char **argv)
 {
-    uint64_t pairs = arg(argc, argv, 1, 6000000);
-    uint64_t rounds = arg(argc, argv, 2, 6000);
-    uint64_t seed = arg(argc, argv, 3, 1);
+    const char *usage = "[pair_iters] [batch_rounds] [seed]";
+    uint64_t pairs = c_arg(argc, argv, 1, 6000000, usage);
+    uint64_t rounds = c_arg(argc, argv, 2, 6000, usage);
+    uint64_t seed = c_arg(argc, argv, 3, 1, usage);
     rng ^= seed * 0xD1B54A32D192ED03ull;
     if (!rng)
         rng = 1;
 
     /* Phase 1: LIFO pairs */
     for (uint64_t i = 0; i < pairs; i++) {
-        uint64_t r = rnd();
+        uint64_t r = c_rnd(&rng);
         size_t na = 16 + (size_t)(r % 241);
         size_t nb = 16 + (size_t)((r >> 32) % 241);
         unsigned char *a = xmalloc(na, i);
-        uint64_t ha = tag_of(na, i);
-        stamp(a, na, ha);
+        uint64_t ha = c_tag(na, i);
+        c_stamp(a, na, ha);
         unsigned char *b = xmalloc(nb, i);
-        uint64_t hb = tag_of(nb, ~i);
-        stamp(b, nb, hb);
-        if (!stamp_ok(b, nb, hb))
+        uint64_t hb = c_tag(nb, ~i);
+        c_stamp(b, nb, hb);
+        if (!c_stamp_ok(b, nb, hb))
             fail("pair block B corrupted", i, nb, b);
         free(b);
-        if (!stamp_ok(a, na, ha))
+        if (!c_stamp_ok(a, na, ha))
             fail("pair block A corrupted", i, na, a);
         free(a);
     }
@@ -114,10 +76,10 @@ int main(int argc, char **argv)
     static uint16_t len[BATCH];
     for (uint64_t r = 0; r < rounds; r++) {
         for (int j = 0; j < BATCH; j++) {
-            size_t n = 16 + (size_t)(rnd() % 241);
+            size_t n = 16 + (size_t)(c_rnd(&rng) % 241);
             unsigned char *p = xmalloc(n, r);
             memset(p, (int)((j + r) & 0xff), n);
-            stamp(p, n, tag_of(n, (uint64_t)j));
+            c_stamp(p, n, c_tag(n, (uint64_t)j));
             ptr[j] = p;
             len[j] = (uint16_t)n;
         }
@@ -125,7 +87,7 @@ int main(int argc, char **argv)
             int j = (r & 1) ? BATCH - 1 - k : k;
             size_t n = len[j];
             unsigned char *p = ptr[j];
-            if (!stamp_ok(p, n, tag_of(n, (uint64_t)j)) ||
+            if (!c_stamp_ok(p, n, c_tag(n, (uint64_t)j)) ||
                 p[8] != (unsigned char)((j + r) & 0xff) ||
                 p[n / 2] != (unsigned char)((j + r) & 0xff))
                 fail("batch block corrupted", r, n, p);

@@ -43,6 +43,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "c_common.h"
+
 #define MAXT 64
 #define MAXS 65536
 
@@ -83,23 +85,6 @@ struct worker {
 };
 static struct worker wk[MAXT];
 
-static inline uint64_t rnd(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
-static inline uint64_t tag_of(size_t n, uint64_t k)
-{
-    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ull ^ (k + 0x632BE59BD9B4E019ull);
-    h ^= h >> 29;
-    return h * 0xBF58476D1CE4E5B9ull;
-}
-
 static void fail(const char *what, unsigned id, size_t n, const void *p)
 {
     fprintf(stderr, "b_spike: %s (thread %u, size %zu, ptr %p)\n", what, id, n, p);
@@ -109,19 +94,6 @@ static void fail(const char *what, unsigned id, size_t n, const void *p)
 static inline unsigned char fillbyte(size_t i, unsigned id)
 {
     return (unsigned char)(i * 131 + id * 17 + 1);
-}
-
-static inline void stamp(unsigned char *p, size_t n, uint64_t h)
-{
-    memcpy(p, &h, 8);
-    p[n - 1] = (unsigned char)(h >> 56) ^ 0xA5;
-}
-
-static inline int stamp_ok(const unsigned char *p, size_t n, uint64_t h)
-{
-    uint64_t g;
-    memcpy(&g, p, 8);
-    return g == h && p[n - 1] == ((unsigned char)(h >> 56) ^ 0xA5);
 }
 
 static long long ms_since_t0(void)
@@ -179,7 +151,7 @@ static void *sampler(void *arg)
 
 static size_t pick_size(struct worker *w, uint64_t total, uint64_t large)
 {
-    uint64_t r = rnd(&w->rng);
+    uint64_t r = c_rnd(&w->rng);
     if (large * 5 < total) {
         /* 256 KiB .. 4 MiB, log-uniform over the 4 octaves */
         unsigned e = 18 + (unsigned)(r % 4);
@@ -203,10 +175,10 @@ static void *worker(void *arg)
         sink = p;
         size_t i = me.cnt++;
         memset(p, fillbyte(i, me.id), n);
-        stamp(p, n, tag_of(n, i));
+        c_stamp(p, n, c_tag(n, i));
         me.p[i] = p;
         me.n[i] = (uint32_t)n;
-        me.keep[i] = (rnd(&me.rng) % 100) < keep_pct;
+        me.keep[i] = (c_rnd(&me.rng) % 100) < keep_pct;
         total += n;
         if (n >= (256u << 10))
             large += n;
@@ -220,7 +192,7 @@ static void *worker(void *arg)
             continue;
         size_t n = w->n[i];
         unsigned char *p = w->p[i];
-        if (!stamp_ok(p, n, tag_of(n, i)) || p[8 + (n - 9) / 2] != fillbyte(i, w->id))
+        if (!c_stamp_ok(p, n, c_tag(n, i)) || p[8 + (n - 9) / 2] != fillbyte(i, w->id))
             fail("block corrupted before free", w->id, n, p);
         free(p);
         atomic_fetch_sub(&live_bytes, (long long)n);
@@ -234,7 +206,7 @@ static void *worker(void *arg)
             continue;
         size_t n = w->n[i];
         unsigned char *p = w->p[i];
-        if (!stamp_ok(p, n, tag_of(n, i)))
+        if (!c_stamp_ok(p, n, c_tag(n, i)))
             fail("kept block corrupted", w->id, n, p);
         unsigned char b = fillbyte(i, w->id);
         for (size_t j = 8; j + 1 < n; j += 509)
@@ -268,37 +240,23 @@ static void put_u64(uint64_t v)
         out[outlen++] = tmp[--k];
 }
 
-static unsigned long long arg(int argc, char **argv, int i, unsigned long long def)
-{
-    if (argc <= i)
-        return def;
-    char *end;
-    unsigned long long v = strtoull(argv[i], &end, 0);
-    if (*end || end == argv[i]) {
-        fprintf(stderr, "usage: %s [idle_seconds] [total_MiB] [threads] [keep_percent] "
-                        "[interval_ms] [seed]\n", argv[0]);
-        exit(64);
-    }
-    return v;
-}
-
 int main(int argc, char **argv)
 {
+    const char *usage = "[idle_seconds] [total_MiB] [threads] [keep_percent] [interval_ms] [seed]";
     double idle_s = 10.0;
     if (argc > 1) {
         char *end;
         idle_s = strtod(argv[1], &end);
         if (*end || end == argv[1] || idle_s < 0) {
-            fprintf(stderr, "usage: %s [idle_seconds] [total_MiB] [threads] [keep_percent] "
-                            "[interval_ms] [seed]\n", argv[0]);
+            fprintf(stderr, "usage: %s %s\n", argv[0], usage);
             return 64;
         }
     }
-    uint64_t total_mib = arg(argc, argv, 2, 1536);
-    nthreads = (unsigned)arg(argc, argv, 3, 4);
-    keep_pct = (unsigned)arg(argc, argv, 4, 5);
-    interval_ms = (long)arg(argc, argv, 5, 100);
-    seed = arg(argc, argv, 6, 1);
+    uint64_t total_mib = c_arg(argc, argv, 2, 1536, usage);
+    nthreads = (unsigned)c_arg(argc, argv, 3, 4, usage);
+    keep_pct = (unsigned)c_arg(argc, argv, 4, 5, usage);
+    interval_ms = (long)c_arg(argc, argv, 5, 100, usage);
+    seed = c_arg(argc, argv, 6, 1, usage);
     if (!nthreads || nthreads > MAXT || keep_pct > 100 || interval_ms <= 0) {
         fprintf(stderr, "b_spike: need 1 <= threads <= %d, keep_percent <= 100, "
                         "interval_ms > 0\n", MAXT);

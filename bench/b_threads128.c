@@ -27,6 +27,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "c_common.h"
+
 static _Thread_local void *volatile sink; /* per thread: no shared cache line */
 static pthread_barrier_t alive, go;
 static size_t alloc_bytes;
@@ -92,24 +94,12 @@ static void *worker(void *arg)
     return NULL;
 }
 
-static unsigned long long arg(int argc, char **argv, int i, unsigned long long def)
-{
-    if (argc <= i)
-        return def;
-    char *end;
-    unsigned long long v = strtoull(argv[i], &end, 0);
-    if (*end || end == argv[i]) {
-        fprintf(stderr, "usage: %s [threads] [stack_KiB] [alloc_bytes]\n", argv[0]);
-        exit(64);
-    }
-    return v;
-}
-
 int main(int argc, char **argv)
 {
-    unsigned nt = (unsigned)arg(argc, argv, 1, 128);
-    size_t stack = (size_t)arg(argc, argv, 2, 256) << 10;
-    alloc_bytes = (size_t)arg(argc, argv, 3, 1024);
+    const char *usage = "[threads] [stack_KiB] [alloc_bytes]";
+    unsigned nt = (unsigned)c_arg(argc, argv, 1, 128, usage);
+    size_t stack = (size_t)c_arg(argc, argv, 2, 256, usage) << 10;
+    alloc_bytes = (size_t)c_arg(argc, argv, 3, 1024, usage);
     if (!nt || stack < 64 * 1024) {
         fprintf(stderr, "b_threads128: need threads > 0 and stack >= 64 KiB\n");
         return 64;

@@ -10,6 +10,8 @@
  * At the end every block left is checked and freed.  A corrupted block
  * exits with status 2.  Prints a checksum.
  */
+#include <stddef.h>
+
 #include "c_common.h"
 
 static const char *prog = "c_alloc_test";
@@ -87,10 +89,7 @@ int main(int argc, char **argv)
     targ_t *a = cmalloc(prog, threads * sizeof *a);
     for (unsigned i = 0; i < threads; i++)
         a[i].seed = seed * 1000 + i;
-    crun_threads(prog, threads, worker, a, sizeof *a);
-    uint64_t sum = 0;
-    for (unsigned i = 0; i < threads; i++)
-        sum += a[i].sum;
+    uint64_t sum = crun_threads_sum(prog, threads, worker, a, sizeof *a, offsetof(targ_t, sum));
     free(a);
     printf("%llu\n", (unsigned long long)sum);
     return 0;

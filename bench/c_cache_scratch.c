@@ -14,6 +14,8 @@
  * still hold what the thread wrote before it is freed, or the program
  * exits with status 2.
  */
+#include <stddef.h>
+
 #include "c_common.h"
 
 static const char *prog = "c_cache_scratch";
@@ -57,10 +59,7 @@ int main(int argc, char **argv)
         memset(ta[i].given, 0, objsize);
         ta[i].sum = 0;
     }
-    crun_threads(prog, threads, worker, ta, sizeof *ta);
-    uint64_t sum = 0;
-    for (unsigned i = 0; i < threads; i++)
-        sum += ta[i].sum;
+    uint64_t sum = crun_threads_sum(prog, threads, worker, ta, sizeof *ta, offsetof(targ_t, sum));
     free(ta);
     printf("%llu\n", (unsigned long long)sum);
     return 0;

@@ -1,7 +1,9 @@
 /*
- * c_common.h -- shared bits of the classic-pattern benchmarks (bench/c_*.c):
- * a seeded PRNG, positional-argument parsing with a usage line, a failure
- * exit, thread start/join and a stamp/check pair for block contents.
+ * c_common.h -- shared bits of the benchmark programs (bench/b_*.c and the
+ * classic patterns bench/c_*.c): a PRNG (seeded, or on a bare state word),
+ * positional-argument parsing with a usage line, a failure exit, thread
+ * start/join (and the sum of the threads' results), and stamp/check pairs
+ * for block contents.
  *
  * Header-only (static inline) so that each c_*.c still builds on its own
  * with `cc -pthread -O2 c_x.c` (bench/benchcommon.py's fallback build).
@@ -10,7 +12,9 @@
 #ifndef C_COMMON_H
 #define C_COMMON_H
 
+#ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
+#endif
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +41,30 @@ static inline uint64_t crng_next(crng_t *r)
     x ^= x >> 27;
     r->s = x;
     return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* The same step on a bare state word (non-zero), for programs that keep
+ * one state per thread or per object. */
+static inline uint64_t c_rnd(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* Marsaglia's plain xorshift64 (13, 7, 17) on a bare state word (non-zero):
+ * the sequence b_calloc and b_mlarge were measured with. */
+static inline uint64_t c_xorshift(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *s = x;
+    return x;
 }
 
 /* Uniform in [0, n) (n > 0); the modulo bias is irrelevant here. */
@@ -116,7 +144,31 @@ static inline uint64_t ctag(uint64_t a, uint64_t b)
     return h * 0x9E3779B97F4A7C15ull;
 }
 
-/* Run fn(i) on n threads, i = 0..n-1, and join them all. */
+/* The b_*.c programs' tag of a block of n bytes with key k, and its stamp:
+ * the tag in the first 8 bytes (n >= 8) and, for n > 8, a byte derived
+ * from it in the last one. */
+static inline uint64_t c_tag(size_t n, uint64_t k)
+{
+    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ull ^ (k + 0x632BE59BD9B4E019ull);
+    h ^= h >> 29;
+    return h * 0xBF58476D1CE4E5B9ull;
+}
+
+static inline void c_stamp(unsigned char *p, size_t n, uint64_t h)
+{
+    memcpy(p, &h, 8);
+    if (n > 8)
+        p[n - 1] = (unsigned char)(h >> 56) ^ 0xA5;
+}
+
+static inline int c_stamp_ok(const unsigned char *p, size_t n, uint64_t h)
+{
+    uint64_t g;
+    memcpy(&g, p, 8);
+    return g == h && (n <= 8 || p[n - 1] == ((unsigned char)(h >> 56) ^ 0xA5));
+}
+
+/* Run fn(args + i * argsize) on n threads, i = 0..n-1, and join them all. */
 static inline void crun_threads(const char *prog, unsigned n, void *(*fn)(void *), void *args,
                                 size_t argsize)
 {
@@ -127,6 +179,33 @@ static inline void crun_threads(const char *prog, unsigned n, void *(*fn)(void *
     for (unsigned i = 0; i < n; i++)
         pthread_join(t[i], NULL);
     free(t);
+}
+
+/* Run fn((void *)i) on n threads, i = 0..n-1, and join them all. */
+static inline void crun_indexed(const char *prog, unsigned n, void *(*fn)(void *))
+{
+    pthread_t *t = cmalloc(prog, n * sizeof *t);
+    for (unsigned i = 0; i < n; i++)
+        if (pthread_create(&t[i], NULL, fn, (void *)(uintptr_t)i))
+            cfail(prog, "pthread_create failed");
+    for (unsigned i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    free(t);
+}
+
+/* crun_threads, then the sum of the uint64_t at offset `off` of each
+ * thread's argument (what each thread computed, e.g. offsetof(targ_t, sum)). */
+static inline uint64_t crun_threads_sum(const char *prog, unsigned n, void *(*fn)(void *), void *args,
+                                        size_t argsize, size_t off)
+{
+    crun_threads(prog, n, fn, args, argsize);
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t v;
+        memcpy(&v, (char *)args + i * argsize + off, sizeof v);
+        sum += v;
+    }
+    return sum;
 }
 
 #endif

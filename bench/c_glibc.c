@@ -12,6 +12,8 @@
  * up (FIFO), then the second half from the newest down (LIFO).  A
  * corrupted block exits with status 2.
  */
+#include <stddef.h>
+
 #include "c_common.h"
 
 static const char *prog = "c_glibc";
@@ -66,13 +68,12 @@ int main(int argc, char **argv)
     targ_t *ta = cmalloc(prog, threads * sizeof *ta);
     for (unsigned i = 0; i < threads; i++)
         ta[i].seed = seed * 1000003u + i * 7919u;
-    if (threads == 1)
+    uint64_t sum;
+    if (threads == 1) {
         worker(ta);
-    else
-        crun_threads(prog, threads, worker, ta, sizeof *ta);
-    uint64_t sum = 0;
-    for (unsigned i = 0; i < threads; i++)
-        sum += ta[i].sum;
+        sum = ta[0].sum;
+    } else
+        sum = crun_threads_sum(prog, threads, worker, ta, sizeof *ta, offsetof(targ_t, sum));
     free(ta);
     printf("%llu\n", (unsigned long long)sum);
     return 0;

@@ -14,6 +14,8 @@
  */
 #include <stdatomic.h>
 
+#include <stddef.h>
+
 #include "c_common.h"
 
 static const char *prog = "c_larson";
@@ -77,10 +79,7 @@ int main(int argc, char **argv)
     targ_t *a = cmalloc(prog, threads * sizeof *a);
     for (unsigned i = 0; i < threads; i++)
         a[i].seed = seed * 1000 + i + 1;
-    crun_threads(prog, threads, worker, a, sizeof *a);
-    uint64_t sum = 0;
-    for (unsigned i = 0; i < threads; i++)
-        sum += a[i].sum;
+    uint64_t sum = crun_threads_sum(prog, threads, worker, a, sizeof *a, offsetof(targ_t, sum));
     for (size_t i = 0; i < nslots; i++) {
         unsigned char *p = atomic_load(&slot[i]);
         sum += check(p);

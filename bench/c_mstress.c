@@ -13,6 +13,8 @@
  * thread other than their allocator.  One block in eight is resized with
  * realloc during a phase.  A corrupted block exits with status 2.
  */
+#include <stddef.h>
+
 #include "c_common.h"
 
 static const char *prog = "c_mstress";
@@ -154,10 +156,8 @@ int main(int argc, char **argv)
     targ_t *ta = cmalloc(prog, threads * sizeof *ta);
     for (unsigned i = 0; i < threads; i++)
         ta[i].seed = seed * 1000 + i;
-    crun_threads(prog, threads, worker, ta, sizeof *ta);
-    uint64_t sum = free_pool();
-    for (unsigned i = 0; i < threads; i++)
-        sum += ta[i].sum;
+    uint64_t sum = crun_threads_sum(prog, threads, worker, ta, sizeof *ta, offsetof(targ_t, sum));
+    sum += free_pool();
     free(ta);
     printf("%llu\n", (unsigned long long)sum);
     return 0;
