@@ -3,8 +3,8 @@
  * LD_PRELOAD of libxalloc.so.  Each misuse mode must be stopped by the
  * allocator (one "xalloc: ..." line, SIGABRT); if the misuse returns, the
  * mode prints "survived" and exits 3 so the test fails.  The "overflow"
- * (or "overflow:STEPS") mode is the opposite: it smashes neighbouring objects and must go on
- * allocating correctly (exit 0).
+ * mode ("overflow:MAX:MIN:SECS": steps, below) is the opposite: it smashes
+ * neighbouring objects and must go on allocating correctly (exit 0).
  *
  * Plain C, standard API only; built with -fno-builtin so the compiler
  * keeps every call.
@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 static char global_buf[256] __attribute__((aligned(64)));
@@ -59,7 +60,17 @@ static unsigned long long next_rand(void)
 
 /* Overflow one object far into its neighbours (staying inside its 4 MiB
  * chunk, which is always mapped), then check the heap still works. */
-static int overflow(int steps)
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Up to max_steps steps of the checked workload; once min_steps are done,
+ * it stops at secs seconds, so a slow (loaded) machine does less work but
+ * never less than min_steps. */
+static int overflow(int max_steps, int min_steps, double secs)
 {
     enum { N = 4096 };
     static void *v[N];
@@ -84,7 +95,11 @@ static int overflow(int steps)
     /* Now a random workload with content checks. */
     for (int i = 0; i < N; i++)
         v[i] = NULL;
-    for (int it = 0; it < steps; it++) {
+    double until = seconds() + secs;
+    int it;
+    for (it = 0; it < max_steps; it++) {
+        if (it >= min_steps && (it & 1023) == 0 && seconds() > until)
+            break;
         int i = (int)(next_rand() % N);
         if (v[i]) {
             unsigned char *p = v[i];
@@ -107,7 +122,8 @@ static int overflow(int steps)
     }
     for (int i = 0; i < N; i++)
         free(v[i]);
-    say("overflow ok\n");
+    printf("overflow ok (%d steps)\n", it);
+    fflush(stdout);
     return 0;
 }
 
@@ -132,10 +148,16 @@ int main(int argc, char **argv)
         usleep(10000);
     }
 
-    /* "overflow" or "overflow:STEPS" (default 60,000 steps: each of the
-     * 4096 slots is reused ~15 times) */
-    if (!strncmp(m, "overflow", 8) && (m[8] == '\0' || m[8] == ':'))
-        return overflow(m[8] == ':' ? atoi(m + 9) : 60000);
+    /* "overflow[:MAX[:MIN[:SECS]]]": MAX steps (default 60,000: each of
+     * the 4096 slots is reused ~15 times), or fewer but at least MIN
+     * (default MAX) when SECS (default 10) run out */
+    if (!strncmp(m, "overflow", 8) && (m[8] == '\0' || m[8] == ':')) {
+        int max = 60000, min = -1;
+        double secs = 10;
+        if (m[8] == ':')
+            sscanf(m + 9, "%d:%d:%lf", &max, &min, &secs);
+        return overflow(max, min < 0 ? max : min, secs);
+    }
     if (!strcmp(m, "double-small")) { /* free(p); free(p): cache fast path */
         p = malloc(48);
         free(p);

@@ -28,6 +28,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define CHILD_NAME "prof_child"
+#include "child.h"
+
 typedef int ctl_fn(const char *, void *, size_t *, void *, size_t);
 static ctl_fn *ctl;
 
@@ -155,11 +158,13 @@ static int mode_fork(const char *dir, int n) {
 				free(keep[j]);
 			_exit(r == 0 ? 0 : 3);
 		}
-		int st;
-		alarm(30);
-		if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		if (pid < 0)
+			fail("fork: %s", strerror(errno));
+		int st = wait_deadline(pid, 30);
+		if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
 			ok++;
-		alarm(0);
+		else
+			fprintf(stderr, "prof_child: fork child %d: %s\n", i, describe(st));
 	}
 	stop = 1;
 	for (int i = 0; i < 2; i++)

@@ -18,21 +18,10 @@
 
 #include "harness.h"
 
-/* The harness runs $XCHILD: point it at calloc_child, next to xchild. */
-static void use_calloc_child(void)
-{
-    static char path[4096];
-    const char *x = env_path("XCHILD");
-    const char *slash = strrchr(x, '/');
-    snprintf(path, sizeof path, "%.*s/calloc_child", slash ? (int)(slash - x) : 1, slash ? x : ".");
-    cr_assert_eq(setenv("XCHILD", path, 1), 0);
-}
-
 static void zero_with(const char *conf)
 {
     struct xrun r;
-    use_calloc_child();
-    XRUN(&r, conf, 300, "zero");
+    XRUN_PROG(&r, "CALLOC_CHILD", conf, 300, "zero");
     xrun_assert_ok(&r);
     cr_assert(strstr(r.out, "callocs checked"), "conf %s: unexpected output: %s", conf ? conf : "(none)", r.out);
     cr_log_info("conf %s: %s", conf ? conf : "(none)", r.out);
@@ -62,8 +51,7 @@ static long field(const char *out, const char *key)
 Test(calloc, sparse_table_costs_touched_pages, .timeout = 300)
 {
     struct xrun r;
-    use_calloc_child();
-    XRUN(&r, NULL, 240, "sparse");
+    XRUN_PROG(&r, "CALLOC_CHILD", NULL, 240, "sparse");
     xrun_assert_ok(&r);
     long grow = field(r.out, "rss growth ");
     cr_log_info("sparse calloc: RSS growth %ld KiB", grow);
@@ -78,8 +66,7 @@ Test(calloc, sparse_table_costs_touched_pages, .timeout = 300)
 static void reuse_with(const char *conf)
 {
     struct xrun r;
-    use_calloc_child();
-    XRUN(&r, conf, 240, "reuse", "300");
+    XRUN_PROG(&r, "CALLOC_CHILD", conf, 240, "reuse", "300");
     xrun_assert_ok(&r);
     long maps = field(r.out, "mmap "), unmaps = field(r.out, "munmap ");
     cr_log_info("conf %s: 300 cycles: %ld mmap, %ld munmap", conf ? conf : "(none)", maps, unmaps);

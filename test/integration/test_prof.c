@@ -21,70 +21,15 @@
 #include "harness.h"
 #include "xt_skip.h"
 
-struct prun {
-	int status;
-	char *out, *err;
-};
-
-static char *slurp_fd(int fd) {
-	size_t cap = 1 << 16, len = 0;
-	char *b = malloc(cap);
-	lseek(fd, 0, SEEK_SET);
-	ssize_t r;
-	while ((r = read(fd, b + len, cap - len - 1)) > 0) {
-		len += (size_t)r;
-		if (cap - len < 4096)
-			b = realloc(b, cap *= 2);
-	}
-	b[len] = 0;
-	return b;
-}
-
 /* Run argv with the preload (if preload) and XALLOC_CONF=conf (if not NULL),
  * killing it after timeout_s. */
-static void prun(struct prun *r, const char *conf, int preload, int timeout_s, char *const argv[]) {
-	char otmp[] = "/tmp/xa_prof_outXXXXXX", etmp[] = "/tmp/xa_prof_errXXXXXX";
-	int ofd = mkstemp(otmp), efd = mkstemp(etmp);
-	cr_assert(ofd >= 0 && efd >= 0);
-	unlink(otmp);
-	unlink(etmp);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		dup2(ofd, 1);
-		dup2(efd, 2);
-		unsetenv("LD_PRELOAD");
-		unsetenv("XALLOC_CONF");
-		if (preload)
-			setenv("LD_PRELOAD", env_path("XALLOC_LIB"), 1);
-		if (conf)
-			setenv("XALLOC_CONF", conf, 1);
-		alarm(timeout_s);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	cr_assert_eq(waitpid(pid, &r->status, 0), pid);
-	r->out = slurp_fd(ofd);
-	r->err = slurp_fd(efd);
-	close(ofd);
-	close(efd);
-}
-
-static void prun_free(struct prun *r) {
-	free(r->out);
-	free(r->err);
+static void prun(struct xrun *r, const char *conf, int preload, int timeout_s, char *const argv[]) {
+	struct xrun_opt o = {.preload = preload, .conf = conf, .timeout_s = timeout_s};
+	xrun_spawn(r, &o, (const char *const *)argv);
 }
 
 static const char *child_path(void) {
-	const char *p = getenv("PROF_CHILD");
-	static char buf[4096];
-	if (p == NULL) {
-		ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 32);
-		cr_assert(n > 0);
-		buf[n] = 0;
-		strcpy(strrchr(buf, '/') + 1, "prof_child");
-		p = buf;
-	}
+	const char *p = env_path("PROF_CHILD");
 	cr_assert(access(p, X_OK) == 0, "prof_child not found at %s", p);
 	return p;
 }
@@ -130,9 +75,17 @@ static int count_files(const char *dir, const char *sub, char *first, size_t n) 
 static char *slurp_path(const char *path) {
 	int fd = open(path, O_RDONLY);
 	cr_assert(fd >= 0, "cannot open %s", path);
-	char *s = slurp_fd(fd);
+	size_t cap = 1 << 16, len = 0;
+	char *b = malloc(cap);
+	ssize_t r;
+	while ((r = read(fd, b + len, cap - len - 1)) > 0) {
+		len += (size_t)r;
+		if (cap - len < 4096)
+			b = realloc(b, cap *= 2);
+	}
+	b[len] = 0;
 	close(fd);
-	return s;
+	return b;
 }
 
 /* A dump is well formed: header, stack lines, maps. */
@@ -167,7 +120,7 @@ static void pprof_top(const char *text, char *name, size_t n) {
 }
 
 static char *pprof_text(const char *base, const char *dump) {
-	struct prun r;
+	struct xrun r;
 	char basearg[4200];
 	char *argv[8];
 	int i = 0;
@@ -184,7 +137,7 @@ static char *pprof_text(const char *base, const char *dump) {
 	cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
 	    "google-pprof failed (status %d; install google-perftools):\n%s", r.status, r.err);
 	free(r.err);
-	return r.out;
+	return r.out; /* the caller frees it */
 }
 
 Test(prof, sites_attributed_by_google_pprof, .timeout = 240) {
@@ -192,7 +145,7 @@ Test(prof, sites_attributed_by_google_pprof, .timeout = 240) {
 	char *dir = make_dir();
 	char conf[512];
 	snprintf(conf, sizeof(conf), "prof:true,lg_prof_sample:14,prof_final:true,prof_leak:true,prof_prefix:%s/p", dir);
-	struct prun r;
+	struct xrun r;
 	char *argv[] = {(char *)child_path(), "sites", "160", NULL};
 	prun(&r, conf, 1, 120, argv);
 	cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "child failed: %s", r.err);
@@ -229,14 +182,14 @@ Test(prof, sites_attributed_by_google_pprof, .timeout = 240) {
 	double st = pprof_share(text, "transient");
 	cr_assert(st < 0.5, "transient shows %.1f%% live\n%s", st, text);
 	free(text);
-	prun_free(&r);
+	xrun_free(&r);
 	rm_dir(dir);
 }
 
 Test(prof, google_pprof_base_diff, .timeout = 180) {
 	XT_REQUIRE("google-pprof", "google-perftools");
 	char *dir = make_dir();
-	struct prun r;
+	struct xrun r;
 	char *argv[] = {(char *)child_path(), "diff", dir, NULL};
 	/* (also the libgcc unwinder: the other tests use frame pointers) */
 	prun(&r, "prof:true,lg_prof_sample:16,prof_unwind:libgcc", 1, 60, argv);
@@ -251,13 +204,13 @@ Test(prof, google_pprof_base_diff, .timeout = 180) {
 	double sa = pprof_share(text, "site_a");
 	cr_assert(sa < 5, "site_a did not grow, yet shows %.1f%%\n%s", sa, text);
 	free(text);
-	prun_free(&r);
+	xrun_free(&r);
 	rm_dir(dir);
 }
 
 Test(prof, dumps_while_four_threads_allocate, .timeout = 120) {
 	char *dir = make_dir();
-	struct prun r;
+	struct xrun r;
 	char *argv[] = {(char *)child_path(), "threads", dir, "20", NULL};
 	prun(&r, "prof:true,lg_prof_sample:12", 1, 90, argv);
 	cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "child failed (%d): %s %s", r.status, r.out,
@@ -269,13 +222,13 @@ Test(prof, dumps_while_four_threads_allocate, .timeout = 120) {
 		snprintf(p, sizeof(p), "%s/t.%d.heap", dir, i);
 		assert_dump(p);
 	}
-	prun_free(&r);
+	xrun_free(&r);
 	rm_dir(dir);
 }
 
 Test(prof, fork_while_profiling, .timeout = 180) {
 	char *dir = make_dir();
-	struct prun r;
+	struct xrun r;
 	char *argv[] = {(char *)child_path(), "fork", dir, "20", NULL};
 	prun(&r, "prof:true,lg_prof_sample:12", 1, 150, argv);
 	cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "child failed (%d): %s %s", r.status, r.out,
@@ -285,14 +238,14 @@ Test(prof, fork_while_profiling, .timeout = 180) {
 	char p[4200];
 	snprintf(p, sizeof(p), "%s/child.7.heap", dir);
 	assert_dump(p);
-	prun_free(&r);
+	xrun_free(&r);
 	rm_dir(dir);
 }
 
 Test(prof, gdump_and_interval_dumps, .timeout = 120) {
 	char *dir = make_dir();
 	char conf[512];
-	struct prun r;
+	struct xrun r;
 	char *argv[] = {(char *)child_path(), "grow", "5", NULL};
 	snprintf(conf, sizeof(conf), "prof:true,prof_gdump:true,prof_prefix:%s/g", dir);
 	prun(&r, conf, 1, 60, argv);
@@ -301,7 +254,7 @@ Test(prof, gdump_and_interval_dumps, .timeout = 120) {
 	int nu = count_files(dir, ".u", first, sizeof(first));
 	cr_assert(nu >= 3 && nu <= 12, "%d gdump files", nu);
 	assert_dump(first);
-	prun_free(&r);
+	xrun_free(&r);
 
 	/* 5 x 8 MiB = 40 MiB allocated at one dump per 4 MiB: about 10 */
 	snprintf(conf, sizeof(conf), "prof:true,lg_prof_interval:22,prof_prefix:%s/i", dir);
@@ -310,13 +263,13 @@ Test(prof, gdump_and_interval_dumps, .timeout = 120) {
 	int ni = count_files(dir, "i.", first, sizeof(first));
 	cr_assert(ni >= 8 && ni <= 12, "%d interval files", ni);
 	assert_dump(first);
-	prun_free(&r);
+	xrun_free(&r);
 	rm_dir(dir);
 }
 
 Test(prof, activated_at_run_time_through_ctl, .timeout = 60) {
 	char *dir = make_dir();
-	struct prun r;
+	struct xrun r;
 	char *argv[] = {(char *)child_path(), "active", dir, NULL};
 	prun(&r, "lg_prof_sample:16", 1, 50, argv);
 	cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s %s", r.out, r.err);
@@ -335,7 +288,7 @@ Test(prof, activated_at_run_time_through_ctl, .timeout = 60) {
 	char p[4200];
 	snprintf(p, sizeof(p), "%s/active.heap", dir);
 	assert_dump(p);
-	prun_free(&r);
+	xrun_free(&r);
 	rm_dir(dir);
 }
 
@@ -344,23 +297,23 @@ Test(prof, bad_option_values_warn, .timeout = 60) {
 	    "prof:true,prof_leak:2"};
 	const char *name[] = {"lg_prof_sample", "prof", "lg_prof_interval", "prof_leak"};
 	for (unsigned i = 0; i < 4; i++) {
-		struct prun r;
+		struct xrun r;
 		char *argv[] = {(char *)child_path(), "grow", "1", NULL};
 		prun(&r, bad[i], 1, 30, argv);
 		cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s: %s", bad[i], r.err);
 		cr_assert_not_null(strstr(r.err, name[i]), "%s: no warning naming %s: '%s'", bad[i], name[i], r.err);
 		cr_assert_eq(count_lines(r.err), 1, "%s: '%s'", bad[i], r.err);
-		prun_free(&r);
+		xrun_free(&r);
 	}
 }
 
 Test(prof, unwritable_prefix_reported_once, .timeout = 60) {
-	struct prun r;
+	struct xrun r;
 	char *argv[] = {(char *)child_path(), "grow", "3", NULL};
 	prun(&r, "prof:true,lg_prof_interval:20,prof_prefix:/nonexistent/dir/x", 1, 30, argv);
 	cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
 	cr_assert_eq(count_lines(r.err), 1, "'%s'", r.err);
 	cr_assert_not_null(strstr(r.err, "heap profile /nonexistent/dir/x."), "'%s'", r.err);
 	cr_assert_not_null(strstr(r.err, ": cannot create: no such directory; profiling continues"), "'%s'", r.err);
-	prun_free(&r);
+	xrun_free(&r);
 }

@@ -11,29 +11,15 @@
 
 #include "harness.h"
 
-static const char *xrelease(void)
-{
-    return env_path("XRELEASE");
-}
-
 /* Run xrelease MODE MIB with conf; returns stdout (caller frees). */
 static char *run(const char *conf, const char *mode, const char *mib)
 {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "env LD_PRELOAD='%s' %s%s%s '%s' %s %s", env_path("XALLOC_LIB"),
-             conf ? "XALLOC_CONF='" : "", conf ? conf : "", conf ? "'" : "", xrelease(), mode, mib);
-    FILE *p = popen(cmd, "r");
-    cr_assert(p, "popen failed");
-    size_t cap = 1 << 16, len = 0;
-    char *out = malloc(cap);
-    size_t r;
-    while ((r = fread(out + len, 1, cap - len - 1, p)) > 0)
-        len += r;
-    out[len] = 0;
-    int st = pclose(p);
-    cr_assert_eq(st, 0, "%s exited with status %d; output:\n%s", cmd, st, out);
-    cr_assert(strstr(out, "done"), "%s did not finish:\n%s", cmd, out);
-    return out;
+    struct xrun r;
+    XRUN_PROG(&r, "XRELEASE", conf, 120, mode, mib);
+    xrun_assert_ok(&r);
+    cr_assert(strstr(r.out, "done"), "%s did not finish:\n%s\nstderr:\n%s", r.what, r.out, r.err);
+    free(r.err);
+    return r.out;
 }
 
 static long field(const char *out, const char *key)
@@ -168,20 +154,15 @@ Test(release, fork_with_background_thread)
  */
 Test(release, background_thread_does_not_keep_the_process_alive)
 {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "timeout -k 5 20 env LD_PRELOAD='%s' '%s' main_exit 50", env_path("XALLOC_LIB"),
-             xrelease());
-    FILE *p = popen(cmd, "r");
-    cr_assert(p);
-    char out[4096];
-    size_t len = fread(out, 1, sizeof out - 1, p);
-    out[len] = 0;
-    int st = pclose(p);
-    cr_assert(strstr(out, "threads 2\n"), "no background thread running before the exit:\n%s", out);
-    cr_assert(strstr(out, "done"), "%s", out);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-              "main called pthread_exit: the process did not end by itself (status %d; 124 or 137: killed by timeout)",
-              WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    /* a hang detector: the process ends by itself within 20 s */
+    struct xrun r;
+    XRUN_PROG(&r, "XRELEASE", NULL, 20, "main_exit", "50");
+    cr_assert(strstr(r.out, "threads 2\n"), "no background thread running before the exit:\n%s", r.out);
+    cr_assert(strstr(r.out, "done"), "%s", r.out);
+    cr_assert(!r.timed_out && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
+              "main called pthread_exit: the process did not end by itself (%s)",
+              r.timed_out ? "still running after 20 s" : "status not 0");
+    xrun_free(&r);
     char *o = run(NULL, "fork_thread", "50");
     cr_assert_eq(field(o, "child_status"), 0, "a fork child whose only thread returned did not end (-1 = hung)");
     free(o);

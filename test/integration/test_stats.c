@@ -16,24 +16,17 @@
 TestSuite(stats_exit, .timeout = 120);
 TestSuite(launcher, .timeout = 120);
 
-/* Run a shell command; capture stdout+stderr (merged) into a malloc'd
- * string; return the exit status. */
+/* Run a shell command line (the harness: nothing preloaded, 60 s
+ * deadline); its stdout (the commands merge stderr with 2>&1 where they
+ * need it) into a malloc'd string; returns the exit status. */
 static int sh(const char *cmd, char **out)
 {
-    FILE *f = popen(cmd, "r");
-    cr_assert_not_null(f, "%s", cmd);
-    size_t n = 0, cap = 4096;
-    char *s = malloc(cap);
-    size_t r;
-    while ((r = fread(s + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (cap - n < 1024)
-            s = realloc(s, cap *= 2);
-    }
-    s[n] = '\0';
-    int st = pclose(f);
-    *out = s;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    struct xrun r;
+    int code = xrun_sh(&r, 60, "%s", cmd);
+    cr_assert(!r.timed_out, "%s: still running after %.0f s", cmd, r.secs);
+    *out = r.out;
+    free(r.err);
+    return code;
 }
 
 static const char *launcher(void) { return env_path("XALLOC_LAUNCHER"); }
@@ -86,7 +79,8 @@ Test(stats_exit, stats_file_created_once_0600)
     cr_assert_eq(sh(cmd, &out), 0, "no %s.<pid>: %s", path, out);
     free(out);
     snprintf(cmd, sizeof(cmd), "rm -f %s %s.[0-9]*", path, path);
-    system(cmd);
+    cr_assert_eq(sh(cmd, &out), 0, "%s: %s", cmd, out);
+    free(out);
 }
 
 /* stats_file that cannot be created: one line saying why in words (the

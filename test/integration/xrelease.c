@@ -41,7 +41,9 @@
  *                      parent waits up to 10 s and prints "child_status"
  *                      (the exit status, or -1 if the child did not end)
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <malloc.h>
 #include <stdint.h>
 #include <signal.h>
@@ -54,6 +56,9 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <dlfcn.h>
+
+#define CHILD_NAME "xrelease"
+#include "child.h"
 
 static long rss_kb(void)
 {
@@ -139,18 +144,8 @@ static void *fork_thread(void *arg)
     }
     if (pid < 0)
         exit(94);
-    for (int i = 0; i < 200; i++) {
-        int st;
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid) {
-            fork_thread_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-            return NULL;
-        }
-        sleep_ms(50);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    fork_thread_status = -1;
+    int st = wait_deadline(pid, 10);
+    fork_thread_status = st == -1 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     return NULL;
 }
 
@@ -229,8 +224,8 @@ int main(int argc, char **argv)
             fflush(stdout);
             _exit(0);
         }
-        int st;
-        if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        int st = wait_deadline(pid, 60);
+        if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
             return 93;
     } else if (strcmp(argv[1], "survivors") == 0) {
         spike(mib);

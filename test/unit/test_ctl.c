@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <sys/types.h>
 
+#include "harness.h"
 #include "util.h"
 #include "xt_skip.h"
 
@@ -570,12 +571,19 @@ Test(ctl_stats, process_view)
 /* ---- output formats ----------------------------------------------------- */
 
 
-static int run_with_input(const char *cmd, const char *text)
+/* Run a shell command line with text on its stdin (the harness: 60 s
+ * deadline); its exit status, its stderr in err (caller frees). */
+static int run_with_input(const char *cmd, const char *text, char **err)
 {
-    FILE *f = popen(cmd, "w");
-    cr_assert_not_null(f, "%s", cmd);
-    fputs(text, f);
-    return pclose(f);
+    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    struct xrun_opt o = {.input = text, .timeout_s = 60};
+    struct xrun r;
+    xrun_spawn(&r, &o, argv);
+    cr_assert(!r.timed_out, "%s: still running after %.0f s", cmd, r.secs);
+    int code = xrun_code(&r);
+    free(r.out);
+    *err = r.err;
+    return code;
 }
 
 Test(ctl_stats, json_output_parses)
@@ -586,11 +594,13 @@ Test(ctl_stats, json_output_parses)
         struct sbuf b = {0};
         xalloc_stats_print(sb_write, &b, opts[i]);
         cr_assert_not_null(b.p);
+        char *err;
         int rc = run_with_input("python3 -c 'import json,sys; d=json.load(sys.stdin); s=d[\"xalloc\"][\"stats\"]; "
                                 "assert s[\"allocated\"] <= s[\"mapped\"]; "
                                 "assert s[\"active\"]+s[\"dirty\"]+s[\"lazy\"]+s[\"retained\"]+s[\"metadata\"]==s[\"mapped\"]'",
-            b.p);
-        cr_assert_eq(rc, 0, "opts %s: invalid JSON:\n%.2000s", opts[i], b.p);
+            b.p, &err);
+        cr_assert_eq(rc, 0, "opts %s: invalid JSON (%s):\n%.2000s", opts[i], err, b.p);
+        free(err);
         free(b.p);
     }
     struct sbuf b = {0};
@@ -614,8 +624,10 @@ Test(ctl_stats, prometheus_output_passes_promtool)
         xalloc_stats_print(sb_write, &b, opts[i]);
         cr_assert_not_null(b.p);
         cr_assert_not_null(strstr(b.p, "xalloc_allocated_bytes "));
-        int rc = run_with_input("promtool check metrics >&2", b.p);
-        cr_assert_eq(rc, 0, "opts %s: promtool failed (is the prometheus package installed?)", opts[i]);
+        char *err;
+        int rc = run_with_input("promtool check metrics >&2", b.p, &err);
+        cr_assert_eq(rc, 0, "opts %s: promtool failed (is the prometheus package installed?):\n%s", opts[i], err);
+        free(err);
         free(b.p);
     }
     xt_free(p);
@@ -724,12 +736,9 @@ Test(ctl_man, renders_without_warnings)
     cr_assert_not_null(src);
     char cmd[4096];
     snprintf(cmd, sizeof(cmd), "groff -man -ww -z '%s/../man/xalloc.3' 2>&1", src);
-    FILE *f = popen(cmd, "r");
-    cr_assert_not_null(f);
-    char out[4096];
-    size_t n = fread(out, 1, sizeof(out) - 1, f);
-    out[n] = '\0';
-    int rc = pclose(f);
-    cr_assert_eq(rc, 0, "groff failed (is groff installed?): %s", out);
-    cr_assert_eq(n, 0, "groff warnings:\n%s", out);
+    struct xrun r;
+    int rc = xrun_sh(&r, 60, "%s", cmd);
+    cr_assert_eq(rc, 0, "groff failed (is groff installed?): %s", r.out);
+    cr_assert_str_empty(r.out, "groff warnings:\n%s", r.out);
+    xrun_free(&r);
 }
