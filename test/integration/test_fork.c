@@ -4,27 +4,44 @@
  * a pthread_atfork child handler.  A deadlock shows as a timeout.
  */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
 
+/* "fork: N children ok (of M)": N, checked against the minimum */
+static int forks_done(const struct xrun *r, const char *prefix, int min)
+{
+    const char *p = strstr(r->out, prefix);
+    cr_assert(p, "unexpected output: %s", r->out);
+    int n = atoi(p + strlen(prefix));
+    cr_assert_geq(n, min, "only %d forks: %s", n, r->out);
+    return n;
+}
+
+/*
+ * The work is proportionate to the machine: up to 50 forks, but after 40 s
+ * no new one once 10 children have passed (each child checks the parent's
+ * blocks, allocates ~60 MB in 10,000 blocks and in two threads, while the
+ * parent's 4 threads go on allocating: ~0.1 s each on 2 idle cores, more
+ * than 1 s at a load of 30).  xchild kills a child still running after
+ * 20 s (a deadlock) and fails.
+ */
 Test(fork, fifty_forks_while_four_threads_allocate, .timeout = 180)
 {
-    /* xchild waits up to 20 s for each child and kills it (exit 1) if it
-     * hangs; the whole run is killed after 150 s. */
     struct xrun r;
-    XRUN(&r, NULL, 150, "fork", "50", "20");
+    XRUN(&r, NULL, 150, "fork", "50", "20", "40", "10");
     xrun_assert_ok(&r);
-    cr_assert(strstr(r.out, "fork: 50 children ok"), "unexpected output: %s", r.out);
+    forks_done(&r, "fork: ", 10);
     xrun_free(&r);
 }
 
 Test(fork, with_tcache_off_and_one_arena, .timeout = 180)
 {
     struct xrun r;
-    XRUN(&r, "tcache:false,narenas:1", 150, "fork", "20", "20");
+    XRUN(&r, "tcache:false,narenas:1", 150, "fork", "20", "20", "40", "10");
     xrun_assert_ok(&r);
-    cr_assert(strstr(r.out, "fork: 20 children ok"), "unexpected output: %s", r.out);
+    forks_done(&r, "fork: ", 10);
     xrun_free(&r);
 }
 
@@ -58,13 +75,16 @@ Test(fork, raw_fork_system_call_while_claimed, .timeout = 120)
 
 Test(fork, storm_with_idle_threads_decay_1ms, .timeout = 300)
 {
-    /* 1500 forks from a thread that idles ~1-3 ms before each, while 3
-     * threads idle with full caches: the idle reclaim runs all the time;
-     * every child must finish within 10 s */
+    /* Up to 1500 forks from a thread that idles ~1-3 ms before each, while
+     * 3 threads idle with full caches: the idle reclaim runs all the time;
+     * every child must finish within 10 s.  The race wants many forks, so
+     * the storm makes all 1500 when the machine allows (~10 s on 2 idle
+     * cores); on a loaded one it stops after 60 s, but never before 200. */
     struct xrun r;
-    XRUN_PROG(&r, "XFORK", "decay_ms:1", 280, "storm", "1500", "3");
+    XRUN_PROG(&r, "XFORK", "decay_ms:1", 280, "storm", "1500", "3", "60", "200");
     xrun_assert_ok(&r);
-    cr_assert(strstr(r.out, "storm: 1500 forks"), "unexpected output: %s", r.out);
+    int n = forks_done(&r, "storm: ", 200);
+    cr_log_info("storm: %d forks", n);
     xrun_free(&r);
 }
 

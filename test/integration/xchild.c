@@ -694,6 +694,13 @@ static int mode_fork(int argc, char **argv)
 {
     int nforks = (int)arg_size(argc, argv, 1, 50);
     double deadline_s = argc > 2 ? atof(argv[2]) : 20.0;
+    /* after secs (0: no limit) stop early, but not before min_forks */
+    double secs = argc > 3 ? atof(argv[3]) : 0;
+    int min_forks = argc > 4 ? atoi(argv[4]) : nforks;
+    if (min_forks < 0 || min_forks > nforks)
+        fail("fork: MIN_FORKS must be 0..FORKS");
+    double until = now() + secs;
+    int done = 0;
     if (pthread_atfork(atfork_prepare, NULL, atfork_child))
         fail("pthread_atfork");
     pthread_t t[4];
@@ -702,6 +709,8 @@ static int mode_fork(int argc, char **argv)
             fail("pthread_create");
     int failed = 0;
     for (int round = 0; round < nforks && !failed; round++) {
+        if (round >= min_forks && secs > 0 && now() > until)
+            break;
         sleep_ms(3);
         fflush(stdout);
         fflush(stderr);
@@ -720,6 +729,8 @@ static int mode_fork(int argc, char **argv)
         } else if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
             fprintf(stderr, "xchild: FAIL: fork child %d: %s\n", round, describe(status));
             failed = 1;
+        } else {
+            done = round + 1;
         }
     }
     atomic_store(&fork_stop, 1);
@@ -734,7 +745,7 @@ static int mode_fork(int argc, char **argv)
             free(p);
         }
     }
-    printf("fork: %d children ok\n", nforks);
+    printf("fork: %d children ok (of %d)\n", done, nforks);
     return 0;
 }
 
@@ -1226,7 +1237,7 @@ static const struct {
     {"stress", mode_stress, "[SECONDS [THREADS]]: random malloc/calloc/realloc/posix_memalign, cross-thread free"},
     {"prodcons", mode_prodcons, "[MESSAGES]: producer/consumer, RSS must stay flat"},
     {"churn", mode_churn, "[THREADS]: create and join threads 4 at a time, RSS must stay flat"},
-    {"fork", mode_fork, "[FORKS [DEADLINE_S]]: fork while 4 threads allocate"},
+    {"fork", mode_fork, "[FORKS [DEADLINE_S [SECS MIN_FORKS]]]: fork while 4 threads allocate"},
     {"oom", mode_oom, "[HEADROOM_MIB]: exhaust RLIMIT_AS, recover"},
     {"conf", mode_conf, "a little work in 4 threads (for XALLOC_CONF checks)"},
     {"vm", mode_vm, "address space used by 128 threads"},

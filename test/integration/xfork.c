@@ -10,9 +10,13 @@
  *                       which runs no pthread_atfork handler).  The child
  *                       must allocate and exit within 10 s.  Without raw,
  *                       fork() must also have waited for the claim to end.
- *   xfork storm N [T]   N forks from one thread while T threads (default 3)
- *                       go idle with full caches over and over; each child
- *                       allocates and exits, 10 s deadline each
+ *   xfork storm N [T [SECS [MIN]]]
+ *                       N forks from one thread while T threads (default
+ *                       3) go idle with full caches over and over; each
+ *                       child allocates and exits, 10 s deadline each.
+ *                       After SECS seconds (default: none) the storm stops
+ *                       early, but never before MIN forks (default N): a
+ *                       slow machine makes fewer forks, a quick one all N
  *   xfork idle          the forking thread's cache in the child is
  *                       reclaimed when the child idles: prints
  *                       "child_tcache_before B" and "child_tcache_after A"
@@ -205,13 +209,17 @@ static void *storm_idler(void *arg)
     return NULL;
 }
 
-static int storm_n, storm_failed;
+static int storm_n, storm_min, storm_done, storm_failed;
+static double storm_secs;
 
 static void *storm_forker(void *arg)
 {
     (void)arg;
     uint64_t seed = 4242;
+    double until = now() + storm_secs;
     for (int i = 0; i < storm_n; i++) {
+        if (i >= storm_min && storm_secs > 0 && now() > until)
+            break;
         fill_cache(32 + (unsigned)(rnd_next(&seed) % 128), rnd_next(&seed));
         /* idle long enough (decay_ms:1) to be a reclaim candidate */
         sleep_us(1000 + (long)(rnd_next(&seed) % 2000));
@@ -228,6 +236,7 @@ static void *storm_forker(void *arg)
             storm_failed = 1;
             break;
         }
+        storm_done = i + 1;
     }
     return NULL;
 }
@@ -236,8 +245,10 @@ static int mode_storm(int argc, char **argv)
 {
     storm_n = argc > 1 ? atoi(argv[1]) : 1000;
     int nidle = argc > 2 ? atoi(argv[2]) : 3;
-    if (storm_n <= 0 || nidle < 0 || nidle > 64)
-        fail("usage: xfork storm N [IDLE_THREADS <= 64]");
+    storm_secs = argc > 3 ? atof(argv[3]) : 0;
+    storm_min = argc > 4 ? atoi(argv[4]) : storm_n;
+    if (storm_n <= 0 || nidle < 0 || nidle > 64 || storm_min < 0 || storm_min > storm_n)
+        fail("usage: xfork storm N [IDLE_THREADS <= 64 [SECONDS [MIN_FORKS <= N]]]");
     /* the forking thread first: the registry lists newest first, so the
      * idle pass visits the idle threads before it */
     pthread_t f, t[64];
@@ -253,7 +264,8 @@ static int mode_storm(int argc, char **argv)
         pthread_join(t[i], NULL);
     if (storm_failed)
         return 1;
-    printf("storm: %d forks with %d idle threads in %.1f s, every child ok\n", storm_n, nidle, now() - t0);
+    printf("storm: %d forks (of %d) with %d idle threads in %.1f s, every child ok\n", storm_done, storm_n, nidle,
+           now() - t0);
     return 0;
 }
 
@@ -314,6 +326,6 @@ int main(int argc, char **argv)
         return mode_storm(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "idle") == 0)
         return mode_idle();
-    fprintf(stderr, "usage: xfork claim [raw] | storm N [IDLE_THREADS] | idle\n");
+    fprintf(stderr, "usage: xfork claim [raw] | storm N [IDLE_THREADS [SECONDS [MIN_FORKS]]] | idle\n");
     return 2;
 }
