@@ -24,18 +24,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #define FAIL(...) do { printf("fault_child: FAIL: " __VA_ARGS__); printf("\n"); exit(1); } while (0)
 
 static unsigned long long rng = 0x2545F4914F6CDD1Dull;
 static unsigned long long rnd(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
 
-static void work(int iters)
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Up to iters checked steps; after secs (0: no limit) it stops once
+ * min_iters are done, so a loaded machine does less work, never less than
+ * min_iters. */
+static void work(int iters, int min_iters, double secs)
 {
     enum { N = 2048 };
     static unsigned char *v[N];
     static size_t sz[N];
+    double until = seconds() + secs;
     for (int it = 0; it < iters; it++) {
+        if (secs > 0 && it >= min_iters && (it & 1023) == 0 && seconds() > until)
+            break;
         int i = (int)(rnd() % N);
         if (v[i]) {
             if (v[i][0] != (unsigned char)i || v[i][sz[i] - 1] != (unsigned char)i)
@@ -104,7 +118,7 @@ static int mmapfail(void)
     if (!set || !nfailed)
         FAIL("fault_shim.so is not preloaded");
     /* phase 1 */
-    work(50000);
+    work(50000, 50000, 0);
     int all = try_all(1);
     free_held();
     if (all != 12)
@@ -150,7 +164,7 @@ static int mmapfail(void)
     r = realloc(keep_huge, 256 << 20);
     if (!r) FAIL("phase 3: realloc to 256 MiB failed");
     free(r), free(keep_small), free(keep_large);
-    work(50000);
+    work(50000, 50000, 0);
     printf("mmapfail ok: phase 2 had %d of 12 kinds + %d small blocks from held memory, %ld mmaps refused\n", got, nm,
            nf);
     return 0;
@@ -251,7 +265,8 @@ int main(int argc, char **argv)
 {
     const char *m = argc > 1 ? argv[1] : "";
     if (!strcmp(m, "work")) {
-        work(400000);
+        /* 400,000 steps (~3 s alone), or at least 50,000 within 20 s */
+        work(400000, 50000, 20);
         printf("work ok\n");
         return 0;
     }
