@@ -76,11 +76,12 @@ static uint64_t rng = 1;
 
 int main(int argc, char **argv) {
 	const char *usage = "sparse [MiB=64] [rounds=20] [stride=65536] | dense [blocks=16] [MiB=8] [rounds=10] | "
-	                    "mid [blocks=64] [rounds=200] [seed=1]";
+			    "mid [blocks=64] [rounds=200] [seed=1]";
 	if (argc < 2 || (strcmp(argv[1], "sparse") && strcmp(argv[1], "dense") && strcmp(argv[1], "mid"))) {
-		fprintf(stderr, "usage: b_calloc sparse [MiB=64] [rounds=20] [stride=65536]\n"
-		                "       b_calloc dense [blocks=16] [MiB=8] [rounds=10]\n"
-		                "       b_calloc mid [blocks=64] [rounds=200] [seed=1]\n");
+		fprintf(stderr,
+		    "usage: b_calloc sparse [MiB=64] [rounds=20] [stride=65536]\n"
+		    "       b_calloc dense [blocks=16] [MiB=8] [rounds=10]\n"
+		    "       b_calloc mid [blocks=64] [rounds=200] [seed=1]\n");
 		return 1;
 	}
 	double t0 = now_ms();

@@ -48,14 +48,32 @@ static void push(list_t *l, void *p) {
 	l->p[l->n++] = p;
 }
 
-static void stamp(void *p, size_t n) {
-	memset(p, (int)(n & 0xff), n < 32 ? n : 32);
-}
+static void stamp(void *p, size_t n) { memset(p, (int)(n & 0xff), n < 32 ? n : 32); }
 
-__attribute__((noinline)) void *site_a(size_t n) { void *p = malloc(n); if (p) stamp(p, n); return p; }
-__attribute__((noinline)) void *site_b(size_t n) { void *p = malloc(n); if (p) stamp(p, n); return p; }
-__attribute__((noinline)) void *site_c(size_t n) { void *p = malloc(n); if (p) stamp(p, n); return p; }
-__attribute__((noinline)) void *site_transient(size_t n) { void *p = malloc(n); if (p) stamp(p, n); return p; }
+__attribute__((noinline)) void *site_a(size_t n) {
+	void *p = malloc(n);
+	if (p)
+		stamp(p, n);
+	return p;
+}
+__attribute__((noinline)) void *site_b(size_t n) {
+	void *p = malloc(n);
+	if (p)
+		stamp(p, n);
+	return p;
+}
+__attribute__((noinline)) void *site_c(size_t n) {
+	void *p = malloc(n);
+	if (p)
+		stamp(p, n);
+	return p;
+}
+__attribute__((noinline)) void *site_transient(size_t n) {
+	void *p = malloc(n);
+	if (p)
+		stamp(p, n);
+	return p;
+}
 
 static size_t fill(void *(*fn)(size_t), size_t bytes, list_t *l) {
 	size_t got = 0;
@@ -98,8 +116,8 @@ int main(int argc, char **argv) {
 				return 2;
 			}
 		}
-	printf("site_a %p %zu\nsite_b %p %zu\nsite_c %p %zu\nsite_transient %p 0\n", (void *)site_a, a,
-	    (void *)site_b, b, (void *)site_c, c, (void *)site_transient);
+	printf("site_a %p %zu\nsite_b %p %zu\nsite_c %p %zu\nsite_transient %p 0\n", (void *)site_a, a, (void *)site_b,
+	    b, (void *)site_c, c, (void *)site_transient);
 	fflush(stdout);
 	return 0;
 }

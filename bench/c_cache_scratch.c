@@ -22,45 +22,43 @@ static const char *prog = "c_cache_scratch";
 static unsigned long long iterations, writes, objsize;
 
 typedef struct {
-    unsigned char *given;
-    uint64_t sum;
+	unsigned char *given;
+	uint64_t sum;
 } targ_t;
 
-static void *worker(void *arg)
-{
-    targ_t *t = arg;
-    free(t->given);
-    for (unsigned long long i = 0; i < iterations; i++) {
-        volatile unsigned char *p = cmalloc(prog, objsize);
-        for (unsigned long long w = 0; w < writes; w++)
-            for (size_t j = 0; j < objsize; j++)
-                p[j] = (unsigned char)(w + j);
-        for (size_t j = 0; j < objsize; j++)
-            if (p[j] != (unsigned char)(writes - 1 + j))
-                cfail(prog, "object changed under its owner");
-        t->sum += p[0];
-        free((void *)p);
-    }
-    return NULL;
+static void *worker(void *arg) {
+	targ_t *t = arg;
+	free(t->given);
+	for (unsigned long long i = 0; i < iterations; i++) {
+		volatile unsigned char *p = cmalloc(prog, objsize);
+		for (unsigned long long w = 0; w < writes; w++)
+			for (size_t j = 0; j < objsize; j++)
+				p[j] = (unsigned char)(w + j);
+		for (size_t j = 0; j < objsize; j++)
+			if (p[j] != (unsigned char)(writes - 1 + j))
+				cfail(prog, "object changed under its owner");
+		t->sum += p[0];
+		free((void *)p);
+	}
+	return NULL;
 }
 
-int main(int argc, char **argv)
-{
-    const char *u = "[threads=2] [iterations=4000] [writes=20000] [objsize=8]";
-    unsigned threads = (unsigned)c_arg(argc, argv, 1, 2, u);
-    iterations = c_arg(argc, argv, 2, 4000, u);
-    writes = c_arg(argc, argv, 3, 20000, u);
-    objsize = c_arg(argc, argv, 4, 8, u);
-    if (!threads || !objsize || !writes)
-        cfail(prog, "need threads, writes and objsize >= 1");
-    targ_t *ta = cmalloc(prog, threads * sizeof *ta);
-    for (unsigned i = 0; i < threads; i++) {
-        ta[i].given = cmalloc(prog, objsize);
-        memset(ta[i].given, 0, objsize);
-        ta[i].sum = 0;
-    }
-    uint64_t sum = crun_threads_sum(prog, threads, worker, ta, sizeof *ta, offsetof(targ_t, sum));
-    free(ta);
-    printf("%llu\n", (unsigned long long)sum);
-    return 0;
+int main(int argc, char **argv) {
+	const char *u = "[threads=2] [iterations=4000] [writes=20000] [objsize=8]";
+	unsigned threads = (unsigned)c_arg(argc, argv, 1, 2, u);
+	iterations = c_arg(argc, argv, 2, 4000, u);
+	writes = c_arg(argc, argv, 3, 20000, u);
+	objsize = c_arg(argc, argv, 4, 8, u);
+	if (!threads || !objsize || !writes)
+		cfail(prog, "need threads, writes and objsize >= 1");
+	targ_t *ta = cmalloc(prog, threads * sizeof *ta);
+	for (unsigned i = 0; i < threads; i++) {
+		ta[i].given = cmalloc(prog, objsize);
+		memset(ta[i].given, 0, objsize);
+		ta[i].sum = 0;
+	}
+	uint64_t sum = crun_threads_sum(prog, threads, worker, ta, sizeof *ta, offsetof(targ_t, sum));
+	free(ta);
+	printf("%llu\n", (unsigned long long)sum);
+	return 0;
 }

@@ -134,8 +134,8 @@ void xrun_spawn(struct xrun *r, const struct xrun_opt *o, const char *const *arg
 
 	/* description for messages */
 	size_t w = o->conf ? (size_t)snprintf(r->what, sizeof r->what, "XALLOC_CONF=%.60s%s %s", o->conf,
-	                                      strlen(o->conf) > 60 ? "..." : "", name)
-	                   : (size_t)snprintf(r->what, sizeof r->what, "%s", name);
+				 strlen(o->conf) > 60 ? "..." : "", name)
+			   : (size_t)snprintf(r->what, sizeof r->what, "%s", name);
 	for (int i = 1; argv[i] && w < sizeof r->what; i++)
 		w += (size_t)snprintf(r->what + w, sizeof r->what - w, " %s", argv[i]);
 

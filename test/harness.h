@@ -53,18 +53,18 @@ int xrun_sh(struct xrun *r, int timeout_s, const char *fmt, ...) __attribute__((
 /* conf: the XALLOC_CONF value, or NULL to leave it unset.
  * argv: NULL-terminated, argv[0] is the xchild mode. */
 void xrun_argv(struct xrun *r, const char *conf, int timeout_s, const char *const *argv);
-#define XRUN(r, conf, timeout_s, ...)                                                                                \
-	do {                                                                                                         \
-		const char *xrun_args_[] = {__VA_ARGS__, NULL};                                                      \
-		xrun_argv((r), (conf), (timeout_s), xrun_args_);                                                     \
+#define XRUN(r, conf, timeout_s, ...) \
+	do { \
+		const char *xrun_args_[] = {__VA_ARGS__, NULL}; \
+		xrun_argv((r), (conf), (timeout_s), xrun_args_); \
 	} while (0)
 /* The same for another program: var names the environment variable that
  * holds its path (XFORK, ...); argv[0] is its first argument. */
 void xrun_prog_argv(struct xrun *r, const char *var, const char *conf, int timeout_s, const char *const *argv);
-#define XRUN_PROG(r, var, conf, timeout_s, ...)                                                                      \
-	do {                                                                                                         \
-		const char *xrun_args_[] = {__VA_ARGS__, NULL};                                                      \
-		xrun_prog_argv((r), (var), (conf), (timeout_s), xrun_args_);                                         \
+#define XRUN_PROG(r, var, conf, timeout_s, ...) \
+	do { \
+		const char *xrun_args_[] = {__VA_ARGS__, NULL}; \
+		xrun_prog_argv((r), (var), (conf), (timeout_s), xrun_args_); \
 	} while (0)
 void xrun_free(struct xrun *r);
 

@@ -16,10 +16,10 @@
 
 #include "http.h"
 
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
+#define CHECK(c) \
+	do { \
+		if (!(c)) \
+			__builtin_trap(); \
 	} while (0)
 
 static void check_query(const xa_http_req_t *r, const char *key) {

@@ -24,62 +24,56 @@ static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)
 
 /* Resolved once at load time: dlsym may allocate, which must not happen
  * inside an allocator call. */
-__attribute__((constructor)) static void shim_init(void)
-{
-    real_pthread_create = (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *))dlsym(
-        RTLD_NEXT, "pthread_create");
+__attribute__((constructor)) static void shim_init(void) {
+	real_pthread_create =
+	    (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *))dlsym(RTLD_NEXT, "pthread_create");
 }
 static long nfail;
 
 void xshim_mmap_fail(int on) { __atomic_store_n(&fail_mmap, on, __ATOMIC_SEQ_CST); }
 long xshim_nfailed(void) { return __atomic_load_n(&nfail, __ATOMIC_SEQ_CST); }
 
-static int env_on(const char *name)
-{
-    /* getenv does not allocate */
-    const char *v = getenv(name);
-    return v && *v == '1';
+static int env_on(const char *name) {
+	/* getenv does not allocate */
+	const char *v = getenv(name);
+	return v && *v == '1';
 }
 
-void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-    if (__atomic_load_n(&fail_mmap, __ATOMIC_SEQ_CST) && (flags & MAP_ANONYMOUS)) {
-        __atomic_add_fetch(&nfail, 1, __ATOMIC_SEQ_CST);
-        errno = ENOMEM;
-        return MAP_FAILED;
-    }
-    return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+	if (__atomic_load_n(&fail_mmap, __ATOMIC_SEQ_CST) && (flags & MAP_ANONYMOUS)) {
+		__atomic_add_fetch(&nfail, 1, __ATOMIC_SEQ_CST);
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 }
 
-void *mremap(void *old, size_t olen, size_t nlen, int flags, ...)
-{
-    void *newaddr = NULL;
-    if (flags & MREMAP_FIXED) {
-        va_list ap;
-        va_start(ap, flags);
-        newaddr = va_arg(ap, void *);
-        va_end(ap);
-    }
-    if (__atomic_load_n(&fail_mmap, __ATOMIC_SEQ_CST) && nlen > olen) {
-        __atomic_add_fetch(&nfail, 1, __ATOMIC_SEQ_CST);
-        errno = ENOMEM;
-        return MAP_FAILED;
-    }
-    return (void *)syscall(SYS_mremap, old, olen, nlen, flags, newaddr);
+void *mremap(void *old, size_t olen, size_t nlen, int flags, ...) {
+	void *newaddr = NULL;
+	if (flags & MREMAP_FIXED) {
+		va_list ap;
+		va_start(ap, flags);
+		newaddr = va_arg(ap, void *);
+		va_end(ap);
+	}
+	if (__atomic_load_n(&fail_mmap, __ATOMIC_SEQ_CST) && nlen > olen) {
+		__atomic_add_fetch(&nfail, 1, __ATOMIC_SEQ_CST);
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	return (void *)syscall(SYS_mremap, old, olen, nlen, flags, newaddr);
 }
 
-int madvise(void *addr, size_t len, int advice)
-{
-    if (env_on("FAULT_MADVISE")) {
-        errno = EAGAIN;
-        return -1;
-    }
-    return (int)syscall(SYS_madvise, addr, len, advice);
+int madvise(void *addr, size_t len, int advice) {
+	if (env_on("FAULT_MADVISE")) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return (int)syscall(SYS_madvise, addr, len, advice);
 }
 
-int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
-{
-    if (env_on("FAULT_PTHREAD"))
-        return EAGAIN;
-    return real_pthread_create(th, attr, fn, arg);
+int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {
+	if (env_on("FAULT_PTHREAD"))
+		return EAGAIN;
+	return real_pthread_create(th, attr, fn, arg);
 }

@@ -24,136 +24,136 @@ static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
 static int stop, trim = 1;
 
 static void stamp(unsigned char *p, size_t n) {
-    for (size_t i = 0; i < n; i += 64)
-        p[i] = (unsigned char)(n + i);
-    if (n && (n - 1) % 64 != 0)
-        p[n - 1] = (unsigned char)n;
+	for (size_t i = 0; i < n; i += 64)
+		p[i] = (unsigned char)(n + i);
+	if (n && (n - 1) % 64 != 0)
+		p[n - 1] = (unsigned char)n;
 }
 static void verify(unsigned char *p, size_t n) {
-    for (size_t i = 0; i < n; i += 64)
-        if (p[i] != (unsigned char)(n + i))
-            goto bad;
-    if (n && (n - 1) % 64 != 0 && p[n - 1] != (unsigned char)n)
-        goto bad;
-    return;
+	for (size_t i = 0; i < n; i += 64)
+		if (p[i] != (unsigned char)(n + i))
+			goto bad;
+	if (n && (n - 1) % 64 != 0 && p[n - 1] != (unsigned char)n)
+		goto bad;
+	return;
 bad:
-    fprintf(stderr, "tsan_stress: corrupted block %p (%zu)\n", (void *)p, n);
-    abort();
+	fprintf(stderr, "tsan_stress: corrupted block %p (%zu)\n", (void *)p, n);
+	abort();
 }
 
 static void *worker(void *arg) {
-    uint64_t x = (uintptr_t)arg * 0x9e3779b97f4a7c15ull + 1;
-    void *mine[64] = {0};
-    size_t msz[64];
-    for (int it = 0; it < 30000; it++) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        unsigned k = x % 64;
-        size_t n = (x >> 8) % (x % 16 == 0 ? 40000 : 600) + 1;
-        if (mine[k]) {
-            verify(mine[k], msz[k]);
-            if (x % 5 == 0) {
-                unsigned char *q = xt_realloc(mine[k], n);
-                size_t keep = msz[k] < n ? msz[k] : n;
-                (void)keep;
-                mine[k] = q;
-                msz[k] = n;
-                stamp(q, n);
-                continue;
-            }
-            /* give it to another thread */
-            pthread_mutex_lock(&ring_lock);
-            if (ring_n < RING) {
-                unsigned slot = (ring_head + ring_n++) % RING;
-                ring[slot] = mine[k];
-                ring_sz[slot] = msz[k];
-                mine[k] = NULL;
-            }
-            pthread_mutex_unlock(&ring_lock);
-            if (mine[k]) {
-                xt_free(mine[k]);
-                mine[k] = NULL;
-            }
-        } else {
-            void *p = NULL;
-            if (x % 11 == 0) {
-                if (xt_posix_memalign(&p, (size_t)64 << (x % 6), n))
-                    p = NULL;
-            } else {
-                p = xt_malloc(n);
-            }
-            if (!p)
-                abort();
-            stamp(p, n);
-            mine[k] = p;
-            msz[k] = n;
-        }
-        /* take one from the ring and free it here */
-        void *q = NULL;
-        size_t qn = 0;
-        pthread_mutex_lock(&ring_lock);
-        if (ring_n) {
-            q = ring[ring_head];
-            qn = ring_sz[ring_head];
-            ring_head = (ring_head + 1) % RING;
-            ring_n--;
-        }
-        pthread_mutex_unlock(&ring_lock);
-        if (q) {
-            verify(q, qn);
-            xt_free(q);
-        }
-    }
-    /* exit with a full cache and some blocks still owned: free half */
-    for (int k = 0; k < 64; k += 2)
-        if (mine[k])
-            xt_free(mine[k]);
-    for (int k = 1; k < 64; k += 2)
-        if (mine[k]) {
-            pthread_mutex_lock(&ring_lock);
-            if (ring_n < RING) {
-                unsigned slot = (ring_head + ring_n++) % RING;
-                ring[slot] = mine[k];
-                ring_sz[slot] = msz[k];
-                mine[k] = NULL;
-            }
-            pthread_mutex_unlock(&ring_lock);
-            if (mine[k])
-                xt_free(mine[k]);
-        }
-    return NULL;
+	uint64_t x = (uintptr_t)arg * 0x9e3779b97f4a7c15ull + 1;
+	void *mine[64] = {0};
+	size_t msz[64];
+	for (int it = 0; it < 30000; it++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		unsigned k = x % 64;
+		size_t n = (x >> 8) % (x % 16 == 0 ? 40000 : 600) + 1;
+		if (mine[k]) {
+			verify(mine[k], msz[k]);
+			if (x % 5 == 0) {
+				unsigned char *q = xt_realloc(mine[k], n);
+				size_t keep = msz[k] < n ? msz[k] : n;
+				(void)keep;
+				mine[k] = q;
+				msz[k] = n;
+				stamp(q, n);
+				continue;
+			}
+			/* give it to another thread */
+			pthread_mutex_lock(&ring_lock);
+			if (ring_n < RING) {
+				unsigned slot = (ring_head + ring_n++) % RING;
+				ring[slot] = mine[k];
+				ring_sz[slot] = msz[k];
+				mine[k] = NULL;
+			}
+			pthread_mutex_unlock(&ring_lock);
+			if (mine[k]) {
+				xt_free(mine[k]);
+				mine[k] = NULL;
+			}
+		} else {
+			void *p = NULL;
+			if (x % 11 == 0) {
+				if (xt_posix_memalign(&p, (size_t)64 << (x % 6), n))
+					p = NULL;
+			} else {
+				p = xt_malloc(n);
+			}
+			if (!p)
+				abort();
+			stamp(p, n);
+			mine[k] = p;
+			msz[k] = n;
+		}
+		/* take one from the ring and free it here */
+		void *q = NULL;
+		size_t qn = 0;
+		pthread_mutex_lock(&ring_lock);
+		if (ring_n) {
+			q = ring[ring_head];
+			qn = ring_sz[ring_head];
+			ring_head = (ring_head + 1) % RING;
+			ring_n--;
+		}
+		pthread_mutex_unlock(&ring_lock);
+		if (q) {
+			verify(q, qn);
+			xt_free(q);
+		}
+	}
+	/* exit with a full cache and some blocks still owned: free half */
+	for (int k = 0; k < 64; k += 2)
+		if (mine[k])
+			xt_free(mine[k]);
+	for (int k = 1; k < 64; k += 2)
+		if (mine[k]) {
+			pthread_mutex_lock(&ring_lock);
+			if (ring_n < RING) {
+				unsigned slot = (ring_head + ring_n++) % RING;
+				ring[slot] = mine[k];
+				ring_sz[slot] = msz[k];
+				mine[k] = NULL;
+			}
+			pthread_mutex_unlock(&ring_lock);
+			if (mine[k])
+				xt_free(mine[k]);
+		}
+	return NULL;
 }
 
 static void *reader(void *arg) {
-    (void)arg;
-    while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
-        struct mallinfo2 mi = xt_mallinfo2();
-        (void)mi;
-        if (trim)
-            xt_malloc_trim(0);
-    }
-    return NULL;
+	(void)arg;
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		struct mallinfo2 mi = xt_mallinfo2();
+		(void)mi;
+		if (trim)
+			xt_malloc_trim(0);
+	}
+	return NULL;
 }
 
 int main(int argc, char **argv) {
-    int rounds = argc > 1 ? atoi(argv[1]) : 6, nthr = argc > 2 ? atoi(argv[2]) : 4;
-    trim = argc > 3 ? atoi(argv[3]) : 1; /* 0: no malloc_trim (no idle reclaim from the reader) */
-    pthread_t r;
-    pthread_create(&r, NULL, reader, NULL);
-    for (int round = 0; round < rounds; round++) {
-        pthread_t t[64];
-        for (int i = 0; i < nthr; i++)
-            pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)(round * nthr + i + 1));
-        for (int i = 0; i < nthr; i++)
-            pthread_join(t[i], NULL);
-    }
-    __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
-    pthread_join(r, NULL);
-    while (ring_n) {
-        verify(ring[ring_head], ring_sz[ring_head]);
-        xt_free(ring[ring_head]);
-        ring_head = (ring_head + 1) % RING;
-        ring_n--;
-    }
-    printf("tsan_stress ok\n");
-    return 0;
+	int rounds = argc > 1 ? atoi(argv[1]) : 6, nthr = argc > 2 ? atoi(argv[2]) : 4;
+	trim = argc > 3 ? atoi(argv[3]) : 1; /* 0: no malloc_trim (no idle reclaim from the reader) */
+	pthread_t r;
+	pthread_create(&r, NULL, reader, NULL);
+	for (int round = 0; round < rounds; round++) {
+		pthread_t t[64];
+		for (int i = 0; i < nthr; i++)
+			pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)(round * nthr + i + 1));
+		for (int i = 0; i < nthr; i++)
+			pthread_join(t[i], NULL);
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	pthread_join(r, NULL);
+	while (ring_n) {
+		verify(ring[ring_head], ring_sz[ring_head]);
+		xt_free(ring[ring_head]);
+		ring_head = (ring_head + 1) % RING;
+		ring_n--;
+	}
+	printf("tsan_stress ok\n");
+	return 0;
 }

@@ -84,7 +84,7 @@ static void check_zero(const unsigned char *p, size_t n, const char *what, size_
 	for (; i < n; i++)
 		if (p[i])
 			fail("%s: calloc(%zu) after a dirty block of %zu: byte %zu is 0x%02x", what, n, dirty_size, i,
-			     p[i]);
+			    p[i]);
 	nchecked++;
 }
 
@@ -114,9 +114,9 @@ static void cycle(size_t dirty_size, size_t calloc_size, int sparse, const char 
 }
 
 static const size_t sizes[] = {
-	1, 100, 1000, 4096, 16384,                    /* small */
-	20000, 65536, 300000, 1 << 20, 4u << 20,      /* large */
-	(4u << 20) + 4096, 5u << 20, 8u << 20, 64u << 20, 72u << 20 /* huge (72: above the
+    1, 100, 1000, 4096, 16384,                                  /* small */
+    20000, 65536, 300000, 1 << 20, 4u << 20,                    /* large */
+    (4u << 20) + 4096, 5u << 20, 8u << 20, 64u << 20, 72u << 20 /* huge (72: above the
 	                                              dirty-cache entry limit) */
 };
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))

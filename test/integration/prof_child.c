@@ -72,9 +72,24 @@ static size_t mixed_size(void) {
 	return 102400 + rnd() % 946176;
 }
 
-static void *site_a(size_t n) { void *p = malloc(n); if (p) memset(p, 0xa, n < 64 ? n : 64); return p; }
-static void *site_b(size_t n) { void *p = malloc(n); if (p) memset(p, 0xb, n < 64 ? n : 64); return p; }
-static void *site_c(size_t n) { void *p = malloc(n); if (p) memset(p, 0xc, n < 64 ? n : 64); return p; }
+static void *site_a(size_t n) {
+	void *p = malloc(n);
+	if (p)
+		memset(p, 0xa, n < 64 ? n : 64);
+	return p;
+}
+static void *site_b(size_t n) {
+	void *p = malloc(n);
+	if (p)
+		memset(p, 0xb, n < 64 ? n : 64);
+	return p;
+}
+static void *site_c(size_t n) {
+	void *p = malloc(n);
+	if (p)
+		memset(p, 0xc, n < 64 ? n : 64);
+	return p;
+}
 static void transient(size_t total) {
 	for (size_t done = 0; done < total;) {
 		size_t n = mixed_size();
@@ -224,6 +239,7 @@ int main(int argc, char **argv) {
 		return mode_active(argv[2]);
 	if (argc >= 3 && strcmp(argv[1], "diff") == 0)
 		return mode_diff(argv[2]);
-	fprintf(stderr, "usage: prof_child sites MIB | threads DIR N | fork DIR N | grow STEPS | active DIR | diff DIR\n");
+	fprintf(stderr,
+	    "usage: prof_child sites MIB | threads DIR N | fork DIR N | grow STEPS | active DIR | diff DIR\n");
 	return 2;
 }

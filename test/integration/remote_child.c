@@ -38,13 +38,12 @@ static mallctl_fn ctl;
 static const size_t sizes[] = {40, 72, 100, 180, 220};
 #define NSIZES (sizeof sizes / sizeof sizes[0])
 
-static void die(const char *msg, uintptr_t v)
-{
-    char buf[160];
-    int n = snprintf(buf, sizeof buf, "remote_child: %s (%#lx)\n", msg, (unsigned long)v);
-    if (write(2, buf, (size_t)n) < 0)
-        _exit(3);
-    _exit(2);
+static void die(const char *msg, uintptr_t v) {
+	char buf[160];
+	int n = snprintf(buf, sizeof buf, "remote_child: %s (%#lx)\n", msg, (unsigned long)v);
+	if (write(2, buf, (size_t)n) < 0)
+		_exit(3);
+	_exit(2);
 }
 
 /* ---- the live set: addresses of objects between malloc and free ---- */
@@ -55,31 +54,29 @@ static pthread_mutex_t set_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t slot_of(uintptr_t p) { return (size_t)((p >> 4) * 0x9E3779B97F4A7C15ull >> (64 - SET_BITS)); }
 
-static void set_add(uintptr_t p)
-{
-    pthread_mutex_lock(&set_mu);
-    size_t i = slot_of(p), tomb = SIZE_MAX;
-    for (;; i = (i + 1) & (SET_SIZE - 1)) {
-        if (set[i] == p)
-            die("malloc returned an address that is still live", p);
-        if (set[i] == 1 && tomb == SIZE_MAX)
-            tomb = i;
-        if (set[i] == 0)
-            break;
-    }
-    set[tomb != SIZE_MAX ? tomb : i] = p;
-    pthread_mutex_unlock(&set_mu);
+static void set_add(uintptr_t p) {
+	pthread_mutex_lock(&set_mu);
+	size_t i = slot_of(p), tomb = SIZE_MAX;
+	for (;; i = (i + 1) & (SET_SIZE - 1)) {
+		if (set[i] == p)
+			die("malloc returned an address that is still live", p);
+		if (set[i] == 1 && tomb == SIZE_MAX)
+			tomb = i;
+		if (set[i] == 0)
+			break;
+	}
+	set[tomb != SIZE_MAX ? tomb : i] = p;
+	pthread_mutex_unlock(&set_mu);
 }
 
-static void set_del(uintptr_t p)
-{
-    pthread_mutex_lock(&set_mu);
-    size_t i = slot_of(p);
-    for (; set[i] != p; i = (i + 1) & (SET_SIZE - 1))
-        if (set[i] == 0)
-            die("freeing an address that is not live", p);
-    set[i] = 1;
-    pthread_mutex_unlock(&set_mu);
+static void set_del(uintptr_t p) {
+	pthread_mutex_lock(&set_mu);
+	size_t i = slot_of(p);
+	for (; set[i] != p; i = (i + 1) & (SET_SIZE - 1))
+		if (set[i] == 0)
+			die("freeing an address that is not live", p);
+	set[i] = 1;
+	pthread_mutex_unlock(&set_mu);
 }
 
 /* ---- a bounded queue ---- */
@@ -93,157 +90,153 @@ static pthread_cond_t qnot_full = PTHREAD_COND_INITIALIZER, qnot_empty = PTHREAD
 static unsigned long long nmsgs, nprod;
 
 struct msg {
-    uint64_t seq;
-    uint32_t size, check;
+	uint64_t seq;
+	uint32_t size, check;
 };
 
 static uint32_t check_of(uint64_t seq, uint32_t size) { return (uint32_t)((seq * 0x9E3779B97F4A7C15ull) >> 32) ^ size; }
 
-static void *producer(void *arg)
-{
-    uint64_t id = (uintptr_t)arg, s = id * 7919 + 1;
-    void *batch[64];
-    unsigned nb = 0;
-    for (unsigned long long seq = id; seq < nmsgs; seq += nprod) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        size_t n = sizes[(s >> 33) % NSIZES];
-        struct msg *m = malloc(n);
-        if (m == NULL)
-            die("malloc failed", n);
-        set_add((uintptr_t)m);
-        m->seq = seq;
-        m->size = (uint32_t)n;
-        m->check = check_of(seq, (uint32_t)n);
-        memset(m + 1, (int)(seq & 0xff), n - sizeof *m);
-        batch[nb++] = m;
-        /* bursts of varying length: fills and flushes of every size */
-        if (nb == 64 || (s >> 40) % 16 == 0) {
-            pthread_mutex_lock(&qmu);
-            for (unsigned i = 0; i < nb; i++) {
-                while (qcount == QCAP)
-                    pthread_cond_wait(&qnot_full, &qmu);
-                q[(qhead + qcount++) % QCAP] = batch[i];
-            }
-            pthread_cond_broadcast(&qnot_empty);
-            pthread_mutex_unlock(&qmu);
-            nb = 0;
-        }
-    }
-    pthread_mutex_lock(&qmu);
-    for (unsigned i = 0; i < nb; i++) {
-        while (qcount == QCAP)
-            pthread_cond_wait(&qnot_full, &qmu);
-        q[(qhead + qcount++) % QCAP] = batch[i];
-    }
-    producers_left--;
-    pthread_cond_broadcast(&qnot_empty);
-    pthread_mutex_unlock(&qmu);
-    return NULL;
+static void *producer(void *arg) {
+	uint64_t id = (uintptr_t)arg, s = id * 7919 + 1;
+	void *batch[64];
+	unsigned nb = 0;
+	for (unsigned long long seq = id; seq < nmsgs; seq += nprod) {
+		s = s * 6364136223846793005ull + 1442695040888963407ull;
+		size_t n = sizes[(s >> 33) % NSIZES];
+		struct msg *m = malloc(n);
+		if (m == NULL)
+			die("malloc failed", n);
+		set_add((uintptr_t)m);
+		m->seq = seq;
+		m->size = (uint32_t)n;
+		m->check = check_of(seq, (uint32_t)n);
+		memset(m + 1, (int)(seq & 0xff), n - sizeof *m);
+		batch[nb++] = m;
+		/* bursts of varying length: fills and flushes of every size */
+		if (nb == 64 || (s >> 40) % 16 == 0) {
+			pthread_mutex_lock(&qmu);
+			for (unsigned i = 0; i < nb; i++) {
+				while (qcount == QCAP)
+					pthread_cond_wait(&qnot_full, &qmu);
+				q[(qhead + qcount++) % QCAP] = batch[i];
+			}
+			pthread_cond_broadcast(&qnot_empty);
+			pthread_mutex_unlock(&qmu);
+			nb = 0;
+		}
+	}
+	pthread_mutex_lock(&qmu);
+	for (unsigned i = 0; i < nb; i++) {
+		while (qcount == QCAP)
+			pthread_cond_wait(&qnot_full, &qmu);
+		q[(qhead + qcount++) % QCAP] = batch[i];
+	}
+	producers_left--;
+	pthread_cond_broadcast(&qnot_empty);
+	pthread_mutex_unlock(&qmu);
+	return NULL;
 }
 
 static unsigned long long recv_count;
 
-static void *consumer(void *arg)
-{
-    (void)arg;
-    unsigned long long cnt = 0;
-    for (;;) {
-        void *got[32];
-        size_t n = 0;
-        pthread_mutex_lock(&qmu);
-        while (qcount == 0 && producers_left)
-            pthread_cond_wait(&qnot_empty, &qmu);
-        while (n < 32 && qcount) {
-            got[n++] = q[qhead];
-            qhead = (qhead + 1) % QCAP;
-            qcount--;
-        }
-        pthread_cond_broadcast(&qnot_full);
-        pthread_mutex_unlock(&qmu);
-        if (n == 0)
-            break;
-        for (size_t i = 0; i < n; i++) {
-            struct msg *m = got[i];
-            unsigned char *pl = (unsigned char *)(m + 1), b = (unsigned char)(m->seq & 0xff);
-            size_t len = m->size - sizeof *m;
-            if (m->check != check_of(m->seq, m->size) || pl[0] != b || pl[len - 1] != b)
-                die("message corrupted (a region shared by two live objects?)", (uintptr_t)m);
-            set_del((uintptr_t)m);
-            free(m);
-            cnt++;
-        }
-    }
-    __atomic_fetch_add(&recv_count, cnt, __ATOMIC_RELAXED);
-    return NULL;
+static void *consumer(void *arg) {
+	(void)arg;
+	unsigned long long cnt = 0;
+	for (;;) {
+		void *got[32];
+		size_t n = 0;
+		pthread_mutex_lock(&qmu);
+		while (qcount == 0 && producers_left)
+			pthread_cond_wait(&qnot_empty, &qmu);
+		while (n < 32 && qcount) {
+			got[n++] = q[qhead];
+			qhead = (qhead + 1) % QCAP;
+			qcount--;
+		}
+		pthread_cond_broadcast(&qnot_full);
+		pthread_mutex_unlock(&qmu);
+		if (n == 0)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			struct msg *m = got[i];
+			unsigned char *pl = (unsigned char *)(m + 1), b = (unsigned char)(m->seq & 0xff);
+			size_t len = m->size - sizeof *m;
+			if (m->check != check_of(m->seq, m->size) || pl[0] != b || pl[len - 1] != b)
+				die("message corrupted (a region shared by two live objects?)", (uintptr_t)m);
+			set_del((uintptr_t)m);
+			free(m);
+			cnt++;
+		}
+	}
+	__atomic_fetch_add(&recv_count, cnt, __ATOMIC_RELAXED);
+	return NULL;
 }
 
-static uint64_t ctl_u64(const char *name)
-{
-    uint64_t v = 0;
-    size_t vl = sizeof v;
-    if (ctl(name, &v, &vl, NULL, 0) == 0)
-        return v;
-    unsigned u = 0; /* an unsigned value wants its exact size */
-    vl = sizeof u;
-    if (ctl(name, &u, &vl, NULL, 0) != 0)
-        die("xallocctl failed", 0);
-    return u;
+static uint64_t ctl_u64(const char *name) {
+	uint64_t v = 0;
+	size_t vl = sizeof v;
+	if (ctl(name, &v, &vl, NULL, 0) == 0)
+		return v;
+	unsigned u = 0; /* an unsigned value wants its exact size */
+	vl = sizeof u;
+	if (ctl(name, &u, &vl, NULL, 0) != 0)
+		die("xallocctl failed", 0);
+	return u;
 }
 
-int main(int argc, char **argv)
-{
-    if (argc != 4)
-        die("usage: remote_child PRODUCERS CONSUMERS MESSAGES", 0);
-    ctl = (mallctl_fn)dlsym(RTLD_DEFAULT, "xallocctl");
-    if (ctl == NULL)
-        die("xallocctl not found: not run under the library?", 0);
-    nprod = strtoull(argv[1], NULL, 0);
-    unsigned ncons = (unsigned)strtoul(argv[2], NULL, 0);
-    nmsgs = strtoull(argv[3], NULL, 0);
-    set = calloc(SET_SIZE, sizeof *set); /* large: no small bin touched */
-    pthread_t *th = calloc(nprod + ncons, sizeof *th);
-    if (set == NULL || th == NULL || nprod == 0 || ncons == 0)
-        die("setup failed", 0);
-    producers_left = (unsigned)nprod;
-    for (unsigned i = 0; i < ncons; i++)
-        if (pthread_create(&th[nprod + i], NULL, consumer, NULL))
-            die("pthread_create failed", i);
-    for (unsigned i = 0; i < nprod; i++)
-        if (pthread_create(&th[i], NULL, producer, (void *)(uintptr_t)i))
-            die("pthread_create failed", i);
-    for (unsigned i = 0; i < nprod + ncons; i++)
-        pthread_join(th[i], NULL);
-    if (recv_count != nmsgs)
-        die("messages lost in the queue", recv_count);
+int main(int argc, char **argv) {
+	if (argc != 4)
+		die("usage: remote_child PRODUCERS CONSUMERS MESSAGES", 0);
+	ctl = (mallctl_fn)dlsym(RTLD_DEFAULT, "xallocctl");
+	if (ctl == NULL)
+		die("xallocctl not found: not run under the library?", 0);
+	nprod = strtoull(argv[1], NULL, 0);
+	unsigned ncons = (unsigned)strtoul(argv[2], NULL, 0);
+	nmsgs = strtoull(argv[3], NULL, 0);
+	set = calloc(SET_SIZE, sizeof *set); /* large: no small bin touched */
+	pthread_t *th = calloc(nprod + ncons, sizeof *th);
+	if (set == NULL || th == NULL || nprod == 0 || ncons == 0)
+		die("setup failed", 0);
+	producers_left = (unsigned)nprod;
+	for (unsigned i = 0; i < ncons; i++)
+		if (pthread_create(&th[nprod + i], NULL, consumer, NULL))
+			die("pthread_create failed", i);
+	for (unsigned i = 0; i < nprod; i++)
+		if (pthread_create(&th[i], NULL, producer, (void *)(uintptr_t)i))
+			die("pthread_create failed", i);
+	for (unsigned i = 0; i < nprod + ncons; i++)
+		pthread_join(th[i], NULL);
+	if (recv_count != nmsgs)
+		die("messages lost in the queue", recv_count);
 
-    /* every worker's cache was flushed at its exit; now the main thread's,
+	/* every worker's cache was flushed at its exit; now the main thread's,
      * then a forced purge (which drains remote batches into slabs) */
-    if (ctl("thread.tcache.flush", NULL, NULL, NULL, 0) != 0)
-        die("thread.tcache.flush failed", 0);
-    malloc_trim(0);
-    uint64_t e = 1;
-    if (ctl("epoch", NULL, NULL, &e, sizeof e) != 0)
-        die("epoch failed", 0);
-    uint64_t narenas = ctl_u64("arenas.narenas");
-    static const unsigned bins[] = {2, 4, 6, 9, 10}; /* the classes of sizes[] */
-    for (unsigned k = 0; k < NSIZES; k++) {
-        char name[96];
-        uint64_t v[4];
-        static const char *const rows[] = {"nmalloc", "ndalloc", "curregs", "curslabs"};
-        for (unsigned r = 0; r < 4; r++) {
-            snprintf(name, sizeof name, "stats.arenas.4096.bins.%u.%s", bins[k], rows[r]);
-            v[r] = ctl_u64(name);
-        }
-        if (v[0] < nmsgs / NSIZES / 2)
-            die("bin statistics count too few allocations", bins[k]);
-        if (v[0] - v[1] != v[2])
-            die("bin statistics do not add up: nmalloc - ndalloc != curregs", bins[k]);
-        if (v[2] != 0)
-            die("regions still counted in use after every free", bins[k]);
-        /* each arena keeps the slab it carves from, even when empty */
-        if (v[3] > narenas)
-            die("slabs still in use after every free and a purge: regions lost", bins[k]);
-    }
-    printf("remote: ok, %llu messages, %llu producers, %u consumers\n", nmsgs, nprod, ncons);
-    return 0;
+	if (ctl("thread.tcache.flush", NULL, NULL, NULL, 0) != 0)
+		die("thread.tcache.flush failed", 0);
+	malloc_trim(0);
+	uint64_t e = 1;
+	if (ctl("epoch", NULL, NULL, &e, sizeof e) != 0)
+		die("epoch failed", 0);
+	uint64_t narenas = ctl_u64("arenas.narenas");
+	static const unsigned bins[] = {2, 4, 6, 9, 10}; /* the classes of sizes[] */
+	for (unsigned k = 0; k < NSIZES; k++) {
+		char name[96];
+		uint64_t v[4];
+		static const char *const rows[] = {"nmalloc", "ndalloc", "curregs", "curslabs"};
+		for (unsigned r = 0; r < 4; r++) {
+			snprintf(name, sizeof name, "stats.arenas.4096.bins.%u.%s", bins[k], rows[r]);
+			v[r] = ctl_u64(name);
+		}
+		if (v[0] < nmsgs / NSIZES / 2)
+			die("bin statistics count too few allocations", bins[k]);
+		if (v[0] - v[1] != v[2])
+			die("bin statistics do not add up: nmalloc - ndalloc != curregs", bins[k]);
+		if (v[2] != 0)
+			die("regions still counted in use after every free", bins[k]);
+		/* each arena keeps the slab it carves from, even when empty */
+		if (v[3] > narenas)
+			die("slabs still in use after every free and a purge: regions lost", bins[k]);
+	}
+	printf("remote: ok, %llu messages, %llu producers, %u consumers\n", nmsgs, nprod, ncons);
+	return 0;
 }

@@ -18,14 +18,13 @@
 
 #include "harness.h"
 
-static void zero_with(const char *conf)
-{
-    struct xrun r;
-    XRUN_PROG(&r, "CALLOC_CHILD", conf, 300, "zero");
-    xrun_assert_ok(&r);
-    cr_assert(strstr(r.out, "callocs checked"), "conf %s: unexpected output: %s", conf ? conf : "(none)", r.out);
-    cr_log_info("conf %s: %s", conf ? conf : "(none)", r.out);
-    xrun_free(&r);
+static void zero_with(const char *conf) {
+	struct xrun r;
+	XRUN_PROG(&r, "CALLOC_CHILD", conf, 300, "zero");
+	xrun_assert_ok(&r);
+	cr_assert(strstr(r.out, "callocs checked"), "conf %s: unexpected output: %s", conf ? conf : "(none)", r.out);
+	cr_log_info("conf %s: %s", conf ? conf : "(none)", r.out);
+	xrun_free(&r);
 }
 
 Test(calloc, zero_default, .timeout = 600) { zero_with(NULL); }
@@ -39,40 +38,37 @@ Test(calloc, zero_no_retain, .timeout = 600) { zero_with("retain:false"); }
 Test(calloc, zero_no_retain_at_once, .timeout = 600) { zero_with("retain:false,decay_ms:0"); }
 Test(calloc, zero_no_tcache_no_background, .timeout = 600) { zero_with("tcache:false,background_thread:false"); }
 
-static long field(const char *out, const char *key)
-{
-    const char *p = strstr(out, key);
-    cr_assert(p, "no '%s' in output: %s", key, out);
-    return atol(p + strlen(key));
+static long field(const char *out, const char *key) {
+	const char *p = strstr(out, key);
+	cr_assert(p, "no '%s' in output: %s", key, out);
+	return atol(p + strlen(key));
 }
 
 /* issue 13: a 64 MiB calloc after free, touched once per 64 KiB, grew RSS
  * by 64 MiB (the freed mapping was memset).  1024 touched pages are 4 MiB. */
-Test(calloc, sparse_table_costs_touched_pages, .timeout = 300)
-{
-    struct xrun r;
-    XRUN_PROG(&r, "CALLOC_CHILD", NULL, 240, "sparse");
-    xrun_assert_ok(&r);
-    long grow = field(r.out, "rss growth ");
-    cr_log_info("sparse calloc: RSS growth %ld KiB", grow);
-    cr_assert_leq(grow, 12 * 1024, "RSS grew by %ld KiB for 4 MiB of touched pages", grow);
-    xrun_free(&r);
+Test(calloc, sparse_table_costs_touched_pages, .timeout = 300) {
+	struct xrun r;
+	XRUN_PROG(&r, "CALLOC_CHILD", NULL, 240, "sparse");
+	xrun_assert_ok(&r);
+	long grow = field(r.out, "rss growth ");
+	cr_log_info("sparse calloc: RSS growth %ld KiB", grow);
+	cr_assert_leq(grow, 12 * 1024, "RSS grew by %ld KiB for 4 MiB of touched pages", grow);
+	xrun_free(&r);
 }
 
 /* Big blocks of 5..25 MiB freed and allocated 300 times: with their
  * address space kept for reuse the allocator maps a few times, not once or
  * more per cycle (the previous library: hundreds of mmap and munmap calls,
  * 2 and 3 per cycle with decay_ms:0). */
-static void reuse_with(const char *conf)
-{
-    struct xrun r;
-    XRUN_PROG(&r, "CALLOC_CHILD", conf, 240, "reuse", "300");
-    xrun_assert_ok(&r);
-    long maps = field(r.out, "mmap "), unmaps = field(r.out, "munmap ");
-    cr_log_info("conf %s: 300 cycles: %ld mmap, %ld munmap", conf ? conf : "(none)", maps, unmaps);
-    cr_assert_leq(maps, 30, "conf %s: %ld mmap calls for 300 cycles", conf ? conf : "(none)", maps);
-    cr_assert_leq(unmaps, 30, "conf %s: %ld munmap calls for 300 cycles", conf ? conf : "(none)", unmaps);
-    xrun_free(&r);
+static void reuse_with(const char *conf) {
+	struct xrun r;
+	XRUN_PROG(&r, "CALLOC_CHILD", conf, 240, "reuse", "300");
+	xrun_assert_ok(&r);
+	long maps = field(r.out, "mmap "), unmaps = field(r.out, "munmap ");
+	cr_log_info("conf %s: 300 cycles: %ld mmap, %ld munmap", conf ? conf : "(none)", maps, unmaps);
+	cr_assert_leq(maps, 30, "conf %s: %ld mmap calls for 300 cycles", conf ? conf : "(none)", maps);
+	cr_assert_leq(unmaps, 30, "conf %s: %ld munmap calls for 300 cycles", conf ? conf : "(none)", unmaps);
+	xrun_free(&r);
 }
 
 Test(calloc, big_blocks_reuse_address_space, .timeout = 300) { reuse_with(NULL); }
@@ -86,17 +82,16 @@ Test(calloc, big_blocks_reuse_address_space_decay0, .timeout = 300) { reuse_with
  * The previous library faulted in about 10% of the pages written here
  * (~40 000 of 156 000 for these 40 steps), this one under 3%.  decay_ms:-1
  * so that only the bounds act, whatever the machine's load. */
-Test(calloc, replaced_big_blocks_reuse_freed_pages, .timeout = 300)
-{
-    struct xrun r;
-    use_calloc_child();
-    XRUN(&r, "decay_ms:-1", 240, "large", "40");
-    xrun_assert_ok(&r);
-    long faults = field(r.out, "faults "), pages = field(r.out, "pages "), peak = field(r.out, "peak_rss_kib ");
-    cr_log_info("40 steps: %ld faults for %ld pages written, peak RSS %ld KiB", faults, pages, peak);
-    cr_assert_leq(faults * 100, pages * 8, "%ld page faults for %ld pages written", faults, pages);
-    /* 4 live blocks of at most 28 MiB (whole chunks) and the dirty bound's
+Test(calloc, replaced_big_blocks_reuse_freed_pages, .timeout = 300) {
+	struct xrun r;
+	use_calloc_child();
+	XRUN(&r, "decay_ms:-1", 240, "large", "40");
+	xrun_assert_ok(&r);
+	long faults = field(r.out, "faults "), pages = field(r.out, "pages "), peak = field(r.out, "peak_rss_kib ");
+	cr_log_info("40 steps: %ld faults for %ld pages written, peak RSS %ld KiB", faults, pages, peak);
+	cr_assert_leq(faults * 100, pages * 8, "%ld page faults for %ld pages written", faults, pages);
+	/* 4 live blocks of at most 28 MiB (whole chunks) and the dirty bound's
      * minimum (96 MiB) */
-    cr_assert_leq(peak, (4 * 28 + 96 + 16) * 1024, "peak RSS %ld KiB", peak);
-    xrun_free(&r);
+	cr_assert_leq(peak, (4 * 28 + 96 + 16) * 1024, "peak RSS %ld KiB", peak);
+	xrun_free(&r);
 }

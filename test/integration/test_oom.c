@@ -10,20 +10,18 @@
 
 #include "harness.h"
 
-Test(oom, rlimit_as_exhaustion_and_recovery, .timeout = 120)
-{
-    struct xrun r;
-    XRUN(&r, NULL, 90, "oom", "256");
-    xrun_assert_ok(&r);
-    cr_assert(strstr(r.out, "oom: ok"), "unexpected output: %s", r.out);
-    xrun_free(&r);
+Test(oom, rlimit_as_exhaustion_and_recovery, .timeout = 120) {
+	struct xrun r;
+	XRUN(&r, NULL, 90, "oom", "256");
+	xrun_assert_ok(&r);
+	cr_assert(strstr(r.out, "oom: ok"), "unexpected output: %s", r.out);
+	xrun_free(&r);
 }
 
-Test(oom, without_tcache, .timeout = 120)
-{
-    struct xrun r;
-    XRUN(&r, "tcache:false", 90, "oom", "256");
-    xrun_assert_ok(&r);
-    cr_assert(strstr(r.out, "oom: ok"), "unexpected output: %s", r.out);
-    xrun_free(&r);
+Test(oom, without_tcache, .timeout = 120) {
+	struct xrun r;
+	XRUN(&r, "tcache:false", 90, "oom", "256");
+	xrun_assert_ok(&r);
+	cr_assert(strstr(r.out, "oom: ok"), "unexpected output: %s", r.out);
+	xrun_free(&r);
 }

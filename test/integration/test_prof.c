@@ -144,7 +144,8 @@ Test(prof, sites_attributed_by_google_pprof, .timeout = 240) {
 	XT_REQUIRE("google-pprof", "google-perftools");
 	char *dir = make_dir();
 	char conf[512];
-	snprintf(conf, sizeof(conf), "prof:true,lg_prof_sample:14,prof_final:true,prof_leak:true,prof_prefix:%s/p", dir);
+	snprintf(conf, sizeof(conf), "prof:true,lg_prof_sample:14,prof_final:true,prof_leak:true,prof_prefix:%s/p",
+	    dir);
 	struct xrun r;
 	char *argv[] = {(char *)child_path(), "sites", "160", NULL};
 	prun(&r, conf, 1, 120, argv);
@@ -275,9 +276,9 @@ Test(prof, activated_at_run_time_through_ctl, .timeout = 60) {
 	cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s %s", r.out, r.err);
 	unsigned long long n, ns, meta, nd;
 	int d;
-	cr_assert_eq(sscanf(r.out, "dump %d nsamples %llu nstacks %llu metadata %llu ndumps %llu", &d, &n, &ns, &meta,
-			 &nd),
-	    5, "%s", r.out);
+	cr_assert_eq(
+	    sscanf(r.out, "dump %d nsamples %llu nstacks %llu metadata %llu ndumps %llu", &d, &n, &ns, &meta, &nd), 5,
+	    "%s", r.out);
 	/* 64 MiB in ~1800 objects of mixed sizes at T = 64 KiB: the ~90 objects
 	 * of 100 KiB-1 MiB are nearly all sampled, ~25% of the ~640 medium
 	 * ones, few small ones: ~240 expected */

@@ -12,55 +12,50 @@
 #include "harness.h"
 
 /* Run xrelease MODE MIB with conf; returns stdout (caller frees). */
-static char *run(const char *conf, const char *mode, const char *mib)
-{
-    struct xrun r;
-    XRUN_PROG(&r, "XRELEASE", conf, 120, mode, mib);
-    xrun_assert_ok(&r);
-    cr_assert(strstr(r.out, "done"), "%s did not finish:\n%s\nstderr:\n%s", r.what, r.out, r.err);
-    free(r.err);
-    return r.out;
+static char *run(const char *conf, const char *mode, const char *mib) {
+	struct xrun r;
+	XRUN_PROG(&r, "XRELEASE", conf, 120, mode, mib);
+	xrun_assert_ok(&r);
+	cr_assert(strstr(r.out, "done"), "%s did not finish:\n%s\nstderr:\n%s", r.what, r.out, r.err);
+	free(r.err);
+	return r.out;
 }
 
-static long field(const char *out, const char *key)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\n%s ", key);
-    const char *p = strstr(out, pat);
-    cr_assert(p, "no '%s' in output:\n%s", key, out);
-    return atol(p + strlen(pat));
+static long field(const char *out, const char *key) {
+	char pat[64];
+	snprintf(pat, sizeof pat, "\n%s ", key);
+	const char *p = strstr(out, pat);
+	cr_assert(p, "no '%s' in output:\n%s", key, out);
+	return atol(p + strlen(pat));
 }
 
 /* RSS (kB) of the spike curve at time t_ms. */
-static long rss_at(const char *out, int t_ms)
-{
-    char pat[32];
-    snprintf(pat, sizeof pat, "\n%d ", t_ms);
-    const char *p = strstr(out, pat);
-    cr_assert(p, "no sample at %d ms:\n%s", t_ms, out);
-    return atol(p + strlen(pat));
+static long rss_at(const char *out, int t_ms) {
+	char pat[32];
+	snprintf(pat, sizeof pat, "\n%d ", t_ms);
+	const char *p = strstr(out, pat);
+	cr_assert(p, "no sample at %d ms:\n%s", t_ms, out);
+	return atol(p + strlen(pat));
 }
 
-Test(release, decay0_releases_at_once)
-{
-    char *out = run("decay_ms:0", "spike", "200");
-    long base = field(out, "base"), full = field(out, "full"), peak = field(out, "peak");
-    cr_assert_gt(full - base, 150 * 1024, "the spike did not raise RSS (base %ld kB, full %ld kB)", base, full);
-    /* peak is read right after the frees: already released */
-    cr_assert_lt(peak - base, 24 * 1024, "decay_ms:0 kept %ld kB after the frees", peak - base);
-    free(out);
+Test(release, decay0_releases_at_once) {
+	char *out = run("decay_ms:0", "spike", "200");
+	long base = field(out, "base"), full = field(out, "full"), peak = field(out, "peak");
+	cr_assert_gt(full - base, 150 * 1024, "the spike did not raise RSS (base %ld kB, full %ld kB)", base, full);
+	/* peak is read right after the frees: already released */
+	cr_assert_lt(peak - base, 24 * 1024, "decay_ms:0 kept %ld kB after the frees", peak - base);
+	free(out);
 }
 
-Test(release, default_decay_releases_within_its_time)
-{
-    char *out = run(NULL, "spike", "200");
-    long base = field(out, "base");
-    long early = rss_at(out, 0), late = rss_at(out, 2000);
-    /* Freed pages are kept at first (fast reuse) ... */
-    cr_assert_gt(early - base, 150 * 1024, "default decay released at once (%ld kB kept)", early - base);
-    /* ... and released within decay_ms (1 s) + 1 s, with no allocator call. */
-    cr_assert_lt(late - base, 24 * 1024, "2 s after the frees RSS is still %ld kB above base", late - base);
-    free(out);
+Test(release, default_decay_releases_within_its_time) {
+	char *out = run(NULL, "spike", "200");
+	long base = field(out, "base");
+	long early = rss_at(out, 0), late = rss_at(out, 2000);
+	/* Freed pages are kept at first (fast reuse) ... */
+	cr_assert_gt(early - base, 150 * 1024, "default decay released at once (%ld kB kept)", early - base);
+	/* ... and released within decay_ms (1 s) + 1 s, with no allocator call. */
+	cr_assert_lt(late - base, 24 * 1024, "2 s after the frees RSS is still %ld kB above base", late - base);
+	free(out);
 }
 
 /*
@@ -69,81 +64,75 @@ Test(release, default_decay_releases_within_its_time)
  * with no allocator call afterwards, although the background thread was
  * asleep with nothing due when they happened.
  */
-Test(release, survivors_partly_used_slabs_released_while_idle)
-{
-    char *out = run(NULL, "survivors", "96");
-    long held = field(out, "held"), late = rss_at(out, 2500);
-    long early = rss_at(out, 0);
-    cr_assert_gt(early, held - 24 * 1024, "the frees were released at once (held %ld kB, then %ld kB)", held, early);
-    /* about 72 MiB freed; about half of the 96 MiB of pages hold no
+Test(release, survivors_partly_used_slabs_released_while_idle) {
+	char *out = run(NULL, "survivors", "96");
+	long held = field(out, "held"), late = rss_at(out, 2500);
+	long early = rss_at(out, 0);
+	cr_assert_gt(early, held - 24 * 1024, "the frees were released at once (held %ld kB, then %ld kB)", held,
+	    early);
+	/* about 72 MiB freed; about half of the 96 MiB of pages hold no
      * survivor */
-    cr_assert_lt(late, held - 32 * 1024, "2.5 s after the frees RSS is %ld kB, was %ld kB with all blocks", late,
-                 held);
-    free(out);
+	cr_assert_lt(late, held - 32 * 1024, "2.5 s after the frees RSS is %ld kB, was %ld kB with all blocks", late,
+	    held);
+	free(out);
 }
 
-Test(release, decay_minus1_never_releases)
-{
-    char *out = run("decay_ms:-1", "spike", "100");
-    long base = field(out, "base"), late = rss_at(out, 3000);
-    cr_assert_gt(late - base, 80 * 1024, "decay_ms:-1 released memory (%ld kB kept)", late - base);
-    free(out);
+Test(release, decay_minus1_never_releases) {
+	char *out = run("decay_ms:-1", "spike", "100");
+	long base = field(out, "base"), late = rss_at(out, 3000);
+	cr_assert_gt(late - base, 80 * 1024, "decay_ms:-1 released memory (%ld kB kept)", late - base);
+	free(out);
 }
 
-Test(release, malloc_trim_releases)
-{
-    char *out = run("decay_ms:-1", "trim", "200");
-    long base = field(out, "base"), before = field(out, "before"), after = field(out, "after");
-    cr_assert_gt(before - base, 150 * 1024, "nothing to trim (%ld kB)", before - base);
-    cr_assert_eq(field(out, "trim_ret"), 1, "malloc_trim did not report a release");
-    cr_assert_lt(after - base, 24 * 1024, "malloc_trim left %ld kB", after - base);
-    free(out);
+Test(release, malloc_trim_releases) {
+	char *out = run("decay_ms:-1", "trim", "200");
+	long base = field(out, "base"), before = field(out, "before"), after = field(out, "after");
+	cr_assert_gt(before - base, 150 * 1024, "nothing to trim (%ld kB)", before - base);
+	cr_assert_eq(field(out, "trim_ret"), 1, "malloc_trim did not report a release");
+	cr_assert_lt(after - base, 24 * 1024, "malloc_trim left %ld kB", after - base);
+	free(out);
 }
 
-Test(release, purge_free_shows_as_lazyfree)
-{
-    char *out = run("decay_ms:0,purge:free", "lazyfree", "200");
-    long lazy = field(out, "lazyfree");
-    cr_assert_gt(lazy, 100 * 1024, "purge:free: LazyFree is %ld kB, want > 100 MiB", lazy);
-    free(out);
+Test(release, purge_free_shows_as_lazyfree) {
+	char *out = run("decay_ms:0,purge:free", "lazyfree", "200");
+	long lazy = field(out, "lazyfree");
+	cr_assert_gt(lazy, 100 * 1024, "purge:free: LazyFree is %ld kB, want > 100 MiB", lazy);
+	free(out);
 }
 
-Test(release, slack_max_caps_dirty_memory)
-{
-    char *out = run("decay_ms:-1,slack_max:16M", "spike", "200");
-    long base = field(out, "base"), late = rss_at(out, 500);
-    cr_assert_lt(late - base, 40 * 1024, "slack_max:16M kept %ld kB", late - base);
-    free(out);
-    /* the same without the budget keeps everything (decay_ms:-1) */
-    out = run("decay_ms:-1,background_thread:false,slack_max:16M", "spike", "200");
-    base = field(out, "base");
-    late = rss_at(out, 500);
-    cr_assert_lt(late - base, 48 * 1024, "slack_max:16M without the background thread kept %ld kB", late - base);
-    free(out);
+Test(release, slack_max_caps_dirty_memory) {
+	char *out = run("decay_ms:-1,slack_max:16M", "spike", "200");
+	long base = field(out, "base"), late = rss_at(out, 500);
+	cr_assert_lt(late - base, 40 * 1024, "slack_max:16M kept %ld kB", late - base);
+	free(out);
+	/* the same without the budget keeps everything (decay_ms:-1) */
+	out = run("decay_ms:-1,background_thread:false,slack_max:16M", "spike", "200");
+	base = field(out, "base");
+	late = rss_at(out, 500);
+	cr_assert_lt(late - base, 48 * 1024, "slack_max:16M without the background thread kept %ld kB", late - base);
+	free(out);
 }
 
-Test(release, background_thread_is_lazy_and_optional)
-{
-    char *out = run(NULL, "threads", "50");
-    cr_assert_eq(field(out, "threads_before"), 1, "a thread was started before anything was freed");
-    cr_assert_eq(field(out, "threads_after"), 2, "no background thread after frees");
-    free(out);
-    out = run("background_thread:false", "threads", "50");
-    cr_assert_eq(field(out, "threads_after"), 1, "background_thread:false started a thread");
-    free(out);
+Test(release, background_thread_is_lazy_and_optional) {
+	char *out = run(NULL, "threads", "50");
+	cr_assert_eq(field(out, "threads_before"), 1, "a thread was started before anything was freed");
+	cr_assert_eq(field(out, "threads_after"), 2, "no background thread after frees");
+	free(out);
+	out = run("background_thread:false", "threads", "50");
+	cr_assert_eq(field(out, "threads_after"), 1, "background_thread:false started a thread");
+	free(out);
 }
 
-Test(release, fork_with_background_thread)
-{
-    char *out = run(NULL, "fork", "100");
-    cr_assert_eq(field(out, "parent_threads"), 2, "the parent has no background thread");
-    /* The child inherits the parent's dirty pages; its own spike reuses
+Test(release, fork_with_background_thread) {
+	char *out = run(NULL, "fork", "100");
+	cr_assert_eq(field(out, "parent_threads"), 2, "the parent has no background thread");
+	/* The child inherits the parent's dirty pages; its own spike reuses
      * them; all must be gone 2.5 s later (the child's background thread). */
-    long base = field(out, "base"), cfull = field(out, "child_full"), cafter = field(out, "child_after");
-    cr_assert_gt(cfull - base, 60 * 1024, "the child's spike did not show (%ld kB)", cfull - base);
-    cr_assert_lt(cafter - base, 24 * 1024, "the child kept %ld kB after 2.5 s idle", cafter - base);
-    cr_assert_eq(field(out, "child_threads"), 2, "the child did not recreate the background thread");
-    free(out);
+	long base = field(out, "base"), cfull = field(out, "child_full"), cafter = field(out, "child_after");
+	cr_assert_gt(cfull - base, 60 * 1024, "the child's spike did not show (%ld kB)", cfull - base);
+	cr_assert_lt(cafter - base, 24 * 1024, "the child kept %ld kB after 2.5 s idle", cafter - base);
+	cr_assert_eq(field(out, "child_threads"), 2, "the child did not recreate the background thread");
+	free(out);
 }
 
 /*
@@ -152,34 +141,32 @@ Test(release, fork_with_background_thread)
  * child whose only thread returns), the process ends with status 0 as it
  * does under glibc.
  */
-Test(release, background_thread_does_not_keep_the_process_alive)
-{
-    /* a hang detector: the process ends by itself within 20 s */
-    struct xrun r;
-    XRUN_PROG(&r, "XRELEASE", NULL, 20, "main_exit", "50");
-    cr_assert(strstr(r.out, "threads 2\n"), "no background thread running before the exit:\n%s", r.out);
-    cr_assert(strstr(r.out, "done"), "%s", r.out);
-    cr_assert(!r.timed_out && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
-              "main called pthread_exit: the process did not end by itself (%s)",
-              r.timed_out ? "still running after 20 s" : "status not 0");
-    xrun_free(&r);
-    char *o = run(NULL, "fork_thread", "50");
-    cr_assert_eq(field(o, "child_status"), 0, "a fork child whose only thread returned did not end (-1 = hung)");
-    free(o);
+Test(release, background_thread_does_not_keep_the_process_alive) {
+	/* a hang detector: the process ends by itself within 20 s */
+	struct xrun r;
+	XRUN_PROG(&r, "XRELEASE", NULL, 20, "main_exit", "50");
+	cr_assert(strstr(r.out, "threads 2\n"), "no background thread running before the exit:\n%s", r.out);
+	cr_assert(strstr(r.out, "done"), "%s", r.out);
+	cr_assert(!r.timed_out && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
+	    "main called pthread_exit: the process did not end by itself (%s)",
+	    r.timed_out ? "still running after 20 s" : "status not 0");
+	xrun_free(&r);
+	char *o = run(NULL, "fork_thread", "50");
+	cr_assert_eq(field(o, "child_status"), 0, "a fork child whose only thread returned did not end (-1 = hung)");
+	free(o);
 }
 
-Test(release, bad_values_warn_once)
-{
-    static const char *bad[] = {"decay_ms:abc", "decay_ms:-2", "purge:maybe", "retain:x",
-                                "background_thread:2", "slack_max:10Q", "slack_max:-5%"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        struct xrun r;
-        XRUN(&r, bad[i], 60, "conf");
-        xrun_assert_ok(&r);
-        cr_assert_eq(count_lines(r.err), 1, "XALLOC_CONF=%s: want one warning line, got:\n%s", bad[i], r.err);
-        cr_assert(strstr(r.err, "xalloc: XALLOC_CONF: invalid value"), "XALLOC_CONF=%s: %s", bad[i], r.err);
-        xrun_free(&r);
-    }
+Test(release, bad_values_warn_once) {
+	static const char *bad[] = {"decay_ms:abc", "decay_ms:-2", "purge:maybe", "retain:x", "background_thread:2",
+	    "slack_max:10Q", "slack_max:-5%"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct xrun r;
+		XRUN(&r, bad[i], 60, "conf");
+		xrun_assert_ok(&r);
+		cr_assert_eq(count_lines(r.err), 1, "XALLOC_CONF=%s: want one warning line, got:\n%s", bad[i], r.err);
+		cr_assert(strstr(r.err, "xalloc: XALLOC_CONF: invalid value"), "XALLOC_CONF=%s: %s", bad[i], r.err);
+		xrun_free(&r);
+	}
 }
 
 /*
@@ -190,11 +177,10 @@ Test(release, bad_values_warn_once)
  * metadata per run.  With 104-byte descriptors and 8 KiB pointer arrays it
  * was about 155.
  */
-Test(release, metadata_per_run_is_compact)
-{
-    char *o = run(NULL, "meta", "16384");
-    long chunks = field(o, "chunks"), per_run = field(o, "meta_per_run");
-    cr_assert(chunks >= 70, "the runs should have mapped ~80 chunks:\n%s", o);
-    cr_assert_leq(per_run, 136, "%ld bytes of resident metadata per large run (want <= 136):\n%s", per_run, o);
-    free(o);
+Test(release, metadata_per_run_is_compact) {
+	char *o = run(NULL, "meta", "16384");
+	long chunks = field(o, "chunks"), per_run = field(o, "meta_per_run");
+	cr_assert(chunks >= 70, "the runs should have mapped ~80 chunks:\n%s", o);
+	cr_assert_leq(per_run, 136, "%ld bytes of resident metadata per large run (want <= 136):\n%s", per_run, o);
+	free(o);
 }

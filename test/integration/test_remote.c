@@ -11,14 +11,13 @@
 
 #include "harness.h"
 
-static void run(const char *conf, const char *prod, const char *cons, const char *msgs)
-{
-    struct xrun r;
-    XRUN_PROG(&r, "XREMOTE", conf, 100, prod, cons, msgs);
-    xrun_assert_ok(&r);
-    cr_assert(strstr(r.out, "remote: ok"), "unexpected output: %s", r.out);
-    cr_assert_str_empty(r.err, "XALLOC_CONF=%s: unexpected stderr: %s", conf ? conf : "", r.err);
-    xrun_free(&r);
+static void run(const char *conf, const char *prod, const char *cons, const char *msgs) {
+	struct xrun r;
+	XRUN_PROG(&r, "XREMOTE", conf, 100, prod, cons, msgs);
+	xrun_assert_ok(&r);
+	cr_assert(strstr(r.out, "remote: ok"), "unexpected output: %s", r.out);
+	cr_assert_str_empty(r.err, "XALLOC_CONF=%s: unexpected stderr: %s", conf ? conf : "", r.err);
+	xrun_free(&r);
 }
 
 Test(remote, one_producer_one_consumer, .timeout = 120) { run(NULL, "1", "1", "400000"); }
@@ -28,10 +27,7 @@ Test(remote, many_producers_many_consumers, .timeout = 120) { run(NULL, "4", "4"
 /* one arena: producers and consumers share it, so flushes meet a held bin
  * lock and go remote on the home arena too; no background thread: only
  * fills and the forced purge take the batches */
-Test(remote, one_arena_no_background, .timeout = 120)
-{
-    run("narenas:1,background_thread:false", "3", "5", "300000");
-}
+Test(remote, one_arena_no_background, .timeout = 120) { run("narenas:1,background_thread:false", "3", "5", "300000"); }
 
 /* many arenas, eager release (decay_ms:0) */
 Test(remote, many_arenas_decay0, .timeout = 120) { run("narenas:8,decay_ms:0", "6", "2", "300000"); }

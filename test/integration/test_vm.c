@@ -7,11 +7,10 @@
 
 #include "harness.h"
 
-Test(vm, threads_do_not_reserve_address_space, .timeout = 60)
-{
-    struct xrun r;
-    XRUN(&r, NULL, 30, "vm");
-    xrun_assert_ok(&r);
-    cr_assert(strstr(r.out, "vm: VmSize"), "unexpected output: %s", r.out);
-    xrun_free(&r);
+Test(vm, threads_do_not_reserve_address_space, .timeout = 60) {
+	struct xrun r;
+	XRUN(&r, NULL, 30, "vm");
+	xrun_assert_ok(&r);
+	cr_assert(strstr(r.out, "vm: VmSize"), "unexpected output: %s", r.out);
+	xrun_free(&r);
 }

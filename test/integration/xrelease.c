@@ -60,232 +60,223 @@
 #define CHILD_NAME "xrelease"
 #include "child.h"
 
-static long rss_kb(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, res = 0;
-    if (!f || fscanf(f, "%ld %ld", &pages, &res) != 2)
-        exit(90);
-    fclose(f);
-    return res * (sysconf(_SC_PAGESIZE) / 1024);
+static long rss_kb(void) {
+	FILE *f = fopen("/proc/self/statm", "r");
+	long pages = 0, res = 0;
+	if (!f || fscanf(f, "%ld %ld", &pages, &res) != 2)
+		exit(90);
+	fclose(f);
+	return res * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-static long smaps_kb(const char *field)
-{
-    FILE *f = fopen("/proc/self/smaps_rollup", "r");
-    char line[256];
-    long v = -1;
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, field, strlen(field)) == 0)
-            v = atol(line + strlen(field));
-    fclose(f);
-    return v;
+static long smaps_kb(const char *field) {
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	char line[256];
+	long v = -1;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, field, strlen(field)) == 0)
+			v = atol(line + strlen(field));
+	fclose(f);
+	return v;
 }
 
-static int nthreads(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    int n = 0;
-    struct dirent *e;
-    if (!d)
-        exit(91);
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
+static int nthreads(void) {
+	DIR *d = opendir("/proc/self/task");
+	int n = 0;
+	struct dirent *e;
+	if (!d)
+		exit(91);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
+static void sleep_ms(long ms) {
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0)
+		;
 }
 
 #define MAXB 200000
 static void *blocks[MAXB];
 
 /* Allocate mib MiB of 1..64 KiB blocks (touching every byte), free them all. */
-static void spike(long mib)
-{
-    size_t total = (size_t)mib << 20, got = 0;
-    unsigned seed = 12345;
-    int n = 0;
-    while (got < total && n < MAXB) {
-        seed = seed * 1103515245u + 12345u;
-        size_t sz = 1024 + (seed >> 8) % (63 * 1024);
-        char *p = malloc(sz);
-        if (!p)
-            exit(92);
-        memset(p, 0x5c, sz);
-        blocks[n++] = p;
-        got += sz;
-    }
-    printf("full %ld\n", rss_kb());
-    for (int i = 0; i < n; i++)
-        free(blocks[i]);
+static void spike(long mib) {
+	size_t total = (size_t)mib << 20, got = 0;
+	unsigned seed = 12345;
+	int n = 0;
+	while (got < total && n < MAXB) {
+		seed = seed * 1103515245u + 12345u;
+		size_t sz = 1024 + (seed >> 8) % (63 * 1024);
+		char *p = malloc(sz);
+		if (!p)
+			exit(92);
+		memset(p, 0x5c, sz);
+		blocks[n++] = p;
+		got += sz;
+	}
+	printf("full %ld\n", rss_kb());
+	for (int i = 0; i < n; i++)
+		free(blocks[i]);
 }
 
 static long fork_thread_mib;
 static int fork_thread_status = -2;
 
-static void *fork_thread(void *arg)
-{
-    (void)arg;
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        spike(fork_thread_mib); /* starts the child's background thread */
-        sleep_ms(200);
-        fflush(stdout);
-        return NULL; /* the child's last thread ends here */
-    }
-    if (pid < 0)
-        exit(94);
-    int st = wait_deadline(pid, 10);
-    fork_thread_status = st == -1 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    return NULL;
+static void *fork_thread(void *arg) {
+	(void)arg;
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		spike(fork_thread_mib); /* starts the child's background thread */
+		sleep_ms(200);
+		fflush(stdout);
+		return NULL; /* the child's last thread ends here */
+	}
+	if (pid < 0)
+		exit(94);
+	int st = wait_deadline(pid, 10);
+	fork_thread_status = st == -1 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return NULL;
 }
 
 typedef int ctl_fn(const char *, void *, size_t *, void *, size_t);
 
 /* stats.NAME after a new epoch, through xallocctl; exits 96 without it */
-static size_t ctl_stat(const char *name)
-{
-    ctl_fn *ctl = (ctl_fn *)dlsym(RTLD_DEFAULT, "xallocctl");
-    uint64_t epoch = 1;
-    size_t v = 0, len = sizeof v;
-    if (!ctl || ctl("epoch", NULL, NULL, &epoch, sizeof epoch) != 0 || ctl(name, &v, &len, NULL, 0) != 0)
-        exit(96);
-    return v;
+static size_t ctl_stat(const char *name) {
+	ctl_fn *ctl = (ctl_fn *)dlsym(RTLD_DEFAULT, "xallocctl");
+	uint64_t epoch = 1;
+	size_t v = 0, len = sizeof v;
+	if (!ctl || ctl("epoch", NULL, NULL, &epoch, sizeof epoch) != 0 || ctl(name, &v, &len, NULL, 0) != 0)
+		exit(96);
+	return v;
 }
 
-static void meta(long runs)
-{
-    if (runs > MAXB)
-        runs = MAXB;
-    size_t m0 = ctl_stat("stats.metadata_resident"), c0 = ctl_stat("stats.mapped");
-    for (long i = 0; i < runs; i++)
-        if (!(blocks[i] = malloc(20 << 10)))
-            exit(92);
-    size_t m1 = ctl_stat("stats.metadata_resident"), c1 = ctl_stat("stats.mapped");
-    printf("chunks %zu\nmeta_per_run %zu\n", (c1 - c0) >> 22, (m1 - m0) / (size_t)runs);
-    for (long i = 0; i < runs; i++)
-        free(blocks[i]);
+static void meta(long runs) {
+	if (runs > MAXB)
+		runs = MAXB;
+	size_t m0 = ctl_stat("stats.metadata_resident"), c0 = ctl_stat("stats.mapped");
+	for (long i = 0; i < runs; i++)
+		if (!(blocks[i] = malloc(20 << 10)))
+			exit(92);
+	size_t m1 = ctl_stat("stats.metadata_resident"), c1 = ctl_stat("stats.mapped");
+	printf("chunks %zu\nmeta_per_run %zu\n", (c1 - c0) >> 22, (m1 - m0) / (size_t)runs);
+	for (long i = 0; i < runs; i++)
+		free(blocks[i]);
 }
 
-int main(int argc, char **argv)
-{
-    if (argc < 3)
-        return 2;
-    long mib = atol(argv[2]);
-    /* the stdio buffers exist before the baseline */
-    printf("start\n");
-    fflush(stdout);
-    long base = rss_kb();
-    printf("base %ld\n", base);
-    if (strcmp(argv[1], "spike") == 0) {
-        spike(mib);
-        printf("peak %ld\n", rss_kb());
-        for (int t = 0; t <= 3000; t += 50) {
-            printf("%d %ld\n", t, rss_kb());
-            sleep_ms(50);
-        }
-    } else if (strcmp(argv[1], "trim") == 0) {
-        spike(mib);
-        printf("before %ld\n", rss_kb());
-        int r = malloc_trim(0);
-        printf("trim_ret %d\nafter %ld\n", r, rss_kb());
-    } else if (strcmp(argv[1], "lazyfree") == 0) {
-        spike(mib);
-        sleep_ms(100);
-        printf("lazyfree %ld\nrss %ld\n", smaps_kb("LazyFree:"), rss_kb());
-    } else if (strcmp(argv[1], "threads") == 0) {
-        printf("threads_before %d\n", nthreads());
-        spike(mib);
-        sleep_ms(1500);
-        printf("threads_after %d\n", nthreads());
-    } else if (strcmp(argv[1], "fork") == 0) {
-        spike(mib);
-        sleep_ms(100);
-        printf("parent_threads %d\n", nthreads());
-        fflush(stdout);
-        pid_t pid = fork();
-        if (pid == 0) {
-            long cbase = rss_kb();
-            printf("child_");
-            spike(mib);
-            long cpeak = rss_kb();
-            sleep_ms(2500);
-            printf("child_base %ld\nchild_peak %ld\nchild_after %ld\nchild_threads %d\n", cbase, cpeak, rss_kb(),
-                   nthreads());
-            fflush(stdout);
-            _exit(0);
-        }
-        int st = wait_deadline(pid, 60);
-        if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-            return 93;
-    } else if (strcmp(argv[1], "survivors") == 0) {
-        spike(mib);
-        sleep_ms(2000);
-        size_t n = ((size_t)mib << 20) / 1200, kept = 0;
-        if (n > MAXB)
-            n = MAXB;
-        for (size_t i = 0; i < n; i++) {
-            blocks[i] = malloc(1200);
-            if (!blocks[i])
-                exit(92);
-            memset(blocks[i], 0x3a, 1200);
-        }
-        printf("held %ld\n", rss_kb());
-        for (size_t i = 0; i < n; i++) {
-            if (((uintptr_t)blocks[i] >> 12) % 4 == 0) {
-                kept++;
-            } else {
-                free(blocks[i]);
-                blocks[i] = NULL;
-            }
-        }
-        printf("kept %zu of %zu\n", kept, n);
-        for (int t = 0; t <= 3000; t += 50) {
-            printf("%d %ld\n", t, rss_kb());
-            sleep_ms(50);
-        }
-        for (size_t i = 0; i < n; i++)
-            free(blocks[i]);
-    } else if (strcmp(argv[1], "main_exit") == 0) {
-        spike(mib);
-        sleep_ms(200);
-        printf("threads %d\ndone\n", nthreads());
-        fflush(stdout);
-        pthread_exit(NULL);
-    } else if (strcmp(argv[1], "smallfree") == 0) {
-        static char *v[4096];
-        for (long r = 0; r < mib; r++) {
-            for (int i = 0; i < 4096; i++) {
-                v[i] = malloc(64 + (size_t)(i % 4) * 128);
-                if (!v[i])
-                    exit(92);
-                v[i][0] = (char)i;
-            }
-            for (int i = 0; i < 4096; i++)
-                free(v[i]);
-        }
-        printf("pid %ld\n", (long)getpid());
-    } else if (strcmp(argv[1], "meta") == 0) {
-        meta(mib);
-    } else if (strcmp(argv[1], "fork_thread") == 0) {
-        spike(mib);
-        fork_thread_mib = mib;
-        pthread_t th;
-        if (pthread_create(&th, NULL, fork_thread, NULL) != 0 || pthread_join(th, NULL) != 0)
-            return 95;
-        printf("child_status %d\n", fork_thread_status);
-    } else {
-        return 2;
-    }
-    printf("done\n");
-    return 0;
+int main(int argc, char **argv) {
+	if (argc < 3)
+		return 2;
+	long mib = atol(argv[2]);
+	/* the stdio buffers exist before the baseline */
+	printf("start\n");
+	fflush(stdout);
+	long base = rss_kb();
+	printf("base %ld\n", base);
+	if (strcmp(argv[1], "spike") == 0) {
+		spike(mib);
+		printf("peak %ld\n", rss_kb());
+		for (int t = 0; t <= 3000; t += 50) {
+			printf("%d %ld\n", t, rss_kb());
+			sleep_ms(50);
+		}
+	} else if (strcmp(argv[1], "trim") == 0) {
+		spike(mib);
+		printf("before %ld\n", rss_kb());
+		int r = malloc_trim(0);
+		printf("trim_ret %d\nafter %ld\n", r, rss_kb());
+	} else if (strcmp(argv[1], "lazyfree") == 0) {
+		spike(mib);
+		sleep_ms(100);
+		printf("lazyfree %ld\nrss %ld\n", smaps_kb("LazyFree:"), rss_kb());
+	} else if (strcmp(argv[1], "threads") == 0) {
+		printf("threads_before %d\n", nthreads());
+		spike(mib);
+		sleep_ms(1500);
+		printf("threads_after %d\n", nthreads());
+	} else if (strcmp(argv[1], "fork") == 0) {
+		spike(mib);
+		sleep_ms(100);
+		printf("parent_threads %d\n", nthreads());
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid == 0) {
+			long cbase = rss_kb();
+			printf("child_");
+			spike(mib);
+			long cpeak = rss_kb();
+			sleep_ms(2500);
+			printf("child_base %ld\nchild_peak %ld\nchild_after %ld\nchild_threads %d\n", cbase, cpeak,
+			    rss_kb(), nthreads());
+			fflush(stdout);
+			_exit(0);
+		}
+		int st = wait_deadline(pid, 60);
+		if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			return 93;
+	} else if (strcmp(argv[1], "survivors") == 0) {
+		spike(mib);
+		sleep_ms(2000);
+		size_t n = ((size_t)mib << 20) / 1200, kept = 0;
+		if (n > MAXB)
+			n = MAXB;
+		for (size_t i = 0; i < n; i++) {
+			blocks[i] = malloc(1200);
+			if (!blocks[i])
+				exit(92);
+			memset(blocks[i], 0x3a, 1200);
+		}
+		printf("held %ld\n", rss_kb());
+		for (size_t i = 0; i < n; i++) {
+			if (((uintptr_t)blocks[i] >> 12) % 4 == 0) {
+				kept++;
+			} else {
+				free(blocks[i]);
+				blocks[i] = NULL;
+			}
+		}
+		printf("kept %zu of %zu\n", kept, n);
+		for (int t = 0; t <= 3000; t += 50) {
+			printf("%d %ld\n", t, rss_kb());
+			sleep_ms(50);
+		}
+		for (size_t i = 0; i < n; i++)
+			free(blocks[i]);
+	} else if (strcmp(argv[1], "main_exit") == 0) {
+		spike(mib);
+		sleep_ms(200);
+		printf("threads %d\ndone\n", nthreads());
+		fflush(stdout);
+		pthread_exit(NULL);
+	} else if (strcmp(argv[1], "smallfree") == 0) {
+		static char *v[4096];
+		for (long r = 0; r < mib; r++) {
+			for (int i = 0; i < 4096; i++) {
+				v[i] = malloc(64 + (size_t)(i % 4) * 128);
+				if (!v[i])
+					exit(92);
+				v[i][0] = (char)i;
+			}
+			for (int i = 0; i < 4096; i++)
+				free(v[i]);
+		}
+		printf("pid %ld\n", (long)getpid());
+	} else if (strcmp(argv[1], "meta") == 0) {
+		meta(mib);
+	} else if (strcmp(argv[1], "fork_thread") == 0) {
+		spike(mib);
+		fork_thread_mib = mib;
+		pthread_t th;
+		if (pthread_create(&th, NULL, fork_thread, NULL) != 0 || pthread_join(th, NULL) != 0)
+			return 95;
+		printf("child_status %d\n", fork_thread_status);
+	} else {
+		return 2;
+	}
+	printf("done\n");
+	return 0;
 }

@@ -6,14 +6,12 @@
 
 void xa_ctl_names(void (*fn)(void *, const char *, const char *, const char *, const char *), void *arg);
 
-static void print_name(void *arg, const char *name, const char *type, const char *rw, const char *doc)
-{
-    (void)arg;
-    printf("%s\t%s\t%s\t%s\n", name, type, rw, doc);
+static void print_name(void *arg, const char *name, const char *type, const char *rw, const char *doc) {
+	(void)arg;
+	printf("%s\t%s\t%s\t%s\n", name, type, rw, doc);
 }
 
-int main(void)
-{
-    xa_ctl_names(print_name, NULL);
-    return 0;
+int main(void) {
+	xa_ctl_names(print_name, NULL);
+	return 0;
 }

@@ -12,155 +12,148 @@
 #include "internal.h"
 #include "xt.h"
 
-Test(sizeclass, table_is_geometric_and_bounded)
-{
-    xt_free(xt_malloc(1)); /* bootstrap */
-    for (unsigned c = 1; c < SC_NCLASSES; c++) {
-        size_t prev = xa_sc_size[c - 1], s = xa_sc_size[c];
-        cr_assert_gt(s, prev);
-        cr_assert_eq(s % QUANTUM, 0);
-        /* at most 25% internal waste for a request one byte over prev
+Test(sizeclass, table_is_geometric_and_bounded) {
+	xt_free(xt_malloc(1)); /* bootstrap */
+	for (unsigned c = 1; c < SC_NCLASSES; c++) {
+		size_t prev = xa_sc_size[c - 1], s = xa_sc_size[c];
+		cr_assert_gt(s, prev);
+		cr_assert_eq(s % QUANTUM, 0);
+		/* at most 25% internal waste for a request one byte over prev
          * (below 128 bytes the 16-byte alignment quantum bounds it) */
-        if (s > 128)
-            cr_assert_leq((s - (prev + 1)) * 4, prev + 1, "class %u (%zu) after %zu wastes too much", c, s, prev);
-        else
-            cr_assert_eq(s - prev, QUANTUM);
-        if (c >= SC_NSMALL)
-            cr_assert_eq(s % PAGE, 0, "large class %zu not page-granular", s);
-    }
-    cr_assert_eq(xa_sc_size[SC_NSMALL - 1], SC_SMALL_MAX);
-    cr_assert_eq(xa_sc_size[SC_NCLASSES - 1], SC_LARGE_MAX);
+		if (s > 128)
+			cr_assert_leq((s - (prev + 1)) * 4, prev + 1, "class %u (%zu) after %zu wastes too much", c, s,
+			    prev);
+		else
+			cr_assert_eq(s - prev, QUANTUM);
+		if (c >= SC_NSMALL)
+			cr_assert_eq(s % PAGE, 0, "large class %zu not page-granular", s);
+	}
+	cr_assert_eq(xa_sc_size[SC_NSMALL - 1], SC_SMALL_MAX);
+	cr_assert_eq(xa_sc_size[SC_NCLASSES - 1], SC_LARGE_MAX);
 }
 
-Test(sizeclass, lookup_matches_computation)
-{
-    xt_free(xt_malloc(1));
-    for (size_t s = 0; s <= SC_LARGE_MAX + 1; s += (s < 70000 ? 1 : 4093)) {
-        unsigned c = xa_sc_size2class(s);
-        cr_assert_eq(c, xa_sc_compute_class(s ? s : 1), "size %zu", s);
-    }
-    cr_assert_eq(xa_sc_size2class(SC_LARGE_MAX + 1), SC_HUGE);
+Test(sizeclass, lookup_matches_computation) {
+	xt_free(xt_malloc(1));
+	for (size_t s = 0; s <= SC_LARGE_MAX + 1; s += (s < 70000 ? 1 : 4093)) {
+		unsigned c = xa_sc_size2class(s);
+		cr_assert_eq(c, xa_sc_compute_class(s ? s : 1), "size %zu", s);
+	}
+	cr_assert_eq(xa_sc_size2class(SC_LARGE_MAX + 1), SC_HUGE);
 }
 
-Test(sizeclass, region_index_is_exact)
-{
-    xt_free(xt_malloc(1));
-    for (unsigned c = 0; c < SC_NSMALL; c++) {
-        size_t size = xa_sc[c].size;
-        cr_assert_geq(xa_sc[c].nregs, 1);
-        cr_assert_leq((size_t)xa_sc[c].nregs * size, (size_t)xa_sc[c].npages * PAGE);
-        for (size_t i = 0; i < xa_sc[c].nregs; i++) {
-            cr_assert_eq(xa_sc_region_index(c, i * size), i, "class %zu region %zu", size, i);
-            if (size > 1)
-                cr_assert_eq(xa_sc_region_index(c, i * size + size - 1), i);
-        }
-    }
+Test(sizeclass, region_index_is_exact) {
+	xt_free(xt_malloc(1));
+	for (unsigned c = 0; c < SC_NSMALL; c++) {
+		size_t size = xa_sc[c].size;
+		cr_assert_geq(xa_sc[c].nregs, 1);
+		cr_assert_leq((size_t)xa_sc[c].nregs * size, (size_t)xa_sc[c].npages * PAGE);
+		for (size_t i = 0; i < xa_sc[c].nregs; i++) {
+			cr_assert_eq(xa_sc_region_index(c, i * size), i, "class %zu region %zu", size, i);
+			if (size > 1)
+				cr_assert_eq(xa_sc_region_index(c, i * size + size - 1), i);
+		}
+	}
 }
 
 /* The free fast path's region-start test (tcache.h): off * magic (mod 2^32)
  * < magic exactly when off is a multiple of the class size, for every
  * offset inside a slab of up to SLAB_MAXPAGES pages; and every slab page's
  * entry carries its class and its index in the slab. */
-Test(tcache, region_start_check_is_exact)
-{
-    xt_free(xt_malloc(1));
-    for (unsigned c = 0; c < SC_NCLASSES; c++) {
-        uint32_t d = c < SC_NSMALL ? xa_sc_size[c] : PAGE, m = xa_tcache_fmagic[c];
-        if (c < SC_NSMALL)
-            cr_assert_leq(xa_sc[c].npages, SLAB_MAXPAGES);
-        for (uint32_t off = 0; off < (uint32_t)SLAB_MAXPAGES * PAGE; off++)
-            cr_assert_eq(off * m < m, off % d == 0, "class %u (size %u), offset %u", c, d, off);
-    }
-    /* 1280-byte class (5-page slabs): every page's entry holds bits 12-15
+Test(tcache, region_start_check_is_exact) {
+	xt_free(xt_malloc(1));
+	for (unsigned c = 0; c < SC_NCLASSES; c++) {
+		uint32_t d = c < SC_NSMALL ? xa_sc_size[c] : PAGE, m = xa_tcache_fmagic[c];
+		if (c < SC_NSMALL)
+			cr_assert_leq(xa_sc[c].npages, SLAB_MAXPAGES);
+		for (uint32_t off = 0; off < (uint32_t)SLAB_MAXPAGES * PAGE; off++)
+			cr_assert_eq(off * m < m, off % d == 0, "class %u (size %u), offset %u", c, d, off);
+	}
+	/* 1280-byte class (5-page slabs): every page's entry holds bits 12-15
      * of its slab's start, so the fast path's offset is p - start; check
      * every object of a few slabs, in every page of them */
-    enum { N80 = 200, SZ = 1280 };
-    void *ps[N80];
-    unsigned e = 0, later = 0;
-    for (int i = 0; i < N80; i++)
-        ps[i] = xt_malloc(SZ);
-    for (int i = 0; i < N80; i++) {
-        uintptr_t a = (uintptr_t)ps[i];
-        xa_chunk_t *ch = xa_pagemap_lookup(a);
-        cr_assert_not_null(ch);
-        uintptr_t pg = (a - ch->addr) >> LG_PAGE;
-        e = ch->pclass[pg];
-        cr_assert_eq(PCLASS_OF(e), xa_sc_size2class(SZ));
-        uintptr_t slab = a - PCLASS_SLAB_OFF(e, a);
-        cr_assert_eq(slab, xa_chunk_run(ch, pg)->addr, "the entry's start bits lead to the slab start (%#lx)",
-            (unsigned long)a);
-        cr_assert_eq((a - slab) % SZ, 0);
-        later += slab != (a & ~(uintptr_t)PAGE_MASK);
-    }
-    cr_assert_gt(later, 0, "objects on later pages of their slabs were checked");
-    for (int i = 0; i < N80; i++)
-        xt_free(ps[i]);
-    void *p = xt_malloc(80);
-    cr_assert_eq(xa_pagemap_lookup((uintptr_t)&e), NULL, "a stack address is not ours");
-    xt_free(p);
+	enum { N80 = 200, SZ = 1280 };
+	void *ps[N80];
+	unsigned e = 0, later = 0;
+	for (int i = 0; i < N80; i++)
+		ps[i] = xt_malloc(SZ);
+	for (int i = 0; i < N80; i++) {
+		uintptr_t a = (uintptr_t)ps[i];
+		xa_chunk_t *ch = xa_pagemap_lookup(a);
+		cr_assert_not_null(ch);
+		uintptr_t pg = (a - ch->addr) >> LG_PAGE;
+		e = ch->pclass[pg];
+		cr_assert_eq(PCLASS_OF(e), xa_sc_size2class(SZ));
+		uintptr_t slab = a - PCLASS_SLAB_OFF(e, a);
+		cr_assert_eq(slab, xa_chunk_run(ch, pg)->addr, "the entry's start bits lead to the slab start (%#lx)",
+		    (unsigned long)a);
+		cr_assert_eq((a - slab) % SZ, 0);
+		later += slab != (a & ~(uintptr_t)PAGE_MASK);
+	}
+	cr_assert_gt(later, 0, "objects on later pages of their slabs were checked");
+	for (int i = 0; i < N80; i++)
+		xt_free(ps[i]);
+	void *p = xt_malloc(80);
+	cr_assert_eq(xa_pagemap_lookup((uintptr_t)&e), NULL, "a stack address is not ours");
+	xt_free(p);
 }
 
-Test(decay, arithmetic)
-{
-    uint64_t ms = 1000000;
-    cr_assert(!xa_decay_due(1000, 0, 999 * ms));
-    cr_assert(xa_decay_due(1000, 0, 1000 * ms));
-    cr_assert(xa_decay_due(0, 5, 5));
-    cr_assert(!xa_decay_due(-1, 0, UINT64_MAX / 2));
-    cr_assert_eq(xa_decay_wait_ns(1000, 0, 400 * ms), 600 * ms);
-    cr_assert_eq(xa_decay_wait_ns(1000, 0, 4000 * ms), 0);
-    cr_assert_eq(xa_decay_wait_ns(-1, 0, 0), UINT64_MAX);
-    cr_assert_eq(xa_decay_slack_budget(0, 12345), UINT64_MAX);
-    cr_assert_eq(xa_decay_slack_budget(64 << 20, 1), (uint64_t)64 << 20);
-    cr_assert_eq(xa_decay_slack_budget(25 | XA_SLACK_PCT, 1000), 250);
-    cr_assert_eq(xa_decay_slack_budget(150 | XA_SLACK_PCT, 1001), 1501);
+Test(decay, arithmetic) {
+	uint64_t ms = 1000000;
+	cr_assert(!xa_decay_due(1000, 0, 999 * ms));
+	cr_assert(xa_decay_due(1000, 0, 1000 * ms));
+	cr_assert(xa_decay_due(0, 5, 5));
+	cr_assert(!xa_decay_due(-1, 0, UINT64_MAX / 2));
+	cr_assert_eq(xa_decay_wait_ns(1000, 0, 400 * ms), 600 * ms);
+	cr_assert_eq(xa_decay_wait_ns(1000, 0, 4000 * ms), 0);
+	cr_assert_eq(xa_decay_wait_ns(-1, 0, 0), UINT64_MAX);
+	cr_assert_eq(xa_decay_slack_budget(0, 12345), UINT64_MAX);
+	cr_assert_eq(xa_decay_slack_budget(64 << 20, 1), (uint64_t)64 << 20);
+	cr_assert_eq(xa_decay_slack_budget(25 | XA_SLACK_PCT, 1000), 250);
+	cr_assert_eq(xa_decay_slack_budget(150 | XA_SLACK_PCT, 1001), 1501);
 }
 
 /* decay_ms:0 holds pages of partly used slabs and idle caches a little
  * (decay.h); other settings apply as they are. */
-Test(decay, cached_delay)
-{
-    cr_assert_eq(xa_decay_cached_ms(0), XA_DECAY0_CACHED_MS);
-    cr_assert_gt(XA_DECAY0_CACHED_MS, XA_DECAY0_DELAY_MS);
-    cr_assert_eq(xa_decay_cached_ms(1), 1);
-    cr_assert_eq(xa_decay_cached_ms(1000), 1000);
-    cr_assert_eq(xa_decay_cached_ms(-1), -1);
+Test(decay, cached_delay) {
+	cr_assert_eq(xa_decay_cached_ms(0), XA_DECAY0_CACHED_MS);
+	cr_assert_gt(XA_DECAY0_CACHED_MS, XA_DECAY0_DELAY_MS);
+	cr_assert_eq(xa_decay_cached_ms(1), 1);
+	cr_assert_eq(xa_decay_cached_ms(1000), 1000);
+	cr_assert_eq(xa_decay_cached_ms(-1), -1);
 }
 
-Test(conf, parse_values_and_errors)
-{
-    xa_opts_t o;
-    xa_conf_defaults(&o);
-    cr_assert_eq(o.decay_ms, 1000);
-    cr_assert(o.retain && o.background_thread && o.tcache);
-    cr_assert_eq(xa_conf_parse(&o, "test", "decay_ms:-1,purge:free,slack_max:25%,tcache_max:4K,narenas:3"), 0);
-    cr_assert_eq(o.decay_ms, -1);
-    cr_assert_eq(o.purge, XA_PURGE_FREE);
-    cr_assert_eq(o.slack_max, 25 | XA_SLACK_PCT);
-    cr_assert_eq(o.tcache_max, 4096);
-    cr_assert_eq(o.narenas, 3);
-    cr_assert_eq(xa_conf_parse(&o, "test", "slack_max:64MiB"), 0);
-    cr_assert_eq(o.slack_max, (uint64_t)64 << 20);
-    /* each bad item counts once and keeps the previous value */
-    cr_assert_eq(xa_conf_parse(&o, "test", "decay_ms:-2,purge:x,narenas:999,foo:1,bar,,"), 5);
-    cr_assert_eq(o.decay_ms, -1);
-    cr_assert_eq(o.purge, XA_PURGE_FREE);
-    cr_assert_eq(o.narenas, 3);
+Test(conf, parse_values_and_errors) {
+	xa_opts_t o;
+	xa_conf_defaults(&o);
+	cr_assert_eq(o.decay_ms, 1000);
+	cr_assert(o.retain && o.background_thread && o.tcache);
+	cr_assert_eq(xa_conf_parse(&o, "test", "decay_ms:-1,purge:free,slack_max:25%,tcache_max:4K,narenas:3"), 0);
+	cr_assert_eq(o.decay_ms, -1);
+	cr_assert_eq(o.purge, XA_PURGE_FREE);
+	cr_assert_eq(o.slack_max, 25 | XA_SLACK_PCT);
+	cr_assert_eq(o.tcache_max, 4096);
+	cr_assert_eq(o.narenas, 3);
+	cr_assert_eq(xa_conf_parse(&o, "test", "slack_max:64MiB"), 0);
+	cr_assert_eq(o.slack_max, (uint64_t)64 << 20);
+	/* each bad item counts once and keeps the previous value */
+	cr_assert_eq(xa_conf_parse(&o, "test", "decay_ms:-2,purge:x,narenas:999,foo:1,bar,,"), 5);
+	cr_assert_eq(o.decay_ms, -1);
+	cr_assert_eq(o.purge, XA_PURGE_FREE);
+	cr_assert_eq(o.narenas, 3);
 }
 
 /* Every page of every chunk is in exactly one state. */
-static void check_page_accounting(void)
-{
-    unsigned n = atomic_load(&xa_narenas_created);
-    for (unsigned i = 0; i < n; i++) {
-        xa_arena_t *a = xa_arenas[i];
-        xa_mutex_lock(&a->lock);
-        size_t sum = a->stats.active_pages + a->stats.npages[PS_DIRTY] + a->stats.npages[PS_LAZY] +
-                     a->stats.npages[PS_RETAINED];
-        size_t mapped = a->stats.mapped_chunks * CHUNK_NPAGES;
-        xa_mutex_unlock(&a->lock);
-        cr_assert_eq(sum, mapped, "arena %u: states add up to %zu pages, mapped %zu", i, sum, mapped);
-    }
+static void check_page_accounting(void) {
+	unsigned n = atomic_load(&xa_narenas_created);
+	for (unsigned i = 0; i < n; i++) {
+		xa_arena_t *a = xa_arenas[i];
+		xa_mutex_lock(&a->lock);
+		size_t sum = a->stats.active_pages + a->stats.npages[PS_DIRTY] + a->stats.npages[PS_LAZY] +
+		    a->stats.npages[PS_RETAINED];
+		size_t mapped = a->stats.mapped_chunks * CHUNK_NPAGES;
+		xa_mutex_unlock(&a->lock);
+		cr_assert_eq(sum, mapped, "arena %u: states add up to %zu pages, mapped %zu", i, sum, mapped);
+	}
 }
 
 /*
@@ -168,54 +161,52 @@ static void check_page_accounting(void)
  * reclaimed cache) into a slab that has been scanned since that time must
  * still make the slab's free pages releasable.
  */
-static unsigned region_of(void *p, size_t size)
-{
-    xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p);
-    xa_run_t *r = xa_chunk_run(c, ((uintptr_t)p - c->addr) >> LG_PAGE);
-    return (unsigned)(((uintptr_t)p - r->addr) / size);
+static unsigned region_of(void *p, size_t size) {
+	xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p);
+	xa_run_t *r = xa_chunk_run(c, ((uintptr_t)p - c->addr) >> LG_PAGE);
+	return (unsigned)(((uintptr_t)p - r->addr) / size);
 }
 
-Test(slabs, frees_stamped_before_the_last_scan_are_released)
-{
-    xt_free(xt_malloc(1));
-    xa_arena_t *a = xa_tsd_tls.arena;
-    atomic_store(&a->decay_ms, 50);
-    unsigned cls = xa_sc_size2class(1200);
-    size_t size = xa_sc[cls].size;
-    unsigned nregs = (unsigned)(xa_sc[cls].npages * PAGE / size);
-    cr_assert_gt(xa_sc[cls].npages, 2, "want a slab of several pages");
-    enum { N = 640 };
-    static void *p[N];
-    for (int i = 0; i < N; i++) {
-        p[i] = xa_arena_malloc_small(a, cls, false);
-        cr_assert_not_null(p[i]);
-        memset(p[i], 1, size);
-    }
-    /* 1: free each slab's last region; once due, a scan visits the slabs */
-    for (int i = 0; i < N; i++)
-        if (region_of(p[i], size) == nregs - 1) {
-            xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)p[i]), p[i]);
-            p[i] = NULL;
-        }
-    usleep(80 * 1000);
-    uint64_t w;
-    xa_arenas_purge_slabs(false, &w);
-    /* 2: free all but each slab's first region, as a reclaimed cache
+Test(slabs, frees_stamped_before_the_last_scan_are_released) {
+	xt_free(xt_malloc(1));
+	xa_arena_t *a = xa_tsd_tls.arena;
+	atomic_store(&a->decay_ms, 50);
+	unsigned cls = xa_sc_size2class(1200);
+	size_t size = xa_sc[cls].size;
+	unsigned nregs = (unsigned)(xa_sc[cls].npages * PAGE / size);
+	cr_assert_gt(xa_sc[cls].npages, 2, "want a slab of several pages");
+	enum { N = 640 };
+	static void *p[N];
+	for (int i = 0; i < N; i++) {
+		p[i] = xa_arena_malloc_small(a, cls, false);
+		cr_assert_not_null(p[i]);
+		memset(p[i], 1, size);
+	}
+	/* 1: free each slab's last region; once due, a scan visits the slabs */
+	for (int i = 0; i < N; i++)
+		if (region_of(p[i], size) == nregs - 1) {
+			xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)p[i]), p[i]);
+			p[i] = NULL;
+		}
+	usleep(80 * 1000);
+	uint64_t w;
+	xa_arenas_purge_slabs(false, &w);
+	/* 2: free all but each slab's first region, as a reclaimed cache
      * would: stamped 10 s ago, before that scan */
-    xa_free_stamp_ns = xa_now_ns() - 10000000000ull;
-    for (int i = 0; i < N; i++)
-        if (p[i] && region_of(p[i], size) != 0) {
-            xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)p[i]), p[i]);
-            p[i] = NULL;
-        }
-    xa_free_stamp_ns = 0;
-    size_t got = xa_arenas_purge_slabs(false, &w);
-    /* every slab but the first page of each is free now */
-    size_t want = (size_t)(N / nregs - 2) * (xa_sc[cls].npages - 1) * PAGE;
-    cr_assert_geq(got, want, "old-stamped frees after a scan: %zu bytes released, want %zu", got, want);
-    for (int i = 0; i < N; i++)
-        if (p[i])
-            xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)p[i]), p[i]);
+	xa_free_stamp_ns = xa_now_ns() - 10000000000ull;
+	for (int i = 0; i < N; i++)
+		if (p[i] && region_of(p[i], size) != 0) {
+			xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)p[i]), p[i]);
+			p[i] = NULL;
+		}
+	xa_free_stamp_ns = 0;
+	size_t got = xa_arenas_purge_slabs(false, &w);
+	/* every slab but the first page of each is free now */
+	size_t want = (size_t)(N / nregs - 2) * (xa_sc[cls].npages - 1) * PAGE;
+	cr_assert_geq(got, want, "old-stamped frees after a scan: %zu bytes released, want %zu", got, want);
+	for (int i = 0; i < N; i++)
+		if (p[i])
+			xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)p[i]), p[i]);
 }
 
 /*
@@ -226,254 +217,246 @@ Test(slabs, frees_stamped_before_the_last_scan_are_released)
  * fill of as many regions as went back to the kept slabs must need no new
  * slab and hand out no region twice and no live one.
  */
-static int ptr_cmp(const void *a, const void *b)
-{
-    uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
-    return x < y ? -1 : x > y;
+static int ptr_cmp(const void *a, const void *b) {
+	uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+	return x < y ? -1 : x > y;
 }
 
-Test(slabs, batched_flush_keeps_lists_and_counts)
-{
-    xt_free(xt_malloc(1));
-    xa_arena_t *a = xa_tsd_tls.arena;
-    unsigned cls = xa_sc_size2class(96);
-    size_t size = xa_sc[cls].size;
-    unsigned nregs = xa_sc[cls].nregs;
-    xa_bin_t *b = &a->bins[cls];
-    enum { NS = 12 };
-    unsigned n = NS * nregs;
-    void **p = calloc(n, sizeof *p), **back = calloc(n, sizeof *p), **again = calloc(n, sizeof *p);
-    cr_assert(p && back && again);
-    for (unsigned i = 0; i < n; i++)
-        cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false));
-    /* whole slabs: those whose first region is p[k * nregs] with k even
+Test(slabs, batched_flush_keeps_lists_and_counts) {
+	xt_free(xt_malloc(1));
+	xa_arena_t *a = xa_tsd_tls.arena;
+	unsigned cls = xa_sc_size2class(96);
+	size_t size = xa_sc[cls].size;
+	unsigned nregs = xa_sc[cls].nregs;
+	xa_bin_t *b = &a->bins[cls];
+	enum { NS = 12 };
+	unsigned n = NS * nregs;
+	void **p = calloc(n, sizeof *p), **back = calloc(n, sizeof *p), **again = calloc(n, sizeof *p);
+	cr_assert(p && back && again);
+	for (unsigned i = 0; i < n; i++)
+		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false));
+	/* whole slabs: those whose first region is p[k * nregs] with k even
      * go back entirely, odd ones keep their first region */
-    qsort(p, n, sizeof *p, ptr_cmp);
-    xa_bin_stats_t s0;
-    xa_arena_bin_stats(b, &s0);
-    /* back[0..nseq): whole slabs in address order (each released by one
+	qsort(p, n, sizeof *p, ptr_cmp);
+	xa_bin_stats_t s0;
+	xa_arena_bin_stats(b, &s0);
+	/* back[0..nseq): whole slabs in address order (each released by one
      * run of the batch); back[nseq..nback): shuffled (a fixed permutation),
      * so neighbours are mostly in other slabs */
-    unsigned nback = 0, nwhole = 0, nseq = 0;
-    void **mix = calloc(n, sizeof *mix);
-    unsigned nmix = 0;
-    for (unsigned i = 0; i < n;) {
-        xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p[i]);
-        xa_run_t *r = c->prun[((uintptr_t)p[i] - c->addr) >> LG_PAGE];
-        unsigned j = i;
-        while (j < n && (uintptr_t)p[j] >= r->addr && (uintptr_t)p[j] < r->addr + (uintptr_t)nregs * size)
-            j++;
-        /* slabs this test filled completely, and not the bin's current one */
-        bool whole = j - i == nregs && r != b->cur && r->nfree == 0;
-        unsigned w = whole ? nwhole++ : 1;
-        for (unsigned k = i; k < j; k++) {
-            if (w % 4 == 0)
-                back[nseq++] = p[k];
-            else if (w % 2 == 0 || k != i)
-                mix[nmix++] = p[k];
-            else
-                continue;
-            p[k] = NULL;
-        }
-        i = j;
-    }
-    cr_assert_geq(nwhole, 4, "want several full slabs");
-    for (unsigned i = nmix - 1; i > 0; i--) {
-        unsigned j = (unsigned)((i * 2654435761u) % (i + 1));
-        void *t = mix[i];
-        mix[i] = mix[j];
-        mix[j] = t;
-    }
-    memcpy(back + nseq, mix, nmix * sizeof *mix);
-    nback = nseq + nmix;
-    free(mix);
-    void **flushed = calloc(nback, sizeof *flushed);
-    memcpy(flushed, back, nback * sizeof *back);
-    xa_mutex_lock(&a->lock);
-    size_t active0 = a->stats.active_pages;
-    xa_mutex_unlock(&a->lock);
-    xa_arena_flush_small(a, cls, back, nback);
-    xa_mutex_lock(&a->lock);
-    size_t active1 = a->stats.active_pages;
-    xa_mutex_unlock(&a->lock);
-    cr_assert_eq(active0 - active1, (size_t)(nwhole + 1) / 2 * xa_sc[cls].npages,
-                 "pages given back: %zu, want those of %u slabs", active0 - active1, (nwhole + 1) / 2);
-    xa_bin_stats_t s1;
-    xa_arena_bin_stats(b, &s1);
-    cr_assert_eq(s0.curregs - s1.curregs, nback, "curregs fell by %zu, %u went back", s0.curregs - s1.curregs, nback);
-    cr_assert_eq(s0.curslabs - s1.curslabs, (nwhole + 1) / 2, "slabs released: %zu, want %u",
-                 s0.curslabs - s1.curslabs, (nwhole + 1) / 2);
-    /* the regions left in slabs come back, each once, without a new slab */
-    unsigned want = nback - (nwhole + 1) / 2 * nregs, got = 0;
-    while (got < want) {
-        unsigned k = xa_arena_fill_small(a, cls, again + got, want - got, 0, false);
-        cr_assert_gt(k, 0);
-        got += k;
-    }
-    xa_bin_stats_t s2;
-    xa_arena_bin_stats(b, &s2);
-    cr_assert_eq(s2.nslabs_total, s1.nslabs_total, "a fill made a new slab while %u regions were free", want);
-    qsort(again, got, sizeof *again, ptr_cmp);
-    for (unsigned i = 1; i < got; i++)
-        cr_assert_neq(again[i], again[i - 1], "region %p handed out twice", again[i]);
-    unsigned nlive = 0;
-    for (unsigned i = 0; i < n; i++)
-        if (p[i])
-            flushed[nlive++] = p[i]; /* p[] is sorted */
-    for (unsigned i = 0; i < got; i++)
-        cr_assert_null(bsearch(&again[i], flushed, nlive, sizeof *flushed, ptr_cmp),
-                       "fill handed out %p, which is live", again[i]);
-    for (unsigned i = 0; i < got; i++)
-        xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)again[i]), again[i]);
-    for (unsigned i = 0; i < n; i++)
-        if (p[i])
-            xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)p[i]), p[i]);
-    free(p);
-    free(back);
-    free(again);
-    free(flushed);
+	unsigned nback = 0, nwhole = 0, nseq = 0;
+	void **mix = calloc(n, sizeof *mix);
+	unsigned nmix = 0;
+	for (unsigned i = 0; i < n;) {
+		xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p[i]);
+		xa_run_t *r = c->prun[((uintptr_t)p[i] - c->addr) >> LG_PAGE];
+		unsigned j = i;
+		while (j < n && (uintptr_t)p[j] >= r->addr && (uintptr_t)p[j] < r->addr + (uintptr_t)nregs * size)
+			j++;
+		/* slabs this test filled completely, and not the bin's current one */
+		bool whole = j - i == nregs && r != b->cur && r->nfree == 0;
+		unsigned w = whole ? nwhole++ : 1;
+		for (unsigned k = i; k < j; k++) {
+			if (w % 4 == 0)
+				back[nseq++] = p[k];
+			else if (w % 2 == 0 || k != i)
+				mix[nmix++] = p[k];
+			else
+				continue;
+			p[k] = NULL;
+		}
+		i = j;
+	}
+	cr_assert_geq(nwhole, 4, "want several full slabs");
+	for (unsigned i = nmix - 1; i > 0; i--) {
+		unsigned j = (unsigned)((i * 2654435761u) % (i + 1));
+		void *t = mix[i];
+		mix[i] = mix[j];
+		mix[j] = t;
+	}
+	memcpy(back + nseq, mix, nmix * sizeof *mix);
+	nback = nseq + nmix;
+	free(mix);
+	void **flushed = calloc(nback, sizeof *flushed);
+	memcpy(flushed, back, nback * sizeof *back);
+	xa_mutex_lock(&a->lock);
+	size_t active0 = a->stats.active_pages;
+	xa_mutex_unlock(&a->lock);
+	xa_arena_flush_small(a, cls, back, nback);
+	xa_mutex_lock(&a->lock);
+	size_t active1 = a->stats.active_pages;
+	xa_mutex_unlock(&a->lock);
+	cr_assert_eq(active0 - active1, (size_t)(nwhole + 1) / 2 * xa_sc[cls].npages,
+	    "pages given back: %zu, want those of %u slabs", active0 - active1, (nwhole + 1) / 2);
+	xa_bin_stats_t s1;
+	xa_arena_bin_stats(b, &s1);
+	cr_assert_eq(s0.curregs - s1.curregs, nback, "curregs fell by %zu, %u went back", s0.curregs - s1.curregs,
+	    nback);
+	cr_assert_eq(s0.curslabs - s1.curslabs, (nwhole + 1) / 2, "slabs released: %zu, want %u",
+	    s0.curslabs - s1.curslabs, (nwhole + 1) / 2);
+	/* the regions left in slabs come back, each once, without a new slab */
+	unsigned want = nback - (nwhole + 1) / 2 * nregs, got = 0;
+	while (got < want) {
+		unsigned k = xa_arena_fill_small(a, cls, again + got, want - got, 0, false);
+		cr_assert_gt(k, 0);
+		got += k;
+	}
+	xa_bin_stats_t s2;
+	xa_arena_bin_stats(b, &s2);
+	cr_assert_eq(s2.nslabs_total, s1.nslabs_total, "a fill made a new slab while %u regions were free", want);
+	qsort(again, got, sizeof *again, ptr_cmp);
+	for (unsigned i = 1; i < got; i++)
+		cr_assert_neq(again[i], again[i - 1], "region %p handed out twice", again[i]);
+	unsigned nlive = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (p[i])
+			flushed[nlive++] = p[i]; /* p[] is sorted */
+	for (unsigned i = 0; i < got; i++)
+		cr_assert_null(bsearch(&again[i], flushed, nlive, sizeof *flushed, ptr_cmp),
+		    "fill handed out %p, which is live", again[i]);
+	for (unsigned i = 0; i < got; i++)
+		xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)again[i]), again[i]);
+	for (unsigned i = 0; i < n; i++)
+		if (p[i])
+			xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)p[i]), p[i]);
+	free(p);
+	free(back);
+	free(again);
+	free(flushed);
 }
 
-Test(pages, states_add_up_and_purge_retains)
-{
-    void *p[64];
-    xt_free(xt_malloc(1));
-    check_page_accounting();
-    for (int i = 0; i < 64; i++)
-        p[i] = xt_malloc(100000 + (size_t)i * 1000);
-    check_page_accounting();
-    xa_arena_t *a = xa_tsd_tls.arena;
-    xa_mutex_lock(&a->lock);
-    size_t retained0 = a->stats.npages[PS_RETAINED];
-    xa_mutex_unlock(&a->lock);
-    for (int i = 0; i < 64; i++)
-        xt_free(p[i]);
-    check_page_accounting();
-    xa_mutex_lock(&a->lock);
-    size_t dirty = a->stats.npages[PS_DIRTY];
-    xa_mutex_unlock(&a->lock);
-    cr_assert_gt(dirty, 64 * 24, "freed large runs did not become dirty (%zu pages)", dirty);
-    cr_assert_gt(xa_arenas_purge(true), 0);
-    check_page_accounting();
-    xa_mutex_lock(&a->lock);
-    cr_assert_eq(a->stats.npages[PS_DIRTY], 0);
-    cr_assert_geq(a->stats.npages[PS_RETAINED], retained0 + 64 * 24);
-    xa_mutex_unlock(&a->lock);
+Test(pages, states_add_up_and_purge_retains) {
+	void *p[64];
+	xt_free(xt_malloc(1));
+	check_page_accounting();
+	for (int i = 0; i < 64; i++)
+		p[i] = xt_malloc(100000 + (size_t)i * 1000);
+	check_page_accounting();
+	xa_arena_t *a = xa_tsd_tls.arena;
+	xa_mutex_lock(&a->lock);
+	size_t retained0 = a->stats.npages[PS_RETAINED];
+	xa_mutex_unlock(&a->lock);
+	for (int i = 0; i < 64; i++)
+		xt_free(p[i]);
+	check_page_accounting();
+	xa_mutex_lock(&a->lock);
+	size_t dirty = a->stats.npages[PS_DIRTY];
+	xa_mutex_unlock(&a->lock);
+	cr_assert_gt(dirty, 64 * 24, "freed large runs did not become dirty (%zu pages)", dirty);
+	cr_assert_gt(xa_arenas_purge(true), 0);
+	check_page_accounting();
+	xa_mutex_lock(&a->lock);
+	cr_assert_eq(a->stats.npages[PS_DIRTY], 0);
+	cr_assert_geq(a->stats.npages[PS_RETAINED], retained0 + 64 * 24);
+	xa_mutex_unlock(&a->lock);
 }
 
 /* ---- huge cache: states, accounting, known-zero reuse ------------------ */
 
-static void huge_cache(size_t b[PS_NSTATES])
-{
-    xa_huge_cache_bytes(b);
+static void huge_cache(size_t b[PS_NSTATES]) { xa_huge_cache_bytes(b); }
+
+static int all_zero(const unsigned char *p, size_t n) {
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
 }
 
-static int all_zero(const unsigned char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return 0;
-    return 1;
+Test(huge, cache_states_add_up_and_retained_reuse_is_known_zero) {
+	xt_free(xt_malloc(1));
+	atomic_store(&xa_decay_default_ms, -1); /* nothing released behind our back */
+	size_t b[PS_NSTATES], sizes[3] = {(size_t)8 << 20, (size_t)12 << 20, (size_t)20 << 20}, total = 0;
+	void *p[3];
+	for (int i = 0; i < 3; i++) {
+		p[i] = xt_malloc(sizes[i]);
+		cr_assert_not_null(p[i]);
+		memset(p[i], 0xa5, sizes[i]);
+		total += CHUNK_CEIL(sizes[i]);
+	}
+	for (int i = 0; i < 3; i++)
+		xt_free(p[i]);
+	huge_cache(b);
+	cr_assert_eq(b[PS_DIRTY], total, "freed huge mappings: %zu dirty, want %zu", b[PS_DIRTY], total);
+	cr_assert_eq(b[PS_RETAINED] + b[PS_LAZY], 0);
+	cr_assert_geq(xa_huge_purge(true), total);
+	huge_cache(b);
+	cr_assert_eq(b[PS_DIRTY], 0);
+	cr_assert_eq(b[PS_RETAINED], total, "after a forced purge: %zu retained, want %zu", b[PS_RETAINED], total);
+	size_t live, cached;
+	xa_huge_resident(&live, &cached);
+	cr_assert_eq(cached, 0, "retained huge mappings still resident: %zu", cached);
+
+	/* Reusing a retained mapping: calloc does no zeroing at all. */
+	uint64_t k0, m0, z0, k1, m1, z1;
+	xa_zero_stats(&k0, &m0, &z0);
+	unsigned char *q = xt_calloc(1, sizes[1]);
+	cr_assert_not_null(q);
+	xa_zero_stats(&k1, &m1, &z1);
+	cr_assert_eq(k1 - k0, sizes[1], "known-zero bytes %llu, want %zu", (unsigned long long)(k1 - k0), sizes[1]);
+	cr_assert_eq(m1, m0);
+	cr_assert_eq(z1, z0);
+	cr_assert(all_zero(q, sizes[1]));
+	huge_cache(b);
+	cr_assert_eq(b[PS_RETAINED], total - CHUNK_CEIL(sizes[1]));
+	memset(q, 0x5a, sizes[1]);
+	xt_free(q);
+
+	/* Dirty and fully resident: memset, never counted as known zero. */
+	xa_zero_stats(&k0, &m0, &z0);
+	q = xt_calloc(1, sizes[1]);
+	xa_zero_stats(&k1, &m1, &z1);
+	cr_assert_eq(k1, k0);
+	cr_assert_eq(m1 - m0, sizes[1], "resident dirty block: memset %llu bytes", (unsigned long long)(m1 - m0));
+	cr_assert(all_zero(q, sizes[1]));
+	xt_free(q);
+
+	/* MADV_FREE'd (lazy) pages may keep their contents: never known zero. */
+	atomic_store(&xa_purge_policy, XA_PURGE_FREE);
+	q = xt_malloc(sizes[0]);
+	memset(q, 0xa5, sizes[0]);
+	xt_free(q);
+	xa_huge_purge(true);
+	huge_cache(b);
+	cr_assert_geq(b[PS_LAZY], CHUNK_CEIL(sizes[0]), "purge:free did not leave the mapping lazy");
+	xa_zero_stats(&k0, &m0, &z0);
+	q = xt_calloc(1, sizes[0]);
+	xa_zero_stats(&k1, &m1, &z1);
+	cr_assert_eq(k1, k0, "a lazy mapping was taken as known zero");
+	cr_assert(all_zero(q, sizes[0]));
+	xt_free(q);
+	atomic_store(&xa_purge_policy, XA_PURGE_DONTNEED);
+
+	/* Everything unmapped on demand (out of memory path). */
+	cr_assert_gt(xa_huge_unmap_cached(), 0);
+	huge_cache(b);
+	cr_assert_eq(b[PS_DIRTY] + b[PS_LAZY] + b[PS_RETAINED], 0);
 }
 
-Test(huge, cache_states_add_up_and_retained_reuse_is_known_zero)
-{
-    xt_free(xt_malloc(1));
-    atomic_store(&xa_decay_default_ms, -1); /* nothing released behind our back */
-    size_t b[PS_NSTATES], sizes[3] = {(size_t)8 << 20, (size_t)12 << 20, (size_t)20 << 20}, total = 0;
-    void *p[3];
-    for (int i = 0; i < 3; i++) {
-        p[i] = xt_malloc(sizes[i]);
-        cr_assert_not_null(p[i]);
-        memset(p[i], 0xa5, sizes[i]);
-        total += CHUNK_CEIL(sizes[i]);
-    }
-    for (int i = 0; i < 3; i++)
-        xt_free(p[i]);
-    huge_cache(b);
-    cr_assert_eq(b[PS_DIRTY], total, "freed huge mappings: %zu dirty, want %zu", b[PS_DIRTY], total);
-    cr_assert_eq(b[PS_RETAINED] + b[PS_LAZY], 0);
-    cr_assert_geq(xa_huge_purge(true), total);
-    huge_cache(b);
-    cr_assert_eq(b[PS_DIRTY], 0);
-    cr_assert_eq(b[PS_RETAINED], total, "after a forced purge: %zu retained, want %zu", b[PS_RETAINED], total);
-    size_t live, cached;
-    xa_huge_resident(&live, &cached);
-    cr_assert_eq(cached, 0, "retained huge mappings still resident: %zu", cached);
-
-    /* Reusing a retained mapping: calloc does no zeroing at all. */
-    uint64_t k0, m0, z0, k1, m1, z1;
-    xa_zero_stats(&k0, &m0, &z0);
-    unsigned char *q = xt_calloc(1, sizes[1]);
-    cr_assert_not_null(q);
-    xa_zero_stats(&k1, &m1, &z1);
-    cr_assert_eq(k1 - k0, sizes[1], "known-zero bytes %llu, want %zu", (unsigned long long)(k1 - k0), sizes[1]);
-    cr_assert_eq(m1, m0);
-    cr_assert_eq(z1, z0);
-    cr_assert(all_zero(q, sizes[1]));
-    huge_cache(b);
-    cr_assert_eq(b[PS_RETAINED], total - CHUNK_CEIL(sizes[1]));
-    memset(q, 0x5a, sizes[1]);
-    xt_free(q);
-
-    /* Dirty and fully resident: memset, never counted as known zero. */
-    xa_zero_stats(&k0, &m0, &z0);
-    q = xt_calloc(1, sizes[1]);
-    xa_zero_stats(&k1, &m1, &z1);
-    cr_assert_eq(k1, k0);
-    cr_assert_eq(m1 - m0, sizes[1], "resident dirty block: memset %llu bytes", (unsigned long long)(m1 - m0));
-    cr_assert(all_zero(q, sizes[1]));
-    xt_free(q);
-
-    /* MADV_FREE'd (lazy) pages may keep their contents: never known zero. */
-    atomic_store(&xa_purge_policy, XA_PURGE_FREE);
-    q = xt_malloc(sizes[0]);
-    memset(q, 0xa5, sizes[0]);
-    xt_free(q);
-    xa_huge_purge(true);
-    huge_cache(b);
-    cr_assert_geq(b[PS_LAZY], CHUNK_CEIL(sizes[0]), "purge:free did not leave the mapping lazy");
-    xa_zero_stats(&k0, &m0, &z0);
-    q = xt_calloc(1, sizes[0]);
-    xa_zero_stats(&k1, &m1, &z1);
-    cr_assert_eq(k1, k0, "a lazy mapping was taken as known zero");
-    cr_assert(all_zero(q, sizes[0]));
-    xt_free(q);
-    atomic_store(&xa_purge_policy, XA_PURGE_DONTNEED);
-
-    /* Everything unmapped on demand (out of memory path). */
-    cr_assert_gt(xa_huge_unmap_cached(), 0);
-    huge_cache(b);
-    cr_assert_eq(b[PS_DIRTY] + b[PS_LAZY] + b[PS_RETAINED], 0);
-}
-
-Test(pages, retained_run_reuse_is_known_zero_dirty_is_not)
-{
-    xt_free(xt_malloc(1));
-    xa_arena_t *a = xa_tsd_tls.arena;
-    atomic_store(&a->decay_ms, -1);
-    size_t size = (size_t)1 << 20; /* a large run, above tcache_max */
-    unsigned char *p = xt_malloc(size);
-    memset(p, 0xa5, size);
-    xt_free(p);
-    uint64_t k0, m0, z0, k1, m1, z1;
-    xa_zero_stats(&k0, &m0, &z0);
-    unsigned char *q = xt_calloc(1, size); /* the dirty run again */
-    xa_zero_stats(&k1, &m1, &z1);
-    cr_assert_eq(k1, k0, "a dirty run was taken as known zero");
-    cr_assert(all_zero(q, size));
-    memset(q, 0xa5, size);
-    xt_free(q);
-    xa_arenas_purge(true);
-    check_page_accounting();
-    xa_zero_stats(&k0, &m0, &z0);
-    q = xt_calloc(1, size); /* retained now */
-    xa_zero_stats(&k1, &m1, &z1);
-    cr_assert_eq(k1 - k0, size, "a retained run was zeroed again");
-    cr_assert_eq(m1, m0);
-    cr_assert(all_zero(q, size));
-    xt_free(q);
-    check_page_accounting();
+Test(pages, retained_run_reuse_is_known_zero_dirty_is_not) {
+	xt_free(xt_malloc(1));
+	xa_arena_t *a = xa_tsd_tls.arena;
+	atomic_store(&a->decay_ms, -1);
+	size_t size = (size_t)1 << 20; /* a large run, above tcache_max */
+	unsigned char *p = xt_malloc(size);
+	memset(p, 0xa5, size);
+	xt_free(p);
+	uint64_t k0, m0, z0, k1, m1, z1;
+	xa_zero_stats(&k0, &m0, &z0);
+	unsigned char *q = xt_calloc(1, size); /* the dirty run again */
+	xa_zero_stats(&k1, &m1, &z1);
+	cr_assert_eq(k1, k0, "a dirty run was taken as known zero");
+	cr_assert(all_zero(q, size));
+	memset(q, 0xa5, size);
+	xt_free(q);
+	xa_arenas_purge(true);
+	check_page_accounting();
+	xa_zero_stats(&k0, &m0, &z0);
+	q = xt_calloc(1, size); /* retained now */
+	xa_zero_stats(&k1, &m1, &z1);
+	cr_assert_eq(k1 - k0, size, "a retained run was zeroed again");
+	cr_assert_eq(m1, m0);
+	cr_assert(all_zero(q, size));
+	xt_free(q);
+	check_page_accounting();
 }
 
 /* ---- idle-thread cache reclaim ----------------------------------------- */
@@ -482,61 +465,57 @@ static int wake_pipe[2], ready_pipe[2];
 static xa_tsd_t *idle_tsd;
 
 /* Leaves 200 objects of 1000 bytes in the calling thread's cache. */
-static void fill_own_cache(void)
-{
-    void *p[200];
-    for (int i = 0; i < 200; i++)
-        p[i] = xt_malloc(1000);
-    for (int i = 0; i < 200; i++)
-        xt_free(p[i]);
-    idle_tsd = &xa_tsd_tls;
+static void fill_own_cache(void) {
+	void *p[200];
+	for (int i = 0; i < 200; i++)
+		p[i] = xt_malloc(1000);
+	for (int i = 0; i < 200; i++)
+		xt_free(p[i]);
+	idle_tsd = &xa_tsd_tls;
 }
 
-static void *idle_thread(void *arg)
-{
-    (void)arg;
-    void *p[200];
-    fill_own_cache();
-    char c = 'r';
-    cr_assert_eq(write(ready_pipe[1], &c, 1), 1);
-    /* Sleep in the kernel: the reclaim may run now. */
-    cr_assert_eq(read(wake_pipe[0], &c, 1), 1);
-    /* The cache works again after the reclaim. */
-    for (int i = 0; i < 200; i++)
-        p[i] = xt_malloc(1000);
-    for (int i = 0; i < 200; i++) {
-        memset(p[i], i, 1000);
-        xt_free(p[i]);
-    }
-    return (void *)(uintptr_t)(xa_tsd_tls.nbins == xa_tcache_nbins && xa_tcache_bytes(&xa_tsd_tls) > 0);
+static void *idle_thread(void *arg) {
+	(void)arg;
+	void *p[200];
+	fill_own_cache();
+	char c = 'r';
+	cr_assert_eq(write(ready_pipe[1], &c, 1), 1);
+	/* Sleep in the kernel: the reclaim may run now. */
+	cr_assert_eq(read(wake_pipe[0], &c, 1), 1);
+	/* The cache works again after the reclaim. */
+	for (int i = 0; i < 200; i++)
+		p[i] = xt_malloc(1000);
+	for (int i = 0; i < 200; i++) {
+		memset(p[i], i, 1000);
+		xt_free(p[i]);
+	}
+	return (void *)(uintptr_t)(xa_tsd_tls.nbins == xa_tcache_nbins && xa_tcache_bytes(&xa_tsd_tls) > 0);
 }
 
 /* Starts fn in a thread (pipes set up) and waits until it says it is ready. */
-static pthread_t start_idle_thread(void *(*fn)(void *))
-{
-    xt_free(xt_malloc(1));
-    cr_assert_eq(pipe(wake_pipe), 0);
-    cr_assert_eq(pipe(ready_pipe), 0);
-    pthread_t th;
-    cr_assert_eq(pthread_create(&th, NULL, fn, NULL), 0);
-    char c;
-    cr_assert_eq(read(ready_pipe[0], &c, 1), 1);
-    return th;
+static pthread_t start_idle_thread(void *(*fn)(void *)) {
+	xt_free(xt_malloc(1));
+	cr_assert_eq(pipe(wake_pipe), 0);
+	cr_assert_eq(pipe(ready_pipe), 0);
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, fn, NULL), 0);
+	char c;
+	cr_assert_eq(read(ready_pipe[0], &c, 1), 1);
+	return th;
 }
 
-Test(idle, reclaims_cache_of_sleeping_thread)
-{
-    pthread_t th = start_idle_thread(idle_thread);
-    size_t before = xa_tcache_bytes(idle_tsd);
-    cr_assert_gt(before, 10000, "the thread's cache holds only %zu bytes", before);
-    /* Give it time to block in read(2). */
-    usleep(100000);
-    xa_idle_reclaim(xa_now_ns(), 0);
-    cr_assert_eq(xa_tcache_bytes_n(idle_tsd, xa_tcache_nbins), 0, "the sleeping thread's cache was not reclaimed");
-    cr_assert_eq(write(wake_pipe[1], "w", 1), 1);
-    void *ok;
-    cr_assert_eq(pthread_join(th, &ok), 0);
-    cr_assert(ok, "the thread's cache did not come back after the reclaim");
+Test(idle, reclaims_cache_of_sleeping_thread) {
+	pthread_t th = start_idle_thread(idle_thread);
+	size_t before = xa_tcache_bytes(idle_tsd);
+	cr_assert_gt(before, 10000, "the thread's cache holds only %zu bytes", before);
+	/* Give it time to block in read(2). */
+	usleep(100000);
+	xa_idle_reclaim(xa_now_ns(), 0);
+	cr_assert_eq(xa_tcache_bytes_n(idle_tsd, xa_tcache_nbins), 0, "the sleeping thread's cache was not reclaimed");
+	cr_assert_eq(write(wake_pipe[1], "w", 1), 1);
+	void *ok;
+	cr_assert_eq(pthread_join(th, &ok), 0);
+	cr_assert(ok, "the thread's cache did not come back after the reclaim");
 }
 
 /* A thread asleep inside a fast path (a signal handler that blocks after
@@ -545,88 +524,82 @@ Test(idle, reclaims_cache_of_sleeping_thread)
  * its cache alone.  Simulated by setting the mark as such a path would. */
 static int marked_kind;
 
-static void *marked_thread(void *arg)
-{
-    (void)arg;
-    fill_own_cache();
-    if (marked_kind == 0)
-        xa_tsd_tls.amark = xa_tsd_tls.allocated;
-    else
-        xa_tsd_tls.dmark = xa_tsd_tls.deallocated;
-    char c = 'r';
-    cr_assert_eq(write(ready_pipe[1], &c, 1), 1);
-    cr_assert_eq(read(wake_pipe[0], &c, 1), 1);
-    xa_tsd_tls.amark = xa_tsd_tls.dmark = XA_MARK_NONE;
-    return NULL;
+static void *marked_thread(void *arg) {
+	(void)arg;
+	fill_own_cache();
+	if (marked_kind == 0)
+		xa_tsd_tls.amark = xa_tsd_tls.allocated;
+	else
+		xa_tsd_tls.dmark = xa_tsd_tls.deallocated;
+	char c = 'r';
+	cr_assert_eq(write(ready_pipe[1], &c, 1), 1);
+	cr_assert_eq(read(wake_pipe[0], &c, 1), 1);
+	xa_tsd_tls.amark = xa_tsd_tls.dmark = XA_MARK_NONE;
+	return NULL;
 }
 
 /* A thread that only allocated (its free counter still 0) is not busy. */
-static void *alloc_only_thread(void *arg)
-{
-    (void)arg;
-    for (int i = 0; i < 3; i++)
-        (void)xt_malloc(1000); /* leaked on purpose: the fill leaves the rest cached */
-    idle_tsd = &xa_tsd_tls;
-    char c = 'r';
-    cr_assert_eq(write(ready_pipe[1], &c, 1), 1);
-    cr_assert_eq(read(wake_pipe[0], &c, 1), 1);
-    return NULL;
+static void *alloc_only_thread(void *arg) {
+	(void)arg;
+	for (int i = 0; i < 3; i++)
+		(void)xt_malloc(1000); /* leaked on purpose: the fill leaves the rest cached */
+	idle_tsd = &xa_tsd_tls;
+	char c = 'r';
+	cr_assert_eq(write(ready_pipe[1], &c, 1), 1);
+	cr_assert_eq(read(wake_pipe[0], &c, 1), 1);
+	return NULL;
 }
 
-Test(idle, reclaims_thread_that_never_freed)
-{
-    pthread_t th = start_idle_thread(alloc_only_thread);
-    cr_assert_eq(idle_tsd->deallocated, 0);
-    cr_assert_gt(xa_tcache_bytes(idle_tsd), 0, "the fill left nothing cached");
-    usleep(100000);
-    xa_idle_reclaim(xa_now_ns(), 0);
-    cr_assert_eq(xa_tcache_bytes_n(idle_tsd, xa_tcache_nbins), 0, "an allocate-only thread was seen busy");
-    cr_assert_eq(write(wake_pipe[1], "w", 1), 1);
-    cr_assert_eq(pthread_join(th, NULL), 0);
+Test(idle, reclaims_thread_that_never_freed) {
+	pthread_t th = start_idle_thread(alloc_only_thread);
+	cr_assert_eq(idle_tsd->deallocated, 0);
+	cr_assert_gt(xa_tcache_bytes(idle_tsd), 0, "the fill left nothing cached");
+	usleep(100000);
+	xa_idle_reclaim(xa_now_ns(), 0);
+	cr_assert_eq(xa_tcache_bytes_n(idle_tsd, xa_tcache_nbins), 0, "an allocate-only thread was seen busy");
+	cr_assert_eq(write(wake_pipe[1], "w", 1), 1);
+	cr_assert_eq(pthread_join(th, NULL), 0);
 }
 
-Test(idle, skips_thread_asleep_inside_a_fast_path)
-{
-    for (marked_kind = 0; marked_kind < 2; marked_kind++) {
-        pthread_t th = start_idle_thread(marked_thread);
-        size_t before = xa_tcache_bytes(idle_tsd);
-        cr_assert_gt(before, 10000);
-        usleep(100000);
-        xa_idle_reclaim(xa_now_ns(), 0);
-        cr_assert_eq(xa_tcache_bytes(idle_tsd), before, "a cache was reclaimed under a %s fast path",
-            marked_kind ? "free" : "malloc");
-        cr_assert_eq(write(wake_pipe[1], "w", 1), 1);
-        cr_assert_eq(pthread_join(th, NULL), 0);
-    }
+Test(idle, skips_thread_asleep_inside_a_fast_path) {
+	for (marked_kind = 0; marked_kind < 2; marked_kind++) {
+		pthread_t th = start_idle_thread(marked_thread);
+		size_t before = xa_tcache_bytes(idle_tsd);
+		cr_assert_gt(before, 10000);
+		usleep(100000);
+		xa_idle_reclaim(xa_now_ns(), 0);
+		cr_assert_eq(xa_tcache_bytes(idle_tsd), before, "a cache was reclaimed under a %s fast path",
+		    marked_kind ? "free" : "malloc");
+		cr_assert_eq(write(wake_pipe[1], "w", 1), 1);
+		cr_assert_eq(pthread_join(th, NULL), 0);
+	}
 }
 
-Test(idle, leaves_running_threads_alone)
-{
-    /* The calling thread itself is never reclaimed (it is running). */
-    void *p[100];
-    for (int i = 0; i < 100; i++)
-        p[i] = xt_malloc(1000);
-    for (int i = 0; i < 100; i++)
-        xt_free(p[i]);
-    size_t before = xa_tcache_bytes(&xa_tsd_tls);
-    cr_assert_gt(before, 0);
-    xa_idle_reclaim(xa_now_ns(), 0);
-    cr_assert_eq(xa_tcache_bytes(&xa_tsd_tls), before);
+Test(idle, leaves_running_threads_alone) {
+	/* The calling thread itself is never reclaimed (it is running). */
+	void *p[100];
+	for (int i = 0; i < 100; i++)
+		p[i] = xt_malloc(1000);
+	for (int i = 0; i < 100; i++)
+		xt_free(p[i]);
+	size_t before = xa_tcache_bytes(&xa_tsd_tls);
+	cr_assert_gt(before, 0);
+	xa_idle_reclaim(xa_now_ns(), 0);
+	cr_assert_eq(xa_tcache_bytes(&xa_tsd_tls), before);
 }
 
 /* dump_signal values (report.c): names with or without SIG, any case,
  * numbers, RTMIN+n; signals a handler must not take are refused. */
 #include <signal.h>
-Test(report, parse_signal)
-{
-    cr_assert_eq(xa_report_parse_signal("USR2"), SIGUSR2);
-    cr_assert_eq(xa_report_parse_signal("SIGUSR2"), SIGUSR2);
-    cr_assert_eq(xa_report_parse_signal("usr1"), SIGUSR1);
-    cr_assert_eq(xa_report_parse_signal("12"), 12);
-    cr_assert_eq(xa_report_parse_signal("HUP"), SIGHUP);
-    cr_assert_eq(xa_report_parse_signal("RTMIN+2"), SIGRTMIN + 2);
-    const char *bad[] = {"", "FOO", "KILL", "SIGSTOP", "SEGV", "9", "0", "-12", "65", "99999", "USR2x",
-        "RTMIN+99", "CHLD", "33", "SIGUSR2SIGUSR2SIGUSR2"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        cr_assert_eq(xa_report_parse_signal(bad[i]), 0, "'%s' accepted", bad[i]);
+Test(report, parse_signal) {
+	cr_assert_eq(xa_report_parse_signal("USR2"), SIGUSR2);
+	cr_assert_eq(xa_report_parse_signal("SIGUSR2"), SIGUSR2);
+	cr_assert_eq(xa_report_parse_signal("usr1"), SIGUSR1);
+	cr_assert_eq(xa_report_parse_signal("12"), 12);
+	cr_assert_eq(xa_report_parse_signal("HUP"), SIGHUP);
+	cr_assert_eq(xa_report_parse_signal("RTMIN+2"), SIGRTMIN + 2);
+	const char *bad[] = {"", "FOO", "KILL", "SIGSTOP", "SEGV", "9", "0", "-12", "65", "99999", "USR2x", "RTMIN+99",
+	    "CHLD", "33", "SIGUSR2SIGUSR2SIGUSR2"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(xa_report_parse_signal(bad[i]), 0, "'%s' accepted", bad[i]);
 }

@@ -65,9 +65,9 @@ Test(prof_math, size_buckets_are_monotonic) {
 		cr_assert(b >= last && b < PROF_NSB);
 		last = b;
 	}
-	cr_assert_eq(prof_bucket(1000, 19), 0);      /* < T/16 */
-	cr_assert_eq(prof_bucket(32768, 19), 1);     /* T/16 */
-	cr_assert_eq(prof_bucket(1 << 19, 19), 5);   /* T */
+	cr_assert_eq(prof_bucket(1000, 19), 0);    /* < T/16 */
+	cr_assert_eq(prof_bucket(32768, 19), 1);   /* T/16 */
+	cr_assert_eq(prof_bucket(1 << 19, 19), 5); /* T */
 }
 
 Test(prof, off_by_default_takes_no_samples) {
@@ -86,8 +86,7 @@ static void sample_rate_case(size_t size, size_t n, int lg) {
 	double want = p * (double)n, sd = sqrt(want * (1 - p));
 	double got = (double)(stats().nsamples - before);
 	cr_log_info("size %zu: %.0f samples, expected %.1f +- %.1f", size, got, want, sd);
-	cr_assert(fabs(got - want) <= 5 * sd + 2, "size %zu: %.0f samples, expected %.1f +- %.1f", size, got, want,
-	    sd);
+	cr_assert(fabs(got - want) <= 5 * sd + 2, "size %zu: %.0f samples, expected %.1f +- %.1f", size, got, want, sd);
 }
 
 Test(prof, sampling_rate_small) { sample_rate_case(256, 400000, 14); }
