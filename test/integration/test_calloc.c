@@ -84,14 +84,13 @@ Test(calloc, big_blocks_reuse_address_space_decay0, .timeout = 300) { reuse_with
  * so that only the bounds act, whatever the machine's load. */
 Test(calloc, replaced_big_blocks_reuse_freed_pages, .timeout = 300) {
 	struct xrun r;
-	use_calloc_child();
-	XRUN(&r, "decay_ms:-1", 240, "large", "40");
+	XRUN_PROG(&r, "CALLOC_CHILD", "decay_ms:-1", 240, "large", "40");
 	xrun_assert_ok(&r);
 	long faults = field(r.out, "faults "), pages = field(r.out, "pages "), peak = field(r.out, "peak_rss_kib ");
 	cr_log_info("40 steps: %ld faults for %ld pages written, peak RSS %ld KiB", faults, pages, peak);
 	cr_assert_leq(faults * 100, pages * 8, "%ld page faults for %ld pages written", faults, pages);
 	/* 4 live blocks of at most 28 MiB (whole chunks) and the dirty bound's
-     * minimum (96 MiB) */
+	 * minimum (96 MiB) */
 	cr_assert_leq(peak, (4 * 28 + 96 + 16) * 1024, "peak RSS %ld KiB", peak);
 	xrun_free(&r);
 }

@@ -66,14 +66,17 @@ Test(release, default_decay_releases_within_its_time) {
  */
 Test(release, survivors_partly_used_slabs_released_while_idle) {
 	char *out = run(NULL, "survivors", "96");
-	long held = field(out, "held"), late = rss_at(out, 2500);
-	long early = rss_at(out, 0);
+	long held = field(out, "held"), early = rss_at(out, 0);
 	cr_assert_gt(early, held - 24 * 1024, "the frees were released at once (held %ld kB, then %ld kB)", held,
 	    early);
 	/* about 72 MiB freed; about half of the 96 MiB of pages hold no
-     * survivor */
-	cr_assert_lt(late, held - 32 * 1024, "2.5 s after the frees RSS is %ld kB, was %ld kB with all blocks", late,
-	    held);
+	 * survivor.  The child samples for up to 30 s: on a quiet machine the
+	 * release comes within decay_ms (1 s) + 1 s, on a loaded one later;
+	 * without it (the previous behaviour) it never comes. */
+	const char *rel = strstr(out, "\nreleased_ms ");
+	cr_assert(rel, "RSS stayed within 32 MiB of %ld kB for 30 s after the frees:\n%s", held, out);
+	long ms = atol(rel + strlen("\nreleased_ms "));
+	cr_log_info("survivors: released %ld ms after the frees", ms);
 	free(out);
 }
 

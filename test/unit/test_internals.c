@@ -248,7 +248,7 @@ Test(slabs, batched_flush_keeps_lists_and_counts) {
 	unsigned nmix = 0;
 	for (unsigned i = 0; i < n;) {
 		xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p[i]);
-		xa_run_t *r = c->prun[((uintptr_t)p[i] - c->addr) >> LG_PAGE];
+		xa_run_t *r = xa_chunk_run(c, ((uintptr_t)p[i] - c->addr) >> LG_PAGE);
 		unsigned j = i;
 		while (j < n && (uintptr_t)p[j] >= r->addr && (uintptr_t)p[j] < r->addr + (uintptr_t)nregs * size)
 			j++;

@@ -43,7 +43,7 @@ static bool is_sampled(void *p) {
 	xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p);
 	if (c->kind != CHUNK_ARENA)
 		return c->sampled;
-	return c->pclass[((uintptr_t)p - c->addr) >> LG_PAGE] == PCLASS_SAMPLED;
+	return PCLASS_OF(c->pclass[((uintptr_t)p - c->addr) >> LG_PAGE]) == PCLASS_SAMPLED;
 }
 
 Test(prof_math, neg_log_and_exp_match_libm) {
