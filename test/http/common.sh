@@ -2,9 +2,13 @@
 # Sourced; sets $work (a temp dir removed at exit) and provides:
 #   need TOOL...          exit 77 (automake SKIP) with one line if missing
 #   free_port             a free TCP port on 127.0.0.1
-#   start_child CONF MIB [SECONDS [fork]]   run $HTTP_CHILD under the preload
+#   start_child CONF MIB [SECONDS [MODE]]   run $HTTP_CHILD under the preload
 #                         with XALLOC_CONF=CONF in the background; sets
-#                         $child (pid), $child_out, $beat
+#                         $child (pid), $child_out, $beat.  SECONDS (the
+#                         child's longest life) defaults to 600: the child
+#                         is ended by stop_child or at exit, never by its
+#                         own clock while a slow (loaded) step still needs
+#                         it
 #   stop_child            end it normally (EOF on its stdin) and wait
 #   wait_http URL         until URL answers (20 s), else FAIL
 #   fail MSG              one line, exit 1
@@ -32,7 +36,7 @@ start_child() {
     beat=$work/beat
     # stdin: a fifo held open by fd 9 here, closed by stop_child
     rm -f "$work/stdin"; mkfifo "$work/stdin"
-    env LD_PRELOAD="$lib" XALLOC_CONF="$1" "$HTTP_CHILD" "$2" "$beat" "${3:-120}" ${4:-} \
+    env LD_PRELOAD="$lib" XALLOC_CONF="$1" "$HTTP_CHILD" "$2" "$beat" "${3:-600}" ${4:-} \
         > "$child_out" 2>&1 < "$work/stdin" &
     child=$!
     exec 9> "$work/stdin"

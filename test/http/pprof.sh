@@ -81,7 +81,7 @@ check "$work/final.shares" "go tool pprof -top $(basename "$f")"
 
 # ?seconds=N: a delta profile names the site that grew during the window
 # and not the ones that only hold their memory
-start_child "http:127.0.0.1:$port,prof:true,lg_prof_sample:14" 16 60 grow
+start_child "http:127.0.0.1:$port,prof:true,lg_prof_sample:14" 16 300 grow
 wait_http "$url/"
 go tool pprof -seconds 2 -top "$url/debug/pprof/heap" > "$work/delta.top" 2> "$work/delta.err" ||
     { cat "$work/delta.err" >&2; fail "go tool pprof -seconds 2 URL"; }
