@@ -26,7 +26,9 @@
  * dirty chunks sat resident and unusable in the live block, and extra
  * clean ones came back "dirty" with it, so the next request that took them
  * as warm faulted them in: malloc-large 30 800 -> 27 800 faults, peak RSS
- * 124 -> 112 MiB; bench/README.md).  A freed or purged entry merges at once with the cached
+ * 124 -> 112 MiB; bench/README.md).  The rest of a join (below) is cached
+ * in the least clean state of the pieces it overlaps, not the join's.
+ * A freed or purged entry merges at once with the cached
  * neighbours in its state; entries in different states are joined only
  * when no single one fits (pieces of earlier splits that follow each
  * other), so a block nearly always lies inside one kernel mapping, as
@@ -78,8 +80,9 @@
  * fits used to take retained (or fresh) pages, which all fault in, while
  * the dirty ones waited for the bound or decay to release them: blocks of
  * 5..25 MiB replacing one another (malloc-large) faulted in ~4x their peak
- * RSS.  Now the retained part of such a block (all of it, or what follows
- * the dirty part of a warm extension) is filled with the pages of cached
+ * RSS.  Now the retained part of such a block (all of it, what follows
+ * the dirty part of a warm extension, or the retained pieces of a join:
+ * up to HUGE_COLD_NMAX ranges) is filled with the pages of cached
  * dirty entries, moved with mremap(MREMAP_FIXED) into it (gather_dirty):
  * page tables move, no page is faulted, zeroed or copied (20 MiB: ~0.5 ms
  * against ~100 ms to fault it in here), and each source range is mapped
@@ -153,6 +156,23 @@ static size_t huge_inflight; /* off the cache for a madvise or a move; counted d
 #define HUGE_JOIN_NMAX 64 /* joining walks every entry */
 #define HUGE_ALIGN_SCAN 64 /* entries tried per state for align > CHUNK */
 #define HUGE_GATHER_NMAX 8 /* dirty entries moved into one block */
+#define HUGE_COLD_NMAX 4   /* retained ranges of one block filled by moves */
+
+/* The retained (unbacked) ranges of a block taken from the cache, as
+ * offsets into it: where gather_dirty may move dirty pages. */
+typedef struct {
+	size_t off[HUGE_COLD_NMAX], len[HUGE_COLD_NMAX];
+	unsigned n;
+} cold_t;
+
+static void cold_add(cold_t *c, size_t off, size_t len) {
+	if (c->n > 0 && c->off[c->n - 1] + c->len[c->n - 1] == off)
+		c->len[c->n - 1] += len;
+	else if (c->n < HUGE_COLD_NMAX) {
+		c->off[c->n] = off;
+		c->len[c->n++] = len;
+	} /* past the last range: those pages fault in, as before issue 10 */
+}
 
 size_t xa_huge_cached_bytes(void) {
 	xa_mutex_lock(&huge_lock);
@@ -328,10 +348,14 @@ static void cache_trim(void) {
 /* No single entry fits: join entries that follow each other in the address
  * space (pieces of earlier splits) into one of at least need bytes.  The
  * result is known zero only if every piece was (its state is the least
- * clean of theirs).  Returns it, off the cache, or NULL.  huge_lock held.
+ * clean of theirs).  Returns it, off the cache, or NULL; *cold gets the
+ * retained pieces within need (issue 10: before, a join of a retained and
+ * a dirty piece counted as dirty, and its retained pages all faulted in
+ * while dirty ones waited elsewhere), *rest_state the least clean state
+ * of the pieces past need.  huge_lock held.
  * A joined block may span two kernel mappings; then mremap refuses it and
  * realloc copies instead (alloc.c), which is correct, only slower. */
-static xa_chunk_t *cache_join(size_t need, size_t align) {
+static xa_chunk_t *cache_join(size_t need, size_t align, cold_t *cold, unsigned *rest_state) {
 	for (xa_chunk_t *d = cache_addr_next(NULL); d; d = cache_addr_next(d)) {
 		if ((d->addr & (align - 1)) != 0 || cache_at(d->addr, true) != NULL)
 			continue; /* not aligned, or not the first of its group */
@@ -343,13 +367,21 @@ static xa_chunk_t *cache_join(size_t need, size_t align) {
 			continue;
 		/* absorb the pieces after d, up to total */
 		uintptr_t end = d->addr + total;
-		unsigned state = d->hstate;
+		unsigned state = d->hstate, rest = PS_NSTATES;
 		cache_remove(d);
+		if (d->hstate == PS_RETAINED)
+			cold_add(cold, 0, XA_MIN(d->mapped, need));
+		if (d->mapped > need)
+			rest = d->hstate;
 		while (d->addr + d->mapped < end) {
 			e = cache_at(d->addr + d->mapped, false);
 			cache_remove(e);
 			if (e->hstate < state)
 				state = e->hstate;
+			if (e->hstate == PS_RETAINED && d->mapped < need)
+				cold_add(cold, d->mapped, XA_MIN(e->mapped, need - d->mapped));
+			if (d->mapped + e->mapped > need && e->hstate < rest)
+				rest = e->hstate;
 			d->mapped += e->mapped;
 			if (e->freed_ns > d->freed_ns)
 				d->freed_ns = e->freed_ns;
@@ -358,6 +390,7 @@ static xa_chunk_t *cache_join(size_t need, size_t align) {
 			xa_pool_put(&huge_pool, e);
 		}
 		d->hstate = (uint8_t)state;
+		*rest_state = rest;
 		return d;
 	}
 	return NULL;
@@ -393,10 +426,10 @@ static xa_chunk_t *cache_extend_dirty(size_t need, size_t align, unsigned *clean
 
 /* Take a cached mapping of at least need bytes (a chunk multiple) aligned
  * to align, splitting off any rest (a chunk multiple).
- * *state: the state it was cached in; *cold: the offset from which it is
- * retained (unbacked, so dirty pages may be moved there), need if no part
- * is. */
-static xa_chunk_t *cache_take(size_t need, size_t align, unsigned *state, size_t *cold) {
+ * *state: the state it was cached in (the least clean one of a join);
+ * *cold: its retained ranges (unbacked, so dirty pages may be moved
+ * there). */
+static xa_chunk_t *cache_take(size_t need, size_t align, unsigned *state, cold_t *cold) {
 	xa_mutex_lock(&huge_lock);
 	xa_chunk_t *best = NULL;
 	unsigned rest_state = PS_NSTATES; /* the rest's state, if not best's */
@@ -424,13 +457,13 @@ static xa_chunk_t *cache_take(size_t need, size_t align, unsigned *state, size_t
 	else if (best)
 		cache_remove(best);
 	else if (ncached <= HUGE_JOIN_NMAX)
-		best = cache_join(need, align);
+		best = cache_join(need, align, cold, &rest_state);
 	if (best) {
 		*state = best->hstate;
-		if (warm)
-			*cold = rest_state == PS_RETAINED ? dirty_len : need;
-		else
-			*cold = best->hstate == PS_RETAINED ? 0 : need;
+		if (warm && rest_state == PS_RETAINED)
+			cold_add(cold, dirty_len, need - dirty_len);
+		else if (!warm && best->hstate == PS_RETAINED)
+			cold_add(cold, 0, need);
 		if (rest_state == PS_NSTATES)
 			rest_state = best->hstate;
 		/* Any rest is split off (issue 10): a dirty one holds resident
@@ -661,13 +694,13 @@ void *xa_huge_malloc(size_t usize, size_t align, bool zero) {
 		align = CHUNK;
 	size_t need = CHUNK_CEIL(usize);
 	unsigned state;
-	size_t cold = need;
+	cold_t cold = {.n = 0};
 	xa_chunk_t *d = cache_take(need, align, &state, &cold);
 	if (d) {
 		/* Unbacked pages would all fault in: move dirty pages there
 		 * instead (not for calloc: retained pages need no zeroing). */
-		if (cold < need && !zero)
-			gather_dirty(d->addr + cold, need - cold);
+		for (unsigned k = 0; k < cold.n && !zero; k++)
+			gather_dirty(d->addr + cold.off[k], cold.len[k]);
 		d->size = usize;
 		d->sampled = 0;
 		huge_link(d);
