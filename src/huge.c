@@ -21,13 +21,16 @@
  * the smallest lazy one, else the smallest retained one (ties: the lowest
  * address): warm pages first, since a page fault costs about ten times a
  * memset of the page.  If that is larger, the block takes its front chunks
- * and the rest stays cached as its own entry, in the same state (issue 10:
- * before, an entry at most a quarter too large was taken whole; its extra
- * dirty chunks sat resident and unusable in the live block, and extra
- * clean ones came back "dirty" with it, so the next request that took them
- * as warm faulted them in: malloc-large 30 800 -> 27 800 faults, peak RSS
- * 124 -> 112 MiB; bench/README.md).  The rest of a join (below) is cached
- * in the least clean state of the pieces it overlaps, not the join's.
+ * and the rest stays cached as its own entry, in the same state: a dirty
+ * rest always (issue 10: before, only past a quarter of the request, so
+ * up to a quarter of resident chunks sat unusable in the live block while
+ * the next request faulted in others; malloc-large 30 800 -> 28 800
+ * faults), a clean one only past a quarter (splitting those too saved
+ * another 1 000 faults -- the clean extra comes back dirty with the block
+ * and is faulted in by whoever takes it as warm -- but made stress-ng's
+ * pattern 7-16% slower and 5% larger; bench/README.md).  The rest of a
+ * join (below) is cached in the least clean state of the pieces it
+ * overlaps, not the join's.
  * A freed or purged entry merges at once with the cached
  * neighbours in its state; entries in different states are joined only
  * when no single one fits (pieces of earlier splits that follow each
@@ -425,7 +428,8 @@ static xa_chunk_t *cache_extend_dirty(size_t need, size_t align, unsigned *clean
 }
 
 /* Take a cached mapping of at least need bytes (a chunk multiple) aligned
- * to align, splitting off any rest (a chunk multiple).
+ * to align, splitting off a dirty rest, or a clean one of more than a
+ * quarter of need.
  * *state: the state it was cached in (the least clean one of a join);
  * *cold: its retained ranges (unbacked, so dirty pages may be moved
  * there). */
@@ -466,11 +470,14 @@ static xa_chunk_t *cache_take(size_t need, size_t align, unsigned *state, cold_t
 			cold_add(cold, 0, need);
 		if (rest_state == PS_NSTATES)
 			rest_state = best->hstate;
-		/* Any rest is split off (issue 10): a dirty one holds resident
-		 * pages the block could not use while it lives, so the next
-		 * request faulted in others; a clean one came back dirty with
-		 * the block, so a request taking it as warm faulted it in. */
-		xa_chunk_t *rest = best->mapped > need ? xa_pool_get(&huge_pool) : NULL;
+		/* A dirty rest is always split off (issue 10): it holds
+		 * resident pages the block could not use while it lives, so
+		 * the next request faulted in others.  A clean one only when
+		 * more than a quarter of need: splitting those too saved
+		 * malloc-large another 1 000 faults but made stress-ng's
+		 * pattern (b_hugechurn) 7-16% slower and 5% larger. */
+		size_t slack = rest_state == PS_DIRTY ? 0 : need / 4;
+		xa_chunk_t *rest = best->mapped - need > slack ? xa_pool_get(&huge_pool) : NULL;
 		if (rest) {
 			memset(rest->pclass, PCLASS_NONE, sizeof(rest->pclass));
 			rest->kind = CHUNK_HUGE_CACHED;
