@@ -19,8 +19,10 @@ scrape_configs:
     static_configs:
       - targets: ['127.0.0.1:$port']
 YML
+# 9>&-: the server must not hold the child's stdin fifo open (stop_child
+# ends the child by closing it)
 prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
-    --web.listen-address="127.0.0.1:$pport" > "$work/prometheus.log" 2>&1 &
+    --web.listen-address="127.0.0.1:$pport" > "$work/prometheus.log" 2>&1 9>&- &
 extra_pids=$!
 api="http://127.0.0.1:$pport/api/v1/query?query=xalloc_allocated_bytes"
 val=
