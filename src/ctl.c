@@ -321,7 +321,7 @@ static xa_arena_t *ctl_arena(const ctl_call_t *c) {
 CTL(arena_purge) {
 	xa_arena_t *a = ctl_arena(c);
 	if (a)
-		xa_pages_purge(a, true);
+		xa_arena_purge_all(a);
 	else if (c->idx[0] == XA_ARENAS_ALL)
 		xa_arenas_purge(true);
 	return 0;

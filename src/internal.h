@@ -145,6 +145,7 @@ bool xa_parse_size(const char *s, size_t len, uint64_t *out);
 bool xa_parse_int(const char *s, size_t len, int64_t *out);
 /* Monotonic time in nanoseconds. */
 uint64_t xa_now_ns(void);
+uint64_t xa_now_coarse_ns(void); /* tick resolution, cheaper */
 /* Start one of the allocator's own threads: detached, every signal
  * blocked, the given stack size.  Returns 0 or pthread_create's error. */
 int xa_thread_start(void *(*fn)(void *), size_t stack);
@@ -313,9 +314,11 @@ size_t xa_arenas_purge(bool force);
  * NOT held.  Returns bytes released or unmapped. */
 size_t xa_arenas_unmap_free(void);
 /* In-slab purging (arena.c): release pages of live slabs that hold only
- * free regions, in slabs due under decay (all when force).  Bin locks
+ * free regions, in slabs due under decay (all when force), and give kept
+ * empty slabs that are due back to the page allocator.  Bin locks
  * taken one at a time.  *wait (if not NULL): ns until the next is due. */
 size_t xa_arenas_purge_slabs(bool force, uint64_t *wait);
+size_t xa_arena_purge_all(xa_arena_t *arena); /* arena.<i>.purge */
 
 /* ---- zero.c: zeroing calloc'd large and huge blocks ------------------ */
 /* Zero [p, p+size) (page-aligned, whole pages): memset, or MADV_DONTNEED

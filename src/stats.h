@@ -184,7 +184,7 @@ typedef struct {
 	X(nflushes, C, b->nflushes, "thread-cache flushes")                                          \
 	X(nslabs, C, b->nslabs_total, "slabs created")                                               \
 	X(curregs, N, b->curregs, "regions in use (live or in a thread cache)")                      \
-	X(curslabs, N, b->curslabs, "slabs in use")
+	X(curslabs, N, b->curslabs, "slabs in use, or wholly free and kept for the next fill")
 
 #define XA_STATS_LEXTENT(X)                                                                        \
 	X(nmalloc, C, sa->lnmalloc[j], "allocations of the class")                                   \

@@ -193,6 +193,11 @@ struct xa_bin_s {
 	xa_mutex_t lock;
 	xa_run_t *cur;     /* slab being carved, NULL if none */
 	xa_list_t nonfull; /* other slabs with free regions (link) */
+	/* Wholly free slabs kept for the next fill (link; arena.c, "Empty
+	 * slabs"): at most empty_max, counted in stats.curslabs and active
+	 * pages; released on the decay schedule and by forced purges. */
+	xa_list_t empty;
+	uint16_t nempty, empty_max;
 	xa_bin_stats_t stats;
 	uint64_t remote_drained; /* regions drained from remote batches to slabs */
 	/* Remote frees, lock-free (own cache line: written by other threads).
@@ -232,6 +237,9 @@ struct xa_arena_s {
 	/* pages of live slabs released by in-slab purging (arena.c); part of
 	 * active_pages but not resident */
 	_Atomic size_t slab_purged_pages;
+	/* pages of the wholly free slabs the bins keep (arena.c, "Empty
+	 * slabs"); bounded by EMPTY_KEEP_ARENA_BYTES; written under bin locks */
+	_Atomic size_t empty_pages;
 	/* regions were freed into partly used slabs since the background
 	 * thread's last pass began (it sleeps only when no arena has this) */
 	_Atomic bool slab_pending;

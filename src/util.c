@@ -342,6 +342,14 @@ uint64_t xa_now_ns(void) {
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The monotonic clock at tick resolution (a few ms): no hardware counter
+ * read, for time stamps that only feed decay (arena.c, flushes). */
+uint64_t xa_now_coarse_ns(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 int xa_thread_start(void *(*fn)(void *), size_t stack) {
 	/* The new thread inherits the mask: the program's signals (its
 	 * handlers, SIGINT, a dump signal) are never delivered to it. */

@@ -213,7 +213,8 @@ Test(slabs, frees_stamped_before_the_last_scan_are_released) {
  * Batched flushes (arena.c, bin_dalloc_batch): regions of many slabs, in a
  * shuffled order, go back in one call; full slabs that get some regions
  * back must join the bin's list, slabs whose every region comes back in
- * one batch must be released, and the bin's counts must follow.  Then a
+ * one batch must be kept empty up to the bin's bound and released beyond
+ * it (the bound is set to one more here), and the bin's counts must follow.  Then a
  * fill of as many regions as went back to the kept slabs must need no new
  * slab and hand out no region twice and no live one.
  */
@@ -281,18 +282,22 @@ Test(slabs, batched_flush_keeps_lists_and_counts) {
 	xa_mutex_lock(&a->lock);
 	size_t active0 = a->stats.active_pages;
 	xa_mutex_unlock(&a->lock);
+	unsigned nempty0 = b->nempty, emax = b->empty_max;
+	b->empty_max = (uint16_t)(nempty0 + 1);
 	xa_arena_flush_small(a, cls, back, nback);
+	b->empty_max = (uint16_t)emax;
+	unsigned emptied = (nwhole + 1) / 2, kept = b->nempty - nempty0, gone = emptied - 1;
+	cr_assert_eq(kept, 1, "slabs kept empty: %u, want 1", kept);
 	xa_mutex_lock(&a->lock);
 	size_t active1 = a->stats.active_pages;
 	xa_mutex_unlock(&a->lock);
-	cr_assert_eq(active0 - active1, (size_t)(nwhole + 1) / 2 * xa_sc[cls].npages,
-	    "pages given back: %zu, want those of %u slabs", active0 - active1, (nwhole + 1) / 2);
+	cr_assert_eq(active0 - active1, (size_t)gone * xa_sc[cls].npages,
+	    "pages given back: %zu, want those of %u slabs", active0 - active1, gone);
 	xa_bin_stats_t s1;
 	xa_arena_bin_stats(b, &s1);
 	cr_assert_eq(s0.curregs - s1.curregs, nback, "curregs fell by %zu, %u went back", s0.curregs - s1.curregs,
 	    nback);
-	cr_assert_eq(s0.curslabs - s1.curslabs, (nwhole + 1) / 2, "slabs released: %zu, want %u",
-	    s0.curslabs - s1.curslabs, (nwhole + 1) / 2);
+	cr_assert_eq(s0.curslabs - s1.curslabs, gone, "slabs released: %zu, want %u", s0.curslabs - s1.curslabs, gone);
 	/* the regions left in slabs come back, each once, without a new slab */
 	unsigned want = nback - (nwhole + 1) / 2 * nregs, got = 0;
 	while (got < want) {
@@ -322,6 +327,173 @@ Test(slabs, batched_flush_keeps_lists_and_counts) {
 	free(back);
 	free(again);
 	free(flushed);
+}
+
+/*
+ * Empty slabs (arena.c): a flush that empties a slab keeps it in the bin,
+ * still active, and the next fill takes it instead of making a new slab;
+ * a purge releases it once it is decay_ms old (the background pass is told
+ * when), and a forced purge (malloc_trim) at once.  Only statistics and
+ * page counts are read, so the test also runs on the code before kept
+ * slabs (where it fails: the flush gives the pages back).
+ */
+static size_t active_pages(xa_arena_t *a) {
+	xa_mutex_lock(&a->lock);
+	size_t n = a->stats.active_pages;
+	xa_mutex_unlock(&a->lock);
+	return n;
+}
+
+/* Regions a fill of bin b can take before it needs another slab (the
+ * current slab's and the listed ones'). */
+static unsigned bin_free_regions(xa_bin_t *b) {
+	unsigned n = 0;
+	xa_mutex_lock(&b->lock);
+	if (b->cur)
+		n += b->cur->nfree;
+	for (xa_run_t *r = XA_LIST_FIRST(&b->nonfull, xa_run_t, link); r; r = XA_LIST_NEXT(r, xa_run_t, link))
+		n += r->nfree;
+	xa_mutex_unlock(&b->lock);
+	return n;
+}
+
+Test(slabs, emptied_slab_is_kept_for_the_next_fill_and_purged) {
+	xt_free(xt_malloc(1));
+	xa_arena_t *a = xa_tsd_tls.arena;
+	atomic_store(&a->decay_ms, 10000);
+	unsigned cls = xa_sc_size2class(256);
+	unsigned nregs = xa_sc[cls].nregs, npages = xa_sc[cls].npages;
+	xa_bin_t *b = &a->bins[cls];
+	enum { NS = 4 };
+	unsigned n = NS * nregs;
+	void **p = calloc(n, sizeof *p);
+	cr_assert_not_null(p);
+	for (unsigned i = 0; i < n; i++)
+		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false));
+	qsort(p, n, sizeof *p, ptr_cmp);
+	/* a slab this test filled, not the bin's current one */
+	unsigned first = n;
+	for (unsigned i = 0; i + nregs <= n && first == n; i++) {
+		xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p[i]);
+		xa_run_t *r = xa_chunk_run(c, ((uintptr_t)p[i] - c->addr) >> LG_PAGE);
+		if ((uintptr_t)p[i] == r->addr && r != b->cur && r->nfree == 0 &&
+		    (uintptr_t)p[i + nregs - 1] == r->addr + (uintptr_t)(nregs - 1) * xa_sc[cls].size)
+			first = i;
+	}
+	cr_assert_lt(first, n, "want a full slab");
+	xa_arenas_purge_slabs(true, NULL); /* no slab kept from before */
+	xa_bin_stats_t s0, s1, s2, s3;
+	xa_arena_bin_stats(b, &s0);
+	size_t act0 = active_pages(a);
+	/* 1: the flush empties the slab: kept, still active */
+	void **back = calloc(nregs, sizeof *back);
+	memcpy(back, p + first, nregs * sizeof *back);
+	xa_arena_flush_small(a, cls, back, nregs);
+	for (unsigned i = first; i < first + nregs; i++)
+		p[i] = NULL;
+	xa_arena_bin_stats(b, &s1);
+	cr_assert_eq(active_pages(a), act0, "the flush gave %zu pages back, want 0 (slab kept)",
+	    act0 - active_pages(a));
+	cr_assert_eq(s1.curslabs, s0.curslabs, "curslabs %zu -> %zu: the emptied slab still counts", s0.curslabs,
+	    s1.curslabs);
+	/* 2: a fill that needs one more slab takes the kept one */
+	unsigned want = bin_free_regions(b) + nregs, got = 0;
+	void **again = calloc(want, sizeof *again);
+	while (got < want) {
+		unsigned k = xa_arena_fill_small(a, cls, again + got, want - got, 0, false);
+		cr_assert_gt(k, 0);
+		got += k;
+	}
+	xa_arena_bin_stats(b, &s2);
+	cr_assert_eq(s2.nslabs_total, s1.nslabs_total, "the fill made %llu new slabs, want 0 (the kept one)",
+	    (unsigned long long)(s2.nslabs_total - s1.nslabs_total));
+	cr_assert_eq(active_pages(a), act0);
+	/* 3: empty it again (after one more region moved the bin to a new
+	 * current slab); a purge before decay_ms keeps it and says when it is
+	 * due, a purge after releases it */
+	void *extra;
+	cr_assert_eq(xa_arena_fill_small(a, cls, &extra, 1, 0, false), 1);
+	qsort(again, got, sizeof *again, ptr_cmp);
+	xa_arena_flush_small(a, cls, again, got);
+	free(again);
+	cr_assert_eq(active_pages(a), act0 + npages);
+	uint64_t w = UINT64_MAX;
+	xa_arenas_purge_slabs(false, &w);
+	cr_assert_eq(active_pages(a), act0 + npages, "a purge released a kept slab before decay_ms");
+	cr_assert_leq(w, 10000ull * 1000000, "the purge pass was not told when the kept slab is due");
+	atomic_store(&a->decay_ms, 50);
+	usleep(80 * 1000);
+	xa_arenas_purge_slabs(false, &w);
+	xa_arena_bin_stats(b, &s3);
+	cr_assert_eq(active_pages(a), act0, "a due kept slab was not released");
+	cr_assert_eq(s3.curslabs, s0.curslabs, "curslabs %zu, want %zu", s3.curslabs, s0.curslabs);
+	/* 4: a forced purge (malloc_trim) releases kept slabs at once */
+	atomic_store(&a->decay_ms, 10000);
+	xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)extra), extra);
+	for (unsigned i = 0; i < n; i++)
+		if (p[i])
+			xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)p[i]), p[i]);
+	xa_bin_stats_t s4;
+	xa_arena_bin_stats(b, &s4);
+	cr_assert_eq(s4.curregs, 0);
+	xa_arenas_purge_slabs(true, NULL);
+	xa_bin_stats_t s5;
+	xa_arena_bin_stats(b, &s5);
+	cr_assert_leq(s5.curslabs, 1, "a forced purge left %zu slabs (only the current one may stay)", s5.curslabs);
+	free(p);
+	free(back);
+}
+
+/* A slab kept empty by one class serves a fill of another class with the
+ * same slab size: no new pages (on the code before kept slabs the flush
+ * gives a page back and the fill takes one). */
+Test(slabs, kept_empty_slab_serves_another_class) {
+	xt_free(xt_malloc(1));
+	xa_arena_t *a = xa_tsd_tls.arena;
+	atomic_store(&a->decay_ms, 10000);
+	unsigned ca = xa_sc_size2class(256), cb = xa_sc_size2class(128);
+	cr_assert_eq(xa_sc[ca].npages, xa_sc[cb].npages, "want two classes with slabs of one size");
+	unsigned nregs = xa_sc[ca].nregs, n = 4 * nregs;
+	void **p = calloc(n, sizeof *p);
+	cr_assert_not_null(p);
+	for (unsigned i = 0; i < n; i++)
+		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, ca, false));
+	qsort(p, n, sizeof *p, ptr_cmp);
+	unsigned first = n;
+	for (unsigned i = 0; i + nregs <= n && first == n; i++) {
+		xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p[i]);
+		xa_run_t *r = xa_chunk_run(c, ((uintptr_t)p[i] - c->addr) >> LG_PAGE);
+		if ((uintptr_t)p[i] == r->addr && r != a->bins[ca].cur && r->nfree == 0)
+			first = i;
+	}
+	cr_assert_lt(first, n, "want a full slab");
+	xa_arenas_purge_slabs(true, NULL); /* no slab kept from before */
+	xa_arena_flush_small(a, ca, p + first, nregs);
+	for (unsigned i = first; i < first + nregs; i++)
+		p[i] = NULL;
+	size_t act1 = active_pages(a);
+	xa_bin_t *bb = &a->bins[cb];
+	xa_bin_stats_t s0, s1;
+	xa_arena_bin_stats(bb, &s0);
+	unsigned want = bin_free_regions(bb) + 1;
+	void **q = calloc(want, sizeof *q);
+	for (unsigned got = 0; got < want;) {
+		unsigned k = xa_arena_fill_small(a, cb, q + got, want - got, 0, false);
+		cr_assert_gt(k, 0);
+		got += k;
+	}
+	xa_arena_bin_stats(bb, &s1);
+	cr_assert_eq(s1.nslabs_total, s0.nslabs_total + 1, "the fill needed one more slab");
+	cr_assert_eq(active_pages(a), act1, "the fill took %zu new pages, want 0 (the other class's kept slab)",
+	    active_pages(a) - act1);
+	for (unsigned i = 0; i < want; i++)
+		memset(q[i], 7, xa_sc[cb].size);
+	xa_arena_flush_small(a, cb, q, want);
+	for (unsigned i = 0; i < n; i++)
+		if (p[i])
+			xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)p[i]), p[i]);
+	free(p);
+	free(q);
 }
 
 Test(pages, states_add_up_and_purge_retains) {
