@@ -25,6 +25,7 @@
 unsigned xa_tcache_nbins;
 uint32_t xa_tcache_fmagic[SC_NCLASSES];
 uint16_t xa_tcache_binoff[SC_NLOOKUP];
+void *xa_tcache_noslot[TCACHE_MAGIC_OFF / sizeof(void *) + 2] XA_HIDDEN;
 /* The checked free fast path indexes bins[] by the page entry's class byte
  * as a signed char (see xa_tcache_free). */
 _Static_assert(SC_NCLASSES < 128 && (int8_t)PCLASS_NONE == -1 && (int8_t)PCLASS_SAMPLED == -2,
@@ -62,30 +63,73 @@ void xa_tcache_boot(void) {
 	/* junk and zero need every allocation to take the slow path. */
 	if (xa_opt.junk || xa_opt.zero || xa_opt.check_free)
 		n = 0;
-	xa_tcache_nbins = n;
 	tcache_slots = 0;
 	for (unsigned i = 0; i < n; i++) {
 		tcache_cap[i] = tcache_cap_for(i);
 		tcache_slots += tcache_cap[i] + 1; /* + the NULL sentinel */
 	}
+	/* the slot magics sit TCACHE_MAGIC_OFF above the slots, the trailing
+	 * slot (the last bin's full position) included */
+	if ((tcache_slots + 1) * sizeof(void *) > TCACHE_MAGIC_OFF)
+		xa_fatal("thread-cache stacks exceed TCACHE_MAGIC_OFF", NULL, 0);
+	xa_tcache_nbins = n;
 	for (unsigned i = 0; i < SC_NCLASSES; i++) {
 		uint32_t d = i < SC_NSMALL ? xa_sc_size[i] : PAGE;
 		xa_tcache_fmagic[i] = UINT32_MAX / d + 1; /* ceil(2^32 / d) for any d >= 2 */
 	}
-	stacks_pool.size = XA_MAX(tcache_slots, 1) * sizeof(void *);
+	/* the slots, the trailing slot, the gap, the magics */
+	stacks_pool.size = TCACHE_MAGIC_OFF + (tcache_slots + 1) * sizeof(void *);
 	for (unsigned i = 0; i < SC_NLOOKUP; i++)
 		xa_tcache_binoff[i] = (uint16_t)(xa_sc_lookup[i] * sizeof(xa_cbin_t));
 }
 
 size_t xa_tcache_meta_bytes(void) { return (stacks_pool.nused + stacks_pool.nfree) * stacks_pool.size; }
 
+/* A bin without a stack (see xa_cbin_t): every free misses, malloc and
+ * statistics read it as empty. */
+static void cbin_nostack(xa_cbin_t *b) {
+	void **h = XA_NOCACHE_HEAD;
+	XA_RELAXED_STORE(b->cap, 0);
+	XA_RELAXED_STORE(b->full, XA_POS16(h));
+	b->lw = XA_POS16(h);
+	XA_OWNER_STORE(b->head, h);
+}
+
+static void bins_nostack(xa_tsd_t *t) {
+	for (unsigned i = 0; i < 2; i++)
+		cbin_nostack(&t->nocache[i]);
+	for (unsigned i = 0; i < SC_NCLASSES; i++)
+		cbin_nostack(&t->bins[i]);
+}
+
+/* Write the slot magics of t's stack block: the class magics when on,
+ * all 0 when off.  Relaxed stores: the reclaimer turns a sleeping owner's
+ * cache off, and the owner's free fast path may read them racily (either
+ * value is safe: 0 only sends the free to the slow path). */
+static void slot_magics(xa_tsd_t *t, bool on) {
+	char *block = (char *)t->stacks;
+	uint32_t *m = (uint32_t *)(block + TCACHE_MAGIC_OFF);
+	for (unsigned i = 0; i < xa_tcache_nbins; i++) {
+		XA_RELAXED_STORE(*m, 0); /* the sentinel / previous full slot */
+		m += sizeof(void *) / sizeof(uint32_t);
+		uint32_t v = on ? xa_tcache_fmagic[i] : 0;
+		for (unsigned j = 0; j < tcache_cap[i]; j++) {
+			XA_RELAXED_STORE(*m, v);
+			m += sizeof(void *) / sizeof(uint32_t);
+		}
+	}
+	XA_RELAXED_STORE(*m, 0); /* the last bin's full position */
+}
+
 bool xa_tcache_init(xa_tsd_t *t) {
+	bins_nostack(t);
 	if (xa_tcache_nbins == 0)
 		return false;
 	void **block = xa_pool_get(&stacks_pool);
 	if (block == NULL)
 		return true;
 	XA_RELAXED_STORE(t->stacks, block);
+	slot_magics(t, true);
 	for (unsigned i = 0; i < xa_tcache_nbins; i++) {
 		xa_cbin_t *b = &t->bins[i];
 		/* slot 0 of each stack's area: a NULL sentinel at base[-1]
@@ -98,7 +142,6 @@ bool xa_tcache_init(xa_tsd_t *t) {
 		XA_RELAXED_STORE(b->full, XA_POS16(base + tcache_cap[i]));
 		b->lw = XA_POS16(base);
 		b->size = xa_sc_size[i];
-		b->fmagic = xa_tcache_fmagic[i];
 		b->nfill = (uint16_t)XA_MAX(b->cap / 8, 1);
 		XA_RELAXED_STORE(b->head, base);
 	}
@@ -106,19 +149,18 @@ bool xa_tcache_init(xa_tsd_t *t) {
 	return false;
 }
 
-/* Make every free fast path of t miss (nbins 0, every bin's magic 0); the
+/* Make every free fast path of t miss (nbins 0, every slot magic 0); the
  * owner's next slow path restores them with xa_tcache_recache. */
 void xa_tcache_uncache(xa_tsd_t *t) {
 	XA_RELAXED_STORE(t->nbins, 0);
-	for (unsigned i = 0; i < xa_tcache_nbins; i++)
-		XA_RELAXED_STORE(t->bins[i].fmagic, 0);
+	if (t->stacks != NULL)
+		slot_magics(t, false);
 }
 
 void xa_tcache_recache(xa_tsd_t *t) {
 	if (t->stacks == NULL)
 		return;
-	for (unsigned i = 0; i < xa_tcache_nbins; i++)
-		t->bins[i].fmagic = xa_tcache_fmagic[i];
+	slot_magics(t, true);
 	t->nbins = xa_tcache_nbins;
 }
 
@@ -127,10 +169,13 @@ void xa_tcache_destroy(xa_tsd_t *t) {
 		return;
 	xa_tcache_flush_all(t);
 	xa_tcache_uncache(t);
-	xa_pool_put(&stacks_pool, t->stacks);
+	/* The bins leave the block before it goes back to the pool (another
+	 * thread's magics there would let this thread's frees in).  Stats
+	 * threads may read a bin half reset: xa_tcache_bytes_n clamps. */
+	void **block = t->stacks;
 	XA_RELAXED_STORE(t->stacks, NULL);
-	/* The bins stay as the flush left them, empty (head == lw): the
-	 * malloc fast path misses on them, statistics read 0. */
+	bins_nostack(t);
+	xa_pool_put(&stacks_pool, block);
 }
 
 void *xa_tcache_fill(xa_tsd_t *t, unsigned cls) {
@@ -222,7 +267,12 @@ size_t xa_tcache_bytes(xa_tsd_t *t) {
 
 size_t xa_tcache_bytes_n(xa_tsd_t *t, unsigned n) {
 	size_t bytes = 0;
-	for (unsigned i = 0; i < n; i++)
-		bytes += (size_t)xa_cbin_ncached(&t->bins[i]) * xa_sc_size[i];
+	for (unsigned i = 0; i < n; i++) {
+		/* a racy read of a bin being reset (xa_tcache_destroy) may
+		 * not add up: such a bin is empty */
+		unsigned k = xa_cbin_ncached(&t->bins[i]);
+		if (k <= XA_RELAXED_LOAD(t->bins[i].cap))
+			bytes += (size_t)k * xa_sc_size[i];
+	}
 	return bytes;
 }

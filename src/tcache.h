@@ -29,13 +29,28 @@
  * new low water": either case falls into the slow path, which pops (and
  * lowers lw) or refills.  `full` is where head stands when the stack holds
  * cap objects.
+ *
+ * Slot magics (checked builds): every slot s of a thread's stack block has
+ * a 32-bit word at (char *)s + TCACHE_MAGIC_OFF, the free check's magic
+ * (see xa_tcache_free): the class's magic for the cap slots [base, full)
+ * of a bin whose cache is on, 0 everywhere else (the sentinel slots, the
+ * slot at full, which is the next stack's sentinel or a trailing slot, and
+ * every slot while the cache is off: xa_tcache_uncache).  So the free fast
+ * path's region test, with the magic read at head, also says "the bin has
+ * room" and "this class is cached", in one compare.  A bin without a stack
+ * (a class above tcache_max, a thread without a cache, the two nocache[]
+ * bins, every bin of a new thread: the TLS image) has head at
+ * XA_NOCACHE_HEAD, a static all-zero area: free misses, and with
+ * lw = full = POS16(head), cap 0 it reads as empty for malloc and stats
+ * (xa_tcache_init sets those; a new thread's TLS image has them 0, and
+ * its next_event 0 keeps malloc off the bins until then).
  */
 typedef struct {
 	void **head;        /* next free slot */
 	/* usable bytes of the class, counted per hit (64 bits: the free path
 	 * adds it to its counter straight from memory) */
 	uint64_t size;
-	uint32_t fmagic;    /* free check, see xa_tcache_free; 0: not cached */
+	uint32_t spare;
 	/* allocations since the last merge into the bin stats: kept in the
 	 * bin itself, as a separate array cost the malloc fast path an extra
 	 * cache line (b_mixed +4.4% against --disable-stats) */
@@ -45,6 +60,17 @@ typedef struct {
 	uint16_t cap;
 	uint16_t nfill;     /* how many to fetch on the next miss */
 } xa_cbin_t;
+
+/* Byte distance from a stack slot to its magic word (above).  A compile-time
+ * constant, so the free path addresses the magic as head + constant; at
+ * least the largest stack block (every class cached: 2756 slots plus the
+ * trailing one, 22056 bytes; xa_tcache_boot checks). */
+#define TCACHE_MAGIC_OFF 22528
+/* The head of a bin without a stack: slot 1 of a static zero area, so
+ * head[-1] is NULL and the magic at head + TCACHE_MAGIC_OFF is 0. */
+extern void *xa_tcache_noslot[TCACHE_MAGIC_OFF / sizeof(void *) + 2];
+#define XA_NOCACHE_HEAD (&xa_tcache_noslot[1])
+#define XA_SLOT_MAGIC(h) (*(const uint32_t *)((const char *)(h) + TCACHE_MAGIC_OFF))
 
 enum { TSD_UNINIT = 0, TSD_INITIALIZING, TSD_NOMINAL, TSD_PURGATORY };
 
@@ -82,10 +108,11 @@ struct xa_tsd_s {
 	uint8_t fork_in_slow;
 	pid_t reclaim_pid;
 	uint64_t seen_alloc, seen_dealloc, seen_ns;
-	/* Two bins that stay all zero (magic 0: every free misses), right
-	 * below bins[]: the checked free fast path indexes bins[] with the
-	 * page entry's class byte as a signed char, so PCLASS_NONE (0xff) and
-	 * PCLASS_SAMPLED (0xfe) land here; see xa_tcache_free. */
+	/* Two bins that never have a stack (head XA_NOCACHE_HEAD: every
+	 * free misses), right below bins[]: the checked free fast path
+	 * indexes bins[] with the page entry's class byte as a signed char,
+	 * so PCLASS_NONE (0xff) and PCLASS_SAMPLED (0xfe) land here; see
+	 * xa_tcache_free. */
 	xa_cbin_t nocache[2];
 	xa_cbin_t bins[SC_NCLASSES];
 	/* after the bins: a field before them moves their offset, and the
@@ -304,21 +331,24 @@ XA_INLINE void *xa_tcache_malloc(size_t size) {
  * its slab (or a large run: off must be 0), or that equals the object
  * cached last (free(p); free(p)), goes to the slow path, which aborts.
  * The region test is Lemire's divisibility test, off * magic < magic
- * (off < 2^16), and it also serves as the "is this class cached" test: a
- * bin that must not take the object has magic 0, so the test fails --
- * classes above tcache_max, every bin of a thread without a cache or under
- * reclaim, and PCLASS_NONE / PCLASS_SAMPLED, whose low bytes read as -1 and
- * -2 and index the two always-zero bins nocache[] just below bins[].
- * Without the checks the class test is cls < nbins. */
+ * (off < 2^16), with the magic of the slot at head (see xa_cbin_t, "Slot
+ * magics"), so the same compare is also the "is this class cached" and
+ * the "bin full" test: the magic is 0 at the full position, in bins
+ * without a stack (classes above tcache_max, threads without a cache,
+ * PCLASS_NONE / PCLASS_SAMPLED, whose low bytes read as -1 and -2 and index
+ * the two nocache[] bins just below bins[]) and in every bin of a cache
+ * under reclaim.  Without the checks the class test is cls < nbins and the
+ * full test head == full. */
 XA_INLINE void xa_tcache_free(void *ptr) {
 	uintptr_t p = (uintptr_t)ptr;
 	const char *base;
 	uintptr_t eo = xa_pagemap_entry_fast(p, &base);
 	intptr_t cls;
 	uint32_t x = 0;
-	if (config_check)
+	if (config_check) {
 		XA_ENTRY_READ(cls, x, p, base, eo);
-	else
+		__asm__("" : "+r"(x));
+	} else
 		cls = *(const uint8_t *)(base + eo);
 	xa_tsd_fast_t *t = xa_tsd_fast();
 	uint64_t d = t->deallocated;
@@ -327,11 +357,9 @@ XA_INLINE void xa_tcache_free(void *ptr) {
 	if (config_check) {
 		b = (xa_cbin_fast_t *)((XA_TSD_SEG char *)t->bins + cls * (intptr_t)sizeof(xa_cbin_t));
 		__asm__("" : "+r"(b));
-		XA_MUL_MEM32(x, b->fmagic);
-		if (unlikely(x >= b->fmagic))
-			goto miss;
 		void **h = b->head;
-		if (unlikely(h[-1] == ptr || XA_POS16(h) == b->full))
+		XA_MUL_MEM32(x, XA_SLOT_MAGIC(h));
+		if (unlikely(x >= XA_SLOT_MAGIC(h) || h[-1] == ptr))
 			goto miss;
 		*h = ptr;
 		XA_OWNER_STORE(b->head, h + 1);
@@ -387,8 +415,8 @@ void xa_idle_test_hold_init(const char *spec);
  * error (the thread then runs without a cache). */
 bool xa_tcache_init(xa_tsd_t *t);
 void xa_tcache_destroy(xa_tsd_t *t);
-/* Turn t's cache off for the free fast path (nbins 0, bin magics 0: used by
- * the idle reclaimer on a sleeping owner) and back on (by the owner). */
+/* Turn t's cache off for the free fast path (nbins 0, slot magics 0: used
+ * by the idle reclaimer on a sleeping owner) and back on (by the owner). */
 void xa_tcache_uncache(xa_tsd_t *t);
 void xa_tcache_recache(xa_tsd_t *t);
 /* Refill bin cls from the thread's arena; returns an object or NULL. */

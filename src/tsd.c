@@ -2,9 +2,10 @@
  * tsd.c -- thread state: the TLS block, its set-up, the thread-exit hook
  * and the registry of live threads.
  *
- * The TLS block (xa_tsd_tls) is zero for a new thread, which the fast paths
- * read as "empty cache, event due": the first allocation lands in the slow
- * path, which calls xa_tsd_boot.  Boot binds an arena, registers the
+ * The TLS block (xa_tsd_tls) is zero for a new thread, except the bins'
+ * heads (the static no-stack slot, tcache.h), which the fast paths read as
+ * "empty cache, event due": the first allocation lands in the slow path,
+ * which calls xa_tsd_boot.  Boot binds an arena, registers the
  * destructor (pthread_setspecific may itself call calloc: that nested call
  * sees TSD_INITIALIZING and is served without a cache), and sets up the
  * cache.  At thread exit the destructor flushes the cache back to the
@@ -17,7 +18,12 @@
 #include "internal.h"
 #include "http.h"
 
-__thread xa_tsd_t xa_tsd_tls __attribute__((tls_model("initial-exec")));
+/* Every bin starts without a stack (tcache.h, xa_cbin_t): its head is
+ * XA_NOCACHE_HEAD, so the checked free fast path misses on it. */
+__thread xa_tsd_t xa_tsd_tls __attribute__((tls_model("initial-exec"))) = {
+    .nocache = {[0 ... 1] = {.head = XA_NOCACHE_HEAD}},
+    .bins = {[0 ... SC_NCLASSES - 1] = {.head = XA_NOCACHE_HEAD}},
+};
 
 static xa_mutex_t tsd_lock = XA_MUTEX_INITIALIZER;
 static xa_list_t tsd_list; /* the registry */
