@@ -299,12 +299,13 @@ XA_INLINE void *xa_tcache_malloc(size_t size) {
 		uintptr_t boff = xa_tcache_binoff[(size + QUANTUM - 1) >> 4];
 		xa_cbin_fast_t *b = (xa_cbin_fast_t *)((XA_TSD_SEG char *)t->bins + boff);
 		uint64_t a = a0 + b->size;
+		__asm__("" : "+r"(a));
 		void **h = b->head;
 		if (likely(a < t->next_event)) {
 			if (unlikely(XA_POS16(h) == b->lw)) {
-				/* empty, or a new low water (cold, still inline) */
-				xa_cbin_t *fb = (xa_cbin_t *)((char *)XA_TSD_FLAT(t, bins) + boff);
-				if (xa_cbin_ncached(fb) == 0)
+				/* empty (the top slot is base[-1], the NULL
+				 * sentinel), or a new low water (cold, inline) */
+				if (h[-1] == NULL)
 					goto miss;
 				b->lw = XA_POS16(h - 1);
 			}
