@@ -2,8 +2,12 @@
  * tcache.c -- thread caches: set-up, fill, flush and the incremental GC.
  *
  * Owns: the size of each cache bin, the stack block of each thread (from a
- * base pool, recycled when threads exit), the fill-count adaptation and the
- * GC that returns objects a thread has not been using.
+ * base pool, recycled when threads exit: the slots, then at
+ * TCACHE_MAGIC_OFF the slot magics of the free check, see tcache.h), the
+ * fill-count adaptation and the GC that returns objects a thread has not
+ * been using.  A bin points into the block only while the thread owns it:
+ * xa_tcache_destroy moves every head to the static no-stack slot before
+ * the block goes back to the pool.
  *
  * GC: every TCACHE_GC_INTERVAL bytes a thread allocates, one bin is visited.
  * Objects that stayed unused since the last visit (the bin's low-water
