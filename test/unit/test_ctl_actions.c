@@ -7,8 +7,13 @@
  *    for arenas not created yet (the jemalloc idiom); arena.<i>.decay_ms of
  *    such an arena is ENOENT, an index at arenas.narenas is ENOENT;
  *  - thread.tcache.enabled read and written by a thread whose cache the
- *    background thread has just reclaimed (src/idle.c) sees the real state.
+ *    background thread has just reclaimed (src/idle.c) sees the real state;
+ *  - a thread whose cache was switched off by thread.tcache.enabled no
+ *    longer touches its old stack block once another thread's cache has
+ *    it (the checked free fast path reads the slot magics there: the bins
+ *    must leave the block, see xa_tcache_destroy).
  */
+#include <semaphore.h>
 #include <criterion/criterion.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -159,4 +164,60 @@ Test(ctl_actions, tcache_enabled_after_idle_reclaim) {
 	cr_assert(res.enabled_after_reclaim, "thread.tcache.enabled read false right after an idle reclaim");
 	cr_assert_not(res.enabled_after_disable);
 	cr_assert_not(res.enabled_after_malloc, "the cache came back after thread.tcache.enabled=false");
+}
+
+/* ---- thread.tcache.enabled=false, then the stack block reused --------- */
+
+/* A switches its cache off (its stack block goes back to the pool), B
+ * starts and gets that block.  If A's bins still pointed into it, A's free
+ * would push into B's stack (whose slot magics let it in) and A's next
+ * malloc would pop an object B's cache also holds: one block handed out
+ * twice.  Each step waits for the previous one (semaphores). */
+enum { REUSE_SIZE = 64, REUSE_GOT = 300 };
+static sem_t reuse_sem[5];
+static void *reuse_a_holds;
+
+static void *reuse_thread_a(void *arg) {
+	(void)arg;
+	xt_free(xt_malloc(REUSE_SIZE));
+	cr_assert_eq(write_bool("thread.tcache.enabled", false), 0);
+	sem_post(&reuse_sem[0]); /* block back in the pool */
+	sem_wait(&reuse_sem[1]); /* B has its cache */
+	xt_free(xt_malloc(REUSE_SIZE));
+	sem_post(&reuse_sem[2]);
+	sem_wait(&reuse_sem[3]); /* B filled its bin */
+	reuse_a_holds = xt_malloc(REUSE_SIZE);
+	sem_post(&reuse_sem[4]);
+	return NULL;
+}
+
+static void *reuse_thread_b(void *arg) {
+	void **got = arg;
+	xt_free(xt_malloc(16)); /* the cache: A's old block */
+	sem_post(&reuse_sem[1]);
+	sem_wait(&reuse_sem[2]);
+	got[0] = xt_malloc(REUSE_SIZE); /* a fill */
+	sem_post(&reuse_sem[3]);
+	sem_wait(&reuse_sem[4]);
+	for (int i = 1; i < REUSE_GOT; i++)
+		got[i] = xt_malloc(REUSE_SIZE);
+	return NULL;
+}
+
+Test(ctl_actions, tcache_off_then_block_reused) {
+	xt_free(xt_malloc(100));
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(sem_init(&reuse_sem[i], 0, 0), 0);
+	pthread_t a, b;
+	static void *got[REUSE_GOT];
+	cr_assert_eq(pthread_create(&a, NULL, reuse_thread_a, NULL), 0);
+	sem_wait(&reuse_sem[0]);
+	cr_assert_eq(pthread_create(&b, NULL, reuse_thread_b, got), 0);
+	cr_assert_eq(pthread_join(a, NULL), 0);
+	cr_assert_eq(pthread_join(b, NULL), 0);
+	for (int i = 0; i < REUSE_GOT; i++)
+		cr_assert_neq(got[i], reuse_a_holds, "one block handed to two threads (%p)", got[i]);
+	for (int i = 0; i < REUSE_GOT; i++)
+		xt_free(got[i]);
+	xt_free(reuse_a_holds);
 }
