@@ -81,8 +81,9 @@ void xa_tcache_boot(void) {
 		uint32_t d = i < SC_NSMALL ? xa_sc_size[i] : PAGE;
 		xa_tcache_fmagic[i] = UINT32_MAX / d + 1; /* ceil(2^32 / d) for any d >= 2 */
 	}
-	/* the slots, the trailing slot, the gap, the magics */
-	stacks_pool.size = TCACHE_MAGIC_OFF + (tcache_slots + 1) * sizeof(void *);
+	/* the slots, the trailing slot, then (checked builds) the gap and the
+	 * magics */
+	stacks_pool.size = (config_check ? TCACHE_MAGIC_OFF : 0) + (tcache_slots + 1) * sizeof(void *);
 	for (unsigned i = 0; i < SC_NLOOKUP; i++)
 		xa_tcache_binoff[i] = (uint16_t)(xa_sc_lookup[i] * sizeof(xa_cbin_t));
 }
@@ -111,6 +112,8 @@ static void bins_nostack(xa_tsd_t *t) {
  * cache off, and the owner's free fast path may read them racily (either
  * value is safe: 0 only sends the free to the slow path). */
 static void slot_magics(xa_tsd_t *t, bool on) {
+	if (!config_check)
+		return;
 	char *block = (char *)t->stacks;
 	uint32_t *m = (uint32_t *)(block + TCACHE_MAGIC_OFF);
 	for (unsigned i = 0; i < xa_tcache_nbins; i++) {

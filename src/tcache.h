@@ -26,9 +26,10 @@
  * jemalloc's cache_bin: `lw` is the lowest head position since the GC last
  * visited the bin (the low-water mark), and it is never below base, so the
  * malloc fast path's single compare head != lw covers both "empty" and "a
- * new low water": either case falls into the slow path, which pops (and
- * lowers lw) or refills.  `full` is where head stands when the stack holds
- * cap objects.
+ * new low water": either case falls into a cold inline branch, which tells
+ * them apart by the top slot (NULL only for the sentinel: empty, a miss)
+ * and else pops and lowers lw.  `full` is where head stands when the stack
+ * holds cap objects.
  *
  * Slot magics (checked builds): every slot s of a thread's stack block has
  * a 32-bit word at (char *)s + TCACHE_MAGIC_OFF, the free check's magic
@@ -64,11 +65,12 @@ typedef struct {
 /* Byte distance from a stack slot to its magic word (above).  A compile-time
  * constant, so the free path addresses the magic as head + constant; at
  * least the largest stack block (every class cached: 2756 slots plus the
- * trailing one, 22056 bytes; xa_tcache_boot checks). */
+ * trailing one, 22056 bytes; xa_tcache_boot checks).  Builds without the
+ * checks have no magics (the stack block is the slots alone). */
 #define TCACHE_MAGIC_OFF 22528
 /* The head of a bin without a stack: slot 1 of a static zero area, so
  * head[-1] is NULL and the magic at head + TCACHE_MAGIC_OFF is 0. */
-extern void *xa_tcache_noslot[TCACHE_MAGIC_OFF / sizeof(void *) + 2];
+extern void *xa_tcache_noslot[TCACHE_MAGIC_OFF / sizeof(void *) + 2] XA_HIDDEN;
 #define XA_NOCACHE_HEAD (&xa_tcache_noslot[1])
 #define XA_SLOT_MAGIC(h) (*(const uint32_t *)((const char *)(h) + TCACHE_MAGIC_OFF))
 
