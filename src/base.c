@@ -230,18 +230,25 @@ void *xa_pool_get(xa_pool_t *pool) {
 			memset(r, 0, pool->size);
 		return r;
 	}
+	xa_mutex_unlock(&base_lock);
+	return xa_pool_get_part(pool, pool->size);
+}
+
+void *xa_pool_get_part(xa_pool_t *pool, size_t zero_bytes) {
+	xa_assert(pool->size > POOL_SMALL_MAX && zero_bytes <= pool->size);
+	xa_mutex_lock(&base_lock);
 	void *r = pool->free;
 	if (r) {
 		pool->free = *(void **)r;
 		pool->nfree--;
 	} else {
-		r = base_alloc_locked(pool->size);
+		r = base_alloc_locked(pool->size); /* fresh mapping: zero */
 	}
 	if (r)
 		pool->nused++;
 	xa_mutex_unlock(&base_lock);
 	if (r)
-		memset(r, 0, pool->size);
+		memset(r, 0, zero_bytes);
 	return r;
 }
 

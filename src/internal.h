@@ -158,6 +158,9 @@ int xa_thread_start(void *(*fn)(void *), size_t stack);
 void *xa_base_alloc(size_t size);
 /* Fixed-size object pools built on base, with a free list. */
 void *xa_pool_get(xa_pool_t *pool);
+/* xa_pool_get that zeroes only the first zero_bytes of a large pool's
+ * object: the caller keeps the rest zero whenever it puts one back. */
+void *xa_pool_get_part(xa_pool_t *pool, size_t zero_bytes);
 void xa_pool_put(xa_pool_t *pool, void *obj);
 /* Objects of indexed pools (.indexed) by 32-bit name: block number << 16 |
  * offset in the block; 0 names nothing.  Blocks are never unmapped. */
