@@ -775,3 +775,58 @@ Test(report, parse_signal) {
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		cr_assert_eq(xa_report_parse_signal(bad[i]), 0, "'%s' accepted", bad[i]);
 }
+
+/*
+ * Slot magics written on first use (tcache.c): a thread's block carries
+ * the class magic only on the slots of bins it used (magic_on), 0 on every
+ * other bin -- also when the block was another, exited thread's, which
+ * used other classes (the pool keeps a block's magics 0).  A bin with a
+ * magic not in magic_on would take fast-path frees that the idle reclaim
+ * (which clears only the bins in magic_on) cannot stop.
+ */
+static unsigned magic_mismatch(xa_tsd_t *t, unsigned *nused) {
+	unsigned bad = 0;
+	*nused = 0;
+	for (unsigned i = 0; i < t->nbins; i++) {
+		xa_cbin_t *b = &t->bins[i];
+		void **base = b->head - xa_cbin_ncached(b);
+		bool on = (t->magic_on[i / 64] >> (i % 64)) & 1;
+		*nused += on;
+		for (unsigned j = 0; j < b->cap; j++) {
+			uint32_t m = *(uint32_t *)((char *)(base + j) + TCACHE_MAGIC_OFF);
+			bad += on ? m != xa_tcache_fmagic[i] : m != 0;
+		}
+	}
+	return bad;
+}
+
+static void *magic_blocks[3];
+static unsigned magic_nblocks;
+
+static void *magic_thread(void *arg) {
+	size_t size = (size_t)(uintptr_t)arg;
+	void *p[8];
+	for (int i = 0; i < 8; i++)
+		p[i] = xt_malloc(size);
+	for (int i = 0; i < 8; i++)
+		xt_free(p[i]);
+	unsigned nused, bad = magic_mismatch(&xa_tsd_tls, &nused);
+	magic_blocks[magic_nblocks++] = xa_tsd_tls.stacks;
+	return (void *)(uintptr_t)(bad * 1000 + nused);
+}
+
+Test(tcache, slot_magics_only_on_bins_in_use) {
+	/* one thread uses 48-byte blocks and exits; the next (most likely
+	 * on the same pooled block) uses 3000-byte blocks */
+	size_t sizes[] = {48, 3000, 200};
+	for (unsigned k = 0; k < 3; k++) {
+		pthread_t th;
+		void *ret;
+		cr_assert_eq(pthread_create(&th, NULL, magic_thread, (void *)(uintptr_t)sizes[k]), 0);
+		pthread_join(th, &ret);
+		unsigned v = (unsigned)(uintptr_t)ret;
+		cr_assert_eq(v / 1000, 0, "size %zu: %u slots whose magic does not match magic_on", sizes[k], v / 1000);
+		cr_assert_eq(v % 1000, 1, "size %zu: %u bins with magics on, want 1", sizes[k], v % 1000);
+	}
+	cr_log_info("blocks %p %p %p", magic_blocks[0], magic_blocks[1], magic_blocks[2]);
+}
