@@ -120,7 +120,7 @@ static void *alloc_raw(xa_tsd_t *t, size_t usize, unsigned cls, size_t align, bo
 	void *p;
 	if (cls < t->nbins) {
 		xa_cbin_t *b = &t->bins[cls];
-		xa_tcache_magics_need(t, cls);
+		xa_tcache_bin_need(t, cls);
 		if (xa_cbin_ncached(b)) {
 			p = xa_cbin_pop(b);
 		} else {
@@ -316,7 +316,7 @@ static void free_impl(xa_tsd_t *t, void *ptr) {
 	}
 	if (cls < t->nbins && (r->kind == RUN_SLAB || r->usize == xa_sc_size[cls])) {
 		xa_cbin_t *b = &t->bins[cls];
-		xa_tcache_magics_need(t, cls);
+		xa_tcache_bin_need(t, cls);
 		check_cached_free(b, r, ptr, usize);
 		if (xa_cbin_full(b))
 			xa_tcache_flush_bin(t, cls, b->cap / 2);

@@ -90,6 +90,8 @@ void xa_tcache_boot(void) {
 		xa_tcache_binoff[i] = (uint16_t)(xa_sc_lookup[i] * sizeof(xa_cbin_t));
 }
 
+unsigned xa_tcache_nslots(void) { return tcache_slots; }
+
 size_t xa_tcache_meta_bytes(void) { return (stacks_pool.nused + stacks_pool.nfree) * stacks_pool.size; }
 
 /* A bin without a stack (see xa_cbin_t): every free misses, malloc and
@@ -109,67 +111,68 @@ static void bins_nostack(xa_tsd_t *t) {
 		cbin_nostack(&t->bins[i]);
 }
 
-/* Slot magics are written on first use (a bin's first fill or cached
- * free, xa_tcache_magics_on), not at set-up: a thread that uses a few
- * classes touches a page or two of the magics' 22 KiB instead of all of
- * it (b_threads128: 128 threads add 4.2 MiB of RSS with the bin magics,
- * 6.9 MiB with slot magics written at set-up).  The magics of a block in
- * the pool are all 0 (a fresh mapping, or zeroed by xa_tcache_destroy),
- * so xa_pool_get_part zeroes only the slots; magic_on says which bins'
- * magics hold their class's value while the cache is on. */
+/*
+ * A bin is set up on first use (its first fill or cached free:
+ * xa_tcache_bin_on, from the slow paths), not at cache set-up: until then
+ * it has no stack (cbin_nostack: both fast paths miss on it).  Setting it
+ * up writes its NULL sentinel, its bounds and, in checked builds, its
+ * slot magics; bin_on records the bins set up.  So a thread touches the
+ * pages of its stack block that the classes it uses need, not the whole
+ * block (b_threads128, 128 threads holding 1 KiB each: 4.4 MB of RSS
+ * added with bins set up at cache set-up and the magics in the bins, 7.2
+ * MB with slot magics too, bench/README.md).  The block is not zeroed
+ * when taken from the pool: the slots' contents do not matter below a
+ * bin's head, the sentinel is written at set-up, and the magics of a
+ * block in the pool are all 0 (a fresh mapping, or cleared by
+ * xa_tcache_destroy; the sentinel and full positions are never written).
+ */
 static void bin_magics(xa_tsd_t *t, unsigned i, uint32_t v) {
 	void **base = (void **)t->stacks + tcache_slot0[i];
 	for (unsigned j = 0; j < tcache_cap[i]; j++)
 		XA_RELAXED_STORE(*(uint32_t *)((char *)(base + j) + TCACHE_MAGIC_OFF), v);
 }
 
-static bool magic_is_on(const xa_tsd_t *t, unsigned i) { return (t->magic_on[i / 64] >> (i % 64)) & 1; }
+static bool bin_is_on(const xa_tsd_t *t, unsigned i) { return (t->bin_on[i / 64] >> (i % 64)) & 1; }
 
-/* Write the slot magics of the bins in use: the class magics when on, 0
- * when off (the sentinel and full positions are never written: always 0).
- * Relaxed stores: the reclaimer turns a sleeping owner's cache off, and
- * the owner's free fast path may read them racily (either value is safe:
- * 0 only sends the free to the slow path). */
+/* Write the slot magics of the bins set up: the class magics when on, 0
+ * when off.  Relaxed stores: the reclaimer turns a sleeping owner's cache
+ * off, and the owner's free fast path may read them racily (either value
+ * is safe: 0 only sends the free to the slow path). */
 static void slot_magics(xa_tsd_t *t, bool on) {
 	if (!config_check)
 		return;
 	for (unsigned i = 0; i < xa_tcache_nbins; i++)
-		if (magic_is_on(t, i))
+		if (bin_is_on(t, i))
 			bin_magics(t, i, on ? xa_tcache_fmagic[i] : 0);
 }
 
-void xa_tcache_magics_on(xa_tsd_t *t, unsigned cls) {
-	if (!config_check || t->stacks == NULL || cls >= xa_tcache_nbins || magic_is_on(t, cls))
+void xa_tcache_bin_on(xa_tsd_t *t, unsigned cls) {
+	if (t->stacks == NULL || cls >= xa_tcache_nbins || bin_is_on(t, cls))
 		return;
-	bin_magics(t, cls, xa_tcache_fmagic[cls]);
-	t->magic_on[cls / 64] |= (uint64_t)1 << (cls % 64);
+	xa_cbin_t *b = &t->bins[cls];
+	void **base = (void **)t->stacks + tcache_slot0[cls];
+	base[-1] = NULL; /* the sentinel below the stack */
+	XA_RELAXED_STORE(b->cap, tcache_cap[cls]);
+	XA_RELAXED_STORE(b->full, XA_POS16(base + tcache_cap[cls]));
+	b->lw = XA_POS16(base);
+	b->size = xa_sc_size[cls];
+	b->nfill = (uint16_t)XA_MAX(b->cap / 8, 1);
+	XA_OWNER_STORE(b->head, base);
+	if (config_check)
+		bin_magics(t, cls, xa_tcache_fmagic[cls]);
+	t->bin_on[cls / 64] |= (uint64_t)1 << (cls % 64);
 }
 
 bool xa_tcache_init(xa_tsd_t *t) {
 	bins_nostack(t);
 	if (xa_tcache_nbins == 0)
 		return false;
-	/* the slots zeroed, the magics are (see bin_magics) */
-	void **block = xa_pool_get_part(&stacks_pool, (tcache_slots + 1) * sizeof(void *));
+	/* not zeroed: bins are set up on first use (see above) */
+	void **block = xa_pool_get_part(&stacks_pool, 0);
 	if (block == NULL)
 		return true;
 	XA_RELAXED_STORE(t->stacks, block);
-	t->magic_on[0] = t->magic_on[1] = 0;
-	for (unsigned i = 0; i < xa_tcache_nbins; i++) {
-		xa_cbin_t *b = &t->bins[i];
-		/* slot 0 of each stack's area: a NULL sentinel at base[-1]
-		 * for the free fast path's top-of-stack compare (the pool
-		 * reuses block[0] as its link, so it is set on every init) */
-		block[0] = NULL;
-		void **base = block + 1;
-		block += tcache_cap[i] + 1;
-		XA_RELAXED_STORE(b->cap, tcache_cap[i]);
-		XA_RELAXED_STORE(b->full, XA_POS16(base + tcache_cap[i]));
-		b->lw = XA_POS16(base);
-		b->size = xa_sc_size[i];
-		b->nfill = (uint16_t)XA_MAX(b->cap / 8, 1);
-		XA_RELAXED_STORE(b->head, base);
-	}
+	t->bin_on[0] = t->bin_on[1] = 0;
 	t->nbins = xa_tcache_nbins;
 	return false;
 }
@@ -194,7 +197,7 @@ void xa_tcache_destroy(xa_tsd_t *t) {
 		return;
 	xa_tcache_flush_all(t);
 	xa_tcache_uncache(t); /* the block's magics are all 0 again */
-	t->magic_on[0] = t->magic_on[1] = 0;
+	t->bin_on[0] = t->bin_on[1] = 0;
 	/* The bins leave the block before it goes back to the pool (another
 	 * thread's magics there would let this thread's frees in).  Stats
 	 * threads may read a bin half reset: xa_tcache_bytes_n clamps. */

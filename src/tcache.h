@@ -92,9 +92,9 @@ struct xa_tsd_s {
 	xa_arena_t *arena;
 	xa_link_t link;        /* registry of live threads (tsd.c) */
 	void **stacks;         /* one block holding every bin's stack */
-	/* bins whose slot magics are written (tcache.c, "written on first
-	 * use"): bit i of magic_on[i / 64] */
-	uint64_t magic_on[2];
+	/* bins set up (stack bounds, sentinel, slot magics; tcache.c: on
+	 * first use): bit i of bin_on[i / 64] */
+	uint64_t bin_on[2];
 	uint64_t last_active_ns; /* when the cache GC last ran */
 	uint64_t prof_next;    /* allocated value of the next sample */
 	uint64_t prof_prng;    /* the sampler's PRNG state */
@@ -424,12 +424,14 @@ void xa_tcache_destroy(xa_tsd_t *t);
 /* Turn t's cache off for the free fast path (nbins 0, slot magics 0: used
  * by the idle reclaimer on a sleeping owner) and back on (by the owner). */
 void xa_tcache_uncache(xa_tsd_t *t);
-/* Write bin cls's slot magics if not yet (its first fill or cached free:
- * tcache.c, "written on first use"); owner only, cache on. */
-void xa_tcache_magics_on(xa_tsd_t *t, unsigned cls);
-XA_INLINE void xa_tcache_magics_need(xa_tsd_t *t, unsigned cls) {
-	if (config_check && unlikely(!((t->magic_on[cls / 64] >> (cls % 64)) & 1)))
-		xa_tcache_magics_on(t, cls);
+/* Set bin cls up if not yet (its first fill or cached free: tcache.c, "on
+ * first use"); owner only, cache on. */
+void xa_tcache_bin_on(xa_tsd_t *t, unsigned cls);
+/* Slots of a stack block (the sentinels included; the tests' layout view). */
+unsigned xa_tcache_nslots(void);
+XA_INLINE void xa_tcache_bin_need(xa_tsd_t *t, unsigned cls) {
+	if (unlikely(!((t->bin_on[cls / 64] >> (cls % 64)) & 1)))
+		xa_tcache_bin_on(t, cls);
 }
 void xa_tcache_recache(xa_tsd_t *t);
 /* Refill bin cls from the thread's arena; returns an object or NULL. */

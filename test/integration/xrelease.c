@@ -23,6 +23,9 @@
  *                      "kept", then "t_ms rss" rows every 50 ms without
  *                      an allocator call until RSS is 32 MiB below held
  *                      ("released_ms T") or for 30 s
+ *   threads_rss N B    N threads (128 KiB stacks) each malloc B bytes
+ *                      (default 1024; 0: none) and wait; prints
+ *                      "rss_added" (kB of RSS the live threads added)
  *   main_exit MIB      a spike (the background thread starts), then the
  *                      main thread prints "done" and calls pthread_exit:
  *                      the process must end with status 0 (glibc's
@@ -169,6 +172,46 @@ static void meta(long runs) {
 		free(blocks[i]);
 }
 
+/* threads_rss: N threads each holding one block of tr_bytes (0: none). */
+static pthread_barrier_t tr_alive, tr_go;
+static size_t tr_bytes;
+
+static void *tr_thread(void *arg) {
+	(void)arg;
+	void *p = tr_bytes ? malloc(tr_bytes) : NULL;
+	if (tr_bytes && !p)
+		exit(92);
+	if (p)
+		memset(p, 1, tr_bytes);
+	pthread_barrier_wait(&tr_alive);
+	pthread_barrier_wait(&tr_go);
+	free(p);
+	return NULL;
+}
+
+static void threads_rss(unsigned n, size_t bytes) {
+	enum { MAXT = 256 };
+	pthread_t th[MAXT];
+	if (n > MAXT)
+		n = MAXT;
+	tr_bytes = bytes;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 128 << 10);
+	pthread_barrier_init(&tr_alive, NULL, n + 1);
+	pthread_barrier_init(&tr_go, NULL, n + 1);
+	long before = rss_kb();
+	for (unsigned i = 0; i < n; i++)
+		if (pthread_create(&th[i], &attr, tr_thread, NULL) != 0)
+			exit(93);
+	pthread_barrier_wait(&tr_alive);
+	long after = rss_kb();
+	printf("rss_added %ld\n", after - before);
+	pthread_barrier_wait(&tr_go);
+	for (unsigned i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+}
+
 int main(int argc, char **argv) {
 	if (argc < 3)
 		return 2;
@@ -256,6 +299,8 @@ int main(int argc, char **argv) {
 		}
 		for (size_t i = 0; i < n; i++)
 			free(blocks[i]);
+	} else if (strcmp(argv[1], "threads_rss") == 0) {
+		threads_rss((unsigned)mib, argc > 3 ? (size_t)atol(argv[3]) : 1024);
 	} else if (strcmp(argv[1], "main_exit") == 0) {
 		spike(mib);
 		sleep_ms(200);

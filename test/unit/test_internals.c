@@ -777,27 +777,36 @@ Test(report, parse_signal) {
 }
 
 /*
- * Slot magics written on first use (tcache.c): a thread's block carries
- * the class magic only on the slots of bins it used (magic_on), 0 on every
- * other bin -- also when the block was another, exited thread's, which
- * used other classes (the pool keeps a block's magics 0).  A bin with a
- * magic not in magic_on would take fast-path frees that the idle reclaim
- * (which clears only the bins in magic_on) cannot stop.
+ * Bins set up on first use (tcache.c): a thread's block carries the class
+ * magic only on the slots of bins it used (bin_on), 0 everywhere else, and
+ * bins it did not use have no stack -- also when the block was another,
+ * exited thread's, which used other classes (the pool keeps a block's
+ * magics 0).  A bin with a
+ * magic not in bin_on would take fast-path frees that the idle reclaim
+ * (which clears only the bins in bin_on) cannot stop.
  */
 static unsigned magic_mismatch(xa_tsd_t *t, unsigned *nused) {
-	unsigned bad = 0;
+	unsigned bad = 0, want = 0, nonzero = 0;
 	*nused = 0;
 	for (unsigned i = 0; i < t->nbins; i++) {
 		xa_cbin_t *b = &t->bins[i];
-		void **base = b->head - xa_cbin_ncached(b);
-		bool on = (t->magic_on[i / 64] >> (i % 64)) & 1;
+		bool on = (t->bin_on[i / 64] >> (i % 64)) & 1;
 		*nused += on;
-		for (unsigned j = 0; j < b->cap; j++) {
-			uint32_t m = *(uint32_t *)((char *)(base + j) + TCACHE_MAGIC_OFF);
-			bad += on ? m != xa_tcache_fmagic[i] : m != 0;
+		if (!on) {
+			bad += b->cap != 0; /* a bin not set up has no stack */
+			continue;
 		}
+		void **base = b->head - xa_cbin_ncached(b);
+		bad += base[-1] != NULL; /* the sentinel */
+		want += b->cap;
+		for (unsigned j = 0; j < b->cap; j++)
+			bad += *(uint32_t *)((char *)(base + j) + TCACHE_MAGIC_OFF) != xa_tcache_fmagic[i];
 	}
-	return bad;
+	/* no magic anywhere else in the block (the sentinel and full
+	 * positions, bins not set up) */
+	for (unsigned k = 0; k <= xa_tcache_nslots(); k++)
+		nonzero += *(uint32_t *)((char *)(t->stacks + k) + TCACHE_MAGIC_OFF) != 0;
+	return bad + (nonzero > want ? nonzero - want : want - nonzero);
 }
 
 static void *magic_blocks[3];
@@ -825,7 +834,7 @@ Test(tcache, slot_magics_only_on_bins_in_use) {
 		cr_assert_eq(pthread_create(&th, NULL, magic_thread, (void *)(uintptr_t)sizes[k]), 0);
 		pthread_join(th, &ret);
 		unsigned v = (unsigned)(uintptr_t)ret;
-		cr_assert_eq(v / 1000, 0, "size %zu: %u slots whose magic does not match magic_on", sizes[k], v / 1000);
+		cr_assert_eq(v / 1000, 0, "size %zu: %u slots whose magic does not match bin_on", sizes[k], v / 1000);
 		cr_assert_eq(v % 1000, 1, "size %zu: %u bins with magics on, want 1", sizes[k], v % 1000);
 	}
 	cr_log_info("blocks %p %p %p", magic_blocks[0], magic_blocks[1], magic_blocks[2]);
