@@ -268,12 +268,16 @@ void xa_tcache_flush_n(xa_tsd_t *t, unsigned nbins) {
 void xa_tcache_flush_all(xa_tsd_t *t) { xa_tcache_flush_n(t, t->nbins); }
 
 void xa_tcache_gc_step(xa_tsd_t *t) {
-	if (t->nbins == 0)
+	/* Read once: the idle reclaimer may set nbins to 0 while this slow
+	 * path runs (idle.c, step 3, a claim it then abandons because the
+	 * owner woke); the bins stay the owner's, only nbins may change. */
+	unsigned n = XA_RELAXED_LOAD(t->nbins);
+	if (n == 0)
 		return;
 	/* Visit a few bins per event so a full round is quick. */
 	for (unsigned v = 0; v < 4; v++) {
 		unsigned i = t->gc_bin;
-		t->gc_bin = (uint8_t)((i + 1) % t->nbins);
+		t->gc_bin = (uint8_t)((i + 1) % n);
 		xa_cbin_t *b = &t->bins[i];
 		unsigned lw = xa_cbin_low_water(b);
 		if (lw > 0) {
