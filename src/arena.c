@@ -330,6 +330,20 @@ size_t xa_arenas_unmap_free(void) {
 
 /* ---- slabs (bin lock held) ------------------------------------------- */
 
+/* Slab r as class cls with every region free (bitmap bit set = free). */
+static void slab_set_class(xa_run_t *r, unsigned cls) {
+	r->cls = (uint8_t)cls;
+	r->nregs = xa_sc[cls].nregs;
+	r->nfree = r->nregs;
+	r->hint = 0;
+	r->scan_ns = 0;
+	memset(r->bitmap, 0, sizeof(r->bitmap));
+	for (unsigned i = 0; i < r->nregs / 64; i++)
+		r->bitmap[i] = ~(uint64_t)0;
+	if (r->nregs % 64)
+		r->bitmap[r->nregs / 64] = ((uint64_t)1 << (r->nregs % 64)) - 1;
+}
+
 /* A new slab of class cls with every region free; its pages carry pclass
  * (the class, or PCLASS_SAMPLED for the profiler's slabs).  Takes the arena
  * lock. */
@@ -339,19 +353,10 @@ xa_run_t *xa_slab_new(xa_arena_t *a, unsigned cls, uint8_t pclass) {
 	xa_run_t *r = xa_pages_alloc(a, xa_sc[cls].npages, 0, &zeroed);
 	if (r) {
 		r->kind = RUN_SLAB;
-		r->cls = (uint8_t)cls;
 		r->sampled = pclass != cls;
-		r->nregs = xa_sc[cls].nregs;
-		r->nfree = r->nregs;
-		r->hint = 0;
 		/* the union in xa_run_t may still hold a free run's links */
 		r->purged = 0;
-		r->scan_ns = 0;
-		memset(r->bitmap, 0, sizeof(r->bitmap));
-		for (unsigned i = 0; i < r->nregs / 64; i++)
-			r->bitmap[i] = ~(uint64_t)0;
-		if (r->nregs % 64)
-			r->bitmap[r->nregs / 64] = ((uint64_t)1 << (r->nregs % 64)) - 1;
+		slab_set_class(r, cls);
 		xa_run_set_pages(xa_run_chunk(r), r, pclass, true);
 	}
 	xa_mutex_unlock(&a->lock);
@@ -731,16 +736,7 @@ static void slab_reinit(xa_run_t *r, unsigned cls) {
 		    (size_t)__builtin_popcount(r->purged), memory_order_relaxed);
 		r->purged = 0; /* released pages fault back in as zero pages */
 	}
-	r->cls = (uint8_t)cls;
-	r->nregs = xa_sc[cls].nregs;
-	r->nfree = r->nregs;
-	r->hint = 0;
-	r->scan_ns = 0;
-	memset(r->bitmap, 0, sizeof(r->bitmap));
-	for (unsigned i = 0; i < r->nregs / 64; i++)
-		r->bitmap[i] = ~(uint64_t)0;
-	if (r->nregs % 64)
-		r->bitmap[r->nregs / 64] = ((uint64_t)1 << (r->nregs % 64)) - 1;
+	slab_set_class(r, cls);
 	xa_chunk_t *c = xa_run_chunk(r);
 	size_t p0 = (r->addr - c->addr) >> LG_PAGE;
 	for (size_t i = 0; i < r->npages; i++)
