@@ -357,6 +357,25 @@ static unsigned bin_free_regions(xa_bin_t *b) {
 	return n;
 }
 
+/* Fill p[0..n) with regions of class cls from arena a, sorted by address;
+ * returns the index of the first of nregs regions that make up one whole
+ * slab this call filled (not the bin's current one). */
+static unsigned fill_find_whole_slab(xa_arena_t *a, unsigned cls, void **p, unsigned n) {
+	unsigned nregs = xa_sc[cls].nregs;
+	for (unsigned i = 0; i < n; i++)
+		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false));
+	qsort(p, n, sizeof *p, ptr_cmp);
+	for (unsigned i = 0; i + nregs <= n; i++) {
+		xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p[i]);
+		xa_run_t *r = xa_chunk_run(c, ((uintptr_t)p[i] - c->addr) >> LG_PAGE);
+		if ((uintptr_t)p[i] == r->addr && r != a->bins[cls].cur && r->nfree == 0 &&
+		    (uintptr_t)p[i + nregs - 1] == r->addr + (uintptr_t)(nregs - 1) * xa_sc[cls].size)
+			return i;
+	}
+	cr_assert_fail("want a full slab");
+	return n;
+}
+
 Test(slabs, emptied_slab_is_kept_for_the_next_fill_and_purged) {
 	xt_free(xt_malloc(1));
 	xa_arena_t *a = xa_tsd_tls.arena;
@@ -368,19 +387,7 @@ Test(slabs, emptied_slab_is_kept_for_the_next_fill_and_purged) {
 	unsigned n = NS * nregs;
 	void **p = calloc(n, sizeof *p);
 	cr_assert_not_null(p);
-	for (unsigned i = 0; i < n; i++)
-		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false));
-	qsort(p, n, sizeof *p, ptr_cmp);
-	/* a slab this test filled, not the bin's current one */
-	unsigned first = n;
-	for (unsigned i = 0; i + nregs <= n && first == n; i++) {
-		xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p[i]);
-		xa_run_t *r = xa_chunk_run(c, ((uintptr_t)p[i] - c->addr) >> LG_PAGE);
-		if ((uintptr_t)p[i] == r->addr && r != b->cur && r->nfree == 0 &&
-		    (uintptr_t)p[i + nregs - 1] == r->addr + (uintptr_t)(nregs - 1) * xa_sc[cls].size)
-			first = i;
-	}
-	cr_assert_lt(first, n, "want a full slab");
+	unsigned first = fill_find_whole_slab(a, cls, p, n);
 	xa_arenas_purge_slabs(true, NULL); /* no slab kept from before */
 	xa_bin_stats_t s0, s1, s2, s3;
 	xa_arena_bin_stats(b, &s0);
@@ -456,17 +463,7 @@ Test(slabs, kept_empty_slab_serves_another_class) {
 	unsigned nregs = xa_sc[ca].nregs, n = 4 * nregs;
 	void **p = calloc(n, sizeof *p);
 	cr_assert_not_null(p);
-	for (unsigned i = 0; i < n; i++)
-		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, ca, false));
-	qsort(p, n, sizeof *p, ptr_cmp);
-	unsigned first = n;
-	for (unsigned i = 0; i + nregs <= n && first == n; i++) {
-		xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p[i]);
-		xa_run_t *r = xa_chunk_run(c, ((uintptr_t)p[i] - c->addr) >> LG_PAGE);
-		if ((uintptr_t)p[i] == r->addr && r != a->bins[ca].cur && r->nfree == 0)
-			first = i;
-	}
-	cr_assert_lt(first, n, "want a full slab");
+	unsigned first = fill_find_whole_slab(a, ca, p, n);
 	xa_arenas_purge_slabs(true, NULL); /* no slab kept from before */
 	xa_arena_flush_small(a, ca, p + first, nregs);
 	for (unsigned i = first; i < first + nregs; i++)
