@@ -162,6 +162,15 @@ void *xa_malloc_slow(size_t size) {
 	return p;
 }
 
+/* malloc of SC_LOOKUP_MAX < size: a cache hit for classes up to
+ * TCACHE_LOOKUP2_MAX (1-in-25 of alloc-test's blocks, the 4-16 KiB ones,
+ * went through the whole slow path before), the slow path above. */
+void *xa_malloc_mid(size_t size) {
+	if (likely(size <= TCACHE_LOOKUP2_MAX))
+		return xa_tcache_malloc_bin(size, xa_tcache_binoff[TCACHE_LOOKUP2_IDX(size)]);
+	return xa_malloc_slow(size);
+}
+
 void *xa_malloc(size_t size) {
 	return xa_tcache_malloc(size);
 }

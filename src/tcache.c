@@ -28,7 +28,7 @@
 
 unsigned xa_tcache_nbins;
 uint32_t xa_tcache_fmagic[SC_NCLASSES];
-uint16_t xa_tcache_binoff[SC_NLOOKUP];
+uint16_t xa_tcache_binoff[TCACHE_NBINOFF];
 void *xa_tcache_noslot[TCACHE_MAGIC_OFF / sizeof(void *) + 2] XA_HIDDEN;
 /* The checked free fast path indexes bins[] by the page entry's class byte
  * as a signed char (see xa_tcache_free). */
@@ -88,6 +88,14 @@ void xa_tcache_boot(void) {
 	stacks_pool.size = (config_check ? TCACHE_MAGIC_OFF : 0) + (tcache_slots + 1) * sizeof(void *);
 	for (unsigned i = 0; i < SC_NLOOKUP; i++)
 		xa_tcache_binoff[i] = (uint16_t)(xa_sc_lookup[i] * sizeof(xa_cbin_t));
+	/* 1 KiB steps above SC_LOOKUP_MAX: every size of a step must have
+	 * the class of its top (classes there are multiples of 1 KiB) */
+	for (size_t top = SC_LOOKUP_MAX + 1024; top <= TCACHE_LOOKUP2_MAX; top += 1024) {
+		unsigned c = xa_sc_size2class(top);
+		if (xa_sc_size2class(top - 1023) != c || TCACHE_LOOKUP2_IDX(top) != TCACHE_LOOKUP2_IDX(top - 1023))
+			xa_fatal("size classes between 4 and 32 KiB are not multiples of 1 KiB", NULL, 0);
+		xa_tcache_binoff[TCACHE_LOOKUP2_IDX(top)] = (uint16_t)(c * sizeof(xa_cbin_t));
+	}
 }
 
 unsigned xa_tcache_nslots(void) { return tcache_slots; }

@@ -199,7 +199,13 @@ extern uint32_t xa_tcache_fmagic[SC_NCLASSES];
  * bin in xa_tsd_t.bins (class * sizeof(xa_cbin_t)), so the fast path adds
  * it to the thread pointer without a shift (tcache.c fills it at boot; all
  * zero before, which names bin 0 of a thread whose next_event is 0). */
-extern uint16_t xa_tcache_binoff[SC_NLOOKUP] XA_HIDDEN;
+/* Sizes above SC_LOOKUP_MAX, up to TCACHE_LOOKUP2_MAX, by 1 KiB steps:
+ * entry TCACHE_LOOKUP2_IDX(n) is the bin of the class of ceil(n / 1 KiB)
+ * KiB (see xa_tcache_malloc). */
+#define TCACHE_LOOKUP2_MAX ((size_t)32768)
+#define TCACHE_LOOKUP2_IDX(n) (SC_NLOOKUP + (((n) - 1) >> 10) - SC_LOOKUP_MAX / 1024)
+#define TCACHE_NBINOFF (SC_NLOOKUP + (TCACHE_LOOKUP2_MAX - SC_LOOKUP_MAX) / 1024)
+extern uint16_t xa_tcache_binoff[TCACHE_NBINOFF] XA_HIDDEN;
 
 /*
  * The calling thread's state, for the fast paths.  By default a flat
@@ -295,37 +301,47 @@ void xa_free_slow(void *ptr);
 /* malloc: a pop from the class's bin, else the slow path.  Two tests: the
  * allocation event (bytes counter against next_event, which is 0 for a
  * thread without a cache or under reclaim) and head != lw (empty or a new
- * low water, see xa_cbin_t). */
-XA_INLINE void *xa_tcache_malloc(size_t size) {
-	if (likely(size <= SC_LOOKUP_MAX)) {
-		xa_tsd_fast_t *t = xa_tsd_fast();
-		uint64_t a0 = t->allocated;
-		XA_FAST_MARK(t->amark, a0);
-		uintptr_t boff = xa_tcache_binoff[(size + QUANTUM - 1) >> 4];
-		xa_cbin_fast_t *b = (xa_cbin_fast_t *)((XA_TSD_SEG char *)t->bins + boff);
-		uint64_t a = a0 + b->size;
-		__asm__("" : "+r"(a));
-		void **h = b->head;
-		if (likely(a < t->next_event)) {
-			if (unlikely(XA_POS16(h) == b->lw)) {
-				/* empty (the top slot is base[-1], the NULL
-				 * sentinel), or a new low water (cold, inline) */
-				if (h[-1] == NULL)
-					goto miss;
-				b->lw = XA_POS16(h - 1);
-			}
-			void *p = h[-1];
-			__asm__("" : "+a"(p));
-			XA_OWNER_STORE(b->head, h - 1);
-			if (config_stats)
-				b->nrequests++;
-			XA_FAST_COMMIT(t->allocated, a);
-			return p;
+ * low water, see xa_cbin_t).  boff: the bin's offset in bins[]. */
+XA_INLINE void *xa_tcache_malloc_bin(size_t size, uintptr_t boff) {
+	xa_tsd_fast_t *t = xa_tsd_fast();
+	uint64_t a0 = t->allocated;
+	XA_FAST_MARK(t->amark, a0);
+	xa_cbin_fast_t *b = (xa_cbin_fast_t *)((XA_TSD_SEG char *)t->bins + boff);
+	uint64_t a = a0 + b->size;
+	__asm__("" : "+r"(a));
+	void **h = b->head;
+	if (likely(a < t->next_event)) {
+		if (unlikely(XA_POS16(h) == b->lw)) {
+			/* empty (the top slot is base[-1], the NULL
+			 * sentinel), or a new low water (cold, inline) */
+			if (h[-1] == NULL)
+				goto miss;
+			b->lw = XA_POS16(h - 1);
 		}
-	miss:
-		XA_OWNER_STORE(t->amark, XA_MARK_NONE);
+		void *p = h[-1];
+		__asm__("" : "+a"(p));
+		XA_OWNER_STORE(b->head, h - 1);
+		if (config_stats)
+			b->nrequests++;
+		XA_FAST_COMMIT(t->allocated, a);
+		return p;
 	}
+miss:
+	XA_OWNER_STORE(t->amark, XA_MARK_NONE);
 	return xa_malloc_slow(size);
+}
+
+/* Sizes above SC_LOOKUP_MAX, up to TCACHE_LOOKUP2_MAX (alloc.c): the same
+ * pop, the bin found by 1 KiB steps (xa_tcache_binoff's second part). */
+void *xa_malloc_mid(size_t size);
+
+/* The bin of a size up to SC_LOOKUP_MAX is found by 16-byte steps; larger
+ * sizes take xa_malloc_mid, a tail call, so this path stays as short as
+ * before that existed. */
+XA_INLINE void *xa_tcache_malloc(size_t size) {
+	if (likely(size <= SC_LOOKUP_MAX))
+		return xa_tcache_malloc_bin(size, xa_tcache_binoff[(size + QUANTUM - 1) >> 4]);
+	return xa_malloc_mid(size);
 }
 
 /* free: a push onto the bin of the pointer's class, else the slow path.
