@@ -336,7 +336,9 @@ static void slab_set_class(xa_run_t *r, unsigned cls) {
 	r->nregs = xa_sc[cls].nregs;
 	r->nfree = r->nregs;
 	r->hint = 0;
-	r->scan_ns = 0;
+	/* as if scanned at time 0: a slab whose last free (dirty_ns, kept
+	 * from the run's past) is not 0 is scanned when that is old */
+	r->scanned = r->dirty_ns == 0;
 	memset(r->bitmap, 0, sizeof(r->bitmap));
 	for (unsigned i = 0; i < r->nregs / 64; i++)
 		r->bitmap[i] = ~(uint64_t)0;
@@ -601,9 +603,9 @@ static bool slab_regions_free(const xa_run_t *r, unsigned first, unsigned last) 
 }
 
 /* Release the free pages of one slab (bin lock held); returns pages. */
-static unsigned slab_purge_one(xa_run_t *r, size_t size, uint64_t now) {
+static unsigned slab_purge_one(xa_run_t *r, size_t size) {
 	unsigned released = 0;
-	r->scan_ns = now;
+	r->scanned = 1;
 	for (unsigned j = 0; j < r->npages; j++) {
 		if (r->purged & (1u << j))
 			continue;
@@ -654,14 +656,14 @@ static size_t arena_purge_slabs(xa_arena_t *a, bool force, uint64_t now, uint64_
 		}
 		bool in_list = b->cur == NULL;
 		for (xa_run_t *r = in_list ? bin_list_first(b) : b->cur; r;) {
-			if (r->nfree == 0 || r->scan_ns >= r->dirty_ns) {
+			if (r->nfree == 0 || r->scanned) {
 				/* nothing freed since the last scan */
 			} else if (!force && !xa_decay_due(decay, r->dirty_ns, now)) {
 				uint64_t w = xa_decay_wait_ns(decay, r->dirty_ns, now);
 				if (w < *wait)
 					*wait = w;
 			} else {
-				released += slab_purge_one(r, size, now);
+				released += slab_purge_one(r, size);
 			}
 			if (!in_list) {
 				in_list = true;
@@ -838,11 +840,11 @@ static xa_run_t *slab_commit(xa_arena_t *a, xa_bin_t *b, xa_run_t *r, unsigned k
 	unsigned old = r->nfree;
 	r->nfree = (uint16_t)(old + k);
 	/* dirty_ns: the newest free (a reclaimed cache frees with an old
-	 * stamp, which must not make other recent frees look old); scan_ns
-	 * = 0: freed since the last in-slab purge scan. */
+	 * stamp, which must not make other recent frees look old); freed
+	 * since the last in-slab purge scan. */
 	if (xa_slab_clock > r->dirty_ns)
 		r->dirty_ns = xa_slab_clock;
-	r->scan_ns = 0;
+	r->scanned = 0;
 	r->hint = 0; /* cheaper than tracking the lowest word freed: a fill
 	             * skips at most SLAB_BITMAP_WORDS - 1 empty words */
 	if (config_stats)

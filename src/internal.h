@@ -265,6 +265,8 @@ void xa_run_set_pages(xa_chunk_t *chunk, xa_run_t *run, uint8_t cls, bool all);
 /* Run descriptors live in an indexed pool: chunk->prun[] holds their
  * 32-bit names (0: no run), half the size of pointers. */
 _Static_assert(CHUNK_NPAGES <= UINT16_MAX, "xa_run_t.npages is 16 bits");
+/* Descriptors are most of the metadata a burst leaves resident (pages.c). */
+_Static_assert(sizeof(xa_run_t) <= 80, "xa_run_t grew past 80 bytes");
 /* A run's chunk: not stored in the descriptor (8 bytes of each), found
  * through the page map (the run's chunk is registered while it exists). */
 XA_INLINE xa_chunk_t *xa_run_chunk(const xa_run_t *r) { return xa_pagemap_lookup(r->addr); }

@@ -28,9 +28,10 @@
  *    offset; one table load to follow it): 4 KiB per chunk instead of 8
  *    (and the arrays now live in pool blocks, so those of unmapped chunks
  *    are purged like other empty blocks);
- *  - a descriptor is 88 bytes instead of 104: it no longer stores its
+ *  - a descriptor is 80 bytes instead of 104: it no longer stores its
  *    chunk (xa_run_chunk finds it through the page map: one more load on
- *    paths that hold a lock anyway) and npages is 16 bits.
+ *    paths that hold a lock anyway), npages is 16 bits, and a slab keeps
+ *    a "scanned" flag instead of the time of its last purge scan.
  * Measured in bench/README.md ("Spike: where the memory is").  Moving live
  * descriptors together (compaction) would free most of the scattered
  * blocks, but lock-free readers (the free slow path, usable_size) hold

@@ -95,12 +95,15 @@ struct xa_run_s {
 	uint8_t zeroed;  /* free run: all pages known to read as zero (fresh
 	                  * from mmap, or MADV_DONTNEED'd and untouched since) */
 	uint8_t sampled; /* slab of profiled objects / sampled large run */
+	/* slabs: no region freed since the last in-slab purge scan (arena.c);
+	 * here rather than a time in the slab fields: 80 bytes, not 88 */
+	uint8_t scanned;
 	/* free runs: size-bucket list of their state set; slabs: bin list */
 	xa_link_t link;
 	/* free runs: when it became dirty; slabs: time of the last free */
 	uint64_t dirty_ns;
 	/* Kind-specific fields share storage: descriptors are the bulk of the
-	 * metadata, and it stays resident (88 bytes instead of 176). */
+	 * metadata, and it stays resident (80 bytes instead of 176). */
 	union {
 		/* dirty free runs: the arena's decay list, oldest first (set
 		 * with xa_link_init first: the storage was a slab's) */
@@ -110,10 +113,8 @@ struct xa_run_s {
 			uint16_t nfree, nregs;
 			uint16_t hint; /* lowest bitmap word that may have a free bit */
 			/* pages released while the slab lives on (bit i = page i;
-			 * see arena.c, in-slab purging), and the last scan (0
-			 * once a region has been freed since) */
+			 * see arena.c, in-slab purging) */
 			uint16_t purged;
-			uint64_t scan_ns;
 			uint64_t bitmap[SLAB_BITMAP_WORDS]; /* 1 = free region */
 		};
 	};
