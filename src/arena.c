@@ -330,10 +330,13 @@ size_t xa_arenas_unmap_free(void) {
 
 /* ---- slabs (bin lock held) ------------------------------------------- */
 
-/* Slab r as class cls with every region free (bitmap bit set = free). */
+/* Slab r as class cls with every region free (bitmap bit set = free).
+ * Its regions are those its pages hold: a grown slab has more. */
 static void slab_set_class(xa_run_t *r, unsigned cls) {
 	r->cls = (uint8_t)cls;
-	r->nregs = xa_sc[cls].nregs;
+	r->nregs = r->npages == xa_sc[cls].npages
+	    ? xa_sc[cls].nregs
+	    : (uint16_t)XA_MIN(xa_sc_region_index(cls, (size_t)r->npages * PAGE), (unsigned)SLAB_MAXREGS);
 	r->nfree = r->nregs;
 	r->hint = 0;
 	/* as if scanned at time 0: a slab whose last free (dirty_ns, kept
@@ -346,13 +349,46 @@ static void slab_set_class(xa_run_t *r, unsigned cls) {
 		r->bitmap[r->nregs / 64] = ((uint64_t)1 << (r->nregs % 64)) - 1;
 }
 
+/*
+ * Slabs grow in busy bins (issue 10, the spike target).  A bin of a class
+ * above SC_GROW_MIN that already has SLAB_GROW_AT slabs makes its new
+ * slabs xa_sc_grown_pages long (up to 16 pages: 4 KiB regions 16 to a
+ * slab instead of 1, 16 KiB regions 4 instead of 1).  The layout of
+ * regions over pages repeats that of the class's slab, so in-slab purging
+ * releases the same pages around survivors; what changes is the number of
+ * run descriptors.  After a burst the survivors' descriptors stay
+ * scattered over every pool block the burst filled and keep them
+ * resident (pages.c): b_spike needed ~61,000 descriptors at its peak,
+ * 35,000 of them for slabs, 30,000 of those slabs of 1-4 regions (4 KiB
+ * blocks: one slab each).  Only busy bins: slabs of several
+ * regions for every class above 512 bytes, from the first slab, raised
+ * alloc-test's peak RSS by 6-14% (a freed region's pages stay with its
+ * class until the slab empties, where a one-region slab went back to the
+ * page allocator for any size), growing from 64 slabs sh6bench's by 1%
+ * (its 640-1024 byte classes reach ~100 slabs per arena), and a bin with
+ * few slabs has few descriptors anyway; from 256, b_spike keeps nearly
+ * all of the gain (99.3 MiB at idle against 99.1 from 64).  Measured in
+ * bench/README.md ("Spike: slabs grow in busy bins").  The profiler's
+ * slabs keep the class's size.
+ */
+#ifndef SLAB_GROW_AT
+#define SLAB_GROW_AT 256
+#endif
+
 /* A new slab of class cls with every region free; its pages carry pclass
- * (the class, or PCLASS_SAMPLED for the profiler's slabs).  Takes the arena
- * lock. */
+ * (the class, or PCLASS_SAMPLED for the profiler's slabs).  For the bin's
+ * own slabs (pclass == cls: bin lock held, the caller counts it in
+ * curslabs) it counts the pages in curpages.  Takes the arena lock. */
 xa_run_t *xa_slab_new(xa_arena_t *a, unsigned cls, uint8_t pclass) {
 	bool zeroed;
+	xa_bin_t *b = &a->bins[cls];
+	unsigned np = xa_sc[cls].npages;
+	if (pclass == cls && b->stats.curslabs >= SLAB_GROW_AT)
+		np = xa_sc_grown_pages(cls);
 	xa_mutex_lock(&a->lock);
-	xa_run_t *r = xa_pages_alloc(a, xa_sc[cls].npages, 0, &zeroed);
+	xa_run_t *r = xa_pages_alloc(a, np, 0, &zeroed);
+	if (r && pclass == cls)
+		b->stats.curpages += np;
 	if (r) {
 		r->kind = RUN_SLAB;
 		r->sampled = pclass != cls;
@@ -647,6 +683,7 @@ static size_t arena_purge_slabs(xa_arena_t *a, bool force, uint64_t now, uint64_
 				XA_RELAXED_STORE(b->nempty, b->nempty - 1);
 				atomic_fetch_sub_explicit(&a->empty_pages, r->npages, memory_order_relaxed);
 				b->stats.curslabs--;
+				b->stats.curpages -= r->npages;
 				xa_list_push(&gone, &r->link);
 			} else if (edecay > 0) {
 				uint64_t w = xa_decay_wait_ns(edecay, r->dirty_ns, now);
@@ -746,9 +783,9 @@ static void slab_reinit(xa_run_t *r, unsigned cls) {
 }
 
 /* A kept empty slab of another bin of arena a with the page count of class
- * cls, for a fill of cls that would otherwise make a new slab (bin cls's
- * lock held; the other bin's lock only tried: never waited for while
- * holding one).  Classes share kept slabs this way, so keeping them does
+ * cls (or its grown count), for a fill of cls that would otherwise make a
+ * new slab (bin cls's lock held; the other bin's lock only tried: never
+ * waited for while holding one).  Classes share kept slabs this way, so keeping them does
  * not make a program that moves from class to class take new pages. */
 static xa_run_t *slab_steal(xa_arena_t *a, unsigned cls) {
 	unsigned np = xa_sc[cls].npages;
@@ -761,14 +798,19 @@ static xa_run_t *slab_steal(xa_arena_t *a, unsigned cls) {
 		if (pthread_mutex_trylock(&o->lock) != 0)
 			continue;
 		xa_run_t *r = XA_LIST_FIRST(&o->empty, xa_run_t, link);
+		/* a grown slab only for a class that grows its slabs alike */
+		if (r && r->npages != np && r->npages != xa_sc_grown_pages(cls))
+			r = NULL;
 		if (r) {
 			xa_list_remove(&o->empty, &r->link);
 			XA_RELAXED_STORE(o->nempty, o->nempty - 1);
 			o->stats.curslabs--;
+			o->stats.curpages -= r->npages;
 			atomic_fetch_sub_explicit(&a->empty_pages, r->npages, memory_order_relaxed);
 		}
 		xa_mutex_unlock(&o->lock);
 		if (r) {
+			a->bins[cls].stats.curpages += r->npages;
 			slab_reinit(r, cls);
 			return r;
 		}
@@ -863,6 +905,7 @@ static xa_run_t *slab_commit(xa_arena_t *a, xa_bin_t *b, xa_run_t *r, unsigned k
 			return NULL;
 		}
 		b->stats.curslabs--;
+		b->stats.curpages -= r->npages;
 		return r;
 	}
 	if (old == 0)

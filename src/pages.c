@@ -21,8 +21,9 @@
  * stays resident of the page allocator's metadata is set by the burst's
  * peak, not by what survives: the survivors' descriptors are scattered over
  * every pool block the burst filled (b_spike: 11,000 live descriptors pin
- * 72 blocks of 64 KiB), and every chunk the burst mapped keeps its
- * page -> run array.  So both are kept small rather than moved:
+ * 72 blocks of 64 KiB; 9,500 pin 43 since 2026-12-07), and every chunk the
+ * burst mapped keeps its page -> run array.  So both are kept small rather
+ * than moved:
  *  - run descriptors come from an indexed pool (base.c, "Indexed pools"),
  *    so a prun entry is the descriptor's 32-bit name (block number and
  *    offset; one table load to follow it): 4 KiB per chunk instead of 8
@@ -31,7 +32,10 @@
  *  - a descriptor is 80 bytes instead of 104: it no longer stores its
  *    chunk (xa_run_chunk finds it through the page map: one more load on
  *    paths that hold a lock anyway), npages is 16 bits, and a slab keeps
- *    a "scanned" flag instead of the time of its last purge scan.
+ *    a "scanned" flag instead of the time of its last purge scan;
+ *  - busy bins make slabs of several regions for the classes above 512
+ *    bytes (arena.c, "Slabs grow in busy bins"): a burst of 4 KiB blocks
+ *    needs one descriptor per 16 blocks instead of one per block.
  * Measured in bench/README.md ("Spike: where the memory is").  Moving live
  * descriptors together (compaction) would free most of the scattered
  * blocks, but lock-free readers (the free slow path, usable_size) hold

@@ -8,8 +8,12 @@
  * purpose: a slab stays resident while any of its regions lives, so a few
  * survivors of a burst pin at most a few pages each (measured with
  * bench/b_spike: 64 KiB slabs for the 4-16 KiB classes kept ~80 MiB more
- * resident after a 1.5 GiB burst with 5% survivors).  Regions are capped
- * at SLAB_MAXREGS so the free bitmap has a fixed size.
+ * resident after a 1.5 GiB burst with 5% survivors, at the 2026-11-22
+ * checkpoint).  A bin that already has many slabs makes larger ones, the
+ * same layout repeated (xa_sc_grown_pages, arena.c "Slabs grow in busy
+ * bins"): in-slab purging keeps survivors from pinning more pages, and a
+ * burst needs fewer run descriptors.  Regions are capped at SLAB_MAXREGS
+ * so the free bitmap has a fixed size.
  */
 #include "internal.h"
 

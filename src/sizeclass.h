@@ -50,6 +50,16 @@ XA_INLINE unsigned xa_sc_size2class(size_t size) {
 	return 8 + (lg - 7) * 4 + (i - 1);
 }
 
+/* Pages of a grown slab of class cls (arena.c, "Slabs grow in busy bins"):
+ * for classes above SC_GROW_MIN, the largest multiple of the class's slab
+ * within SLAB_MAXPAGES (the same layout of regions over pages, repeated);
+ * the class's slab otherwise. */
+#define SC_GROW_MIN ((size_t)512)
+XA_INLINE unsigned xa_sc_grown_pages(unsigned cls) {
+	unsigned np = xa_sc[cls].npages;
+	return xa_sc[cls].size > SC_GROW_MIN ? np * (SLAB_MAXPAGES / np) : np;
+}
+
 /* Region index of byte offset off in a slab of class cls (exact for slab
  * offsets below 2^32 / size, which every slab satisfies). */
 XA_INLINE unsigned xa_sc_region_index(unsigned cls, size_t off) {

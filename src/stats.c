@@ -30,7 +30,7 @@ static void stats_arena(xa_arena_t *ar, xa_snap_arena_t *sa, uint64_t now) {
 		xa_bin_t *b = &ar->bins[i];
 		xa_arena_bin_stats(b, &sa->bins[i]);
 		sa->small_allocated += sa->bins[i].curregs * (size_t)xa_sc[i].size;
-		sa->small_active += sa->bins[i].curslabs * (size_t)xa_sc[i].npages * PAGE;
+		sa->small_active += sa->bins[i].curpages * PAGE;
 		sa->small_nmalloc += sa->bins[i].nmalloc;
 		sa->small_ndalloc += sa->bins[i].ndalloc;
 		sa->small_nrequests += sa->bins[i].nrequests;
@@ -86,6 +86,7 @@ static void stats_merge(xa_snap_arena_t *m, const xa_snap_arena_t *sa) {
 		d->nslabs_total += b->nslabs_total;
 		d->curregs += b->curregs;
 		d->curslabs += b->curslabs;
+		d->curpages += b->curpages;
 	}
 	m->resident += sa->resident;
 	m->small_allocated += sa->small_allocated;

@@ -49,7 +49,7 @@ typedef struct {
 	size_t resident;        /* mincore over the arena's chunks */
 	size_t slab_purged;     /* free pages of live slabs already released */
 	size_t small_allocated; /* curregs * size (live and cached objects) */
-	size_t small_active;    /* curslabs * slab bytes */
+	size_t small_active;    /* the bins' curpages * PAGE */
 	uint64_t small_nmalloc, small_ndalloc, small_nrequests;
 	uint64_t next_due_ns; /* until the oldest dirty run is released */
 } xa_snap_arena_t;

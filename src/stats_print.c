@@ -220,7 +220,7 @@ static void print_arena(xa_writer_t *e, const xa_snap_arena_t *sa, const char *t
 			const xa_bin_stats_t *b = &sa->bins[i];
 			if (b->nmalloc == 0 && b->curregs == 0)
 				continue;
-			size_t cap = b->curslabs * (size_t)xa_sc[i].nregs;
+			size_t cap = b->curpages * PAGE / xa_sc[i].size; /* slabs differ in size */
 			xa_wprintf(e, "  %8u %6u %10zu %12llu %12llu %14llu %10zu %8llu %7u%%\n", i, xa_sc[i].size, b->curregs,
 			    (unsigned long long)b->nmalloc, (unsigned long long)b->ndalloc,
 			    (unsigned long long)b->nrequests, b->curslabs, (unsigned long long)b->nslabs_total,

@@ -172,6 +172,7 @@ typedef struct {
 	uint64_t nslabs_total; /* slabs ever created */
 	size_t curregs;        /* regions not free in slabs (live or cached) */
 	size_t curslabs;
+	size_t curpages; /* their pages (slabs of a busy bin are larger) */
 } xa_bin_stats_t;
 
 /*

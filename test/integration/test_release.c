@@ -173,6 +173,29 @@ Test(release, bad_values_warn_once) {
 }
 
 /*
+ * What a burst's survivors keep of its metadata (issue 10, spike target):
+ * 32768 blocks of 4 KiB, every 20th kept, the rest freed, malloc_trim.
+ * The survivors' run descriptors stay scattered over every pool block the
+ * burst filled, so the resident metadata follows the number of
+ * descriptors the burst needed.  A busy bin makes 16-region slabs of
+ * 4 KiB regions (after its first 256 one-region slabs): ~2,300 slabs,
+ * ~240 bytes per kept block (the chunks' page arrays included); with one
+ * region per slab, as before, ~32,000 slabs and ~1,890 bytes.
+ */
+Test(release, burst_survivors_keep_little_metadata) {
+	struct xrun r;
+	XRUN_PROG(&r, "XRELEASE", NULL, 120, "burstmeta", "32768", "4096");
+	xrun_assert_ok(&r);
+	cr_assert(strstr(r.out, "done"), "%s", r.out);
+	long kept = field(r.out, "kept"), per = field(r.out, "meta_per_kept");
+	cr_assert_eq(kept, 1639, "%s", r.out);
+	cr_log_info("burst of 4 KiB blocks: %ld bytes of resident metadata per survivor", per);
+	cr_assert_leq(per, 600, "%ld bytes of resident metadata per surviving 4 KiB block (want <= 600):\n%s", per,
+	    r.out);
+	xrun_free(&r);
+}
+
+/*
  * Metadata per run (issue 10, spike target): a run descriptor is 80 bytes
  * and a chunk's page -> run array holds 32-bit offsets (4 KiB per 4 MiB
  * chunk), so 16384 untouched 20 KiB large runs (~80 chunks, ~204 runs

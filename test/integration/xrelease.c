@@ -40,6 +40,12 @@
  *                      "meta_per_run" (bytes of resident metadata they
  *                      added per run, from the ctl's
  *                      stats.metadata_resident, found with dlsym)
+ *   burstmeta N SIZE   N blocks of SIZE bytes (default 4096), one byte
+ *                      written in each; every 20th is kept, the others
+ *                      freed, then malloc_trim(0): prints "kept" and
+ *                      "meta_per_kept" (bytes of resident metadata the
+ *                      burst left, per kept block, from
+ *                      stats.metadata_resident)
  *   fork_thread MIB    a second thread forks; the child does a spike and
  *                      its only thread returns from its start routine; the
  *                      parent waits up to 10 s and prints "child_status"
@@ -169,6 +175,34 @@ static void meta(long runs) {
 	size_t m1 = ctl_stat("stats.metadata_resident"), c1 = ctl_stat("stats.mapped");
 	printf("chunks %zu\nmeta_per_run %zu\n", (c1 - c0) >> 22, (m1 - m0) / (size_t)runs);
 	for (long i = 0; i < runs; i++)
+		free(blocks[i]);
+}
+
+/* burstmeta: what a burst's survivors keep of its metadata (issue 10, the
+ * spike target): run descriptors stay resident in every pool block that
+ * holds a live one. */
+static void burstmeta(long n, size_t size) {
+	if (n > MAXB)
+		n = MAXB;
+	size_t m0 = ctl_stat("stats.metadata_resident");
+	for (long i = 0; i < n; i++) {
+		if (!(blocks[i] = malloc(size)))
+			exit(92);
+		*(char *)blocks[i] = 1;
+	}
+	long kept = 0;
+	for (long i = 0; i < n; i++) {
+		if (i % 20 == 0) {
+			kept++;
+			continue;
+		}
+		free(blocks[i]);
+		blocks[i] = NULL;
+	}
+	malloc_trim(0);
+	size_t m1 = ctl_stat("stats.metadata_resident");
+	printf("kept %ld\nmeta_per_kept %zu\n", kept, m1 > m0 ? (m1 - m0) / (size_t)kept : 0);
+	for (long i = 0; i < n; i++)
 		free(blocks[i]);
 }
 
@@ -322,6 +356,8 @@ int main(int argc, char **argv) {
 		printf("pid %ld\n", (long)getpid());
 	} else if (strcmp(argv[1], "meta") == 0) {
 		meta(mib);
+	} else if (strcmp(argv[1], "burstmeta") == 0) {
+		burstmeta(mib, argc > 3 ? (size_t)atol(argv[3]) : 4096);
 	} else if (strcmp(argv[1], "fork_thread") == 0) {
 		spike(mib);
 		fork_thread_mib = mib;

@@ -836,3 +836,100 @@ Test(tcache, slot_magics_only_on_bins_in_use) {
 	}
 	cr_log_info("blocks %p %p %p", magic_blocks[0], magic_blocks[1], magic_blocks[2]);
 }
+
+static void slab_seen(xa_run_t *r, xa_run_t **seen, size_t max, size_t *ns, size_t *npages) {
+	for (size_t k = 0; k < *ns; k++)
+		if (seen[k] == r)
+			return;
+	cr_assert_lt(*ns, max);
+	seen[(*ns)++] = r;
+	*npages += r->npages;
+}
+
+/* The slabs of bin b (lock taken): those its lists hold (the current one,
+ * partly used, kept empty) and those of the n regions in p (full slabs are
+ * on no list).  Returns their number; *npages: their pages. */
+static size_t bin_slabs(xa_bin_t *b, void **p, unsigned n, size_t *npages) {
+	enum { MAX = 4096 };
+	static xa_run_t *seen[MAX];
+	size_t ns = 0;
+	*npages = 0;
+	xa_mutex_lock(&b->lock);
+	if (b->cur)
+		slab_seen(b->cur, seen, MAX, &ns, npages);
+	for (xa_run_t *r = XA_LIST_FIRST(&b->nonfull, xa_run_t, link); r; r = XA_LIST_NEXT(r, xa_run_t, link))
+		slab_seen(r, seen, MAX, &ns, npages);
+	for (xa_run_t *r = XA_LIST_FIRST(&b->empty, xa_run_t, link); r; r = XA_LIST_NEXT(r, xa_run_t, link))
+		slab_seen(r, seen, MAX, &ns, npages);
+	for (unsigned i = 0; i < n; i++) {
+		if (!p[i])
+			continue;
+		xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p[i]);
+		slab_seen(xa_chunk_run(c, ((uintptr_t)p[i] - c->addr) >> LG_PAGE), seen, MAX, &ns, npages);
+	}
+	xa_mutex_unlock(&b->lock);
+	return ns;
+}
+
+/*
+ * Slabs grow in busy bins (arena.c, issue 10 spike target): the 4 KiB
+ * class has one-region slabs of one page, and a bin that already has 256
+ * slabs makes slabs of 16 pages (16 regions, at multiples of 4 KiB from
+ * the start).  The bin's page count (curpages, behind small.active) stays
+ * the sum over its slabs while slabs of both sizes fill, empty, are kept
+ * and released.  On an arena of its own (no other thread's slabs).  Fails
+ * on the code before (every slab one page).
+ */
+Test(slabs, busy_bin_grows_its_slabs_and_counts_their_pages) {
+	xt_free(xt_malloc(1));
+	unsigned ind = atomic_load(&xa_narenas_created);
+	xa_arena_max_set(ind + 1);
+	xa_arena_t *a = xa_arena_get(ind, true);
+	cr_assert_not_null(a);
+	unsigned cls = xa_sc_size2class(4096);
+	cr_assert_eq(xa_sc[cls].npages, 1);
+	cr_assert_eq(xa_sc_grown_pages(cls), 16);
+	xa_bin_t *b = &a->bins[cls];
+	enum { N = 800 };
+	static void *p[N];
+	for (int i = 0; i < N; i++)
+		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false));
+	unsigned small = 0, grown = 0;
+	for (int i = 0; i < N; i++) {
+		xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p[i]);
+		xa_run_t *r = xa_chunk_run(c, ((uintptr_t)p[i] - c->addr) >> LG_PAGE);
+		cr_assert(r && r->kind == RUN_SLAB && r->cls == cls);
+		cr_assert_eq(((uintptr_t)p[i] - r->addr) % 4096, 0);
+		if (r->npages == 1) {
+			small++;
+		} else {
+			cr_assert_eq(r->npages, 16, "a slab of %u pages", (unsigned)r->npages);
+			cr_assert_eq(r->nregs, 16);
+			grown++;
+		}
+	}
+	cr_assert_eq(small, 256, "%u blocks in one-page slabs, want 256 (then the bin grows its slabs)", small);
+	size_t ns, np;
+	xa_bin_stats_t s;
+	ns = bin_slabs(b, p, N, &np);
+	xa_arena_bin_stats(b, &s);
+	cr_assert_eq(s.curslabs, ns, "curslabs %zu, the bin has %zu slabs", s.curslabs, ns);
+	cr_assert_eq(s.curpages, np, "curpages %zu, the bin's slabs have %zu pages", s.curpages, np);
+	/* free every other block, then the rest: slabs partly used, emptied,
+	 * kept (the arena's budget) or released */
+	for (int k = 0; k < 2; k++) {
+		for (int i = k; i < N; i += 2) {
+			xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)p[i]), p[i]);
+			p[i] = NULL;
+		}
+		ns = bin_slabs(b, p, N, &np);
+		xa_arena_bin_stats(b, &s);
+		cr_assert_eq(s.curslabs, ns, "after frees %d: curslabs %zu, the bin has %zu slabs", k, s.curslabs, ns);
+		cr_assert_eq(s.curpages, np, "after frees %d: curpages %zu, the bin's slabs have %zu pages", k,
+		    s.curpages, np);
+	}
+	xa_arenas_purge_slabs(true, NULL);
+	ns = bin_slabs(b, p, N, &np);
+	xa_arena_bin_stats(b, &s);
+	cr_assert_eq(s.curpages, np, "after a forced purge: curpages %zu, slabs' pages %zu", s.curpages, np);
+}
