@@ -330,13 +330,19 @@ size_t xa_arenas_unmap_free(void) {
 
 /* ---- slabs (bin lock held) ------------------------------------------- */
 
-/* Slab r as class cls with every region free (bitmap bit set = free).
- * Its regions are those its pages hold: a grown slab has more. */
-static void slab_set_class(xa_run_t *r, unsigned cls) {
+/* Regions of class cls in a slab of np pages: the class's count for its
+ * own slab size, more in a grown slab ("Slabs grow in busy bins"). */
+static unsigned slab_nregs(unsigned cls, unsigned np) {
+	if (likely(np == xa_sc[cls].npages))
+		return xa_sc[cls].nregs;
+	return XA_MIN(xa_sc_region_index(cls, (size_t)np * PAGE), (unsigned)SLAB_MAXREGS);
+}
+
+/* Slab r as class cls with every region free (bitmap bit set = free);
+ * nregs: slab_nregs(cls, r->npages). */
+static void slab_set_class(xa_run_t *r, unsigned cls, unsigned nregs) {
 	r->cls = (uint8_t)cls;
-	r->nregs = r->npages == xa_sc[cls].npages
-	    ? xa_sc[cls].nregs
-	    : (uint16_t)XA_MIN(xa_sc_region_index(cls, (size_t)r->npages * PAGE), (unsigned)SLAB_MAXREGS);
+	r->nregs = (uint16_t)nregs;
 	r->nfree = r->nregs;
 	r->hint = 0;
 	/* as if scanned at time 0: a slab whose last free (dirty_ns, kept
@@ -381,20 +387,20 @@ static void slab_set_class(xa_run_t *r, unsigned cls) {
  * curslabs) it counts the pages in curpages.  Takes the arena lock. */
 xa_run_t *xa_slab_new(xa_arena_t *a, unsigned cls, uint8_t pclass) {
 	bool zeroed;
-	xa_bin_t *b = &a->bins[cls];
+	xa_bin_t *b = pclass == cls ? &a->bins[cls] : NULL;
 	unsigned np = xa_sc[cls].npages;
-	if (pclass == cls && b->stats.curslabs >= SLAB_GROW_AT)
+	if (b && unlikely(b->stats.curslabs >= SLAB_GROW_AT))
 		np = xa_sc_grown_pages(cls);
 	xa_mutex_lock(&a->lock);
 	xa_run_t *r = xa_pages_alloc(a, np, 0, &zeroed);
-	if (r && pclass == cls)
+	if (r && b)
 		b->stats.curpages += np;
 	if (r) {
 		r->kind = RUN_SLAB;
 		r->sampled = pclass != cls;
 		/* the union in xa_run_t may still hold a free run's links */
 		r->purged = 0;
-		slab_set_class(r, cls);
+		slab_set_class(r, cls, slab_nregs(cls, np));
 		xa_run_set_pages(xa_run_chunk(r), r, pclass, true);
 	}
 	xa_mutex_unlock(&a->lock);
@@ -775,7 +781,7 @@ static void slab_reinit(xa_run_t *r, unsigned cls) {
 		    (size_t)__builtin_popcount(r->purged), memory_order_relaxed);
 		r->purged = 0; /* released pages fault back in as zero pages */
 	}
-	slab_set_class(r, cls);
+	slab_set_class(r, cls, slab_nregs(cls, r->npages));
 	xa_chunk_t *c = xa_run_chunk(r);
 	size_t p0 = (r->addr - c->addr) >> LG_PAGE;
 	for (size_t i = 0; i < r->npages; i++)
