@@ -21,7 +21,7 @@
  * stays resident of the page allocator's metadata is set by the burst's
  * peak, not by what survives: the survivors' descriptors are scattered over
  * every pool block the burst filled (b_spike: 11,000 live descriptors pin
- * 72 blocks of 64 KiB; 9,500 pin 43 since 2026-12-07), and every chunk the
+ * 72 blocks of 64 KiB; 10,000 pin 47 since 2026-12-07), and every chunk the
  * burst mapped keeps its page -> run array.  So both are kept small rather
  * than moved:
  *  - run descriptors come from an indexed pool (base.c, "Indexed pools"),
