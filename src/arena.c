@@ -373,7 +373,10 @@ static void slab_set_class(xa_run_t *r, unsigned cls, unsigned nregs) {
  * page allocator for any size), growing from 64 slabs sh6bench's by 1%
  * (its 640-1024 byte classes reach ~100 slabs per arena), and a bin with
  * few slabs has few descriptors anyway; from 256, b_spike keeps nearly
- * all of the gain (99.3 MiB at idle against 99.1 from 64).  Measured in
+ * all of the gain (99.3 MiB at idle against 99.1 from 64).  Classes up to
+ * 1 KiB do not grow (SC_GROW_MIN): sh8bench's 640-1024 byte bins reach
+ * 256 slabs, and there a region waiting in a remote batch pins its whole
+ * slab; b_spike loses ~0.1 MiB of the gain.  Measured in
  * bench/README.md ("Spike: slabs grow in busy bins").  The profiler's
  * slabs keep the class's size.
  */

@@ -634,7 +634,7 @@ static const ctl_node_t root = NAMED("",
 	    LEAF("nregs", arenas_bin_nregs, T_UNSIGNED, RO,
 	        "Regions per slab of small class ~i~ (of its first slabs: see slab_size)."),
 	    LEAF("slab_size", arenas_bin_slab_size, T_SIZE, RO,
-	        "Bytes per slab of small class ~i~; for classes above 512 bytes, a bin that has 256 slabs "
+	        "Bytes per slab of small class ~i~; for classes above 1 KiB, a bin that has 256 slabs "
 	        "makes larger ones (the same layout repeated, up to 64 KiB).")),
 	INDEXED("lextent", valid_lextent,
 	    LEAF("size", arenas_lextent_size, T_SIZE, RO, "Size in bytes of large class ~i~."))),

@@ -33,8 +33,8 @@
  *    chunk (xa_run_chunk finds it through the page map: one more load on
  *    paths that hold a lock anyway), npages is 16 bits, and a slab keeps
  *    a "scanned" flag instead of the time of its last purge scan;
- *  - busy bins make slabs of several regions for the classes above 512
- *    bytes (arena.c, "Slabs grow in busy bins"): a burst of 4 KiB blocks
+ *  - busy bins make slabs of several regions for the classes above 1
+ *    KiB (arena.c, "Slabs grow in busy bins"): a burst of 4 KiB blocks
  *    needs one descriptor per 16 blocks instead of one per block.
  * Measured in bench/README.md ("Spike: where the memory is").  Moving live
  * descriptors together (compaction) would free most of the scattered

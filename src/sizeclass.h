@@ -54,7 +54,7 @@ XA_INLINE unsigned xa_sc_size2class(size_t size) {
  * for classes above SC_GROW_MIN, the largest multiple of the class's slab
  * within SLAB_MAXPAGES (the same layout of regions over pages, repeated);
  * the class's slab otherwise. */
-#define SC_GROW_MIN ((size_t)512)
+#define SC_GROW_MIN ((size_t)1024)
 XA_INLINE unsigned xa_sc_grown_pages(unsigned cls) {
 	unsigned np = xa_sc[cls].npages;
 	return xa_sc[cls].size > SC_GROW_MIN ? np * (SLAB_MAXPAGES / np) : np;
