@@ -59,14 +59,22 @@
  * Own-arena flushes and fills (issue 10).  A flush of the thread's own
  * regions goes back to the slab bitmaps under the bin lock, in one batch
  * (bin_dalloc_batch): per region only a range test against the current
- * slab, the region index (a multiply), "is it a region start" and a
- * test-and-set of its bitmap bit; free count, free time, bin list moves
- * and statistics once per run of regions of one slab (slab_commit).  A
- * fill (slab_take) takes whole bitmap words: per region a
- * count-trailing-zeros, a multiply-add and a store.  c_glibc 1 20 (the
- * glibc-simple pattern): 75.8M -> 56.3M instructions; the per-region cost
- * of a flush fell from ~112 to ~28 instructions (bench/README.md,
- * "Refill and flush").  Considered and not done:
+ * bitmap word's regions, one multiply (region index and region-start
+ * check at once, xa_sc_magic64) and a test-and-set of its bit in a
+ * register holding the word (13 instructions on x86-64); the word is
+ * written back when the batch leaves it; free count, free time, bin list
+ * moves once per run of regions of one slab (slab_commit), with the slab
+ * before the current one kept open too (bins whose regions alternate
+ * between two slabs); bin statistics once per batch.  A fill (slab_take)
+ * takes whole bitmap words: a word whose free bits are one run (a wholly
+ * free word) as consecutive addresses, a store and an add per region;
+ * others per region a count-trailing-zeros, a multiply-add and a store.
+ * c_glibc 1 20 (the glibc-simple pattern): 75.8M -> 56.3M instructions;
+ * the per-region cost of a flush fell from ~112 to ~28 instructions
+ * (bench/README.md, "Refill and flush"); then 50.4M -> 45.8M with the
+ * word in a register (~28 -> ~18 per region, slab changes included) and
+ * the run fill (bench/README.md, "Fill and flush per object").
+ * Considered and not done:
  *   - a transfer cache for the own arena too (flush pushes an array, fill
  *     pops it, as the remote batches do): regions in it skip the bitmap,
  *     so the default checks would lose `free(a); free(b); free(a)` across
@@ -164,8 +172,16 @@ static uint16_t empty_max(unsigned cls) {
 	return (uint16_t)XA_MIN(XA_MAX(EMPTY_KEEP_BYTES / slab, (size_t)1), (size_t)UINT16_MAX);
 }
 
+/* Per small class, xa_sc_magic64 of its size: bin_dalloc_batch's region
+ * index and region-start check (set with the first arena, before any slab
+ * exists). */
+static uint64_t region_magic[SC_NSMALL];
+
 /* arenas_lock held */
 static xa_arena_t *arena_create(unsigned ind) {
+	if (region_magic[0] == 0)
+		for (unsigned i = 0; i < SC_NSMALL; i++)
+			region_magic[i] = xa_sc_magic64(xa_sc[i].size);
 	size_t sz = sizeof(xa_arena_t) + SC_NSMALL * sizeof(xa_bin_t);
 	xa_arena_t *a = xa_base_alloc(sz + 64);
 	if (a == NULL)
@@ -747,8 +763,24 @@ size_t xa_arenas_purge_slabs(bool force, uint64_t *wait) {
 	return pages * PAGE;
 }
 
-/* Take up to n regions from slab r into out[], lowest first.  Per region:
- * a count-trailing-zeros, a multiply-add and a store. */
+/* n consecutive regions from p (size bytes apart) into out[]. */
+static void regions_seq(void **out, uintptr_t p, size_t size, unsigned n) {
+	unsigned j = 0;
+	for (; j + 4 <= n; j += 4, p += 4 * size) {
+		out[j] = (void *)p;
+		out[j + 1] = (void *)(p + size);
+		out[j + 2] = (void *)(p + 2 * size);
+		out[j + 3] = (void *)(p + 3 * size);
+	}
+	for (; j < n; j++, p += size)
+		out[j] = (void *)p;
+}
+
+/* Take up to n regions from slab r into out[], lowest first.  A word
+ * whose free bits are one contiguous run (a wholly free word, the tail
+ * word of a fresh slab) is handed out as consecutive addresses: a store
+ * and an add per region; other words a count-trailing-zeros, a
+ * multiply-add and a store per region. */
 static unsigned slab_take(xa_run_t *r, unsigned cls, void **out, unsigned n) {
 	void **o = out, **end = out + n;
 	const size_t size = xa_sc[cls].size;
@@ -758,6 +790,21 @@ static unsigned slab_take(xa_run_t *r, unsigned cls, void **out, unsigned n) {
 		if (bits == 0)
 			continue;
 		uintptr_t wbase = r->addr + (uintptr_t)w * 64 * size;
+		unsigned s = (unsigned)__builtin_ctzll(bits);
+		if (((bits >> s) & ((bits >> s) + 1)) == 0) {
+			/* bits s .. s + cnt - 1 */
+			uint64_t t = bits >> s;
+			unsigned cnt = t == ~(uint64_t)0 ? 64 : (unsigned)__builtin_ctzll(~t);
+			unsigned m = XA_MIN(cnt, (unsigned)(end - o));
+			regions_seq(o, wbase + (uintptr_t)s * size, size, m);
+			o += m;
+			if (m < cnt) {
+				r->bitmap[w] = bits & (~(uint64_t)0 << (s + m));
+				break; /* n taken; word w keeps free regions */
+			}
+			r->bitmap[w] = 0;
+			continue;
+		}
 		do {
 			*o++ = (void *)(wbase + (uintptr_t)__builtin_ctzll(bits) * size);
 			bits &= bits - 1;
@@ -884,23 +931,22 @@ unsigned xa_arena_fill_small(xa_arena_t *a, unsigned cls, void **out, unsigned n
  * dropped. */
 static void empty_push(xa_list_t *list, xa_run_t *r) { xa_list_push(list, &r->link); }
 
-/* k regions were just freed into slab r.  A slab that became wholly free
+/* k regions were just freed into slab r (the caller counts them in the bin
+ * statistics), at time clock.  A slab that became wholly free
  * joins the bin's kept empty slabs while there are fewer than keep_max;
  * else it is detached from the bin and returned (NULL otherwise). */
-static xa_run_t *slab_commit(xa_arena_t *a, xa_bin_t *b, xa_run_t *r, unsigned k, unsigned keep_max) {
+static xa_run_t *slab_commit(xa_arena_t *a, xa_bin_t *b, xa_run_t *r, unsigned k, unsigned keep_max,
+    uint64_t clock) {
 	unsigned old = r->nfree;
 	r->nfree = (uint16_t)(old + k);
 	/* dirty_ns: the newest free (a reclaimed cache frees with an old
 	 * stamp, which must not make other recent frees look old); freed
 	 * since the last in-slab purge scan. */
-	if (xa_slab_clock > r->dirty_ns)
-		r->dirty_ns = xa_slab_clock;
+	if (clock > r->dirty_ns)
+		r->dirty_ns = clock;
 	r->scanned = 0;
 	r->hint = 0; /* cheaper than tracking the lowest word freed: a fill
 	             * skips at most SLAB_BITMAP_WORDS - 1 empty words */
-	if (config_stats)
-		b->stats.ndalloc += k;
-	b->stats.curregs -= k;
 	if (r == b->cur)
 		return NULL;
 	if (r->nfree == r->nregs) {
@@ -922,52 +968,147 @@ static xa_run_t *slab_commit(xa_arena_t *a, xa_bin_t *b, xa_run_t *r, unsigned k
 	return NULL;
 }
 
+/* The 128-bit product a * b: returns the high half, *lo the low half (one
+ * mul on x86-64, where GCC's __int128 code would keep them in memory). */
+static inline uint64_t mul_wide(uint64_t a, uint64_t b, uint64_t *lo) {
+#if defined(__x86_64__)
+	uint64_t hi;
+	__asm__("mulq %3" : "=a"(*lo), "=d"(hi) : "a"(a), "r"(b) : "cc");
+	return hi;
+#else
+	unsigned __int128 p = (unsigned __int128)a * b;
+	*lo = (uint64_t)p;
+	return (uint64_t)(p >> 64);
+#endif
+}
+
+/* Set bit j (mod 64) of *w; returns its old value.  On x86-64 one bts,
+ * whose carry flag is the old bit. */
+static inline bool bit_test_set(uint64_t *w, uint64_t j) {
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	bool old;
+	__asm__("btsq %2, %0" : "+r"(*w), "=@ccc"(old) : "r"(j));
+	return old;
+#else
+	uint64_t bit = (uint64_t)1 << (j % 64);
+	bool old = (*w & bit) != 0;
+	*w |= bit;
+	return old;
+#endif
+}
+
+#define SWAP(x, y)                                                            \
+	do {                                                                  \
+		__typeof__(x) t_ = (x);                                       \
+		(x) = (y);                                                    \
+		(y) = t_;                                                     \
+	} while (0)
+
 /*
  * Return the regions of ptrs[0..n) that belong to arena a to their slabs
  * of bin b (class cls; bin lock held).  The others are moved to the front;
  * returns their number.  Slabs that became wholly free are pushed on
  * *empty.  Aborts on a pointer that is not a region of class cls or whose
  * region is already free.
+ *
+ * The loop works on one bitmap word at a time, held in a register (acc):
+ * per region a range test against the word's regions [wbase, wbase +
+ * wlen) (which is also the "same slab" test), one multiply by the class's
+ * magic whose high half is the region's bit in the word and whose low half
+ * says whether it is a region start (Lemire's divisibility test, as on the
+ * free fast path: offsets < 2^16, classes <= 2^14 bytes), and a
+ * test-and-set of the bit in acc (a region twice in the batch fails its
+ * second test).  acc goes back to the bitmap when a region falls outside
+ * the word.  Two slabs are open at a time, the current one and the one
+ * before it, and committed (slab_commit) when a third one pushes the
+ * older out or at the end: a cache bin whose objects alternate between
+ * two slabs (a burst freed half and refilled, as sh6bench does: 44% of
+ * its slab changes went back to the slab before) costs no lookup and no
+ * commit per change.
  */
 static unsigned bin_dalloc_batch(xa_arena_t *a, xa_bin_t *b, unsigned cls, void **ptrs, unsigned n,
     xa_list_t *empty) {
 	const size_t size = xa_sc[cls].size;
-	const uint64_t recip = xa_sc[cls].recip;
-	xa_run_t *r = NULL;
-	uintptr_t base = 0, len = 0; /* the current slab's regions: [base, base + len) */
-	unsigned k = 0, keep = 0;
+	const uint64_t magic = region_magic[cls];
+	const uintptr_t wspan = (uintptr_t)64 * size; /* bytes of one bitmap word's regions */
+	xa_run_t *r = NULL, *r2 = NULL; /* the open slabs: current, previous */
+	/* their regions: [base, base + len), [base2, base2 + len2) */
+	uintptr_t base = 0, len = 0, base2 = 0, len2 = 0;
+	uintptr_t wbase = 0, wlen = 0; /* the regions of r's bitmap word wi (held in acc) */
+	uint64_t acc = 0;
+	/* regions freed into r before ptrs[start] (k), into r2 (k2) */
+	unsigned wi = 0, keep = 0, start = 0, k = 0, k2 = 0;
 	/* decay_ms:0 releases at once: no slab is kept empty */
 	unsigned keep_max = atomic_load_explicit(&a->decay_ms, memory_order_relaxed) == 0 ? 0 : b->empty_max;
-	for (unsigned i = 0; i < n; i++) {
-		uintptr_t p = (uintptr_t)ptrs[i];
-		uintptr_t off = p - base;
-		if (unlikely(off >= len)) {
-			if (r && (r = slab_commit(a, b, r, k, keep_max)) != NULL)
-				empty_push(empty, r);
-			xa_chunk_t *c = xa_pagemap_lookup(p);
-			if (c->arena != a) {
-				r = NULL;
-				base = len = 0;
-				ptrs[keep++] = ptrs[i];
-				continue;
+	uint64_t clock = xa_slab_clock;
+	for (void **pp = ptrs, **end = ptrs + n; pp < end; pp++) {
+		uintptr_t off = (uintptr_t)*pp - wbase;
+		if (unlikely(off >= wlen)) {
+			uintptr_t p = off + wbase;
+			unsigned i = (unsigned)(pp - ptrs);
+			uintptr_t soff = p - base;
+			if (r)
+				r->bitmap[wi] = acc;
+			if (soff >= len) {
+				/* another slab: the previous one, or a third */
+				if (r)
+					k += i - start;
+				start = i;
+				if (p - base2 < len2) {
+					SWAP(r, r2);
+					SWAP(base, base2);
+					SWAP(len, len2);
+					SWAP(k, k2);
+					soff = p - base;
+					goto word;
+				}
+				if (r) {
+					if (r2 && (r2 = slab_commit(a, b, r2, k2, keep_max, clock)) != NULL)
+						empty_push(empty, r2);
+					r2 = r;
+					base2 = base;
+					len2 = len;
+					k2 = k;
+				}
+				xa_chunk_t *c = xa_pagemap_lookup(p);
+				if (c->arena != a) {
+					r = NULL;
+					base = len = wbase = wlen = 0;
+					ptrs[keep++] = *pp;
+					continue;
+				}
+				r = xa_chunk_run(c, (p - c->addr) >> LG_PAGE);
+				xa_check(r && r->kind == RUN_SLAB && r->cls == cls, "free of invalid pointer", *pp, 0);
+				base = r->addr;
+				len = (uintptr_t)r->nregs * size;
+				soff = p - base;
+				xa_check(soff < len, "free of invalid pointer", *pp, 0);
+				k = 0;
 			}
-			r = xa_chunk_run(c, (p - c->addr) >> LG_PAGE);
-			xa_check(r && r->kind == RUN_SLAB && r->cls == cls, "free of invalid pointer", ptrs[i], 0);
-			base = r->addr;
-			len = (uintptr_t)r->nregs * size;
-			off = p - base;
-			xa_check(off < len, "free of invalid pointer", ptrs[i], 0);
-			k = 0;
+		word:
+			wi = (unsigned)(mul_wide(soff, magic, &off) / 64);
+			wbase = base + wi * wspan;
+			wlen = XA_MIN(wspan, len - wi * wspan);
+			acc = r->bitmap[wi];
+			off = p - wbase;
 		}
-		unsigned idx = (unsigned)(((uint64_t)off * recip) >> 32);
-		xa_check((uintptr_t)idx * size == off, "free of invalid pointer", ptrs[i], 0);
-		uint64_t bit = (uint64_t)1 << (idx % 64), *w = &r->bitmap[idx / 64];
-		xa_check(!(*w & bit), "double free of", ptrs[i], size);
-		*w |= bit;
-		k++;
+		/* off < 2^16: the high half of off * magic is off / size, the
+		 * low half is below magic iff size divides off */
+		uint64_t lo, hi = mul_wide(off, magic, &lo);
+		xa_check(lo < magic, "free of invalid pointer", *pp, 0);
+		xa_check(!bit_test_set(&acc, hi), "double free of", *pp, size);
 	}
-	if (r && (r = slab_commit(a, b, r, k, keep_max)) != NULL)
-		empty_push(empty, r);
+	if (r) {
+		r->bitmap[wi] = acc;
+		if ((r = slab_commit(a, b, r, k + n - start, keep_max, clock)) != NULL)
+			empty_push(empty, r);
+	}
+	if (r2 && (r2 = slab_commit(a, b, r2, k2, keep_max, clock)) != NULL)
+		empty_push(empty, r2);
+	/* the bin's counts once per batch */
+	if (config_stats)
+		b->stats.ndalloc += n - keep;
+	b->stats.curregs -= n - keep;
 	return keep;
 }
 

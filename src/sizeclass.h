@@ -66,4 +66,12 @@ XA_INLINE unsigned xa_sc_region_index(unsigned cls, size_t off) {
 	return (unsigned)(((uint64_t)off * xa_sc[cls].recip) >> 32);
 }
 
+/* ceil(2^64 / size), for size >= 2: for an offset off < 2^16 (every slab
+ * offset), the high half of the 128-bit product off * magic is off / size,
+ * and its low half is below magic exactly when size divides off (Lemire,
+ * Kaser, Kurz, 2019, as xa_tcache_fmagic with 64 bits: 64 >= 16 + 14).
+ * One multiply gives the flush both the region index and the region-start
+ * check (arena.c, bin_dalloc_batch). */
+XA_INLINE uint64_t xa_sc_magic64(size_t size) { return UINT64_MAX / size + 1; }
+
 #endif

@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,6 +52,24 @@ Test(sizeclass, region_index_is_exact) {
 			cr_assert_eq(xa_sc_region_index(c, i * size), i, "class %zu region %zu", size, i);
 			if (size > 1)
 				cr_assert_eq(xa_sc_region_index(c, i * size + size - 1), i);
+		}
+	}
+}
+
+/* The flush's region test (sizeclass.h, xa_sc_magic64): for every offset
+ * in a slab of up to SLAB_MAXPAGES pages, the high half of off * magic is
+ * the region index and the low half is below magic exactly at region
+ * starts. */
+Test(sizeclass, magic64_index_and_start_are_exact) {
+	xt_free(xt_malloc(1));
+	for (unsigned c = 0; c < SC_NSMALL; c++) {
+		uint64_t size = xa_sc[c].size, m = xa_sc_magic64(size);
+		for (uint64_t off = 0; off < (uint64_t)SLAB_MAXPAGES * PAGE; off++) {
+			unsigned __int128 p = (unsigned __int128)off * m;
+			uint64_t hi = (uint64_t)(p >> 64), lo = (uint64_t)p;
+			if (hi != off / size || (lo < m) != (off % size == 0))
+				cr_assert_fail("class %u (size %llu), offset %llu: index %llu, start %d", c,
+				    (unsigned long long)size, (unsigned long long)off, (unsigned long long)hi, lo < m);
 		}
 	}
 }
@@ -492,6 +511,154 @@ Test(slabs, kept_empty_slab_serves_another_class) {
 	free(p);
 	free(q);
 }
+
+/*
+ * Flushes whose regions jump between slabs and between bitmap words
+ * (bin_dalloc_batch keeps one word in a register and two slabs open): the
+ * 48-byte class has 85 regions per slab, two bitmap words, the second
+ * partly used.  Three whole slabs A, B, C: A and B come back alternating
+ * (A0 B0 A1 B1 ..., each slab's regions high word first, then low), C's
+ * even regions in between, every third step.  Each slab's bitmap must then
+ * say exactly which regions are free, its free count must match, the
+ * bin's curregs must fall by the batch, and a fill must hand out C's freed
+ * regions and nothing live.
+ */
+static unsigned fill_find_whole_slabs(xa_arena_t *a, unsigned cls, void **p, unsigned n, unsigned *first,
+    unsigned nslabs) {
+	unsigned nregs = xa_sc[cls].nregs, found = 0;
+	for (unsigned i = 0; i < n; i++)
+		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false));
+	qsort(p, n, sizeof *p, ptr_cmp);
+	for (unsigned i = 0; i + nregs <= n && found < nslabs; i++) {
+		xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p[i]);
+		xa_run_t *r = xa_chunk_run(c, ((uintptr_t)p[i] - c->addr) >> LG_PAGE);
+		if ((uintptr_t)p[i] == r->addr && r != a->bins[cls].cur && r->nfree == 0 &&
+		    (uintptr_t)p[i + nregs - 1] == r->addr + (uintptr_t)(nregs - 1) * xa_sc[cls].size) {
+			first[found++] = i;
+			i += nregs - 1;
+		}
+	}
+	cr_assert_eq(found, nslabs, "want %u full slabs", nslabs);
+	return found;
+}
+
+static xa_run_t *run_of(void *p) {
+	xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p);
+	return xa_chunk_run(c, ((uintptr_t)p - c->addr) >> LG_PAGE);
+}
+
+Test(slabs, flush_jumping_between_slabs_and_words) {
+	xt_free(xt_malloc(1));
+	xa_arena_t *a = xa_tsd_tls.arena;
+	atomic_store(&a->decay_ms, 10000);
+	unsigned cls = xa_sc_size2class(48);
+	unsigned nregs = xa_sc[cls].nregs;
+	cr_assert_gt(nregs, 64, "want a class with two bitmap words");
+	xa_bin_t *b = &a->bins[cls];
+	unsigned n = 8 * nregs, first[3];
+	void **p = calloc(n, sizeof *p), **batch = calloc(3 * nregs, sizeof *batch);
+	cr_assert(p && batch);
+	fill_find_whole_slabs(a, cls, p, n, first, 3);
+	void **A = p + first[0], **B = p + first[1], **C = p + first[2];
+	xa_run_t *ra = run_of(A[0]), *rb = run_of(B[0]), *rc = run_of(C[0]);
+	unsigned nb = 0;
+	for (unsigned k = 0; k < nregs; k++) {
+		unsigned i = (k + 64) % nregs; /* high word first */
+		batch[nb++] = A[i];
+		batch[nb++] = B[i];
+		if (k % 3 == 0)
+			for (unsigned j = k; j < k + 3 && j < nregs; j++)
+				if (j % 2 == 0)
+					batch[nb++] = C[j];
+	}
+	xa_bin_stats_t s0, s1;
+	xa_arena_bin_stats(b, &s0);
+	uint16_t emax = b->empty_max;
+	b->empty_max = (uint16_t)(b->nempty + 2); /* keep A and B: their runs stay readable */
+	xa_arena_flush_small(a, cls, batch, nb);
+	b->empty_max = emax;
+	xa_arena_bin_stats(b, &s1);
+	cr_assert_eq(s0.curregs - s1.curregs, nb, "curregs fell by %zu, %u went back", s0.curregs - s1.curregs, nb);
+	xa_run_t *rs[3] = {ra, rb, rc};
+	for (unsigned s = 0; s < 3; s++) {
+		xa_run_t *r = rs[s];
+		cr_assert_eq(r->kind, RUN_SLAB);
+		unsigned bits = 0;
+		for (unsigned w = 0; w < SLAB_BITMAP_WORDS; w++)
+			bits += (unsigned)__builtin_popcountll(r->bitmap[w]);
+		unsigned want = s < 2 ? nregs : (nregs + 1) / 2;
+		cr_assert_eq(r->nfree, want, "slab %u: nfree %u, want %u", s, r->nfree, want);
+		cr_assert_eq(bits, want, "slab %u: %u bits free, want %u", s, bits, want);
+		for (unsigned i = 0; i < nregs; i++) {
+			bool fr = (r->bitmap[i / 64] >> (i % 64)) & 1;
+			cr_assert_eq(fr, s < 2 || i % 2 == 0, "slab %u region %u: free %d", s, i, fr);
+		}
+	}
+	for (unsigned i = 0; i < nregs; i++) {
+		A[i] = B[i] = NULL;
+		if (i % 2 == 0)
+			C[i] = NULL;
+	}
+	/* a fill hands out free regions only, each once */
+	unsigned want = bin_free_regions(b), got = 0;
+	void **again = calloc(want, sizeof *again);
+	while (got < want) {
+		unsigned k = xa_arena_fill_small(a, cls, again + got, want - got, 0, false);
+		cr_assert_gt(k, 0);
+		got += k;
+	}
+	qsort(again, got, sizeof *again, ptr_cmp);
+	for (unsigned i = 1; i < got; i++)
+		cr_assert_neq(again[i], again[i - 1], "region %p handed out twice", again[i]);
+	for (unsigned i = 0; i < n; i++)
+		if (p[i])
+			cr_assert_null(bsearch(&p[i], again, got, sizeof *again, ptr_cmp), "fill handed out live %p", p[i]);
+	xa_arena_flush_small(a, cls, again, got);
+	for (unsigned i = 0; i < n; i++)
+		if (p[i])
+			xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)p[i]), p[i]);
+	free(again);
+	free(p);
+	free(batch);
+}
+
+/* The flush's checks abort whatever order the batch comes in: a region
+ * twice in a batch after a step to another slab and back (the two-slab
+ * swap), or after a step to another bitmap word and back; a region freed
+ * by an earlier flush; a pointer inside a region (not its start). */
+static void flush_misuse(int mode) {
+	xt_free(xt_malloc(1));
+	xa_arena_t *a = xa_tsd_tls.arena;
+	unsigned cls = xa_sc_size2class(48);
+	unsigned nregs = xa_sc[cls].nregs, n = 8 * nregs, first[2];
+	void **p = calloc(n, sizeof *p);
+	fill_find_whole_slabs(a, cls, p, n, first, 2);
+	void **A = p + first[0], **B = p + first[1];
+	void *batch[4];
+	unsigned nb = 0;
+	switch (mode) {
+	case 0: /* A B A: the second A0 after the swap back */
+		batch[nb++] = A[0], batch[nb++] = B[0], batch[nb++] = A[1], batch[nb++] = A[0];
+		break;
+	case 1: /* word 0, word 1, word 0 */
+		batch[nb++] = A[3], batch[nb++] = A[70], batch[nb++] = A[3];
+		break;
+	case 2: /* freed before */
+		batch[0] = A[5];
+		xa_arena_flush_small(a, cls, batch, 1);
+		batch[nb++] = A[6], batch[nb++] = A[70], batch[nb++] = A[5];
+		break;
+	default: /* interior, in the current word */
+		batch[nb++] = A[9], batch[nb++] = (char *)A[10] + 16;
+		break;
+	}
+	xa_arena_flush_small(a, cls, batch, nb);
+}
+
+Test(slabs, flush_aborts_on_a_repeat_after_another_slab, .signal = SIGABRT) { flush_misuse(0); }
+Test(slabs, flush_aborts_on_a_repeat_after_another_word, .signal = SIGABRT) { flush_misuse(1); }
+Test(slabs, flush_aborts_on_a_region_already_free, .signal = SIGABRT) { flush_misuse(2); }
+Test(slabs, flush_aborts_on_an_interior_pointer, .signal = SIGABRT) { flush_misuse(3); }
 
 Test(pages, states_add_up_and_purge_retains) {
 	void *p[64];
