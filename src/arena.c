@@ -763,17 +763,30 @@ size_t xa_arenas_purge_slabs(bool force, uint64_t *wait) {
 	return pages * PAGE;
 }
 
-/* n consecutive regions from p (size bytes apart) into out[]. */
+/* n consecutive regions from p (size bytes apart) into out[]: two per
+ * 16-byte vector store, eight per loop step (1.4 instructions a region
+ * with SSE2 against 2.75 for scalar stores unrolled by four). */
+typedef uint64_t xa_v2u64 __attribute__((vector_size(16)));
 static void regions_seq(void **out, uintptr_t p, size_t size, unsigned n) {
-	unsigned j = 0;
-	for (; j + 4 <= n; j += 4, p += 4 * size) {
-		out[j] = (void *)p;
-		out[j + 1] = (void *)(p + size);
-		out[j + 2] = (void *)(p + 2 * size);
-		out[j + 3] = (void *)(p + 3 * size);
+	void **end = out + n;
+	if (n >= 8) {
+		xa_v2u64 v0 = {p, p + size}, step = {2 * size, 2 * size};
+		xa_v2u64 v1 = v0 + step, v2 = v1 + step, v3 = v2 + step, step8 = step * 4;
+		void **end8 = out + (n & ~7u);
+		for (; out < end8; out += 8) {
+			memcpy(out, &v0, 16);
+			memcpy(out + 2, &v1, 16);
+			memcpy(out + 4, &v2, 16);
+			memcpy(out + 6, &v3, 16);
+			v0 += step8;
+			v1 += step8;
+			v2 += step8;
+			v3 += step8;
+		}
+		p += (n & ~7u) * size;
 	}
-	for (; j < n; j++, p += size)
-		out[j] = (void *)p;
+	for (; out < end; out++, p += size)
+		*out = (void *)p;
 }
 
 /* Take up to n regions from slab r into out[], lowest first.  A word
