@@ -515,29 +515,34 @@ static bool flush_remote(xa_arena_t *a, xa_chunk_t *c0, unsigned cls, void **ptr
 	xa_rbatch_t *rb = NULL;
 	bool ok = true;
 	xa_chunk_t *c = c0;
-	uintptr_t cbase = (uintptr_t)ptrs[0] & ~(uintptr_t)(CHUNK - 1);
-	for (unsigned i = 0; i < n; i++) {
-		/* neighbours in a cache bin mostly share a chunk */
-		if (((uintptr_t)ptrs[i] & ~(uintptr_t)(CHUNK - 1)) != cbase) {
-			c = xa_pagemap_lookup((uintptr_t)ptrs[i]);
-			cbase = (uintptr_t)ptrs[i] & ~(uintptr_t)(CHUNK - 1);
+	/* runs of neighbours in one chunk (a cache bin's neighbours mostly
+	 * share one): found with one compare per pointer, then copied (or
+	 * moved to the front) whole */
+	for (unsigned i = 0, j; i < n; i = j) {
+		uintptr_t cbase = (uintptr_t)ptrs[i] & ~(uintptr_t)(CHUNK - 1);
+		for (j = i + 1; j < n && ((uintptr_t)ptrs[j] & ~(uintptr_t)(CHUNK - 1)) == cbase; j++)
+			;
+		if (i > 0)
+			c = xa_pagemap_lookup(cbase);
+		while (ok && i < j && c->arena == a) {
+			if (rb == NULL && (rb = rbatch_get(a)) == NULL) {
+				ok = false;
+				break;
+			}
+			unsigned m = XA_MIN(j - i, RBATCH_MAX - rb->n);
+			memcpy(rb->ptrs + rb->n, ptrs + i, m * sizeof(void *));
+			rb->n += m;
+			i += m;
+			if (rb->n == RBATCH_MAX) {
+				rb->ns = xa_slab_clock;
+				atomic_fetch_add_explicit(&b->remote.nin, rb->n, memory_order_relaxed);
+				rstack_push(&b->remote.head, rb);
+				rb = NULL;
+			}
 		}
-		if (c->arena != a || !ok) {
-			ptrs[keep++] = ptrs[i];
-			continue;
-		}
-		if (rb == NULL && (rb = rbatch_get(a)) == NULL) {
-			ok = false;
-			ptrs[keep++] = ptrs[i];
-			continue;
-		}
-		rb->ptrs[rb->n++] = ptrs[i];
-		if (rb->n == RBATCH_MAX) {
-			rb->ns = xa_slab_clock;
-			atomic_fetch_add_explicit(&b->remote.nin, rb->n, memory_order_relaxed);
-			rstack_push(&b->remote.head, rb);
-			rb = NULL;
-		}
+		if (i < j) /* another arena's, or no batch to be had */
+			memmove(ptrs + keep, ptrs + i, (j - i) * sizeof(void *));
+		keep += j - i;
 	}
 	if (rb && rb->n) {
 		rb->ns = xa_slab_clock;

@@ -660,6 +660,58 @@ Test(slabs, flush_aborts_on_a_repeat_after_another_word, .signal = SIGABRT) { fl
 Test(slabs, flush_aborts_on_a_region_already_free, .signal = SIGABRT) { flush_misuse(2); }
 Test(slabs, flush_aborts_on_an_interior_pointer, .signal = SIGABRT) { flush_misuse(3); }
 
+/*
+ * A flush whose first region is another arena's goes to that arena's remote
+ * batches (arena.c, flush_remote), which copies runs of one chunk at a time:
+ * runs of the other arena (one crossing a batch boundary) interleaved with
+ * runs of the home arena.  The other arena's regions must all be waiting in
+ * its batches, each once, and the home arena's must be back in their slabs.
+ */
+static int cmp_ptr(const void *x, const void *y) {
+	uintptr_t a = (uintptr_t) * (void *const *)x, b = (uintptr_t) * (void *const *)y;
+	return a < b ? -1 : a > b;
+}
+
+Test(remote, flush_copies_runs_by_arena) {
+	xt_free(xt_malloc(1));
+	xa_arena_max_set(4);
+	xa_arena_t *a0 = xa_tsd_tls.arena, *a1 = xa_arena_get((a0->ind + 1) % 4, true);
+	cr_assert(a1 && a1 != a0);
+	unsigned cls = xa_sc_size2class(64);
+	enum { N1 = 90, N0 = 30 };
+	void *p1[N1], *p0[N0], *mix[N1 + N0], *back[N1 + 64];
+	for (unsigned got = 0; got < N1;)
+		got += xa_arena_fill_small(a1, cls, p1 + got, N1 - got, 0, false);
+	for (unsigned got = 0; got < N0;)
+		got += xa_arena_fill_small(a0, cls, p0 + got, N0 - got, 0, false);
+	/* runs: 5 of a1, 3 of a0, 70 of a1 (across a 64-pointer batch), 1 of
+	 * a0, 10 of a1, 26 of a0, 5 of a1 */
+	static const int runs[][2] = {{1, 5}, {0, 3}, {1, 70}, {0, 1}, {1, 10}, {0, 26}, {1, 5}};
+	unsigned n = 0, i1 = 0, i0 = 0;
+	for (unsigned r = 0; r < sizeof runs / sizeof runs[0]; r++)
+		for (int k = 0; k < runs[r][1]; k++)
+			mix[n++] = runs[r][0] ? p1[i1++] : p0[i0++];
+	cr_assert(n == N1 + N0 && i1 == N1 && i0 == N0);
+	xa_bin_t *b0 = &a0->bins[cls], *b1 = &a1->bins[cls];
+	xa_bin_stats_t s0, s1;
+	xa_arena_bin_stats(b0, &s0);
+	uint64_t nin = atomic_load(&b1->remote.nin);
+	xa_arena_flush_small(a0, cls, mix, n);
+	cr_assert_eq(atomic_load(&b1->remote.nin) - nin, N1, "%llu of a1's regions waiting, want %d",
+	    (unsigned long long)(atomic_load(&b1->remote.nin) - nin), N1);
+	xa_arena_bin_stats(b0, &s1);
+	cr_assert_eq(s0.curregs - s1.curregs, N0, "home curregs fell by %zu, want %d", s0.curregs - s1.curregs, N0);
+	unsigned got = 0, k;
+	while ((k = xa_arena_fill_remote(a1, cls, back + got, 64)) != 0)
+		got += k;
+	cr_assert_eq(got, N1, "batches held %u regions, want %d", got, N1);
+	qsort(back, got, sizeof *back, cmp_ptr);
+	qsort(p1, N1, sizeof *p1, cmp_ptr);
+	for (unsigned i = 0; i < N1; i++)
+		cr_assert_eq(back[i], p1[i], "waiting region %u: %p, want %p", i, back[i], p1[i]);
+	xa_arena_flush_small(a1, cls, back, got);
+}
+
 Test(pages, states_add_up_and_purge_retains) {
 	void *p[64];
 	xt_free(xt_malloc(1));
