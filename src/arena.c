@@ -99,8 +99,9 @@
  * KiB, all bins together; EMPTY_KEEP_BYTES, also 256 KiB, bounds one bin,
  * at least one slab).  A fill takes listed partly used slabs first, then
  * one of its bin's kept slabs, then a kept slab of another bin with the
- * same slab size (slab_steal: a trylock of that bin, class entries and
- * bitmap set anew), and only then a new slab from the page allocator
+ * same slab size (slab_steal: found through the arena's kept_mask, one
+ * bit per bin with kept slabs, instead of reading every bin; a trylock of
+ * that bin, class entries and bitmap set anew), and only then a new slab from the page allocator
  * (arena lock).  Before, every emptied slab went back to the page
  * allocator under the arena lock and the next fill made it again: c_glibc
  * 1 20 made 5,471 slabs for 298k malloc/free pairs (~8M of its 56.7M
@@ -177,11 +178,20 @@ static uint16_t empty_max(unsigned cls) {
  * exists). */
 static uint64_t region_magic[SC_NSMALL];
 
+/* Per small class, the classes whose slabs have its page count (bit j:
+ * class j), itself excluded: the bins slab_steal may take from. */
+static uint64_t same_pages_mask[SC_NSMALL];
+_Static_assert(SC_NSMALL <= 64, "one bit per small class in a word");
+
 /* arenas_lock held */
 static xa_arena_t *arena_create(unsigned ind) {
 	if (region_magic[0] == 0)
-		for (unsigned i = 0; i < SC_NSMALL; i++)
+		for (unsigned i = 0; i < SC_NSMALL; i++) {
 			region_magic[i] = xa_sc_magic64(xa_sc[i].size);
+			for (unsigned j = 0; j < SC_NSMALL; j++)
+				if (j != i && xa_sc[j].npages == xa_sc[i].npages)
+					same_pages_mask[i] |= (uint64_t)1 << j;
+		}
 	size_t sz = sizeof(xa_arena_t) + SC_NSMALL * sizeof(xa_bin_t);
 	xa_arena_t *a = xa_base_alloc(sz + 64);
 	if (a == NULL)
@@ -433,6 +443,20 @@ xa_run_t *xa_slab_new(xa_arena_t *a, unsigned cls, uint8_t pclass) {
 static _Thread_local uint64_t xa_slab_clock;
 
 static uint64_t slab_free_time(void) { return xa_free_stamp_ns ? xa_free_stamp_ns : xa_now_coarse_ns(); }
+
+/* A bin's kept empty slabs grew or shrank by one (its lock held): nempty,
+ * and the arena's kept_mask bit of the bin when it turns to or from zero
+ * (slab_steal reads the mask instead of every bin's nempty). */
+static void bin_nempty_inc(xa_arena_t *a, xa_bin_t *b) {
+	XA_RELAXED_STORE(b->nempty, b->nempty + 1);
+	if (b->nempty == 1)
+		atomic_fetch_or_explicit(&a->kept_mask, (uint64_t)1 << (b - a->bins), memory_order_relaxed);
+}
+static void bin_nempty_dec(xa_arena_t *a, xa_bin_t *b) {
+	XA_RELAXED_STORE(b->nempty, b->nempty - 1);
+	if (b->nempty == 0)
+		atomic_fetch_and_explicit(&a->kept_mask, ~((uint64_t)1 << (b - a->bins)), memory_order_relaxed);
+}
 
 static void bin_list_push(xa_bin_t *b, xa_run_t *r) { xa_list_push(&b->nonfull, &r->link); }
 static void bin_list_remove(xa_bin_t *b, xa_run_t *r) { xa_list_remove(&b->nonfull, &r->link); }
@@ -710,7 +734,7 @@ static size_t arena_purge_slabs(xa_arena_t *a, bool force, uint64_t now, uint64_
 			next = XA_LIST_NEXT(r, xa_run_t, link);
 			if (force || edecay == 0 || (edecay > 0 && xa_decay_due(edecay, r->dirty_ns, now))) {
 				xa_list_remove(&b->empty, &r->link);
-				XA_RELAXED_STORE(b->nempty, b->nempty - 1);
+				bin_nempty_dec(a, b);
 				atomic_fetch_sub_explicit(&a->empty_pages, r->npages, memory_order_relaxed);
 				b->stats.curslabs--;
 				b->stats.curpages -= r->npages;
@@ -865,10 +889,11 @@ static xa_run_t *slab_steal(xa_arena_t *a, unsigned cls) {
 	unsigned np = xa_sc[cls].npages;
 	if (atomic_load_explicit(&a->empty_pages, memory_order_relaxed) < np)
 		return NULL;
-	for (unsigned j = 0; j < SC_NSMALL; j++) {
-		xa_bin_t *o = &a->bins[j];
-		if (j == cls || xa_sc[j].npages != np || XA_RELAXED_LOAD(o->nempty) == 0)
-			continue;
+	/* bins with kept slabs and this page count (a racy read: a stale bit
+	 * costs a trylock or a missed slab, never a wrong one) */
+	uint64_t m = atomic_load_explicit(&a->kept_mask, memory_order_relaxed) & same_pages_mask[cls];
+	for (; m; m &= m - 1) {
+		xa_bin_t *o = &a->bins[__builtin_ctzll(m)];
 		if (pthread_mutex_trylock(&o->lock) != 0)
 			continue;
 		xa_run_t *r = XA_LIST_FIRST(&o->empty, xa_run_t, link);
@@ -877,7 +902,7 @@ static xa_run_t *slab_steal(xa_arena_t *a, unsigned cls) {
 			r = NULL;
 		if (r) {
 			xa_list_remove(&o->empty, &r->link);
-			XA_RELAXED_STORE(o->nempty, o->nempty - 1);
+			bin_nempty_dec(a, o);
 			o->stats.curslabs--;
 			o->stats.curpages -= r->npages;
 			atomic_fetch_sub_explicit(&a->empty_pages, r->npages, memory_order_relaxed);
@@ -906,7 +931,7 @@ unsigned xa_arena_fill_small(xa_arena_t *a, unsigned cls, void **out, unsigned n
 			} else if ((r = XA_LIST_FIRST(&b->empty, xa_run_t, link)) != NULL) {
 				/* a kept empty slab: no page allocator work */
 				xa_list_remove(&b->empty, &r->link);
-				XA_RELAXED_STORE(b->nempty, b->nempty - 1);
+				bin_nempty_dec(a, b);
 				atomic_fetch_sub_explicit(&a->empty_pages, r->npages, memory_order_relaxed);
 			} else {
 				r = slab_steal(a, cls);
@@ -973,7 +998,7 @@ static xa_run_t *slab_commit(xa_arena_t *a, xa_bin_t *b, xa_run_t *r, unsigned k
 		if (b->nempty < keep_max && atomic_load_explicit(&a->empty_pages, memory_order_relaxed) + r->npages <=
 		        EMPTY_KEEP_ARENA_PAGES) {
 			xa_list_push(&b->empty, &r->link);
-			XA_RELAXED_STORE(b->nempty, b->nempty + 1);
+			bin_nempty_inc(a, b);
 			atomic_fetch_add_explicit(&a->empty_pages, r->npages, memory_order_relaxed);
 			return NULL;
 		}

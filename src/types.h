@@ -242,6 +242,9 @@ struct xa_arena_s {
 	/* pages of the wholly free slabs the bins keep (arena.c, "Empty
 	 * slabs"); bounded by EMPTY_KEEP_ARENA_BYTES; written under bin locks */
 	_Atomic size_t empty_pages;
+	/* bit i: bin i keeps empty slabs (nempty > 0); set and cleared under
+	 * that bin's lock, read racily by slab_steal */
+	_Atomic uint64_t kept_mask;
 	/* regions were freed into partly used slabs since the background
 	 * thread's last pass began (it sleeps only when no arena has this) */
 	_Atomic bool slab_pending;

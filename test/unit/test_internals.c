@@ -484,9 +484,13 @@ Test(slabs, kept_empty_slab_serves_another_class) {
 	cr_assert_not_null(p);
 	unsigned first = fill_find_whole_slab(a, ca, p, n);
 	xa_arenas_purge_slabs(true, NULL); /* no slab kept from before */
+	cr_assert_eq(atomic_load(&a->kept_mask), 0, "kept_mask %#llx with no kept slab",
+	    (unsigned long long)atomic_load(&a->kept_mask));
 	xa_arena_flush_small(a, ca, p + first, nregs);
 	for (unsigned i = first; i < first + nregs; i++)
 		p[i] = NULL;
+	cr_assert_eq(atomic_load(&a->kept_mask), (uint64_t)1 << ca, "kept_mask %#llx, want bin %u's bit",
+	    (unsigned long long)atomic_load(&a->kept_mask), ca);
 	size_t act1 = active_pages(a);
 	xa_bin_t *bb = &a->bins[cb];
 	xa_bin_stats_t s0, s1;
@@ -502,6 +506,8 @@ Test(slabs, kept_empty_slab_serves_another_class) {
 	cr_assert_eq(s1.nslabs_total, s0.nslabs_total + 1, "the fill needed one more slab");
 	cr_assert_eq(active_pages(a), act1, "the fill took %zu new pages, want 0 (the other class's kept slab)",
 	    active_pages(a) - act1);
+	cr_assert_eq(atomic_load(&a->kept_mask), 0, "kept_mask %#llx after the only kept slab was taken",
+	    (unsigned long long)atomic_load(&a->kept_mask));
 	for (unsigned i = 0; i < want; i++)
 		memset(q[i], 7, xa_sc[cb].size);
 	xa_arena_flush_small(a, cb, q, want);
