@@ -999,6 +999,49 @@ Test(report, parse_signal) {
 }
 
 /*
+ * The incremental GC (tcache.c): one bin per event, and a fill leaves the
+ * bin's low water at 0 (it was empty), so the next visit keeps what the
+ * fill fetched; a visit after a round in which those objects sat unused
+ * flushes three quarters of them.  Run on a fresh thread: its bins have
+ * seen no GC yet, and 48-byte requests use one bin only.
+ */
+static void *gc_thread(void *arg) {
+	(void)arg;
+	xa_tsd_t *t = &xa_tsd_tls;
+	unsigned cls = xa_sc_size2class(48);
+	void *p = xt_malloc(48); /* the bin's first fill */
+	xa_cbin_t *b = &t->bins[cls];
+	unsigned n = xa_cbin_ncached(b);
+	if (n < 4 || t->nbins < 8)
+		return (void *)"the fill left fewer than 4 objects (or no cache)";
+	if (xa_cbin_low_water(b) != 0)
+		return (void *)"a fill left the low water above 0";
+	/* one visit per event: gc_bin moves by one bin */
+	t->gc_bin = (uint8_t)cls;
+	xa_tcache_gc_step(t);
+	if (t->gc_bin != (cls + 1) % t->nbins)
+		return (void *)"a GC event visited more than one bin";
+	if (xa_cbin_ncached(b) != n)
+		return (void *)"the visit after the fill flushed the objects just fetched";
+	/* unused for a whole round: three quarters go */
+	t->gc_bin = (uint8_t)cls;
+	xa_tcache_gc_step(t);
+	if (xa_cbin_ncached(b) != n / 4)
+		return (void *)"the next visit did not flush 3/4 of the unused objects";
+	xt_free(p);
+	return NULL;
+}
+
+Test(tcache, gc_visits_one_bin_and_keeps_a_fresh_fill) {
+	xt_free(xt_malloc(1));
+	pthread_t th;
+	void *err;
+	cr_assert_eq(pthread_create(&th, NULL, gc_thread, NULL), 0);
+	cr_assert_eq(pthread_join(th, &err), 0);
+	cr_assert_null(err, "%s", (const char *)err);
+}
+
+/*
  * Bins set up on first use (tcache.c): a thread's block carries the class
  * magic only on the slots of bins it used (bin_on), 0 everywhere else, and
  * bins it did not use have no stack -- also when the block was another,
