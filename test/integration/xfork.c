@@ -181,6 +181,12 @@ static int mode_claim(int argc, char **argv, char **full_argv) {
 			if (write(release_w, "r", 1) != 1)
 				fail("write to the release pipe");
 	}
+	/* No more holds: with the release pipe's only write end closed, the
+	 * hook's read returns 0 at once.  Else the background thread may
+	 * claim this thread's cache (idle in the poll above, with something
+	 * cached) and stop at the hook, and the printf below (stdout's
+	 * buffer: malloc) would wait for that claim to end for ever. */
+	close(release_w);
 	pthread_join(th, NULL);
 	if (owner_status != 0)
 		fail("the child of a thread forking while its cache was claimed: %s%s", describe(owner_status),
