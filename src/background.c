@@ -78,10 +78,12 @@ static uint64_t bg_pass(uint64_t now) {
 	for (unsigned i = 0; i < n; i++) {
 		xa_arena_t *a = xa_arenas[i];
 		xa_pages_purge(a, false);
-		wait = XA_MIN(wait, xa_pages_next_due(a, xa_now_ns()));
+		uint64_t due = xa_pages_next_due(a, xa_now_ns()); /* XA_MIN evaluates twice */
+		wait = XA_MIN(wait, due);
 	}
 	xa_base_purge();
-	return XA_MIN(wait, xa_huge_next_due(xa_now_ns()));
+	uint64_t hdue = xa_huge_next_due(xa_now_ns());
+	return XA_MIN(wait, hdue);
 }
 
 /* Is there work the last pass did not see?  Called after announcing the

@@ -43,6 +43,7 @@
 /* The standard entry points carry the configured prefix (empty by default). */
 #define XA_SYM(name) XA_CONCAT(XALLOC_PREFIX, name)
 #define XA_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* Both evaluate an argument twice: pass values, not calls or racy loads. */
 #define XA_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define XA_MAX(a, b) ((a) > (b) ? (a) : (b))
 

@@ -156,7 +156,8 @@ void xa_peak_snapshot(xa_snap_t *s) {
 	xa_peak_sample_resident(now);
 	if (!atomic_load(&peak_hwm_ok)) /* the sampled fallback: this RSS is a sample */
 		raise_max(&peak_rss, &peak_rss_ns, s->rss, now);
-	s->peak_allocated = (size_t)XA_MAX(atomic_load(&peak_alloc), (int64_t)0);
+	int64_t pa = atomic_load(&peak_alloc); /* once: XA_MAX evaluates twice */
+	s->peak_allocated = (size_t)XA_MAX(pa, (int64_t)0);
 	s->peak_allocated_ns = atomic_load(&peak_alloc_ns);
 	s->peak_active = atomic_load(&peak_active);
 	s->peak_active_ns = atomic_load(&peak_active_ns);
