@@ -327,7 +327,7 @@ static void free_impl(xa_tsd_t *t, void *ptr) {
 		xa_cbin_t *b = &t->bins[cls];
 		xa_tcache_bin_need(t, cls);
 		check_cached_free(b, r, ptr, usize);
-		if (xa_cbin_full(b))
+		if (xa_cbin_full(b) && !xa_tcache_grow(t, cls))
 			xa_tcache_flush_bin(t, cls, b->cap / 2);
 		xa_cbin_push(b, ptr);
 		return;

@@ -241,6 +241,20 @@ void *xa_pool_get_part(xa_pool_t *pool, size_t zero_bytes) {
 	if (r) {
 		pool->free = *(void **)r;
 		pool->nfree--;
+	} else if (pool->pair) {
+		/* fresh mapping: zero; objects are carved in address order,
+		 * one per call (untouched until used) */
+		xa_assert(pool->size <= pool->pair);
+		if (pool->ncarve == 0 && (pool->carve = base_alloc_locked(2 * pool->pair + PAGE)) != NULL) {
+			pool->carve = (char *)PAGE_CEIL((uintptr_t)pool->carve); /* page-aligned blocks */
+			pool->ncarve = pool->pair / pool->size;
+			pool->nregions++;
+		}
+		if (pool->ncarve) {
+			r = pool->carve;
+			pool->carve += pool->size;
+			pool->ncarve--;
+		}
 	} else {
 		r = base_alloc_locked(pool->size); /* fresh mapping: zero */
 	}

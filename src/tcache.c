@@ -1,18 +1,19 @@
 /*
  * tcache.c -- thread caches: set-up, fill, flush and the incremental GC.
  *
- * Owns: the size of each cache bin, the stack block of each thread (from a
- * base pool, recycled when threads exit: the slots, then at
- * TCACHE_MAGIC_OFF the slot magics of the free check, see tcache.h), the
- * fill-count adaptation and the GC that returns objects a thread has not
- * been using.  A bin points into the block only while the thread owns it:
+ * Owns: the capacity of each cache bin (adaptive: "Capacity" below), the
+ * stack block of each thread (from two base pools, small and big,
+ * recycled when threads exit: the slots, then at TCACHE_MAGIC_OFF the
+ * slot magics of the free check, see tcache.h), the fill-count adaptation
+ * and the GC that returns objects a thread has not been using.  A bin points into the block only while the thread owns it:
  * xa_tcache_destroy moves every head to the static no-stack slot before
  * the block goes back to the pool.
  *
  * GC: every TCACHE_GC_INTERVAL bytes a thread allocates, one bin is visited.
  * Objects that stayed unused since the last visit (the bin's low-water
  * mark) are three-quarters flushed back to their slabs and the bin's fill
- * count is halved; a bin that ran empty gets a larger fill count.  So a
+ * count is halved, and a grown bin left at most half full has its capacity
+ * halved; a bin that ran empty gets a larger fill count.  So a
  * thread's cache follows what it actually uses, and a cache that goes idle
  * drains as soon as the thread allocates anything at all.
  *
@@ -36,19 +37,68 @@ _Static_assert(SC_NCLASSES < 128 && (int8_t)PCLASS_NONE == -1 && (int8_t)PCLASS_
     "classes are non-negative as signed chars; the two markers are -1 and -2");
 _Static_assert(offsetof(xa_tsd_t, bins) == offsetof(xa_tsd_t, nocache) + 2 * sizeof(xa_cbin_t),
     "nocache[] sits right below bins[]");
-static uint16_t tcache_cap[SC_NCLASSES];
-static uint32_t tcache_slot0[SC_NCLASSES]; /* a bin's first slot in the block */
-static size_t tcache_slots;
-static xa_pool_t stacks_pool;
+/*
+ * Capacity.  A bin starts with cap_min slots in use and may grow to
+ * cap_max (the slots reserved for it in the block): a free that finds the
+ * bin full doubles its capacity instead of flushing, if the thread has
+ * allocated at least as many objects of the class since the bin last
+ * overflowed as the growth adds (t->grow_credit, counted from the bin's
+ * nrequests: the thread reuses what it frees, in bursts larger than the
+ * bin; a thread that only frees, a consumer of another thread's blocks,
+ * never grows: xmalloc-test's consumers held 2 MiB each and doubled its
+ * peak RSS without a condition, and with "any fill since the last
+ * overflow" b_prodcons 4x4 took 7.7 MiB instead of 5.0), and
+ * while the thread's grown capacity, sum of (cap - cap_min) * size over
+ * its bins, stays within TCACHE_GROW_BYTES (4 MiB, tcmalloc's bound of a
+ * thread cache; sh6bench, 20 000 blocks of mixed sizes per thread, needs
+ * about that much: 2 MiB left 263M instructions of 243M with no bound,
+ * 4 MiB 244M); the cache GC halves it again (down to cap_min) when a
+ * visit leaves the bin at most half full.  So a thread whose bursts
+ * of one class outgrow the minimum (glibc-simple: 1600 blocks of one size
+ * allocated and freed; sh6bench: 20 000 blocks of mixed sizes per thread)
+ * stops paying a flush and a fill per object, and a thread that does not
+ * keeps the small caches (tcmalloc's per-class lists grow in the same slow
+ * start; jemalloc's are fixed).  Growing writes the new slots' magics;
+ * shrinking flushes nothing (the GC visit already did) and clears the
+ * magics of the slots given up, so the slots above cap always have magic
+ * 0 and a block goes back to the pool clean.  Measured in bench/README.md
+ * ("Adaptive cache capacity").
+ */
+static uint16_t tcache_cap_min[SC_NCLASSES];
+/*
+ * Two block layouts (Capacity): a thread starts on a small block, each bin
+ * with the slots of its minimum capacity (2504 slots and the trailing one,
+ * 20 KiB); the first time one of its bins may grow, its bins move to a big
+ * block, each with the slots of its largest capacity (29 129 slots, 228
+ * KiB), and the small block goes back to its pool.  So threads that never
+ * overflow a bin reserve what they did before (test_vm: 128 threads
+ * holding 1 KiB each).  In checked builds both kinds are carved from
+ * regions of 2 * TCACHE_MAGIC_OFF bytes (and a page, to align them),
+ * whose first half holds the slots of as many blocks as fit (11 small
+ * ones, or one big one) and whose second half their magics
+ * (xa_pool_get_part with pool.pair), so a small block costs no gap of
+ * address space.  t->stacks holds the block with its layout in
+ * bit 0 (1: big), read in one load (stacks_block), so a reclaimer that
+ * races with the move writes its zero magics inside the block it read,
+ * with that block's bounds (cap_of).
+ */
+static uint16_t tcache_cap_max[2][SC_NCLASSES];
+static uint32_t tcache_slot0[2][SC_NCLASSES]; /* a bin's first slot in the block */
+static size_t tcache_slots[2];
+static xa_pool_t stacks_pool[2];
 
-static uint16_t tcache_cap_for(unsigned cls) {
+static uint16_t tcache_cap_for(unsigned cls, bool max) {
 	size_t s = xa_sc_size[cls];
 	if (cls >= SC_NSMALL)
 		return 8;
+	/* Classes above 1 KiB keep a fixed capacity: the patterns that need
+	 * growth (glibc-simple, sh6bench) use blocks up to 1 KiB, a flush or
+	 * fill per object costs little beside what a program does with 1 KiB
+	 * or more, and a grown bin of 16 KiB blocks would hold a megabyte. */
 	if (s <= 256)
-		return 128;
+		return max ? 2048 : 128;
 	if (s <= 1024)
-		return 64;
+		return max ? 512 : 64;
 	if (s <= 4096)
 		return 32;
 	return 16;
@@ -68,24 +118,31 @@ void xa_tcache_boot(void) {
 	/* junk and zero need every allocation to take the slow path. */
 	if (xa_opt.junk || xa_opt.zero || xa_opt.check_free)
 		n = 0;
-	tcache_slots = 0;
-	for (unsigned i = 0; i < n; i++) {
-		tcache_cap[i] = tcache_cap_for(i);
-		tcache_slot0[i] = tcache_slots + 1; /* after the NULL sentinel */
-		tcache_slots += tcache_cap[i] + 1;
+	for (unsigned k = 0; k < 2; k++) {
+		tcache_slots[k] = 0;
+		for (unsigned i = 0; i < n; i++) {
+			tcache_cap_min[i] = tcache_cap_for(i, false);
+			tcache_cap_max[k][i] = tcache_cap_for(i, k == 1);
+			tcache_slot0[k][i] = tcache_slots[k] + 1; /* after the NULL sentinel */
+			tcache_slots[k] += tcache_cap_max[k][i] + 1;
+		}
+		/* the slot magics sit TCACHE_MAGIC_OFF above the slots, the
+		 * trailing slot (the last bin's full position) included */
+		if ((tcache_slots[k] + 1) * sizeof(void *) > TCACHE_MAGIC_OFF)
+			xa_fatal("thread-cache stacks exceed TCACHE_MAGIC_OFF", NULL, 0);
+		/* the slots and the trailing slot; in checked builds the magics
+		 * TCACHE_MAGIC_OFF above, in the second half of the region */
+		/* a large pool; not a multiple of the page: consecutive
+		 * blocks put a bin at different page offsets, so a bin
+		 * straddles a page boundary in some threads, not in all */
+		stacks_pool[k].size = XA_MAX(((tcache_slots[k] + 1) * sizeof(void *) + 15) & ~(size_t)15, 2 * PAGE);
+		stacks_pool[k].pair = config_check ? TCACHE_MAGIC_OFF : 0;
 	}
-	/* the slot magics sit TCACHE_MAGIC_OFF above the slots, the trailing
-	 * slot (the last bin's full position) included */
-	if ((tcache_slots + 1) * sizeof(void *) > TCACHE_MAGIC_OFF)
-		xa_fatal("thread-cache stacks exceed TCACHE_MAGIC_OFF", NULL, 0);
 	xa_tcache_nbins = n;
 	for (unsigned i = 0; i < SC_NCLASSES; i++) {
 		uint32_t d = i < SC_NSMALL ? xa_sc_size[i] : PAGE;
 		xa_tcache_fmagic[i] = UINT32_MAX / d + 1; /* ceil(2^32 / d) for any d >= 2 */
 	}
-	/* the slots, the trailing slot, then (checked builds) the gap and the
-	 * magics */
-	stacks_pool.size = (config_check ? TCACHE_MAGIC_OFF : 0) + (tcache_slots + 1) * sizeof(void *);
 	for (unsigned i = 0; i < SC_NLOOKUP; i++)
 		xa_tcache_binoff[i] = (uint16_t)(xa_sc_lookup[i] * sizeof(xa_cbin_t));
 	/* 1 KiB steps above SC_LOOKUP_MAX: every size of a step must have
@@ -98,9 +155,28 @@ void xa_tcache_boot(void) {
 	}
 }
 
-unsigned xa_tcache_nslots(void) { return tcache_slots; }
+/* The block of t's stacks and its layout (*big), from one load. */
+static void **stacks_block(const xa_tsd_t *t, unsigned *big) {
+	uintptr_t w = (uintptr_t)XA_RELAXED_LOAD(t->stacks);
+	*big = (unsigned)(w & 1);
+	return (void **)(w & ~(uintptr_t)1);
+}
 
-size_t xa_tcache_meta_bytes(void) { return (stacks_pool.nused + stacks_pool.nfree) * stacks_pool.size; }
+void **xa_tcache_block(const xa_tsd_t *t, unsigned *nslots) {
+	unsigned big;
+	void **block = stacks_block(t, &big);
+	*nslots = (unsigned)tcache_slots[big];
+	return block;
+}
+
+size_t xa_tcache_meta_bytes(void) {
+	size_t bytes = 0;
+	for (unsigned k = 0; k < 2; k++) {
+		xa_pool_t *p = &stacks_pool[k];
+		bytes += p->pair ? p->nregions * (2 * p->pair + PAGE) : (p->nused + p->nfree) * p->size;
+	}
+	return bytes;
+}
 
 /* A bin without a stack (see xa_cbin_t): every free misses, malloc and
  * statistics read it as empty. */
@@ -110,6 +186,7 @@ static void cbin_nostack(xa_cbin_t *b) {
 	XA_RELAXED_STORE(b->full, XA_POS16(h));
 	b->lw = XA_POS16(h);
 	XA_OWNER_STORE(b->head, h);
+	XA_RELAXED_STORE(b->base, XA_POS16(h));
 }
 
 static void bins_nostack(xa_tsd_t *t) {
@@ -134,10 +211,22 @@ static void bins_nostack(xa_tsd_t *t) {
  * block in the pool are all 0 (a fresh mapping, or cleared by
  * xa_tcache_destroy; the sentinel and full positions are never written).
  */
-static void bin_magics(xa_tsd_t *t, unsigned i, uint32_t v) {
-	void **base = (void **)t->stacks + tcache_slot0[i];
-	for (unsigned j = 0; j < tcache_cap[i]; j++)
+static void slots_magic(void **base, unsigned from, unsigned to, uint32_t v) {
+	for (unsigned j = from; j < to; j++)
 		XA_RELAXED_STORE(*(uint32_t *)((char *)(base + j) + TCACHE_MAGIC_OFF), v);
+}
+
+/* A bin's capacity, bounded by the slots the block's layout has for it
+ * (a reclaimer racing with the move to a big block may see a grown cap
+ * with the small block). */
+static unsigned cap_of(const xa_tsd_t *t, unsigned i, unsigned big) {
+	return XA_MIN((unsigned)XA_RELAXED_LOAD(t->bins[i].cap), (unsigned)tcache_cap_max[big][i]);
+}
+
+static void bin_magics(xa_tsd_t *t, unsigned i, uint32_t v) {
+	unsigned big;
+	void **block = stacks_block(t, &big);
+	slots_magic(block + tcache_slot0[big][i], 0, cap_of(t, i, big), v);
 }
 
 static bool bin_is_on(const xa_tsd_t *t, unsigned i) { return (t->bin_on[i / 64] >> (i % 64)) & 1; }
@@ -149,21 +238,27 @@ static bool bin_is_on(const xa_tsd_t *t, unsigned i) { return (t->bin_on[i / 64]
 static void slot_magics(xa_tsd_t *t, bool on) {
 	if (!config_check)
 		return;
+	unsigned big;
+	void **block = stacks_block(t, &big);
 	for (unsigned i = 0; i < xa_tcache_nbins; i++)
 		if (bin_is_on(t, i))
-			bin_magics(t, i, on ? xa_tcache_fmagic[i] : 0);
+			slots_magic(block + tcache_slot0[big][i], 0, cap_of(t, i, big), on ? xa_tcache_fmagic[i] : 0);
 }
 
 void xa_tcache_bin_on(xa_tsd_t *t, unsigned cls) {
 	if (t->stacks == NULL || cls >= xa_tcache_nbins || bin_is_on(t, cls))
 		return;
 	xa_cbin_t *b = &t->bins[cls];
-	void **base = (void **)t->stacks + tcache_slot0[cls];
+	unsigned big;
+	void **base = stacks_block(t, &big) + tcache_slot0[big][cls];
 	base[-1] = NULL; /* the sentinel below the stack */
-	XA_RELAXED_STORE(b->cap, tcache_cap[cls]);
-	XA_RELAXED_STORE(b->full, XA_POS16(base + tcache_cap[cls]));
+	XA_RELAXED_STORE(b->cap, tcache_cap_min[cls]);
+	XA_RELAXED_STORE(b->full, XA_POS16(base + tcache_cap_min[cls]));
+	XA_RELAXED_STORE(b->base, XA_POS16(base));
 	b->lw = XA_POS16(base);
 	b->size = xa_sc_size[cls];
+	if (cls < SC_NSMALL)
+		t->grow_credit[cls] = -(int32_t)XA_MIN(b->nrequests, (uint32_t)INT32_MAX / 2);
 	b->nfill = (uint16_t)XA_MAX(b->cap / 8, 1);
 	XA_OWNER_STORE(b->head, base);
 	if (config_check)
@@ -176,11 +271,12 @@ bool xa_tcache_init(xa_tsd_t *t) {
 	if (xa_tcache_nbins == 0)
 		return false;
 	/* not zeroed: bins are set up on first use (see above) */
-	void **block = xa_pool_get_part(&stacks_pool, 0);
+	void **block = xa_pool_get_part(&stacks_pool[0], 0);
 	if (block == NULL)
 		return true;
 	XA_RELAXED_STORE(t->stacks, block);
 	t->bin_on[0] = t->bin_on[1] = 0;
+	t->cache_grown = 0;
 	t->nbins = xa_tcache_nbins;
 	return false;
 }
@@ -209,10 +305,82 @@ void xa_tcache_destroy(xa_tsd_t *t) {
 	/* The bins leave the block before it goes back to the pool (another
 	 * thread's magics there would let this thread's frees in).  Stats
 	 * threads may read a bin half reset: xa_tcache_bytes_n clamps. */
-	void **block = t->stacks;
+	unsigned big;
+	void **block = stacks_block(t, &big);
 	XA_RELAXED_STORE(t->stacks, NULL);
 	bins_nostack(t);
-	xa_pool_put(&stacks_pool, block);
+	xa_pool_put(&stacks_pool[big], block);
+}
+
+/* Move the bins of t (on a small block) to a big block, keeping their
+ * objects, low water and capacity; the small block, its magics cleared,
+ * goes back to its pool.  False when no big block can be had. */
+static bool stacks_move_big(xa_tsd_t *t) {
+	void **nb = xa_pool_get_part(&stacks_pool[1], 0);
+	if (nb == NULL)
+		return false;
+	unsigned big;
+	void **ob = stacks_block(t, &big);
+	xa_assert(!big);
+	for (unsigned i = 0; i < xa_tcache_nbins; i++) {
+		if (!bin_is_on(t, i))
+			continue;
+		xa_cbin_t *b = &t->bins[i];
+		unsigned n = xa_cbin_ncached(b), lw = xa_cbin_low_water(b), cap = b->cap;
+		void **from = xa_cbin_base(b), **to = nb + tcache_slot0[1][i];
+		to[-1] = NULL;
+		memcpy(to, from, n * sizeof(void *));
+		if (config_check) {
+			slots_magic(from, 0, cap, 0);
+			slots_magic(to, 0, cap, xa_tcache_fmagic[i]);
+		}
+		XA_RELAXED_STORE(b->base, XA_POS16(to));
+		XA_RELAXED_STORE(b->full, XA_POS16(to + cap));
+		b->lw = XA_POS16(to + lw);
+		XA_OWNER_STORE(b->head, to + n);
+	}
+	XA_RELAXED_STORE(t->stacks, (void **)((uintptr_t)nb | 1));
+	xa_pool_put(&stacks_pool[0], ob);
+	return true;
+}
+
+/* Set a bin's capacity (its objects fit: ncached <= cap), keeping the
+ * slot magics (checked builds) and the thread's grown bytes in step.  The
+ * caller is a slow path of the owner with its cache on.  A reclaimer
+ * whose claim fails (idle.c, step 3) may turn the magics off meanwhile;
+ * new slots' magics written after that only let the owner's own frees
+ * into its own bins (the claim touched nothing), and its next slow path
+ * writes them all again (xa_tcache_recache). */
+static void bin_set_cap(xa_tsd_t *t, unsigned cls, unsigned cap) {
+	xa_cbin_t *b = &t->bins[cls];
+	unsigned old = b->cap;
+	void **base = xa_cbin_base(b);
+	xa_assert(xa_cbin_ncached(b) <= cap && cap <= tcache_cap_max[(uintptr_t)t->stacks & 1][cls]);
+	if (config_check)
+		slots_magic(base, XA_MIN(old, cap), XA_MAX(old, cap), cap > old ? xa_tcache_fmagic[cls] : 0);
+	t->cache_grown += ((size_t)cap - old) * b->size;
+	if (b->nfill > cap / 2)
+		b->nfill = (uint16_t)cap / 2; /* a fill must fit (cap >= 16 here) */
+	XA_RELAXED_STORE(b->cap, (uint16_t)cap);
+	XA_RELAXED_STORE(b->full, XA_POS16(base + cap));
+}
+
+bool xa_tcache_grow(xa_tsd_t *t, unsigned cls) {
+	xa_cbin_t *b = &t->bins[cls];
+	unsigned cap = b->cap;
+	if (cls >= SC_NSMALL)
+		return false;
+	int64_t allocs = (int64_t)t->grow_credit[cls] + b->nrequests;
+	if (allocs < cap || cap >= tcache_cap_max[1][cls] || t->cache_grown + (size_t)cap * b->size > TCACHE_GROW_BYTES ||
+	    (!((uintptr_t)t->stacks & 1) && !stacks_move_big(t))) {
+		/* the bin flushes: count allocations from now on (nrequests
+		 * restarts at every fill, so it stays far below 2^31) */
+		t->grow_credit[cls] = -(int32_t)XA_MIN(b->nrequests, (uint32_t)INT32_MAX / 2);
+		return false;
+	}
+	t->grow_credit[cls] = (int32_t)XA_MAX(allocs - cap - b->nrequests, (int64_t)INT32_MIN / 2); /* consumed */
+	bin_set_cap(t, cls, 2 * cap);
+	return true;
 }
 
 void *xa_tcache_fill(xa_tsd_t *t, unsigned cls) {
@@ -231,7 +399,12 @@ void *xa_tcache_fill(xa_tsd_t *t, unsigned cls) {
 			got = xa_arena_fill_remote(a, cls, base, b->cap);
 		if (got == 0) {
 			got = xa_arena_fill_small(a, cls, base, b->nfill, b->nrequests + 1, locked);
-			b->nrequests = 0; /* merged into the bin's statistics */
+			/* merged into the bin's statistics; the growth credit
+			 * keeps counting (without statistics, nrequests stays
+			 * 0: fills count what they fetched) */
+			t->grow_credit[cls] = (int32_t)XA_MIN((int64_t)t->grow_credit[cls] +
+			    (config_stats ? b->nrequests : got), (int64_t)INT32_MAX / 2);
+			b->nrequests = 0;
 			if (got == 0)
 				return NULL;
 			/* A bin that runs dry again before the GC has seen it
@@ -304,6 +477,9 @@ void xa_tcache_gc_step(xa_tsd_t *t) {
 		xa_tcache_flush_bin(t, i, xa_cbin_ncached(b) - drop);
 		if (b->nfill > 1)
 			b->nfill /= 2;
+		/* a grown bin at most half full gives half back (Capacity) */
+		if (b->cap > tcache_cap_min[i] && xa_cbin_ncached(b) <= b->cap / 2u)
+			bin_set_cap(t, i, b->cap / 2u);
 	} else if (xa_cbin_ncached(b) == 0 && b->nfill < b->cap / 2) {
 		b->nfill *= 2;
 	}

@@ -51,23 +51,27 @@ typedef struct {
 	/* usable bytes of the class, counted per hit (64 bits: the free path
 	 * adds it to its counter straight from memory) */
 	uint64_t size;
-	uint32_t spare;
+	uint16_t base;      /* low 16 bits of the stack's first slot */
+	uint16_t spare;
 	/* allocations since the last merge into the bin stats: kept in the
 	 * bin itself, as a separate array cost the malloc fast path an extra
 	 * cache line (b_mixed +4.4% against --disable-stats) */
 	uint32_t nrequests;
 	uint16_t lw;        /* low 16 bits of the low-water position */
 	uint16_t full;      /* low 16 bits of base + cap */
-	uint16_t cap;
+	uint16_t cap;       /* adaptive: tcache.c, "Capacity" */
 	uint16_t nfill;     /* how many to fetch on the next miss */
 } xa_cbin_t;
 
 /* Byte distance from a stack slot to its magic word (above).  A compile-time
  * constant, so the free path addresses the magic as head + constant; at
- * least the largest stack block (every class cached: 2756 slots plus the
- * trailing one, 22056 bytes; xa_tcache_boot checks).  Builds without the
- * checks have no magics (the stack block is the slots alone). */
-#define TCACHE_MAGIC_OFF 22528
+ * least the largest stack block (every class up to 32 KiB cached, each with
+ * the slots of its largest capacity, tcache.c "Capacity": 29 128 slots
+ * plus the trailing one, 233 032 bytes; xa_tcache_boot checks).  Builds
+ * without the checks have no magics (the stack block is the slots alone).
+ * The block is address space: a thread touches the pages of the slots and
+ * magics its bins use. */
+#define TCACHE_MAGIC_OFF 233472
 /* The head of a bin without a stack: slot 1 of a static zero area, so
  * head[-1] is NULL and the magic at head + TCACHE_MAGIC_OFF is 0. */
 extern void *xa_tcache_noslot[TCACHE_MAGIC_OFF / sizeof(void *) + 2] XA_HIDDEN;
@@ -91,10 +95,16 @@ struct xa_tsd_s {
 	uint8_t arena_pinned; /* thread.arena was set: fill from t->arena */
 	xa_arena_t *arena;
 	xa_link_t link;        /* registry of live threads (tsd.c) */
-	void **stacks;         /* one block holding every bin's stack */
+	/* one block holding every bin's stack; bit 0: the big layout
+	 * (tcache.c, "Capacity") */
+	void **stacks;
 	/* bins set up (stack bounds, sentinel, slot magics; tcache.c: on
 	 * first use): bit i of bin_on[i / 64] */
 	uint64_t bin_on[2];
+	/* per small class, allocations since its bin last overflowed, minus
+	 * what growth consumed, except those still in the bin's nrequests:
+	 * what it may grow by (tcache.c, "Capacity") */
+	int32_t grow_credit[SC_NSMALL];
 	uint64_t last_active_ns; /* when the cache GC last ran */
 	uint64_t prof_next;    /* allocated value of the next sample */
 	uint64_t prof_prng;    /* the sampler's PRNG state */
@@ -123,6 +133,8 @@ struct xa_tsd_s {
 	/* after the bins: a field before them moves their offset, and the
 	 * fast paths' address arithmetic with it (one more instruction) */
 	int64_t peak_pub; /* allocated - deallocated last published (peak.c) */
+	/* sum of (cap - cap_min) * size over the bins (tcache.c, Capacity) */
+	size_t cache_grown;
 };
 
 
@@ -149,8 +161,10 @@ struct xa_tsd_s {
  * XA_OWNER_STORE). */
 XA_INLINE unsigned xa_cbin_ncached(const xa_cbin_t *b) {
 	void **h = XA_RELAXED_LOAD(b->head);
-	/* cap and full change only in xa_tcache_init (relaxed stores) */
-	return XA_RELAXED_LOAD(b->cap) - (unsigned)(uint16_t)(XA_RELAXED_LOAD(b->full) - XA_POS16(h)) / sizeof(void *);
+	/* base changes only when the bin is set up or loses its stack
+	 * (relaxed stores); cap and full also change as the capacity adapts,
+	 * so the count does not use them */
+	return (unsigned)(uint16_t)(XA_POS16(h) - XA_RELAXED_LOAD(b->base)) / sizeof(void *);
 }
 XA_INLINE void **xa_cbin_base(const xa_cbin_t *b) { return b->head - xa_cbin_ncached(b); }
 /* The low-water mark as a count of objects. */
@@ -171,15 +185,19 @@ XA_INLINE void xa_cbin_push(xa_cbin_t *b, void *ptr) {
 	XA_OWNER_STORE(b->head, h + 1);
 }
 XA_INLINE bool xa_cbin_full(const xa_cbin_t *b) { return XA_POS16(b->head) == b->full; }
-/* Forget every object in the bin (they are leaked): base is derived from
- * full and cap, which a flush never changes, so this is right even for a
- * bin whose flush stopped half-way (idle.c, a fork during a reclaim). */
+/* Forget every object in the bin (they are leaked): base is stored in the
+ * bin and a flush never changes it, so this is right even for a bin whose
+ * flush stopped half-way (idle.c, a fork during a reclaim). */
 XA_INLINE void xa_cbin_drop(xa_cbin_t *b) {
 	void **base = xa_cbin_base(b);
 	XA_OWNER_STORE(b->head, base);
 	b->lw = XA_POS16(base);
 }
 
+/* Bound of a thread's grown cache capacity (tcache.c, "Capacity"). */
+#ifndef TCACHE_GROW_BYTES
+#define TCACHE_GROW_BYTES ((size_t)4 << 20)
+#endif
 /* Bytes of allocation between incremental GC visits. */
 #define TCACHE_GC_INTERVAL ((uint64_t)64 << 10)
 
@@ -444,7 +462,8 @@ void xa_tcache_uncache(xa_tsd_t *t);
  * first use"); owner only, cache on. */
 void xa_tcache_bin_on(xa_tsd_t *t, unsigned cls);
 /* Slots of a stack block (the sentinels included; the tests' layout view). */
-unsigned xa_tcache_nslots(void);
+/* t's block of stacks (no layout bit) and its number of slots. */
+void **xa_tcache_block(const xa_tsd_t *t, unsigned *nslots);
 XA_INLINE void xa_tcache_bin_need(xa_tsd_t *t, unsigned cls) {
 	if (unlikely(!((t->bin_on[cls / 64] >> (cls % 64)) & 1)))
 		xa_tcache_bin_on(t, cls);
@@ -454,6 +473,9 @@ void xa_tcache_recache(xa_tsd_t *t);
 void *xa_tcache_fill(xa_tsd_t *t, unsigned cls);
 /* Make room in a full bin: flush the older half. */
 void xa_tcache_flush_bin(xa_tsd_t *t, unsigned cls, unsigned keep);
+/* A full bin's capacity doubles if the thread's bound allows (tcache.c,
+ * "Capacity"); false: it stays full. */
+bool xa_tcache_grow(xa_tsd_t *t, unsigned cls);
 /* Flush every bin of the calling thread. */
 void xa_tcache_flush_all(xa_tsd_t *t);
 /* Flush / count the first n bins (n may exceed t->nbins during a reclaim). */

@@ -326,6 +326,37 @@ Test(ctl, tcache_flush_and_purge_move_bytes) {
 	cr_assert_eq(dirty, 0, "dirty %zu after purging everything", dirty);
 }
 
+/* A burst of frees larger than a bin's smallest capacity (128 blocks up to
+ * 256 bytes) stays in the thread's cache: the bin grows (tcache.c,
+ * "Capacity") instead of flushing all but 64 back to the slabs at every
+ * overflow.  On a fresh thread, whose cache held nothing of the class. */
+static void *burst_thread(void *arg) {
+	enum { N = 1000 };
+	static void *p[N];
+	size_t *grew = arg;
+	uint64_t one = 1;
+	size_t t0, t1, l = sizeof(t0);
+	for (int i = 0; i < N; i++)
+		p[i] = xt_malloc(80);
+	xallocctl("epoch", NULL, NULL, &one, sizeof(one));
+	xallocctl("stats.tcache", &t0, &l, NULL, 0);
+	for (int i = 0; i < N; i++)
+		xt_free(p[i]);
+	xallocctl("epoch", NULL, NULL, &one, sizeof(one));
+	xallocctl("stats.tcache", &t1, &l, NULL, 0);
+	*grew = t1 > t0 ? t1 - t0 : 0;
+	return NULL;
+}
+
+Test(ctl, tcache_keeps_a_burst_of_frees) {
+	xt_free(xt_malloc(1));
+	size_t grew = 0;
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, burst_thread, &grew), 0);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	cr_assert_geq(grew, 1000 * 80, "1000 frees of 80 bytes added %zu bytes to stats.tcache", grew);
+}
+
 /* ---- accounting and invariants ----------------------------------------- */
 
 static size_t rd(const char *name) {

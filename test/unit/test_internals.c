@@ -1069,8 +1069,10 @@ static unsigned magic_mismatch(xa_tsd_t *t, unsigned *nused) {
 	}
 	/* no magic anywhere else in the block (the sentinel and full
 	 * positions, bins not set up) */
-	for (unsigned k = 0; k <= xa_tcache_nslots(); k++)
-		nonzero += *(uint32_t *)((char *)(t->stacks + k) + TCACHE_MAGIC_OFF) != 0;
+	unsigned nslots;
+	void **block = xa_tcache_block(t, &nslots);
+	for (unsigned k = 0; k <= nslots; k++)
+		nonzero += *(uint32_t *)((char *)(block + k) + TCACHE_MAGIC_OFF) != 0;
 	return bad + (nonzero > want ? nonzero - want : want - nonzero);
 }
 
@@ -1085,7 +1087,8 @@ static void *magic_thread(void *arg) {
 	for (int i = 0; i < 8; i++)
 		xt_free(p[i]);
 	unsigned nused, bad = magic_mismatch(&xa_tsd_tls, &nused);
-	magic_blocks[magic_nblocks++] = xa_tsd_tls.stacks;
+	unsigned nslots;
+	magic_blocks[magic_nblocks++] = xa_tcache_block(&xa_tsd_tls, &nslots);
 	return (void *)(uintptr_t)(bad * 1000 + nused);
 }
 
@@ -1103,6 +1106,124 @@ Test(tcache, slot_magics_only_on_bins_in_use) {
 		cr_assert_eq(v % 1000, 1, "size %zu: %u bins with magics on, want 1", sizes[k], v % 1000);
 	}
 	cr_log_info("blocks %p %p %p", magic_blocks[0], magic_blocks[1], magic_blocks[2]);
+}
+
+/*
+ * Adaptive capacity (tcache.c, "Capacity"): a burst of frees larger than a
+ * bin's minimum capacity (128 objects up to 256 bytes), in a thread whose
+ * fills fetched as many, doubles the bin's
+ * capacity instead of flushing, up to 2048 objects and within the thread's
+ * bound TCACHE_GROW_BYTES of grown capacity; the slot magics follow the
+ * capacity (0 above it); GC visits that find the objects unused shrink it
+ * back to the minimum.  On a fresh thread.  Fails on the code before
+ * (fixed capacity: 128 objects cached at most).
+ */
+static unsigned grown_sum(xa_tsd_t *t) {
+	size_t sum = 0;
+	for (unsigned i = 0; i < t->nbins && i < SC_NSMALL; i++) {
+		xa_cbin_t *b = &t->bins[i];
+		size_t s = xa_sc_size[i];
+		unsigned min = s <= 256 ? 128 : s <= 1024 ? 64 : s <= 4096 ? 32 : 16;
+		if (b->cap > min)
+			sum += (size_t)(b->cap - min) * b->size;
+	}
+	return sum == t->cache_grown;
+}
+
+static void *grow_thread(void *arg) {
+	(void)arg;
+	xa_tsd_t *t = &xa_tsd_tls;
+	enum { N = 1000, M = 2000 };
+	static void *p[M];
+	unsigned cls = xa_sc_size2class(64), nused;
+	xa_cbin_t *b = &t->bins[cls];
+	for (unsigned i = 0; i < N; i++)
+		p[i] = xt_malloc(64);
+	for (unsigned i = 0; i < N; i++)
+		xt_free(p[i]);
+	if (b->cap != 1024 || xa_cbin_ncached(b) < N)
+		return (void *)"1000 frees of 64 bytes: the bin did not grow to 1024 and keep them all";
+	if (!grown_sum(t) || t->cache_grown != (1024 - 128) * 64)
+		return (void *)"grown bytes do not match the capacities";
+	if (magic_mismatch(t, &nused))
+		return (void *)"slot magics do not follow the grown capacity";
+	/* the bound: 2000 blocks of every class up to 1 KiB would grow 5 MB
+	 * of capacity; no GC visit meanwhile (no allocation event) */
+	uint64_t ev = t->next_event;
+	t->next_event = UINT64_MAX / 2;
+	for (unsigned s = 16; s <= 1024; s += 16) {
+		unsigned c = xa_sc_size2class(s);
+		if (xa_sc_size[c] != s)
+			continue;
+		for (unsigned i = 0; i < M; i++)
+			p[i] = xt_malloc(s);
+		for (unsigned i = 0; i < M; i++)
+			xt_free(p[i]);
+	}
+	t->next_event = ev;
+	/* a refused doubling would have added at most 1024 * 256 (or
+	 * 256 * 1024) bytes */
+	if (t->cache_grown > TCACHE_GROW_BYTES || t->cache_grown + 1024 * 256 <= TCACHE_GROW_BYTES || !grown_sum(t))
+		return (void *)"grown capacity not within its bound (or not near it)";
+	if (t->bins[xa_sc_size2class(1024)].cap == 512)
+		return (void *)"the last bin reached its largest capacity past the bound";
+	if (magic_mismatch(t, &nused))
+		return (void *)"slot magics do not follow the capacities";
+	/* the idle reclaim's switch (off, then on again) covers grown bins */
+	xa_tcache_uncache(t);
+	unsigned nslots, nonzero = 0;
+	void **block = xa_tcache_block(t, &nslots);
+	for (unsigned k = 0; k <= nslots; k++)
+		nonzero += *(uint32_t *)((char *)(block + k) + TCACHE_MAGIC_OFF) != 0;
+	xa_tcache_recache(t);
+	if (nonzero || magic_mismatch(t, &nused))
+		return (void *)"turning the cache off and on left magics behind or wrong";
+	/* unused: each visit flushes 3/4 of the low water and halves a bin
+	 * left at most half full, down to 128 */
+	for (unsigned v = 0; v < 8; v++) {
+		t->gc_bin = (uint8_t)cls;
+		xa_tcache_gc_step(t);
+	}
+	if (b->cap != 128)
+		return (void *)"GC visits did not shrink the unused bin to its minimum";
+	if (!grown_sum(t) || magic_mismatch(t, &nused))
+		return (void *)"grown bytes or slot magics wrong after shrinking";
+	return NULL;
+}
+
+Test(tcache, capacity_grows_with_bursts_within_bound_and_shrinks) {
+	xt_free(xt_malloc(1));
+	pthread_t th;
+	void *err;
+	cr_assert_eq(pthread_create(&th, NULL, grow_thread, NULL), 0);
+	cr_assert_eq(pthread_join(th, &err), 0);
+	cr_assert_null(err, "%s", (const char *)err);
+}
+
+/* A thread that frees blocks it did not allocate (a consumer) gets no
+ * growth credit: its bin stays at the minimum and flushes (fails with
+ * growth on every overflow: such caches held 2 MiB per consumer thread in
+ * xmalloc-test). */
+static void *consumer_thread(void *arg) {
+	void **p = arg;
+	xa_tsd_t *t = &xa_tsd_tls;
+	for (unsigned i = 0; i < 1000; i++)
+		xt_free(p[i]);
+	xa_cbin_t *b = &t->bins[xa_sc_size2class(64)];
+	if (b->cap != 128 || xa_cbin_ncached(b) > 128 || t->cache_grown != 0)
+		return (void *)"a thread that only frees grew its bin";
+	return NULL;
+}
+
+Test(tcache, capacity_does_not_grow_in_a_thread_that_only_frees) {
+	static void *p[1000];
+	for (unsigned i = 0; i < 1000; i++)
+		p[i] = xt_malloc(64);
+	pthread_t th;
+	void *err;
+	cr_assert_eq(pthread_create(&th, NULL, consumer_thread, p), 0);
+	cr_assert_eq(pthread_join(th, &err), 0);
+	cr_assert_null(err, "%s", (const char *)err);
 }
 
 static void slab_seen(xa_run_t *r, xa_run_t **seen, size_t max, size_t *ns, size_t *npages) {
