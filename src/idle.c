@@ -237,6 +237,8 @@ uint64_t xa_idle_reclaim(uint64_t now, int64_t decay_ms) {
 		xa_free_stamp_ns = t->seen_ns;
 		xa_tcache_flush_n(t, xa_tcache_nbins);
 		xa_free_stamp_ns = 0;
+		/* an idle thread needs no grown capacity: its pages go too */
+		xa_tcache_trim(t);
 		atomic_store(&t->reclaim, 2);
 	}
 	if (ps.nclaimed == IDLE_BATCH && ps.next > 1000000)

@@ -301,6 +301,7 @@ void xa_tcache_destroy(xa_tsd_t *t) {
 		return;
 	xa_tcache_flush_all(t);
 	xa_tcache_uncache(t); /* the block's magics are all 0 again */
+	xa_tcache_trim(t);    /* and a pooled block holds no grown pages */
 	t->bin_on[0] = t->bin_on[1] = 0;
 	/* The bins leave the block before it goes back to the pool (another
 	 * thread's magics there would let this thread's frees in).  Stats
@@ -310,6 +311,38 @@ void xa_tcache_destroy(xa_tsd_t *t) {
 	XA_RELAXED_STORE(t->stacks, NULL);
 	bins_nostack(t);
 	xa_pool_put(&stacks_pool[big], block);
+}
+
+/* Give back what t's bins grew (tcache.c, "Capacity"): every bin back
+ * to its minimum capacity, and the pages of the slots and slot magics
+ * above it purged (they read as zero again, as the pool's invariant wants
+ * for magics).  The bins must be empty and the magics off (uncached): the
+ * idle reclaim after its flush, with the owner waiting on the claim, and
+ * xa_tcache_destroy. */
+void xa_tcache_trim(xa_tsd_t *t) {
+	unsigned big;
+	void **block = stacks_block(t, &big);
+	if (block == NULL || !big)
+		return;
+	for (unsigned i = 0; i < xa_tcache_nbins; i++) {
+		xa_cbin_t *b = &t->bins[i];
+		if (!bin_is_on(t, i) || b->cap <= tcache_cap_min[i])
+			continue;
+		xa_assert(xa_cbin_ncached(b) == 0);
+		void **base = block + tcache_slot0[1][i];
+		t->cache_grown -= ((size_t)b->cap - tcache_cap_min[i]) * b->size;
+		XA_RELAXED_STORE(b->cap, tcache_cap_min[i]);
+		XA_RELAXED_STORE(b->full, XA_POS16(base + tcache_cap_min[i]));
+		if (b->nfill > tcache_cap_min[i] / 2)
+			b->nfill = (uint16_t)XA_MAX(tcache_cap_min[i] / 2, 1);
+		uintptr_t lo = PAGE_CEIL((uintptr_t)(base + tcache_cap_min[i]));
+		uintptr_t hi = (uintptr_t)(base + tcache_cap_max[1][i]) & ~PAGE_MASK;
+		if (hi > lo) {
+			xa_os_purge_forced((void *)lo, hi - lo);
+			if (config_check)
+				xa_os_purge_forced((void *)(lo + TCACHE_MAGIC_OFF), hi - lo);
+		}
+	}
 }
 
 /* Move the bins of t (on a small block) to a big block, keeping their

@@ -476,6 +476,8 @@ void xa_tcache_flush_bin(xa_tsd_t *t, unsigned cls, unsigned keep);
 /* A full bin's capacity doubles if the thread's bound allows (tcache.c,
  * "Capacity"); false: it stays full. */
 bool xa_tcache_grow(xa_tsd_t *t, unsigned cls);
+/* Empty, uncached bins back to their minimum capacity, grown pages purged. */
+void xa_tcache_trim(xa_tsd_t *t);
 /* Flush every bin of the calling thread. */
 void xa_tcache_flush_all(xa_tsd_t *t);
 /* Flush / count the first n bins (n may exceed t->nbins during a reclaim). */

@@ -1188,6 +1188,25 @@ static void *grow_thread(void *arg) {
 		return (void *)"GC visits did not shrink the unused bin to its minimum";
 	if (!grown_sum(t) || magic_mismatch(t, &nused))
 		return (void *)"grown bytes or slot magics wrong after shrinking";
+	/* the idle reclaim's trim: every bin back to its minimum, grown
+	 * pages purged (magics read 0) */
+	if (t->cache_grown == 0)
+		return (void *)"no grown bin left to trim";
+	xa_tcache_flush_all(t);
+	xa_tcache_uncache(t);
+	xa_tcache_trim(t);
+	nonzero = 0;
+	for (unsigned k = 0; k <= nslots; k++)
+		nonzero += *(uint32_t *)((char *)(block + k) + TCACHE_MAGIC_OFF) != 0;
+	xa_tcache_recache(t);
+	if (t->cache_grown != 0 || t->bins[xa_sc_size2class(256)].cap != 128 || nonzero || magic_mismatch(t, &nused))
+		return (void *)"trim left grown capacity or magics behind";
+	for (unsigned i = 0; i < 2000; i++)
+		p[i] = xt_malloc(256); /* the trimmed bins work */
+	for (unsigned i = 0; i < 2000; i++)
+		xt_free(p[i]);
+	if (magic_mismatch(t, &nused))
+		return (void *)"slot magics wrong after growing again";
 	return NULL;
 }
 
