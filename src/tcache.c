@@ -310,17 +310,6 @@ void xa_tcache_destroy(xa_tsd_t *t) {
 	void **block = stacks_block(t, &big);
 	XA_RELAXED_STORE(t->stacks, NULL);
 	bins_nostack(t);
-	if (big) {
-		/* a big block's bins are a page or more apart: a pooled one
-		 * keeps none of its pages (they read as zero: magics 0) */
-		uintptr_t lo = PAGE_CEIL((uintptr_t)block);
-		uintptr_t hi = ((uintptr_t)block + stacks_pool[1].size) & ~PAGE_MASK;
-		if (hi > lo) {
-			xa_os_purge_forced((void *)lo, hi - lo);
-			if (config_check)
-				xa_os_purge_forced((void *)(lo + TCACHE_MAGIC_OFF), hi - lo);
-		}
-	}
 	xa_pool_put(&stacks_pool[big], block);
 }
 
