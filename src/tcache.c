@@ -320,6 +320,8 @@ void xa_tcache_destroy(xa_tsd_t *t) {
  * at thread exit: a block goes back to its pool for the next thread, and
  * two madvise calls per grown bin at every exit cost larson, whose threads
  * come and go, 0.1 s of system time in 0.5 s (3042 madvise calls). */
+static void bin_set_cap(xa_tsd_t *t, unsigned cls, unsigned cap);
+
 void xa_tcache_trim(xa_tsd_t *t) {
 	unsigned big;
 	void **block = stacks_block(t, &big);
@@ -329,13 +331,8 @@ void xa_tcache_trim(xa_tsd_t *t) {
 		xa_cbin_t *b = &t->bins[i];
 		if (!bin_is_on(t, i) || b->cap <= tcache_cap_min[i])
 			continue;
-		xa_assert(xa_cbin_ncached(b) == 0);
 		void **base = block + tcache_slot0[1][i];
-		t->cache_grown -= ((size_t)b->cap - tcache_cap_min[i]) * b->size;
-		XA_RELAXED_STORE(b->cap, tcache_cap_min[i]);
-		XA_RELAXED_STORE(b->full, XA_POS16(base + tcache_cap_min[i]));
-		if (b->nfill > tcache_cap_min[i] / 2)
-			b->nfill = (uint16_t)XA_MAX(tcache_cap_min[i] / 2, 1);
+		bin_set_cap(t, i, tcache_cap_min[i]); /* (its magics are 0 already) */
 		uintptr_t lo = PAGE_CEIL((uintptr_t)(base + tcache_cap_min[i]));
 		uintptr_t hi = (uintptr_t)(base + tcache_cap_max[1][i]) & ~PAGE_MASK;
 		if (hi > lo) {
