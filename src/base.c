@@ -246,7 +246,7 @@ void *xa_pool_get_part(xa_pool_t *pool, size_t zero_bytes) {
 		 * one per call (untouched until used) */
 		xa_assert(pool->size <= pool->pair);
 		if (pool->ncarve == 0 && (pool->carve = base_alloc_locked(2 * pool->pair + PAGE)) != NULL) {
-			pool->carve = (char *)PAGE_CEIL((uintptr_t)pool->carve); /* page-aligned blocks */
+			pool->carve = (char *)PAGE_CEIL((uintptr_t)pool->carve); /* the region starts on a page */
 			pool->ncarve = pool->pair / pool->size;
 			pool->nregions++;
 		}
