@@ -1005,6 +1005,16 @@ Test(report, parse_signal) {
  * flushes three quarters of them.  Run on a fresh thread: its bins have
  * seen no GC yet, and 48-byte requests use one bin only.
  */
+/* Runs fn(arg) on a new thread (a cache with no history) and fails the
+ * test with the message it returns, if any. */
+static void on_fresh_thread(void *(*fn)(void *), void *arg) {
+	pthread_t th;
+	void *err;
+	cr_assert_eq(pthread_create(&th, NULL, fn, arg), 0);
+	cr_assert_eq(pthread_join(th, &err), 0);
+	cr_assert_null(err, "%s", (const char *)err);
+}
+
 static void *gc_thread(void *arg) {
 	(void)arg;
 	xa_tsd_t *t = &xa_tsd_tls;
@@ -1034,11 +1044,7 @@ static void *gc_thread(void *arg) {
 
 Test(tcache, gc_visits_one_bin_and_keeps_a_fresh_fill) {
 	xt_free(xt_malloc(1));
-	pthread_t th;
-	void *err;
-	cr_assert_eq(pthread_create(&th, NULL, gc_thread, NULL), 0);
-	cr_assert_eq(pthread_join(th, &err), 0);
-	cr_assert_null(err, "%s", (const char *)err);
+	on_fresh_thread(gc_thread, NULL);
 }
 
 /*
@@ -1050,8 +1056,18 @@ Test(tcache, gc_visits_one_bin_and_keeps_a_fresh_fill) {
  * magic not in bin_on would take fast-path frees that the idle reclaim
  * (which clears only the bins in bin_on) cannot stop.
  */
+/* Slots of t's stack block (the trailing one included) whose magic is not
+ * 0. */
+static unsigned magics_nonzero(xa_tsd_t *t) {
+	unsigned nslots, nonzero = 0;
+	void **block = xa_tcache_block(t, &nslots);
+	for (unsigned k = 0; k <= nslots; k++)
+		nonzero += *(uint32_t *)((char *)(block + k) + TCACHE_MAGIC_OFF) != 0;
+	return nonzero;
+}
+
 static unsigned magic_mismatch(xa_tsd_t *t, unsigned *nused) {
-	unsigned bad = 0, want = 0, nonzero = 0;
+	unsigned bad = 0, want = 0;
 	*nused = 0;
 	for (unsigned i = 0; i < t->nbins; i++) {
 		xa_cbin_t *b = &t->bins[i];
@@ -1069,10 +1085,7 @@ static unsigned magic_mismatch(xa_tsd_t *t, unsigned *nused) {
 	}
 	/* no magic anywhere else in the block (the sentinel and full
 	 * positions, bins not set up) */
-	unsigned nslots;
-	void **block = xa_tcache_block(t, &nslots);
-	for (unsigned k = 0; k <= nslots; k++)
-		nonzero += *(uint32_t *)((char *)(block + k) + TCACHE_MAGIC_OFF) != 0;
+	unsigned nonzero = magics_nonzero(t);
 	return bad + (nonzero > want ? nonzero - want : want - nonzero);
 }
 
@@ -1171,10 +1184,7 @@ static void *grow_thread(void *arg) {
 		return (void *)"slot magics do not follow the capacities";
 	/* the idle reclaim's switch (off, then on again) covers grown bins */
 	xa_tcache_uncache(t);
-	unsigned nslots, nonzero = 0;
-	void **block = xa_tcache_block(t, &nslots);
-	for (unsigned k = 0; k <= nslots; k++)
-		nonzero += *(uint32_t *)((char *)(block + k) + TCACHE_MAGIC_OFF) != 0;
+	unsigned nonzero = magics_nonzero(t);
 	xa_tcache_recache(t);
 	if (nonzero || magic_mismatch(t, &nused))
 		return (void *)"turning the cache off and on left magics behind or wrong";
@@ -1195,9 +1205,7 @@ static void *grow_thread(void *arg) {
 	xa_tcache_flush_all(t);
 	xa_tcache_uncache(t);
 	xa_tcache_trim(t);
-	nonzero = 0;
-	for (unsigned k = 0; k <= nslots; k++)
-		nonzero += *(uint32_t *)((char *)(block + k) + TCACHE_MAGIC_OFF) != 0;
+	nonzero = magics_nonzero(t);
 	xa_tcache_recache(t);
 	if (t->cache_grown != 0 || t->bins[xa_sc_size2class(256)].cap != 128 || nonzero || magic_mismatch(t, &nused))
 		return (void *)"trim left grown capacity or magics behind";
@@ -1212,11 +1220,7 @@ static void *grow_thread(void *arg) {
 
 Test(tcache, capacity_grows_with_bursts_within_bound_and_shrinks) {
 	xt_free(xt_malloc(1));
-	pthread_t th;
-	void *err;
-	cr_assert_eq(pthread_create(&th, NULL, grow_thread, NULL), 0);
-	cr_assert_eq(pthread_join(th, &err), 0);
-	cr_assert_null(err, "%s", (const char *)err);
+	on_fresh_thread(grow_thread, NULL);
 }
 
 /* A thread that frees blocks it did not allocate (a consumer) gets no
@@ -1238,11 +1242,7 @@ Test(tcache, capacity_does_not_grow_in_a_thread_that_only_frees) {
 	static void *p[1000];
 	for (unsigned i = 0; i < 1000; i++)
 		p[i] = xt_malloc(64);
-	pthread_t th;
-	void *err;
-	cr_assert_eq(pthread_create(&th, NULL, consumer_thread, p), 0);
-	cr_assert_eq(pthread_join(th, &err), 0);
-	cr_assert_null(err, "%s", (const char *)err);
+	on_fresh_thread(consumer_thread, p);
 }
 
 static void slab_seen(xa_run_t *r, xa_run_t **seen, size_t max, size_t *ns, size_t *npages) {
