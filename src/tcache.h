@@ -275,12 +275,16 @@ typedef XA_TSD_SEG xa_cbin_t xa_cbin_fast_t;
  * recent Intel cores reading the full register after it costs one merge
  * micro-op), then the class byte (written last: it may reuse base's or
  * eo's register).  The C form needs three more (entry load apart from the
- * class byte, mask p, mask the entry; and GCC adds base + eo first). */
+ * class byte, mask p, mask the entry; and GCC adds base + eo first).
+ * base and eo are held in legacy registers ("R"): an instruction that
+ * names %ch and the like cannot take the REX prefix r8-r15 would need,
+ * and where the path is inlined into a larger function (realloc) GCC
+ * would otherwise pick them. */
 #if defined(__x86_64__)
 #define XA_ENTRY_READ(cls, x, p, base, eo)                                     \
 	__asm__("movzwl %w2, %k0\n\tsubb 1(%3,%4), %h0\n\tmovsbq (%3,%4), %1"   \
 	        : "=&Q"(x), "=r"(cls)                                         \
-	        : "r"(p), "r"(base), "r"(eo), "m"(*(const uint16_t *)((base) + (eo))))
+	        : "r"(p), "R"(base), "R"(eo), "m"(*(const uint16_t *)((base) + (eo))))
 #else
 #define XA_ENTRY_READ(cls, x, p, base, eo)                                     \
 	do {                                                                  \
