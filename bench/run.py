@@ -37,6 +37,8 @@ BENCHMARKS = [
     ("b_threads-1", "b_threads", ["1"]),
     ("b_threads-2", "b_threads", ["2"]),
     ("b_threads-4", "b_threads", ["4"]),
+    # a big structure built, then freed in random order (a hash table torn down)
+    ("b_teardown", "b_teardown", []),
 ]
 
 
