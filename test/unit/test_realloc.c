@@ -7,6 +7,10 @@
 
 #include "util.h"
 
+#define XA_TEST_MIN(a, b) ((a) < (b) ? (a) : (b))
+
+int xallocctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
+
 /* A hang (deadlock) fails the test instead of stalling make check. */
 TestSuite(realloc, .timeout = 120);
 
@@ -183,6 +187,55 @@ Test(realloc, within_usable_size_stays_in_place) {
 		cr_assert_eq(q, key, "realloc(p of %zu, usable size %zu) moved the block", sizes[k], u);
 		cr_assert_eq(pat_check_at(q, key, sizes[k], 11), (size_t)-1);
 		xt_free(q);
+	}
+}
+
+/* Small blocks resized to small sizes (the fast-path realloc, alloc.c):
+ * a shrink to no less than half of the block keeps it, a smaller one or a
+ * growth past the class moves it with its contents, and the thread's byte
+ * counters follow the usable sizes exactly. */
+Test(realloc, small_resize_rule_and_byte_counts) {
+	static const size_t from[] = {48, 128, 256, 640, 1024, 2048, 4096};
+	for (size_t k = 0; k < sizeof from / sizeof from[0]; k++) {
+		size_t s = from[k];
+		unsigned char *p = xt_malloc(s);
+		cr_assert_not_null(p);
+		size_t u = xt_malloc_usable_size(p);
+		cr_assert_eq(u, s, "%zu is a class size", s);
+		pat_fill_at(p, p, s, 17);
+		void *key = p;
+		uint64_t ta0, td0, ta1, td1;
+		size_t l = sizeof(uint64_t);
+		/* keep: half of the block plus one byte */
+		cr_assert_eq(xallocctl("thread.allocated", &ta0, &l, NULL, 0), 0);
+		cr_assert_eq(xallocctl("thread.deallocated", &td0, &l, NULL, 0), 0);
+		void *q = xt_realloc(p, s / 2 + 1);
+		cr_assert_eq(q, key, "realloc(%zu-byte block, %zu) moved it", s, s / 2 + 1);
+		cr_assert_eq(xallocctl("thread.allocated", &ta1, &l, NULL, 0), 0);
+		cr_assert_eq(xallocctl("thread.deallocated", &td1, &l, NULL, 0), 0);
+		cr_assert_eq(ta1 - ta0, 0, "an in-place realloc counted an allocation");
+		cr_assert_eq(td1 - td0, 0, "an in-place realloc counted a free");
+		/* move down: a quarter */
+		unsigned char *r = xt_realloc(q, s / 4);
+		cr_assert_not_null(r);
+		cr_assert_neq(r, key, "realloc(%zu-byte block, %zu) kept it", s, s / 4);
+		cr_assert_eq(pat_check_at(r, key, s / 4, 17), (size_t)-1, "%zu -> %zu lost data", s, s / 4);
+		size_t ru = xt_malloc_usable_size(r);
+		cr_assert_eq(xallocctl("thread.allocated", &ta0, &l, NULL, 0), 0);
+		cr_assert_eq(xallocctl("thread.deallocated", &td0, &l, NULL, 0), 0);
+		cr_assert_eq(ta0 - ta1, ru, "allocated moved by %llu, new usable size %zu",
+		    (unsigned long long)(ta0 - ta1), ru);
+		cr_assert_eq(td0 - td1, u, "deallocated moved by %llu, old usable size %zu",
+		    (unsigned long long)(td0 - td1), u);
+		/* move up, past the class, still a small size */
+		size_t up = XA_TEST_MIN(2 * s + 1, (size_t)4096);
+		if (up <= ru)
+			up = ru + 1;
+		unsigned char *w = xt_realloc(r, up);
+		cr_assert_not_null(w);
+		cr_assert_eq(pat_check_at(w, key, s / 4, 17), (size_t)-1, "%zu -> %zu lost data", s / 4, up);
+		cr_assert_geq(xt_malloc_usable_size(w), up);
+		xt_free(w);
 	}
 }
 
