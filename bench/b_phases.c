@@ -5,7 +5,7 @@
  *        defaults:  4         200      20000   0              1
  *
  * Each thread, `rounds` times: allocates `batch` blocks of mixed small
- * sizes (8..1000 B, 3 in 4 under 201 B) and stamps each (size word, last
+ * sizes (9..1000 B, 3 in 4 under 201 B) and stamps each (size word, last
  * byte) -- phase "alloc"; checks, frees and reallocates every other block
  * -- "realloc"; reads every block in reverse order -- "read"; frees every
  * block in reverse order -- "free".  The phases are timed separately with

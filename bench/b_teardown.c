@@ -32,20 +32,14 @@ static double cpu_seconds(void) {
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static uint64_t next(uint64_t *s) {
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 int main(int argc, char **argv) {
 	const char *u = "[objects=1000000] [rounds=5] [min_size=16] [max_size=128] [seed=1]";
 	size_t n = (size_t)c_arg(argc, argv, 1, 1000000, u);
 	unsigned long long rounds = c_arg(argc, argv, 2, 5, u);
 	size_t lo = (size_t)c_arg(argc, argv, 3, 16, u);
 	size_t hi = (size_t)c_arg(argc, argv, 4, 128, u);
-	uint64_t s = c_arg(argc, argv, 5, 1, u) * 0x9E3779B97F4A7C15ull | 1;
+	crng_t rng;
+	crng_seed(&rng, c_arg(argc, argv, 5, 1, u));
 	if (n == 0 || lo < 9 || hi < lo) {
 		fprintf(stderr, "b_teardown: need objects >= 1 and 9 <= min_size <= max_size\n");
 		return 64;
@@ -61,7 +55,7 @@ int main(int argc, char **argv) {
 	for (unsigned long long r = 0; r < rounds; r++) {
 		double t0 = cpu_seconds();
 		for (size_t i = 0; i < n; i++) {
-			size_t k = lo + (size_t)(next(&s) % (hi - lo + 1));
+			size_t k = (size_t)crng_range(&rng, lo, hi);
 			unsigned char *p = malloc(k);
 			if (!p) {
 				fprintf(stderr, "b_teardown: malloc(%zu) returned NULL\n", k);
@@ -75,7 +69,7 @@ int main(int argc, char **argv) {
 		}
 		double t1 = cpu_seconds();
 		for (size_t i = n - 1; i > 0; i--) {
-			size_t j = (size_t)(next(&s) % (i + 1));
+			size_t j = (size_t)crng_below(&rng, i + 1);
 			unsigned char *tp = v[i];
 			size_t tl = len[i];
 			v[i] = v[j];
