@@ -1205,7 +1205,17 @@ static void *grow_thread(void *arg) {
 	xa_tcache_flush_all(t);
 	xa_tcache_uncache(t);
 	xa_tcache_trim(t);
-	nonzero = magics_nonzero(t);
+	/* every page wholly inside the block is purged, slots and magics
+	 * alike, not only the grown ones (the pages under each bin's minimum
+	 * capacity stayed resident before) */
+	unsigned nslots;
+	uintptr_t blk = (uintptr_t)xa_tcache_block(t, &nslots);
+	uintptr_t lo = PAGE_CEIL(blk), hi = (blk + nslots * sizeof(void *)) & ~PAGE_MASK;
+	ssize_t res_slots = xa_os_resident_pages((void *)lo, hi - lo);
+	ssize_t res_magics = xa_os_resident_pages((void *)(lo + TCACHE_MAGIC_OFF), hi - lo);
+	if (hi <= lo || res_slots != 0 || res_magics != 0)
+		return (void *)"trim left pages of the idle cache block resident";
+	nonzero = magics_nonzero(t); /* (reading maps the zero page: after) */
 	xa_tcache_recache(t);
 	if (t->cache_grown != 0 || t->bins[xa_sc_size2class(256)].cap != 128 || nonzero || magic_mismatch(t, &nused))
 		return (void *)"trim left grown capacity or magics behind";
