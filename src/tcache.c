@@ -212,8 +212,27 @@ static void bins_nostack(xa_tsd_t *t) {
  * xa_tcache_destroy; the sentinel and full positions are never written).
  */
 static void slots_magic(void **base, unsigned from, unsigned to, uint32_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* A magic is the low half of an 8-byte word (slots are 8 bytes
+	 * apart) whose high half nothing writes, so it stays 0: whole words,
+	 * four per step.  A bin that grows or shrinks writes up to 1920
+	 * magics; one 32-bit store per loop step cost 5 instructions a magic,
+	 * 21M of c_shbench 0 4 40 20000's 962M (bench/README.md). */
+	uint64_t *m = (uint64_t *)(void *)((char *)(base + from) + TCACHE_MAGIC_OFF);
+	uint64_t w = v;
+	unsigned n = to > from ? to - from : 0;
+	for (; n >= 4; n -= 4, m += 4) {
+		XA_RELAXED_STORE(m[0], w);
+		XA_RELAXED_STORE(m[1], w);
+		XA_RELAXED_STORE(m[2], w);
+		XA_RELAXED_STORE(m[3], w);
+	}
+	for (; n; n--, m++)
+		XA_RELAXED_STORE(*m, w);
+#else
 	for (unsigned j = from; j < to; j++)
 		XA_RELAXED_STORE(*(uint32_t *)((char *)(base + j) + TCACHE_MAGIC_OFF), v);
+#endif
 }
 
 /* A bin's capacity, bounded by the slots the block's layout has for it
