@@ -336,8 +336,11 @@ static void arena_after_slab_free(xa_arena_t *a) {
 
 size_t xa_arenas_purge(bool force) {
 	size_t bytes = xa_huge_purge(force) + xa_arenas_purge_slabs(force, NULL);
-	if (force)
-		bytes += xa_base_purge();
+	if (force) {
+		size_t sb = 0;
+		xa_tcache_purge_pooled(xa_now_ns(), 0, true, &sb);
+		bytes += xa_base_purge() + sb;
+	}
 	unsigned n = atomic_load(&xa_narenas_created);
 	for (unsigned i = 0; i < n; i++)
 		bytes += xa_pages_purge(xa_arenas[i], force) * PAGE;

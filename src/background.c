@@ -70,6 +70,9 @@ static uint64_t bg_pass(uint64_t now) {
 	for (unsigned i = 0; i < n; i++)
 		atomic_store_explicit(&xa_arenas[i]->slab_pending, false, memory_order_relaxed);
 	uint64_t wait = xa_idle_reclaim(now, xa_decay_cached_ms(atomic_load(&xa_decay_default_ms)));
+	/* exited threads' cache stacks, on the same schedule */
+	uint64_t sw = xa_tcache_purge_pooled(now, xa_decay_cached_ms(atomic_load(&xa_decay_default_ms)), false, NULL);
+	wait = XA_MIN(wait, sw);
 	xa_huge_purge(false);
 	xa_decay_slack_enforce(true);
 	uint64_t w;

@@ -13,9 +13,17 @@
  * block whose objects are all free again on an empty list (list.h), whose
  * pages but the header's the purge passes (background thread, malloc_trim)
  * release.  So a burst's metadata goes back to the OS with the
- * burst.  Larger objects (page-sized arrays, cache stacks) use one free
- * list per pool and stay resident (objects up to 4 KiB, e.g. a chunk's
- * page -> run array, are small).
+ * burst.  Larger objects (the thread caches' stack blocks: objects up to
+ * 4 KiB, e.g. a chunk's page -> run array, are small) use one free list
+ * per pool, linked through an object's first word; the second word is
+ * the time the purge passes first saw it on the list, and once it has
+ * been there for the caller's delay, xa_pool_purge_free releases every
+ * page wholly inside the object but its first (with both words), and
+ * inside its second half for pair pools.  So the stack blocks of threads
+ * that have exited go back to the OS after the decay time (200 threads
+ * that grew their caches and exited held 64 MB before), while a block a
+ * new thread takes soon after an exit (larson's threads come and go) is
+ * reused warm, with no system call.
  *
  * Indexed pools.  A small-object pool with .indexed set numbers its
  * blocks (1, 2, ... in xa_pool_blocks[]), so each object has a 32-bit
@@ -275,10 +283,88 @@ void xa_pool_put(xa_pool_t *pool, void *obj) {
 		return;
 	}
 	*(void **)obj = pool->free;
+	((uint64_t *)obj)[1] = 0; /* not seen on the free list yet */
 	pool->free = obj;
 	pool->nfree++;
 	pool->nused--;
 	xa_mutex_unlock(&base_lock);
+}
+
+/* Large pools: purge the objects on the free list that were first seen
+ * there at least min_age_ns before now (see the header).  Due objects are
+ * taken off the list (up to 64 at a time) under base_lock and purged
+ * without it, so descriptor allocations never wait on the madvise calls
+ * (a get meanwhile finds the warm objects, or carves a new one); then
+ * they go back at the tail, so that warm objects are reused first.
+ * Returns the bytes released; lowers *wait to the time until the next
+ * object becomes due. */
+#define POOL_FREE_PURGED UINT64_MAX
+size_t xa_pool_purge_free(xa_pool_t *pool, uint64_t now, uint64_t min_age_ns, uint64_t *wait) {
+	xa_assert(pool->size > POOL_SMALL_MAX);
+	size_t bytes = 0;
+	if (now == 0 || now == POOL_FREE_PURGED)
+		now = 1;
+	for (;;) {
+		void *batch[64];
+		unsigned nb = 0;
+		bool more = false, failed = false;
+		xa_mutex_lock(&base_lock);
+		for (void **link = &pool->free; *link;) {
+			uint64_t *w = *link;
+			if (w[1] != POOL_FREE_PURGED) {
+				if (w[1] == 0 || w[1] > now)
+					w[1] = now; /* first seen (or a clock that went back) */
+				uint64_t age = now - w[1];
+				if (age >= min_age_ns) {
+					if (nb == XA_ARRAY_LEN(batch)) {
+						more = true;
+						break;
+					}
+					*link = *(void **)w; /* off the list while purged */
+					pool->nfree--;
+					batch[nb++] = w;
+					continue;
+				}
+				if (min_age_ns - age < *wait)
+					*wait = min_age_ns - age;
+			}
+			link = (void **)w;
+		}
+		xa_mutex_unlock(&base_lock);
+		for (unsigned k = 0; k < nb; k++) {
+			uint64_t *w = batch[k];
+			uintptr_t lo = PAGE_CEIL((uintptr_t)w + 2 * sizeof(uint64_t));
+			uintptr_t hi = ((uintptr_t)w + pool->size) & ~PAGE_MASK;
+			bool ok = hi <= lo || !xa_os_purge_forced((void *)lo, hi - lo);
+			if (ok && hi > lo)
+				bytes += hi - lo;
+			if (ok && pool->pair) {
+				lo = PAGE_CEIL((uintptr_t)w + pool->pair);
+				hi = ((uintptr_t)w + pool->pair + pool->size) & ~PAGE_MASK;
+				if (hi > lo && !xa_os_purge_forced((void *)lo, hi - lo))
+					bytes += hi - lo;
+			}
+			/* a failed madvise: retried once it is due again (not
+			 * in this call: a forced purge would retry at once) */
+			w[1] = ok ? POOL_FREE_PURGED : now;
+			failed |= !ok;
+		}
+		if (nb) {
+			xa_mutex_lock(&base_lock);
+			void **tail = &pool->free;
+			while (*tail)
+				tail = (void **)*tail;
+			for (unsigned k = 0; k < nb; k++) {
+				*tail = batch[k];
+				tail = (void **)batch[k];
+			}
+			*tail = NULL;
+			pool->nfree += nb;
+			xa_mutex_unlock(&base_lock);
+		}
+		if (!more || failed)
+			return bytes;
+	}
 }
 
 size_t xa_base_mapped(void) {

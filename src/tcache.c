@@ -368,6 +368,26 @@ void xa_tcache_trim(xa_tsd_t *t) {
 	}
 }
 
+/* The stack blocks of exited threads wait on their pool's free list for
+ * the next thread; once one has waited decay_ms (force: at once, for
+ * malloc_trim), its pages go back to the OS (base.c, xa_pool_purge_free:
+ * all but the first page of the slots, every page of the magics, which
+ * read 0 again as a pooled block's must).  Returns the time until the
+ * next block is due (UINT64_MAX: none). */
+uint64_t xa_tcache_purge_pooled(uint64_t now, int64_t decay_ms, bool force, size_t *bytes) {
+	uint64_t wait = UINT64_MAX;
+	if (decay_ms < 0 && !force)
+		return wait;
+	uint64_t age = force ? 0 : (uint64_t)decay_ms * 1000000u;
+	size_t b = 0;
+	for (unsigned k = 0; k < 2; k++)
+		if (stacks_pool[k].size)
+			b += xa_pool_purge_free(&stacks_pool[k], now, age, &wait);
+	if (bytes)
+		*bytes = b;
+	return wait;
+}
+
 /* Move the bins of t (on a small block) to a big block, keeping their
  * objects, low water and capacity; the small block, its magics cleared,
  * goes back to its pool.  False when no big block can be had. */

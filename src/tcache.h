@@ -482,6 +482,10 @@ void xa_tcache_flush_bin(xa_tsd_t *t, unsigned cls, unsigned keep);
 bool xa_tcache_grow(xa_tsd_t *t, unsigned cls);
 /* Empty, uncached bins back to their minimum capacity, grown pages purged. */
 void xa_tcache_trim(xa_tsd_t *t);
+/* Release the pages of exited threads' stack blocks that have waited in
+ * their pool for decay_ms (force: all, now); returns the time until the
+ * next is due. */
+uint64_t xa_tcache_purge_pooled(uint64_t now, int64_t decay_ms, bool force, size_t *bytes);
 /* Flush every bin of the calling thread. */
 void xa_tcache_flush_all(xa_tsd_t *t);
 /* Flush / count the first n bins (n may exceed t->nbins during a reclaim). */

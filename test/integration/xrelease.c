@@ -46,6 +46,13 @@
  *                      "meta_per_kept" (bytes of resident metadata the
  *                      burst left, per kept block, from
  *                      stats.metadata_resident)
+ *   exited_stacks N    N threads, all alive at once, each grow their
+ *                      cache bins (bursts of 1500 blocks of 16..1024 B)
+ *                      and exit; then 3 s without an allocator call and
+ *                      malloc_trim(0).  Prints "idle_per_thread" and
+ *                      "trim_per_thread": bytes of resident metadata
+ *                      (stats.metadata_resident) left per exited thread
+ *                      after the idle time and after the trim
  *   fork_thread MIB    a second thread forks; the child does a spike and
  *                      its only thread returns from its start routine; the
  *                      parent waits up to 10 s and prints "child_status"
@@ -206,6 +213,46 @@ static void burstmeta(long n, size_t size) {
 		free(blocks[i]);
 }
 
+/* exited_stacks: see the header. */
+static pthread_barrier_t es_bar;
+
+static void *es_thread(void *arg) {
+	(void)arg;
+	static _Thread_local void *p[1500];
+	for (int r = 0; r < 2; r++)
+		for (size_t s = 16; s <= 1024; s += 48) {
+			for (int i = 0; i < 1500; i++)
+				if ((p[i] = malloc(s)) == NULL)
+					exit(92);
+			for (int i = 0; i < 1500; i++)
+				free(p[i]);
+		}
+	pthread_barrier_wait(&es_bar);
+	return NULL;
+}
+
+static void exited_stacks(unsigned n) {
+	enum { MAXT = 256 };
+	pthread_t th[MAXT];
+	if (n > MAXT)
+		n = MAXT;
+	size_t m0 = ctl_stat("stats.metadata_resident");
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 128 << 10);
+	pthread_barrier_init(&es_bar, NULL, n);
+	for (unsigned i = 0; i < n; i++)
+		if (pthread_create(&th[i], &attr, es_thread, NULL) != 0)
+			exit(93);
+	for (unsigned i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	sleep(3);
+	size_t m1 = ctl_stat("stats.metadata_resident");
+	malloc_trim(0);
+	size_t m2 = ctl_stat("stats.metadata_resident");
+	printf("idle_per_thread %zu\ntrim_per_thread %zu\n", m1 > m0 ? (m1 - m0) / n : 0, m2 > m0 ? (m2 - m0) / n : 0);
+}
+
 /* threads_rss: N threads each holding one block of tr_bytes (0: none). */
 static pthread_barrier_t tr_alive, tr_go;
 static size_t tr_bytes;
@@ -358,6 +405,8 @@ int main(int argc, char **argv) {
 		meta(mib);
 	} else if (strcmp(argv[1], "burstmeta") == 0) {
 		burstmeta(mib, argc > 3 ? (size_t)atol(argv[3]) : 4096);
+	} else if (strcmp(argv[1], "exited_stacks") == 0) {
+		exited_stacks((unsigned)mib);
 	} else if (strcmp(argv[1], "fork_thread") == 0) {
 		spike(mib);
 		fork_thread_mib = mib;
