@@ -297,7 +297,9 @@ void xa_pool_put(xa_pool_t *pool, void *obj) {
  * (a get meanwhile finds the warm objects, or carves a new one); then
  * they go back at the tail, so that warm objects are reused first.
  * Returns the bytes released; lowers *wait to the time until the next
- * object becomes due. */
+ * object becomes due.  A fork while objects are off the list leaves them
+ * out of the child's pool: address space the child never reuses, no
+ * more. */
 #define POOL_FREE_PURGED UINT64_MAX
 size_t xa_pool_purge_free(xa_pool_t *pool, uint64_t now, uint64_t min_age_ns, uint64_t *wait) {
 	xa_assert(pool->size > POOL_SMALL_MAX);
