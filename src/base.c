@@ -9,12 +9,15 @@
  *
  * Pools of small objects (run and chunk descriptors: their number follows
  * the heap's peak) are carved from 64 KiB blocks, each with its own free
- * list; a pool keeps its blocks with free objects on a partial list and a
+ * map; a pool keeps its blocks with free objects on a partial list and a
  * block whose objects are all free again on an empty list (list.h), whose
  * pages but the header's the purge passes (background thread, malloc_trim)
- * release.  So a burst's metadata goes back to the OS with the
- * burst.  Larger objects (the thread caches' stack blocks: objects up to
- * 4 KiB, e.g. a chunk's page -> run array, are small) use one free list
+ * release, as they release the pages of partly used blocks that hold only
+ * free objects (a block's free objects are bits in its header, handed out
+ * lowest first).  So a burst's metadata goes back to the OS with the
+ * burst, unless its survivors are spread over every page.  Larger
+ * objects (the thread caches' stack blocks: objects up to 4 KiB, e.g. a
+ * chunk's page -> run array, are small) use one free list
  * per pool, linked through an object's first word; the second word is
  * the time the purge passes first saw it on the list, and once it has
  * been there for the caller's delay, xa_pool_purge_free releases every
@@ -101,14 +104,28 @@ void *xa_base_alloc(size_t size) {
 #define POOL_REGION ((size_t)2 << 20)
 #define POOL_SMALL_MAX ((size_t)4096)
 
+/* Free objects of a block are bits of freemap (not a list through the
+ * objects), so the pages of a partly used block that hold only free
+ * objects can be purged (xa_base_purge) without losing track of them;
+ * objects are handed out lowest slot first, which packs the live ones at
+ * the start of the block.  Small pools' objects are at least
+ * POOL_MIN_SIZE bytes, so a block has at most POOL_MAP_WORDS * 64. */
+#define POOL_MIN_SIZE 64
+#define POOL_MAP_WORDS (POOL_BLOCK / POOL_MIN_SIZE / 64)
 typedef struct pool_block_s {
 	xa_link_t link; /* on the pool's partial or empty list, or (full) none */
-	void *free;                       /* free objects of this block */
-	uint32_t nfree, ncarved, cap;
+	uint32_t nfree;   /* free objects among the carved ones */
+	uint32_t ncarved; /* slots [0, ncarved) have been handed out once */
+	uint32_t cap;
 	uint32_t idx; /* indexed pools: the block's number in xa_pool_blocks */
 	uint8_t full, purged;
+	uint8_t dirty;     /* an object was freed since the last page scan */
+	uint16_t pgpurged; /* pages (bit i: page i) purged while partly used */
+	uint64_t freemap[POOL_MAP_WORDS]; /* bit i: carved slot i is free */
 } pool_block_t;
-#define POOL_HDR 64
+#define POOL_HDR 192
+_Static_assert(sizeof(pool_block_t) <= POOL_HDR, "the block header fits");
+_Static_assert(POOL_BLOCK / PAGE <= 16, "pgpurged has a bit per page");
 
 static char *region_cur, *region_end;
 
@@ -154,40 +171,57 @@ static pool_block_t *block_new(xa_pool_t *pool) {
 	return b;
 }
 
+/* The pages of block b that object i overlaps, as pgpurged bits. */
+static uint16_t block_obj_pages(const xa_pool_t *pool, size_t i) {
+	size_t lo = POOL_HDR + i * pool->size, hi = lo + pool->size - 1;
+	unsigned p0 = (unsigned)(lo / PAGE), p1 = (unsigned)(hi / PAGE);
+	return (uint16_t)((((unsigned)2 << p1) - 1) & ~((1u << p0) - 1));
+}
+
 static void *block_get(xa_pool_t *pool) {
 	pool_block_t *b = blist_first(&pool->partial);
 	if (b == NULL) {
 		b = blist_first(&pool->empty);
 		if (b) {
 			xa_list_remove(&pool->empty, &b->link);
+			/* not purged yet: its pages past the carving point
+			 * hold an earlier use's objects, for the next scan */
+			b->dirty = !b->purged;
 			b->purged = 0;
 		} else if ((b = block_new(pool)) == NULL) {
 			return NULL;
 		}
 		xa_list_push(&pool->partial, &b->link);
 	}
-	void *r;
-	if (b->free) {
-		r = b->free;
-		b->free = *(void **)r;
+	size_t i;
+	if (b->nfree) {
+		unsigned w = 0;
+		while (b->freemap[w] == 0)
+			w++;
+		i = (size_t)w * 64 + (unsigned)__builtin_ctzll(b->freemap[w]);
+		b->freemap[w] &= b->freemap[w] - 1;
 		b->nfree--;
 	} else {
-		r = (char *)b + POOL_HDR + (size_t)b->ncarved * pool->size;
-		b->ncarved++;
+		i = b->ncarved++;
 	}
+	if (b->pgpurged)
+		b->pgpurged &= (uint16_t)~block_obj_pages(pool, i);
 	if (b->nfree == 0 && b->ncarved == b->cap) {
 		xa_list_remove(&pool->partial, &b->link);
 		b->full = 1;
 	}
 	base_allocated_bytes += pool->size;
-	return r;
+	return (char *)b + POOL_HDR + i * pool->size;
 }
 
 static void block_put(xa_pool_t *pool, void *obj) {
 	pool_block_t *b = (pool_block_t *)((uintptr_t)obj & ~(uintptr_t)(POOL_BLOCK - 1));
-	*(void **)obj = b->free;
-	b->free = obj;
+	size_t i = ((uintptr_t)obj - (uintptr_t)b - POOL_HDR) / pool->size;
+	uint64_t bit = (uint64_t)1 << (i % 64);
+	xa_assert(i < b->ncarved && !(b->freemap[i / 64] & bit));
+	b->freemap[i / 64] |= bit;
 	b->nfree++;
+	b->dirty = 1;
 	base_allocated_bytes -= pool->size;
 	if (b->full) {
 		b->full = 0;
@@ -196,26 +230,80 @@ static void block_put(xa_pool_t *pool, void *obj) {
 	if (b->nfree == b->ncarved) {
 		/* every object is free: recarve from scratch next time */
 		xa_list_remove(&pool->partial, &b->link);
-		b->free = NULL;
+		memset(b->freemap, 0, sizeof(b->freemap));
 		b->nfree = b->ncarved = 0;
+		b->pgpurged = 0;
+		b->dirty = 0;
 		xa_list_push(&pool->empty, &b->link);
 	}
+}
+
+/* Pages 1.. of a partly used block that hold no live object: objects
+ * free in freemap, or never carved since the block was last (re)started
+ * (such pages may still hold an earlier use's data).  Page 0 holds the
+ * header. */
+static uint16_t block_free_pages(const xa_pool_t *pool, const pool_block_t *b) {
+	uint16_t pages = 0;
+	for (unsigned p = 1; p < POOL_BLOCK / PAGE; p++) {
+		size_t lo = (size_t)p * PAGE - POOL_HDR, hi = lo + PAGE - 1;
+		size_t s0 = lo / pool->size, s1 = hi / pool->size;
+		if (s1 >= b->cap)
+			s1 = b->cap - 1;
+		bool live = false;
+		for (size_t i = s0; i <= s1 && i < b->ncarved && !live; i++)
+			live = !(b->freemap[i / 64] & ((uint64_t)1 << (i % 64)));
+		if (!live)
+			pages |= (uint16_t)(1u << p);
+	}
+	return pages;
 }
 
 static xa_pool_t *purgeable_pools[8];
 static unsigned npurgeable;
 
+/* Release what the small pools do not use: the pages (but the header's)
+ * of empty blocks, and, in partly used blocks freed into since the last
+ * pass, the pages that hold only free objects (a burst's descriptors that
+ * mostly died leave a few live ones per block: b_exited's 127 live run
+ * descriptors held 60 blocks of 64 KiB).  Under base_lock: an object
+ * handed out meanwhile must not be in a page being purged; at most
+ * PURGE_PARTIAL_MAX partly used blocks per call, so a pass holds the lock
+ * for a bounded time. */
+#define PURGE_PARTIAL_MAX 32
 size_t xa_base_purge(void) {
 	size_t bytes = 0;
+	unsigned scanned = 0;
 	xa_mutex_lock(&base_lock);
-	for (unsigned i = 0; i < npurgeable; i++)
-		for (pool_block_t *b = blist_first(&purgeable_pools[i]->empty); b; b = XA_LIST_NEXT(b, pool_block_t, link))
+	for (unsigned i = 0; i < npurgeable; i++) {
+		xa_pool_t *pool = purgeable_pools[i];
+		for (pool_block_t *b = blist_first(&pool->empty); b; b = XA_LIST_NEXT(b, pool_block_t, link))
 			if (!b->purged) {
 				if (xa_os_purge_forced((char *)b + PAGE, POOL_BLOCK - PAGE))
 					continue; /* still resident: not counted, retried */
 				b->purged = 1;
 				bytes += POOL_BLOCK - PAGE;
 			}
+		for (pool_block_t *b = blist_first(&pool->partial); b && scanned < PURGE_PARTIAL_MAX;
+		    b = XA_LIST_NEXT(b, pool_block_t, link)) {
+			if (!b->dirty || (size_t)(b->nfree + b->cap - b->ncarved) * pool->size < PAGE)
+				continue; /* nothing freed since the last scan, or no page's worth free */
+			scanned++;
+			b->dirty = 0;
+			uint16_t todo = (uint16_t)(block_free_pages(pool, b) & ~b->pgpurged);
+			while (todo) {
+				/* one madvise per run of consecutive pages */
+				unsigned p = (unsigned)__builtin_ctz(todo), q = p;
+				while (q + 1 < POOL_BLOCK / PAGE && (todo >> (q + 1) & 1))
+					q++;
+				uint16_t run = (uint16_t)((((unsigned)2 << q) - 1) & ~((1u << p) - 1));
+				todo &= (uint16_t)~run;
+				if (xa_os_purge_forced((char *)b + (size_t)p * PAGE, (size_t)(q - p + 1) * PAGE) == 0) {
+					b->pgpurged |= run;
+					bytes += (size_t)(q - p + 1) * PAGE;
+				}
+			}
+		}
+	}
 	xa_mutex_unlock(&base_lock);
 	return bytes;
 }
@@ -223,6 +311,7 @@ size_t xa_base_purge(void) {
 void *xa_pool_get(xa_pool_t *pool) {
 	xa_mutex_lock(&base_lock);
 	if (pool->size <= POOL_SMALL_MAX) {
+		xa_assert(pool->size >= POOL_MIN_SIZE);
 		if (xa_list_empty(&pool->partial) && xa_list_empty(&pool->empty) && npurgeable < XA_ARRAY_LEN(purgeable_pools)) {
 			bool known = false;
 			for (unsigned i = 0; i < npurgeable; i++)

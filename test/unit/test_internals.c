@@ -1351,3 +1351,67 @@ Test(slabs, busy_bin_grows_its_slabs_and_counts_their_pages) {
 	xa_arena_bin_stats(b, &s);
 	cr_assert_eq(s.curpages, np, "after a forced purge: curpages %zu, slabs' pages %zu", s.curpages, np);
 }
+
+/* Small pools purge the pages of partly used blocks that hold only free
+ * objects (base.c, xa_base_purge): a burst of 2000 objects of 80 bytes,
+ * one in 200 kept, leaves a few live objects per 64 KiB block; after a
+ * purge pass only the pages holding a live object (and each block's
+ * header page) stay resident, the live objects keep their contents, and
+ * the purged slots are handed out again, zeroed.  The previous library
+ * purged only wholly empty blocks, so every page stayed (fails the
+ * resident check). */
+static xa_pool_t test_pool = {.size = 80};
+
+Test(base, partly_used_pool_blocks_release_free_pages) {
+	enum { N = 2000, KEEP = 200 };
+	static unsigned char *obj[N];
+	for (unsigned i = 0; i < N; i++) {
+		obj[i] = xa_pool_get(&test_pool);
+		cr_assert_not_null(obj[i]);
+		memset(obj[i], 0xA5, test_pool.size);
+		obj[i][0] = (unsigned char)i;
+	}
+	for (unsigned i = 0; i < N; i++)
+		if (i % KEEP != 0) {
+			xa_pool_put(&test_pool, obj[i]);
+			obj[i] = NULL;
+		}
+	xa_base_purge();
+	/* every page of the blocks: resident only if it holds a kept object
+	 * or a block header */
+	size_t resident = 0, needed = 0;
+	for (unsigned i = 0; i < N; i += KEEP) {
+		uintptr_t blk = (uintptr_t)obj[i] & ~(uintptr_t)0xffff;
+		for (uintptr_t pg = blk; pg < blk + 0x10000; pg += PAGE) {
+			bool seen = false;
+			for (unsigned j = 0; j < i; j += KEEP)
+				seen |= ((uintptr_t)obj[j] & ~(uintptr_t)0xffff) == blk;
+			if (seen)
+				continue; /* block counted already */
+			ssize_t r = xa_os_resident_pages((void *)pg, PAGE);
+			cr_assert_geq(r, 0);
+			resident += (size_t)r;
+			bool has = pg == blk;
+			for (unsigned j = 0; j < N; j += KEEP)
+				has |= (uintptr_t)obj[j] < pg + PAGE && (uintptr_t)obj[j] + test_pool.size > pg;
+			needed += has;
+		}
+	}
+	cr_assert_eq(resident, needed, "%zu pages of the pool's blocks resident, %zu hold a kept object or a header",
+	    resident, needed);
+	for (unsigned i = 0; i < N; i += KEEP) {
+		cr_assert_eq(obj[i][0], (unsigned char)i, "a kept object lost its contents");
+		cr_assert_eq(obj[i][test_pool.size - 1], 0xA5, "a kept object lost its contents");
+	}
+	/* the purged slots come back, zeroed, lowest first */
+	for (unsigned i = 0; i < N; i++)
+		if (obj[i] == NULL) {
+			obj[i] = xa_pool_get(&test_pool);
+			cr_assert_not_null(obj[i]);
+			for (size_t k = 0; k < test_pool.size; k++)
+				cr_assert_eq(obj[i][k], 0, "a pool object was not handed out zeroed");
+			memset(obj[i], 0x5A, test_pool.size);
+		}
+	for (unsigned i = 0; i < N; i++)
+		xa_pool_put(&test_pool, obj[i]);
+}
