@@ -69,9 +69,10 @@ static uint64_t bg_pass(uint64_t now) {
 	 * and is seen by the check before sleeping. */
 	for (unsigned i = 0; i < n; i++)
 		atomic_store_explicit(&xa_arenas[i]->slab_pending, false, memory_order_relaxed);
-	uint64_t wait = xa_idle_reclaim(now, xa_decay_cached_ms(atomic_load(&xa_decay_default_ms)));
+	int64_t decay = xa_decay_cached_ms(atomic_load(&xa_decay_default_ms));
+	uint64_t wait = xa_idle_reclaim(now, decay);
 	/* exited threads' cache stacks, on the same schedule */
-	uint64_t sw = xa_tcache_purge_pooled(now, xa_decay_cached_ms(atomic_load(&xa_decay_default_ms)), false, NULL);
+	uint64_t sw = xa_tcache_purge_pooled(now, decay, false, NULL);
 	wait = XA_MIN(wait, sw);
 	xa_huge_purge(false);
 	xa_decay_slack_enforce(true);

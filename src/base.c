@@ -379,6 +379,26 @@ void xa_pool_put(xa_pool_t *pool, void *obj) {
 	xa_mutex_unlock(&base_lock);
 }
 
+/* Large pools: release the pages wholly inside obj past its first keep
+ * bytes, and inside its second half for pair pools.  Returns the bytes
+ * released, (size_t)-1 if the first madvise failed. */
+size_t xa_pool_purge_obj(const xa_pool_t *pool, void *obj, size_t keep) {
+	size_t bytes = 0;
+	uintptr_t lo = PAGE_CEIL((uintptr_t)obj + keep), hi = ((uintptr_t)obj + pool->size) & ~PAGE_MASK;
+	if (hi > lo) {
+		if (xa_os_purge_forced((void *)lo, hi - lo))
+			return (size_t)-1;
+		bytes += hi - lo;
+	}
+	if (pool->pair) {
+		lo = PAGE_CEIL((uintptr_t)obj + pool->pair);
+		hi = ((uintptr_t)obj + pool->pair + pool->size) & ~PAGE_MASK;
+		if (hi > lo && !xa_os_purge_forced((void *)lo, hi - lo))
+			bytes += hi - lo;
+	}
+	return bytes;
+}
+
 /* Large pools: purge the objects on the free list that were first seen
  * there at least min_age_ns before now (see the header).  Due objects are
  * taken off the list (up to 64 at a time) under base_lock and purged
@@ -424,19 +444,12 @@ size_t xa_pool_purge_free(xa_pool_t *pool, uint64_t now, uint64_t min_age_ns, ui
 		xa_mutex_unlock(&base_lock);
 		for (unsigned k = 0; k < nb; k++) {
 			uint64_t *w = batch[k];
-			uintptr_t lo = PAGE_CEIL((uintptr_t)w + 2 * sizeof(uint64_t));
-			uintptr_t hi = ((uintptr_t)w + pool->size) & ~PAGE_MASK;
-			bool ok = hi <= lo || !xa_os_purge_forced((void *)lo, hi - lo);
-			if (ok && hi > lo)
-				bytes += hi - lo;
-			if (ok && pool->pair) {
-				lo = PAGE_CEIL((uintptr_t)w + pool->pair);
-				hi = ((uintptr_t)w + pool->pair + pool->size) & ~PAGE_MASK;
-				if (hi > lo && !xa_os_purge_forced((void *)lo, hi - lo))
-					bytes += hi - lo;
-			}
+			size_t got = xa_pool_purge_obj(pool, w, 2 * sizeof(uint64_t));
 			/* a failed madvise: retried once it is due again (not
 			 * in this call: a forced purge would retry at once) */
+			bool ok = got != (size_t)-1;
+			if (ok)
+				bytes += got;
 			w[1] = ok ? POOL_FREE_PURGED : now;
 			failed |= !ok;
 		}

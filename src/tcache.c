@@ -359,13 +359,7 @@ void xa_tcache_trim(xa_tsd_t *t) {
 		for (unsigned i = 0; i < xa_tcache_nbins; i++)
 			if (bin_is_on(t, i) && t->bins[i].cap > tcache_cap_min[i])
 				bin_set_cap(t, i, tcache_cap_min[i]); /* (its magics are 0 already) */
-	uintptr_t lo = PAGE_CEIL((uintptr_t)block);
-	uintptr_t hi = ((uintptr_t)block + stacks_pool[big].size) & ~PAGE_MASK;
-	if (hi > lo) {
-		xa_os_purge_forced((void *)lo, hi - lo);
-		if (config_check)
-			xa_os_purge_forced((void *)(lo + TCACHE_MAGIC_OFF), hi - lo);
-	}
+	xa_pool_purge_obj(&stacks_pool[big], block, 0);
 }
 
 /* The stack blocks of exited threads wait on their pool's free list for
