@@ -8,10 +8,10 @@ set grid
 set key outside right top
 set arrow from 2, graph 0 to 2, graph 1 nohead dt 3 lc rgb 'gray40'
 set label 'check (decay+1 s)' at 2, graph 0.97 left offset 0.5,0 tc rgb 'gray40'
-plot 'spike-xalloc.dat' using (($1-3038)/1000.0):($2/1048576.0) with lines lw 2 title 'xalloc', \
-     'spike-glibc.dat' using (($1-2647)/1000.0):($2/1048576.0) with lines lw 2 title 'glibc', \
-     'spike-jemalloc.dat' using (($1-3689)/1000.0):($2/1048576.0) with lines lw 2 title 'jemalloc', \
-     'spike-tcmalloc.dat' using (($1-2564)/1000.0):($2/1048576.0) with lines lw 2 title 'tcmalloc', \
-     'spike-mimalloc.dat' using (($1-3169)/1000.0):($2/1048576.0) with lines lw 2 title 'mimalloc', \
-     'spike-xalloc.dat' using (($1-3038)/1000.0):($3/1048576.0) with lines dt 2 lw 1 lc rgb 'black' title 'live bytes', \
+plot 'spike-xalloc.dat' using (($1-400)/1000.0):($2/1048576.0) with lines lw 2 title 'xalloc', \
+     'spike-glibc.dat' using (($1-415)/1000.0):($2/1048576.0) with lines lw 2 title 'glibc', \
+     'spike-jemalloc.dat' using (($1-493)/1000.0):($2/1048576.0) with lines lw 2 title 'jemalloc', \
+     'spike-tcmalloc.dat' using (($1-488)/1000.0):($2/1048576.0) with lines lw 2 title 'tcmalloc', \
+     'spike-mimalloc.dat' using (($1-369)/1000.0):($2/1048576.0) with lines lw 2 title 'mimalloc', \
+     'spike-xalloc.dat' using (($1-400)/1000.0):($3/1048576.0) with lines dt 2 lw 1 lc rgb 'black' title 'live bytes', \
      96.7001 with lines dt 4 lw 1 lc rgb 'red' title 'target: live+10%+16 MiB'
