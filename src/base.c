@@ -171,11 +171,15 @@ static pool_block_t *block_new(xa_pool_t *pool) {
 	return b;
 }
 
+/* Pages p0..p1 of a block, as pgpurged bits. */
+static uint16_t page_bits(unsigned p0, unsigned p1) {
+	return (uint16_t)((((unsigned)2 << p1) - 1) & ~((1u << p0) - 1));
+}
+
 /* The pages of block b that object i overlaps, as pgpurged bits. */
 static uint16_t block_obj_pages(const xa_pool_t *pool, size_t i) {
 	size_t lo = POOL_HDR + i * pool->size, hi = lo + pool->size - 1;
-	unsigned p0 = (unsigned)(lo / PAGE), p1 = (unsigned)(hi / PAGE);
-	return (uint16_t)((((unsigned)2 << p1) - 1) & ~((1u << p0) - 1));
+	return page_bits((unsigned)(lo / PAGE), (unsigned)(hi / PAGE));
 }
 
 static void *block_get(xa_pool_t *pool) {
@@ -295,7 +299,7 @@ size_t xa_base_purge(void) {
 				unsigned p = (unsigned)__builtin_ctz(todo), q = p;
 				while (q + 1 < POOL_BLOCK / PAGE && (todo >> (q + 1) & 1))
 					q++;
-				uint16_t run = (uint16_t)((((unsigned)2 << q) - 1) & ~((1u << p) - 1));
+				uint16_t run = page_bits(p, q);
 				todo &= (uint16_t)~run;
 				if (xa_os_purge_forced((char *)b + (size_t)p * PAGE, (size_t)(q - p + 1) * PAGE) == 0) {
 					b->pgpurged |= run;
