@@ -21,8 +21,7 @@
  * per pool, linked through an object's first word; the second word is
  * the time the purge passes first saw it on the list, and once it has
  * been there for the caller's delay, xa_pool_purge_free releases every
- * page wholly inside the object but its first (with both words), and
- * inside its second half for pair pools.  So the stack blocks of threads
+ * page wholly inside the object but its first (with both words).  So the stack blocks of threads
  * that have exited go back to the OS after the decay time (200 threads
  * that grew their caches and exited held 64 MB before), while a block a
  * new thread takes soon after an exit (larson's threads come and go) is
@@ -342,20 +341,6 @@ void *xa_pool_get_part(xa_pool_t *pool, size_t zero_bytes) {
 	if (r) {
 		pool->free = *(void **)r;
 		pool->nfree--;
-	} else if (pool->pair) {
-		/* fresh mapping: zero; objects are carved in address order,
-		 * one per call (untouched until used) */
-		xa_assert(pool->size <= pool->pair);
-		if (pool->ncarve == 0 && (pool->carve = base_alloc_locked(2 * pool->pair + PAGE)) != NULL) {
-			pool->carve = (char *)PAGE_CEIL((uintptr_t)pool->carve); /* the region starts on a page */
-			pool->ncarve = pool->pair / pool->size;
-			pool->nregions++;
-		}
-		if (pool->ncarve) {
-			r = pool->carve;
-			pool->carve += pool->size;
-			pool->ncarve--;
-		}
 	} else {
 		r = base_alloc_locked(pool->size); /* fresh mapping: zero */
 	}
@@ -384,8 +369,7 @@ void xa_pool_put(xa_pool_t *pool, void *obj) {
 }
 
 /* Large pools: release the pages wholly inside obj past its first keep
- * bytes, and inside its second half for pair pools.  Returns the bytes
- * released, (size_t)-1 if the first madvise failed. */
+ * bytes.  Returns the bytes released, (size_t)-1 if the madvise failed. */
 size_t xa_pool_purge_obj(const xa_pool_t *pool, void *obj, size_t keep) {
 	size_t bytes = 0;
 	uintptr_t lo = PAGE_CEIL((uintptr_t)obj + keep), hi = ((uintptr_t)obj + pool->size) & ~PAGE_MASK;
@@ -393,12 +377,6 @@ size_t xa_pool_purge_obj(const xa_pool_t *pool, void *obj, size_t keep) {
 		if (xa_os_purge_forced((void *)lo, hi - lo))
 			return (size_t)-1;
 		bytes += hi - lo;
-	}
-	if (pool->pair) {
-		lo = PAGE_CEIL((uintptr_t)obj + pool->pair);
-		hi = ((uintptr_t)obj + pool->pair + pool->size) & ~PAGE_MASK;
-		if (hi > lo && !xa_os_purge_forced((void *)lo, hi - lo))
-			bytes += hi - lo;
 	}
 	return bytes;
 }

@@ -165,8 +165,8 @@ void *xa_pool_get_part(xa_pool_t *pool, size_t zero_bytes);
 void xa_pool_put(xa_pool_t *pool, void *obj);
 /* Large pools: release the pages of objects free for min_age_ns (base.c). */
 size_t xa_pool_purge_free(xa_pool_t *pool, uint64_t now, uint64_t min_age_ns, uint64_t *wait);
-/* Large pools: release the pages of one object past its first keep bytes
- * (and of its second half, pair pools); (size_t)-1 on failure. */
+/* Large pools: release the pages of one object past its first keep bytes;
+ * (size_t)-1 on failure. */
 size_t xa_pool_purge_obj(const xa_pool_t *pool, void *obj, size_t keep);
 /* Objects of indexed pools (.indexed) by 32-bit name: block number << 16 |
  * offset in the block; 0 names nothing.  Blocks are never unmapped. */

@@ -3,8 +3,7 @@
  *
  * Owns: the capacity of each cache bin (adaptive: "Capacity" below), the
  * stack block of each thread (from two base pools, small and big,
- * recycled when threads exit: the slots, then at TCACHE_MAGIC_OFF the
- * slot magics of the free check, see tcache.h), the fill-count adaptation
+ * recycled when threads exit), the fill-count adaptation
  * and the GC that returns objects a thread has not been using.  A bin points into the block only while the thread owns it:
  * xa_tcache_destroy moves every head to the static no-stack slot before
  * the block goes back to the pool.
@@ -30,7 +29,7 @@
 unsigned xa_tcache_nbins;
 uint32_t xa_tcache_fmagic[SC_NCLASSES];
 uint16_t xa_tcache_binoff[TCACHE_NBINOFF];
-void *xa_tcache_noslot[TCACHE_MAGIC_OFF / sizeof(void *) + 2] XA_HIDDEN;
+void *xa_tcache_noslot[2] XA_HIDDEN;
 /* The checked free fast path indexes bins[] by the page entry's class byte
  * as a signed char (see xa_tcache_free). */
 _Static_assert(SC_NCLASSES < 128 && (int8_t)PCLASS_NONE == -1 && (int8_t)PCLASS_SAMPLED == -2,
@@ -58,10 +57,8 @@ _Static_assert(offsetof(xa_tsd_t, bins) == offsetof(xa_tsd_t, nocache) + 2 * siz
  * allocated and freed; sh6bench: 20 000 blocks of mixed sizes per thread)
  * stops paying a flush and a fill per object, and a thread that does not
  * keeps the small caches (tcmalloc's per-class lists grow in the same slow
- * start; jemalloc's are fixed).  Growing writes the new slots' magics;
- * shrinking flushes nothing (the GC visit already did) and clears the
- * magics of the slots given up, so the slots above cap always have magic
- * 0 and a block goes back to the pool clean.  Measured in bench/README.md
+ * start; jemalloc's are fixed).  Shrinking flushes nothing (the GC visit
+ * already did).  Measured in bench/README.md
  * ("Adaptive cache capacity").
  */
 static uint16_t tcache_cap_min[SC_NCLASSES];
@@ -72,15 +69,8 @@ static uint16_t tcache_cap_min[SC_NCLASSES];
  * block, each with the slots of its largest capacity (29 129 slots, 228
  * KiB), and the small block goes back to its pool.  So threads that never
  * overflow a bin reserve what they did before (test_vm: 128 threads
- * holding 1 KiB each).  In checked builds both kinds are carved from
- * regions of 2 * TCACHE_MAGIC_OFF bytes (and a page, to align them),
- * whose first half holds the slots of as many blocks as fit (11 small
- * ones, or one big one) and whose second half their magics
- * (xa_pool_get_part with pool.pair), so a small block costs no gap of
- * address space.  t->stacks holds the block with its layout in
- * bit 0 (1: big), read in one load (stacks_block), so a reclaimer that
- * races with the move writes its zero magics inside the block it read,
- * with that block's bounds (cap_of).
+ * holding 1 KiB each).  t->stacks holds the block with its layout in
+ * bit 0 (1: big), read in one load (stacks_block).
  */
 static uint16_t tcache_cap_max[2][SC_NCLASSES];
 static uint32_t tcache_slot0[2][SC_NCLASSES]; /* a bin's first slot in the block */
@@ -126,17 +116,11 @@ void xa_tcache_boot(void) {
 			tcache_slot0[k][i] = tcache_slots[k] + 1; /* after the NULL sentinel */
 			tcache_slots[k] += tcache_cap_max[k][i] + 1;
 		}
-		/* the slot magics sit TCACHE_MAGIC_OFF above the slots, the
-		 * trailing slot (the last bin's full position) included */
-		if ((tcache_slots[k] + 1) * sizeof(void *) > TCACHE_MAGIC_OFF)
-			xa_fatal("thread-cache stacks exceed TCACHE_MAGIC_OFF", NULL, 0);
-		/* the slots and the trailing slot; in checked builds the magics
-		 * TCACHE_MAGIC_OFF above, in the second half of the region */
-		/* a large pool; not a multiple of the page: consecutive
+		/* the slots and the trailing slot (the last bin's full
+		 * position); a large pool; not a multiple of the page: consecutive
 		 * blocks put a bin at different page offsets, so a bin
 		 * straddles a page boundary in some threads, not in all */
 		stacks_pool[k].size = XA_MAX(((tcache_slots[k] + 1) * sizeof(void *) + 15) & ~(size_t)15, 2 * PAGE);
-		stacks_pool[k].pair = config_check ? TCACHE_MAGIC_OFF : 0;
 	}
 	xa_tcache_nbins = n;
 	for (unsigned i = 0; i < SC_NCLASSES; i++) {
@@ -173,7 +157,7 @@ size_t xa_tcache_meta_bytes(void) {
 	size_t bytes = 0;
 	for (unsigned k = 0; k < 2; k++) {
 		xa_pool_t *p = &stacks_pool[k];
-		bytes += p->pair ? p->nregions * (2 * p->pair + PAGE) : (p->nused + p->nfree) * p->size;
+		bytes += (p->nused + p->nfree) * p->size;
 	}
 	return bytes;
 }
@@ -182,6 +166,7 @@ size_t xa_tcache_meta_bytes(void) {
  * statistics read it as empty. */
 static void cbin_nostack(xa_cbin_t *b) {
 	void **h = XA_NOCACHE_HEAD;
+	XA_RELAXED_STORE(b->fmagic, 0);
 	XA_RELAXED_STORE(b->cap, 0);
 	XA_RELAXED_STORE(b->full, XA_POS16(h));
 	b->lw = XA_POS16(h);
@@ -201,67 +186,26 @@ static void bins_nostack(xa_tsd_t *t) {
  * xa_tcache_bin_on, from the slow paths), not at cache set-up: until then
  * it has no stack (cbin_nostack: both fast paths miss on it).  Setting it
  * up writes its NULL sentinel, its bounds and, in checked builds, its
- * slot magics; bin_on records the bins set up.  So a thread touches the
+ * free magic; bin_on records the bins set up.  So a thread touches the
  * pages of its stack block that the classes it uses need, not the whole
  * block (b_threads128, 128 threads holding 1 KiB each: 4.4 MB of RSS
- * added with bins set up at cache set-up and the magics in the bins, 7.2
- * MB with slot magics too, bench/README.md).  The block is not zeroed
- * when taken from the pool: the slots' contents do not matter below a
- * bin's head, the sentinel is written at set-up, and the magics of a
- * block in the pool are all 0 (a fresh mapping, or cleared by
- * xa_tcache_destroy; the sentinel and full positions are never written).
+ * added with bins set up at cache set-up, bench/README.md).  The block is
+ * not zeroed when taken from the pool: the slots' contents do not matter
+ * below a bin's head, and the sentinel is written at set-up.
  */
-static void slots_magic(void **base, unsigned from, unsigned to, uint32_t v) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	/* A magic is the low half of an 8-byte word (slots are 8 bytes
-	 * apart) whose high half nothing writes, so it stays 0: whole words,
-	 * four per step.  A bin that grows or shrinks writes up to 1920
-	 * magics; one 32-bit store per loop step cost 5 instructions a magic,
-	 * 21M of c_shbench 0 4 40 20000's 962M (bench/README.md). */
-	uint64_t *m = (uint64_t *)(void *)((char *)(base + from) + TCACHE_MAGIC_OFF);
-	uint64_t w = v;
-	unsigned n = to > from ? to - from : 0;
-	for (; n >= 4; n -= 4, m += 4) {
-		XA_RELAXED_STORE(m[0], w);
-		XA_RELAXED_STORE(m[1], w);
-		XA_RELAXED_STORE(m[2], w);
-		XA_RELAXED_STORE(m[3], w);
-	}
-	for (; n; n--, m++)
-		XA_RELAXED_STORE(*m, w);
-#else
-	for (unsigned j = from; j < to; j++)
-		XA_RELAXED_STORE(*(uint32_t *)((char *)(base + j) + TCACHE_MAGIC_OFF), v);
-#endif
-}
-
-/* A bin's capacity, bounded by the slots the block's layout has for it
- * (a reclaimer racing with the move to a big block may see a grown cap
- * with the small block). */
-static unsigned cap_of(const xa_tsd_t *t, unsigned i, unsigned big) {
-	return XA_MIN((unsigned)XA_RELAXED_LOAD(t->bins[i].cap), (unsigned)tcache_cap_max[big][i]);
-}
-
-static void bin_magics(xa_tsd_t *t, unsigned i, uint32_t v) {
-	unsigned big;
-	void **block = stacks_block(t, &big);
-	slots_magic(block + tcache_slot0[big][i], 0, cap_of(t, i, big), v);
-}
 
 static bool bin_is_on(const xa_tsd_t *t, unsigned i) { return (t->bin_on[i / 64] >> (i % 64)) & 1; }
 
-/* Write the slot magics of the bins set up: the class magics when on, 0
+/* Write the free magics of the bins set up: the class magics when on, 0
  * when off.  Relaxed stores: the reclaimer turns a sleeping owner's cache
  * off, and the owner's free fast path may read them racily (either value
  * is safe: 0 only sends the free to the slow path). */
-static void slot_magics(xa_tsd_t *t, bool on) {
+static void bin_magics(xa_tsd_t *t, bool on) {
 	if (!config_check)
 		return;
-	unsigned big;
-	void **block = stacks_block(t, &big);
 	for (unsigned i = 0; i < xa_tcache_nbins; i++)
 		if (bin_is_on(t, i))
-			slots_magic(block + tcache_slot0[big][i], 0, cap_of(t, i, big), on ? xa_tcache_fmagic[i] : 0);
+			XA_RELAXED_STORE(t->bins[i].fmagic, on ? xa_tcache_fmagic[i] : 0);
 }
 
 void xa_tcache_bin_on(xa_tsd_t *t, unsigned cls) {
@@ -278,10 +222,10 @@ void xa_tcache_bin_on(xa_tsd_t *t, unsigned cls) {
 	b->size = xa_sc_size[cls];
 	if (cls < SC_NSMALL)
 		t->grow_credit[cls] = -(int32_t)XA_MIN(b->nrequests, (uint32_t)INT32_MAX / 2);
-	b->nfill = (uint16_t)XA_MAX(b->cap / 8, 1);
+	t->nfill[cls] = (uint16_t)XA_MAX(b->cap / 8, 1);
 	XA_OWNER_STORE(b->head, base);
 	if (config_check)
-		bin_magics(t, cls, xa_tcache_fmagic[cls]);
+		XA_RELAXED_STORE(b->fmagic, xa_tcache_fmagic[cls]);
 	t->bin_on[cls / 64] |= (uint64_t)1 << (cls % 64);
 }
 
@@ -300,18 +244,18 @@ bool xa_tcache_init(xa_tsd_t *t) {
 	return false;
 }
 
-/* Make every free fast path of t miss (nbins 0, every slot magic 0); the
+/* Make every free fast path of t miss (nbins 0, every bin's magic 0); the
  * owner's next slow path restores them with xa_tcache_recache. */
 void xa_tcache_uncache(xa_tsd_t *t) {
 	XA_RELAXED_STORE(t->nbins, 0);
 	if (t->stacks != NULL)
-		slot_magics(t, false);
+		bin_magics(t, false);
 }
 
 void xa_tcache_recache(xa_tsd_t *t) {
 	if (t->stacks == NULL)
 		return;
-	slot_magics(t, true);
+	bin_magics(t, true);
 	t->nbins = xa_tcache_nbins;
 }
 
@@ -319,10 +263,10 @@ void xa_tcache_destroy(xa_tsd_t *t) {
 	if (t->stacks == NULL)
 		return;
 	xa_tcache_flush_all(t);
-	xa_tcache_uncache(t); /* the block's magics are all 0 again */
+	xa_tcache_uncache(t);
 	t->bin_on[0] = t->bin_on[1] = 0;
-	/* The bins leave the block before it goes back to the pool (another
-	 * thread's magics there would let this thread's frees in).  Stats
+	/* The bins leave the block before it goes back to the pool (this
+	 * thread's frees would push into another thread's stacks).  Stats
 	 * threads may read a bin half reset: xa_tcache_bytes_n clamps. */
 	unsigned big;
 	void **block = stacks_block(t, &big);
@@ -332,16 +276,15 @@ void xa_tcache_destroy(xa_tsd_t *t) {
 }
 
 /* Give back an idle thread's cache block: every bin back to its minimum
- * capacity, then every page wholly inside the block purged, slots and
- * slot magics alike.  The bins must be empty and the magics off
- * (uncached): the idle reclaim after its flush, with the owner waiting on
- * the claim.  Nothing in the block then needs to survive: the slots above
- * each head are garbage, the sentinels below each base are NULL and every
- * magic is 0, which is what purged pages read as; the owner's recache
- * writes the magics of the bins it uses again (the pages come back as it
- * touches them).  Purging only the grown slots, as before, left the pages
- * under each bin's minimum capacity resident: about 300 KiB per thread
- * with a big block (one page of slots and one of magics per bin used),
+ * capacity, then every page wholly inside the block purged.  The bins must
+ * be empty and the magics off (uncached): the idle reclaim after its
+ * flush, with the owner waiting on the claim.  Nothing in the block then
+ * needs to survive: the slots above each head are garbage and the
+ * sentinels below each base are NULL, which is what purged pages read as
+ * (the pages come back as the owner touches them).  Purging only the grown
+ * slots, as before, left the pages under each bin's minimum capacity
+ * resident: about 300 KiB per thread with a big block (a page of slots and,
+ * then, one of slot magics per bin used),
  * 1.2 MiB of b_spike's idle RSS with its four threads.  The pages a block
  * shares with its neighbours in the pool (small blocks are not page
  * multiples) stay.  Not at thread exit: a block goes back to its pool for
@@ -358,15 +301,14 @@ void xa_tcache_trim(xa_tsd_t *t) {
 	if (big)
 		for (unsigned i = 0; i < xa_tcache_nbins; i++)
 			if (bin_is_on(t, i) && t->bins[i].cap > tcache_cap_min[i])
-				bin_set_cap(t, i, tcache_cap_min[i]); /* (its magics are 0 already) */
+				bin_set_cap(t, i, tcache_cap_min[i]);
 	xa_pool_purge_obj(&stacks_pool[big], block, 0);
 }
 
 /* The stack blocks of exited threads wait on their pool's free list for
  * the next thread; once one has waited decay_ms (force: at once, for
  * malloc_trim), its pages go back to the OS (base.c, xa_pool_purge_free:
- * all but the first page of the slots, every page of the magics, which
- * read 0 again as a pooled block's must).  Returns the time until the
+ * all but the first page).  Returns the time until the
  * next block is due (UINT64_MAX: none). */
 uint64_t xa_tcache_purge_pooled(uint64_t now, int64_t decay_ms, bool force, size_t *bytes) {
 	uint64_t wait = UINT64_MAX;
@@ -383,8 +325,7 @@ uint64_t xa_tcache_purge_pooled(uint64_t now, int64_t decay_ms, bool force, size
 }
 
 /* Move the bins of t (on a small block) to a big block, keeping their
- * objects, low water and capacity; the small block, its magics cleared,
- * goes back to its pool.  False when no big block can be had. */
+ * objects, low water and capacity; the small block goes back to its pool.  False when no big block can be had. */
 static bool stacks_move_big(xa_tsd_t *t) {
 	void **nb = xa_pool_get_part(&stacks_pool[1], 0);
 	if (nb == NULL)
@@ -400,10 +341,6 @@ static bool stacks_move_big(xa_tsd_t *t) {
 		void **from = xa_cbin_base(b), **to = nb + tcache_slot0[1][i];
 		to[-1] = NULL;
 		memcpy(to, from, n * sizeof(void *));
-		if (config_check) {
-			slots_magic(from, 0, cap, 0);
-			slots_magic(to, 0, cap, xa_tcache_fmagic[i]);
-		}
 		XA_RELAXED_STORE(b->base, XA_POS16(to));
 		XA_RELAXED_STORE(b->full, XA_POS16(to + cap));
 		b->lw = XA_POS16(to + lw);
@@ -415,22 +352,16 @@ static bool stacks_move_big(xa_tsd_t *t) {
 }
 
 /* Set a bin's capacity (its objects fit: ncached <= cap), keeping the
- * slot magics (checked builds) and the thread's grown bytes in step.  The
- * caller is a slow path of the owner with its cache on.  A reclaimer
- * whose claim fails (idle.c, step 3) may turn the magics off meanwhile;
- * new slots' magics written after that only let the owner's own frees
- * into its own bins (the claim touched nothing), and its next slow path
- * writes them all again (xa_tcache_recache). */
+ * thread's grown bytes in step.  The caller is a slow path of the owner
+ * with its cache on. */
 static void bin_set_cap(xa_tsd_t *t, unsigned cls, unsigned cap) {
 	xa_cbin_t *b = &t->bins[cls];
 	unsigned old = b->cap;
 	void **base = xa_cbin_base(b);
 	xa_assert(xa_cbin_ncached(b) <= cap && cap <= tcache_cap_max[(uintptr_t)t->stacks & 1][cls]);
-	if (config_check)
-		slots_magic(base, XA_MIN(old, cap), XA_MAX(old, cap), cap > old ? xa_tcache_fmagic[cls] : 0);
 	t->cache_grown += ((size_t)cap - old) * b->size;
-	if (b->nfill > cap / 2)
-		b->nfill = (uint16_t)cap / 2; /* a fill must fit (cap >= 16 here) */
+	if (t->nfill[cls] > cap / 2)
+		t->nfill[cls] = (uint16_t)(cap / 2); /* a fill must fit (cap >= 16 here) */
 	XA_RELAXED_STORE(b->cap, (uint16_t)cap);
 	XA_RELAXED_STORE(b->full, XA_POS16(base + cap));
 }
@@ -468,7 +399,7 @@ void *xa_tcache_fill(xa_tsd_t *t, unsigned cls) {
 		if (a != t->arena)
 			got = xa_arena_fill_remote(a, cls, base, b->cap);
 		if (got == 0) {
-			got = xa_arena_fill_small(a, cls, base, b->nfill, b->nrequests + 1, locked);
+			got = xa_arena_fill_small(a, cls, base, t->nfill[cls], b->nrequests + 1, locked);
 			/* merged into the bin's statistics; the growth credit
 			 * keeps counting (without statistics, nrequests stays
 			 * 0: fills count what they fetched) */
@@ -482,8 +413,8 @@ void *xa_tcache_fill(xa_tsd_t *t, unsigned cls) {
 			 * (the GC halves nfill again once objects sit unused),
 			 * so a burst of n objects costs O(log n) fills, not
 			 * n / nfill. */
-			if (b->nfill < b->cap / 2)
-				b->nfill *= 2;
+			if (t->nfill[cls] < b->cap / 2)
+				t->nfill[cls] *= 2;
 		}
 	}
 	got--;
@@ -545,13 +476,13 @@ void xa_tcache_gc_step(xa_tsd_t *t) {
 	if (lw > 0) {
 		unsigned drop = lw - lw / 4;
 		xa_tcache_flush_bin(t, i, xa_cbin_ncached(b) - drop);
-		if (b->nfill > 1)
-			b->nfill /= 2;
+		if (t->nfill[i] > 1)
+			t->nfill[i] /= 2;
 		/* a grown bin at most half full gives half back (Capacity) */
 		if (b->cap > tcache_cap_min[i] && xa_cbin_ncached(b) <= b->cap / 2u)
 			bin_set_cap(t, i, b->cap / 2u);
-	} else if (xa_cbin_ncached(b) == 0 && b->nfill < b->cap / 2) {
-		b->nfill *= 2;
+	} else if (xa_cbin_ncached(b) == 0 && t->nfill[i] < b->cap / 2) {
+		t->nfill[i] *= 2;
 	}
 	b->lw = XA_POS16(b->head);
 }

@@ -31,17 +31,22 @@
  * and else pops and lowers lw.  `full` is where head stands when the stack
  * holds cap objects.
  *
- * Slot magics (checked builds): every slot s of a thread's stack block has
- * a 32-bit word at (char *)s + TCACHE_MAGIC_OFF, the free check's magic
- * (see xa_tcache_free): the class's magic for the cap slots [base, full)
- * of a bin whose cache is on, 0 everywhere else (the sentinel slots, the
- * slot at full, which is the next stack's sentinel or a trailing slot, and
- * every slot while the cache is off: xa_tcache_uncache).  So the free fast
- * path's region test, with the magic read at head, also says "the bin has
- * room" and "this class is cached", in one compare.  A bin without a stack
+ * Free check (checked builds): fmagic is the free fast path's magic for
+ * the region test (see xa_tcache_free): the class's magic while the bin
+ * has a stack and the thread's cache is on, 0 otherwise (a bin not set up,
+ * the two nocache[] bins, every bin while the cache is off:
+ * xa_tcache_uncache).  A 0 magic fails the test for every offset, so the
+ * same compare also says "this class is cached".  It sits in the bin,
+ * on the line the path reads head from; until 2026-12-07 it was one word
+ * per stack slot in a parallel array (read at head + a constant, 0 at the
+ * full position, so it was also the "bin full" test), which saved the
+ * head == full compare but put a second cache line on every free: it
+ * missed L1 on a third of b_threads' frees (bench/README.md, "The free
+ * check's magic in the bin").  A bin without a stack
  * (a class above tcache_max, a thread without a cache, the two nocache[]
  * bins, every bin of a new thread: the TLS image) has head at
- * XA_NOCACHE_HEAD, a static all-zero area: free misses, and with
+ * XA_NOCACHE_HEAD, a static all-zero area whose slot below head is NULL,
+ * magic 0: free misses, and with
  * lw = full = POS16(head), cap 0 it reads as empty for malloc and stats
  * (xa_tcache_init sets those; a new thread's TLS image has them 0, and
  * its next_event 0 keeps malloc off the bins until then).
@@ -51,32 +56,23 @@ typedef struct {
 	/* usable bytes of the class, counted per hit (64 bits: the free path
 	 * adds it to its counter straight from memory) */
 	uint64_t size;
-	uint16_t base;      /* low 16 bits of the stack's first slot */
-	uint16_t spare;
+	/* the free check's magic (checked builds; "Free check" above) */
+	uint32_t fmagic;
 	/* allocations since the last merge into the bin stats: kept in the
 	 * bin itself, as a separate array cost the malloc fast path an extra
 	 * cache line (b_mixed +4.4% against --disable-stats) */
 	uint32_t nrequests;
+	uint16_t base;      /* low 16 bits of the stack's first slot */
 	uint16_t lw;        /* low 16 bits of the low-water position */
 	uint16_t full;      /* low 16 bits of base + cap */
 	uint16_t cap;       /* adaptive: tcache.c, "Capacity" */
-	uint16_t nfill;     /* how many to fetch on the next miss */
 } xa_cbin_t;
 
-/* Byte distance from a stack slot to its magic word (above).  A compile-time
- * constant, so the free path addresses the magic as head + constant; at
- * least the largest stack block (every class up to 32 KiB cached, each with
- * the slots of its largest capacity, tcache.c "Capacity": 29 128 slots
- * plus the trailing one, 233 032 bytes; xa_tcache_boot checks).  Builds
- * without the checks have no magics (the stack block is the slots alone).
- * The block is address space: a thread touches the pages of the slots and
- * magics its bins use. */
-#define TCACHE_MAGIC_OFF 233472
 /* The head of a bin without a stack: slot 1 of a static zero area, so
- * head[-1] is NULL and the magic at head + TCACHE_MAGIC_OFF is 0. */
-extern void *xa_tcache_noslot[TCACHE_MAGIC_OFF / sizeof(void *) + 2] XA_HIDDEN;
+ * head[-1] is NULL. */
+extern void *xa_tcache_noslot[2] XA_HIDDEN;
 #define XA_NOCACHE_HEAD (&xa_tcache_noslot[1])
-#define XA_SLOT_MAGIC(h) (*(const uint32_t *)((const char *)(h) + TCACHE_MAGIC_OFF))
+
 
 enum { TSD_UNINIT = 0, TSD_INITIALIZING, TSD_NOMINAL, TSD_PURGATORY };
 
@@ -98,7 +94,7 @@ struct xa_tsd_s {
 	/* one block holding every bin's stack; bit 0: the big layout
 	 * (tcache.c, "Capacity") */
 	void **stacks;
-	/* bins set up (stack bounds, sentinel, slot magics; tcache.c: on
+	/* bins set up (stack bounds, sentinel, free magic; tcache.c: on
 	 * first use): bit i of bin_on[i / 64] */
 	uint64_t bin_on[2];
 	/* per small class, allocations since its bin last overflowed, minus
@@ -130,6 +126,9 @@ struct xa_tsd_s {
 	 * xa_tcache_free. */
 	xa_cbin_t nocache[2];
 	xa_cbin_t bins[SC_NCLASSES];
+	/* per bin, how many objects to fetch on its next miss (slow paths
+	 * only, so not in the bin) */
+	uint16_t nfill[SC_NCLASSES];
 	/* after the bins: a field before them moves their offset, and the
 	 * fast paths' address arithmetic with it (one more instruction) */
 	int64_t peak_pub; /* allocated - deallocated last published (peak.c) */
@@ -375,14 +374,13 @@ XA_INLINE void *xa_tcache_malloc(size_t size) {
  * its slab (or a large run: off must be 0), or that equals the object
  * cached last (free(p); free(p)), goes to the slow path, which aborts.
  * The region test is Lemire's divisibility test, off * magic < magic
- * (off < 2^16), with the magic of the slot at head (see xa_cbin_t, "Slot
- * magics"), so the same compare is also the "is this class cached" and
- * the "bin full" test: the magic is 0 at the full position, in bins
- * without a stack (classes above tcache_max, threads without a cache,
- * PCLASS_NONE / PCLASS_SAMPLED, whose low bytes read as -1 and -2 and index
- * the two nocache[] bins just below bins[]) and in every bin of a cache
- * under reclaim.  Without the checks the class test is cls < nbins and the
- * full test head == full. */
+ * (off < 2^16), with the bin's magic (see xa_cbin_t, "Free check"), so the
+ * same compare is also the "is this class cached" test: the magic is 0 in
+ * bins without a stack (classes above tcache_max, threads without a
+ * cache, PCLASS_NONE / PCLASS_SAMPLED, whose low bytes read as -1 and -2
+ * and index the two nocache[] bins just below bins[]) and in every bin of
+ * a cache under reclaim.  Then head == full (the bin is full) and the
+ * repeat test.  Without the checks the class test is cls < nbins. */
 XA_INLINE void xa_tcache_free(void *ptr) {
 	uintptr_t p = (uintptr_t)ptr;
 	const char *base;
@@ -402,8 +400,8 @@ XA_INLINE void xa_tcache_free(void *ptr) {
 		b = (xa_cbin_fast_t *)((XA_TSD_SEG char *)t->bins + cls * (intptr_t)sizeof(xa_cbin_t));
 		__asm__("" : "+r"(b));
 		void **h = b->head;
-		XA_MUL_MEM32(x, XA_SLOT_MAGIC(h));
-		if (unlikely(x >= XA_SLOT_MAGIC(h) || h[-1] == ptr))
+		XA_MUL_MEM32(x, b->fmagic);
+		if (unlikely(x >= b->fmagic || XA_POS16(h) == b->full || h[-1] == ptr))
 			goto miss;
 		*h = ptr;
 		XA_OWNER_STORE(b->head, h + 1);
@@ -459,7 +457,7 @@ void xa_idle_test_hold_init(const char *spec);
  * error (the thread then runs without a cache). */
 bool xa_tcache_init(xa_tsd_t *t);
 void xa_tcache_destroy(xa_tsd_t *t);
-/* Turn t's cache off for the free fast path (nbins 0, slot magics 0: used
+/* Turn t's cache off for the free fast path (nbins 0, bin magics 0: used
  * by the idle reclaimer on a sleeping owner) and back on (by the owner). */
 void xa_tcache_uncache(xa_tsd_t *t);
 /* Set bin cls up if not yet (its first fill or cached free: tcache.c, "on

@@ -63,12 +63,6 @@ struct xa_pool_s {
 	 * pools": xa_pool_ref / xa_pool_deref) */
 	bool indexed;
 	void *free; /* large objects: singly linked through the first word */
-	/* large objects with a second half `pair` bytes above them (thread
-	 * cache stacks and their slot magics): carved from regions of
-	 * 2 * pair bytes, as many as fit in the first half; 0: one by one */
-	size_t pair;
-	char *carve;          /* the region's next object (pair pools) */
-	size_t ncarve, nregions;
 	size_t nfree, nused;
 	xa_list_t partial, empty; /* small objects: blocks (see base.c) */
 };

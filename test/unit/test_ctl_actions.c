@@ -10,8 +10,8 @@
  *    background thread has just reclaimed (src/idle.c) sees the real state;
  *  - a thread whose cache was switched off by thread.tcache.enabled no
  *    longer touches its old stack block once another thread's cache has
- *    it (the checked free fast path reads the slot magics there: the bins
- *    must leave the block, see xa_tcache_destroy).
+ *    it (the bins must leave the block, see xa_tcache_destroy: a bin still
+ *    pointing into it would push into the other thread's stack).
  */
 #include <semaphore.h>
 #include <criterion/criterion.h>
@@ -170,7 +170,7 @@ Test(ctl_actions, tcache_enabled_after_idle_reclaim) {
 
 /* A switches its cache off (its stack block goes back to the pool), B
  * starts and gets that block.  If A's bins still pointed into it, A's free
- * would push into B's stack (whose slot magics let it in) and A's next
+ * would push into B's stack (its bins still set up) and A's next
  * malloc would pop an object B's cache also holds: one block handed out
  * twice.  Each step waits for the previous one (semaphores). */
 enum { REUSE_SIZE = 64, REUSE_GOT = 300 };

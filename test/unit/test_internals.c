@@ -1048,21 +1048,20 @@ Test(tcache, gc_visits_one_bin_and_keeps_a_fresh_fill) {
 }
 
 /*
- * Bins set up on first use (tcache.c): a thread's block carries the class
- * magic only on the slots of bins it used (bin_on), 0 everywhere else, and
- * bins it did not use have no stack -- also when the block was another,
- * exited thread's, which used other classes (the pool keeps a block's
- * magics 0).  A bin with a
- * magic not in bin_on would take fast-path frees that the idle reclaim
- * (which clears only the bins in bin_on) cannot stop.
+ * Bins set up on first use (tcache.c): a thread's bins carry the class's
+ * free magic only where the bin was used (bin_on), 0 everywhere else, and
+ * bins it did not use have no stack -- also when the stack block was
+ * another, exited thread's, which used other classes.  A bin with a magic
+ * not in bin_on would take fast-path frees that the idle reclaim (which
+ * clears only the bins in bin_on) cannot stop.
  */
-/* Slots of t's stack block (the trailing one included) whose magic is not
- * 0. */
+/* Bins of t (the two nocache bins included) whose free magic is not 0. */
 static unsigned magics_nonzero(xa_tsd_t *t) {
-	unsigned nslots, nonzero = 0;
-	void **block = xa_tcache_block(t, &nslots);
-	for (unsigned k = 0; k <= nslots; k++)
-		nonzero += *(uint32_t *)((char *)(block + k) + TCACHE_MAGIC_OFF) != 0;
+	unsigned nonzero = 0;
+	for (unsigned k = 0; k < 2; k++)
+		nonzero += t->nocache[k].fmagic != 0;
+	for (unsigned i = 0; i < SC_NCLASSES; i++)
+		nonzero += t->bins[i].fmagic != 0;
 	return nonzero;
 }
 
@@ -1079,12 +1078,10 @@ static unsigned magic_mismatch(xa_tsd_t *t, unsigned *nused) {
 		}
 		void **base = b->head - xa_cbin_ncached(b);
 		bad += base[-1] != NULL; /* the sentinel */
-		want += b->cap;
-		for (unsigned j = 0; j < b->cap; j++)
-			bad += *(uint32_t *)((char *)(base + j) + TCACHE_MAGIC_OFF) != xa_tcache_fmagic[i];
+		want++;
+		bad += b->fmagic != xa_tcache_fmagic[i];
 	}
-	/* no magic anywhere else in the block (the sentinel and full
-	 * positions, bins not set up) */
+	/* no magic anywhere else (bins not set up, the nocache bins) */
 	unsigned nonzero = magics_nonzero(t);
 	return bad + (nonzero > want ? nonzero - want : want - nonzero);
 }
@@ -1105,7 +1102,7 @@ static void *magic_thread(void *arg) {
 	return (void *)(uintptr_t)(bad * 1000 + nused);
 }
 
-Test(tcache, slot_magics_only_on_bins_in_use) {
+Test(tcache, free_magics_only_on_bins_in_use) {
 	/* one thread uses 48-byte blocks and exits; the next (most likely
 	 * on the same pooled block) uses 3000-byte blocks */
 	size_t sizes[] = {48, 3000, 200};
@@ -1115,7 +1112,7 @@ Test(tcache, slot_magics_only_on_bins_in_use) {
 		cr_assert_eq(pthread_create(&th, NULL, magic_thread, (void *)(uintptr_t)sizes[k]), 0);
 		pthread_join(th, &ret);
 		unsigned v = (unsigned)(uintptr_t)ret;
-		cr_assert_eq(v / 1000, 0, "size %zu: %u slots whose magic does not match bin_on", sizes[k], v / 1000);
+		cr_assert_eq(v / 1000, 0, "size %zu: %u bins whose magic does not match bin_on", sizes[k], v / 1000);
 		cr_assert_eq(v % 1000, 1, "size %zu: %u bins with magics on, want 1", sizes[k], v % 1000);
 	}
 	cr_log_info("blocks %p %p %p", magic_blocks[0], magic_blocks[1], magic_blocks[2]);
@@ -1159,7 +1156,7 @@ static void *grow_thread(void *arg) {
 	if (!grown_sum(t) || t->cache_grown != (1024 - 128) * 64)
 		return (void *)"grown bytes do not match the capacities";
 	if (magic_mismatch(t, &nused))
-		return (void *)"slot magics do not follow the grown capacity";
+		return (void *)"free magics wrong after the bin grew";
 	/* the bound: 2000 blocks of every class up to 1 KiB would grow 5 MB
 	 * of capacity; no GC visit meanwhile (no allocation event) */
 	uint64_t ev = t->next_event;
@@ -1181,7 +1178,7 @@ static void *grow_thread(void *arg) {
 	if (t->bins[xa_sc_size2class(1024)].cap == 512)
 		return (void *)"the last bin reached its largest capacity past the bound";
 	if (magic_mismatch(t, &nused))
-		return (void *)"slot magics do not follow the capacities";
+		return (void *)"free magics wrong after the bins grew";
 	/* the idle reclaim's switch (off, then on again) covers grown bins */
 	xa_tcache_uncache(t);
 	unsigned nonzero = magics_nonzero(t);
@@ -1197,7 +1194,7 @@ static void *grow_thread(void *arg) {
 	if (b->cap != 128)
 		return (void *)"GC visits did not shrink the unused bin to its minimum";
 	if (!grown_sum(t) || magic_mismatch(t, &nused))
-		return (void *)"grown bytes or slot magics wrong after shrinking";
+		return (void *)"grown bytes or free magics wrong after shrinking";
 	/* the idle reclaim's trim: every bin back to its minimum, grown
 	 * pages purged (magics read 0) */
 	if (t->cache_grown == 0)
@@ -1212,10 +1209,9 @@ static void *grow_thread(void *arg) {
 	uintptr_t blk = (uintptr_t)xa_tcache_block(t, &nslots);
 	uintptr_t lo = PAGE_CEIL(blk), hi = (blk + nslots * sizeof(void *)) & ~PAGE_MASK;
 	ssize_t res_slots = xa_os_resident_pages((void *)lo, hi - lo);
-	ssize_t res_magics = xa_os_resident_pages((void *)(lo + TCACHE_MAGIC_OFF), hi - lo);
-	if (hi <= lo || res_slots != 0 || res_magics != 0)
+	if (hi <= lo || res_slots != 0)
 		return (void *)"trim left pages of the idle cache block resident";
-	nonzero = magics_nonzero(t); /* (reading maps the zero page: after) */
+	nonzero = magics_nonzero(t);
 	xa_tcache_recache(t);
 	if (t->cache_grown != 0 || t->bins[xa_sc_size2class(256)].cap != 128 || nonzero || magic_mismatch(t, &nused))
 		return (void *)"trim left grown capacity or magics behind";
@@ -1224,7 +1220,7 @@ static void *grow_thread(void *arg) {
 	for (unsigned i = 0; i < 2000; i++)
 		xt_free(p[i]);
 	if (magic_mismatch(t, &nused))
-		return (void *)"slot magics wrong after growing again";
+		return (void *)"free magics wrong after growing again";
 	return NULL;
 }
 
