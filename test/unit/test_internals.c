@@ -680,6 +680,12 @@ static int cmp_ptr(const void *x, const void *y) {
 
 Test(remote, flush_copies_runs_by_arena) {
 	xt_free(xt_malloc(1));
+	/* No background pass may drain the batches between the flush and the
+	 * fills below (a flush that pushes a batch kicks the thread; under
+	 * load a pass once drained all 90 first): passes off, and one already
+	 * under way given time to end. */
+	xa_background_set(false);
+	usleep(100000);
 	xa_arena_max_set(4);
 	xa_arena_t *a0 = xa_tsd_tls.arena, *a1 = xa_arena_get((a0->ind + 1) % 4, true);
 	cr_assert(a1 && a1 != a0);
