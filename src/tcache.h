@@ -73,7 +73,6 @@ typedef struct {
 extern void *xa_tcache_noslot[2] XA_HIDDEN;
 #define XA_NOCACHE_HEAD (&xa_tcache_noslot[1])
 
-
 enum { TSD_UNINIT = 0, TSD_INITIALIZING, TSD_NOMINAL, TSD_PURGATORY };
 
 struct xa_tsd_s {
