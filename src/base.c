@@ -21,11 +21,11 @@
  * per pool, linked through an object's first word; the second word is
  * the time the purge passes first saw it on the list, and once it has
  * been there for the caller's delay, xa_pool_purge_free releases every
- * page wholly inside the object but its first (with both words).  So the stack blocks of threads
- * that have exited go back to the OS after the decay time (200 threads
- * that grew their caches and exited held 64 MB before), while a block a
- * new thread takes soon after an exit (larson's threads come and go) is
- * reused warm, with no system call.
+ * page wholly inside the object but its first (with both words).  So
+ * the stack blocks of threads that have exited go back to the OS after
+ * the decay time (200 threads that grew their caches and exited held 64
+ * MB before), while a block a new thread takes soon after an exit
+ * (larson's threads come and go) is reused warm, with no system call.
  *
  * Indexed pools.  A small-object pool with .indexed set numbers its
  * blocks (1, 2, ... in xa_pool_blocks[]), so each object has a 32-bit
