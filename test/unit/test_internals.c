@@ -1129,9 +1129,9 @@ Test(tcache, free_magics_only_on_bins_in_use) {
  * bin's minimum capacity (128 objects up to 256 bytes), in a thread whose
  * fills fetched as many, doubles the bin's
  * capacity instead of flushing, up to 2048 objects and within the thread's
- * bound TCACHE_GROW_BYTES of grown capacity; the slot magics follow the
- * capacity (0 above it); GC visits that find the objects unused shrink it
- * back to the minimum.  On a fresh thread.  Fails on the code before
+ * bound TCACHE_GROW_BYTES of grown capacity, the bins' free magics
+ * unchanged; GC visits that find the objects unused shrink it back to the
+ * minimum.  On a fresh thread.  Fails on the code before
  * (fixed capacity: 128 objects cached at most).
  */
 static unsigned grown_sum(xa_tsd_t *t) {
