@@ -10,7 +10,9 @@
  *
  * GC: every TCACHE_GC_INTERVAL bytes a thread allocates, one bin is visited.
  * Objects that stayed unused since the last visit (the bin's low-water
- * mark) are three-quarters flushed back to their slabs and the bin's fill
+ * mark, which the malloc fast path lowers TCACHE_LW_STEP slots at a time:
+ * tcache.h, xa_cbin_lw_step) are three-quarters flushed back to their
+ * slabs and the bin's fill
  * count is halved, and a grown bin left at most half full has its capacity
  * halved; a bin that ran empty gets a larger fill count.  So a
  * thread's cache follows what it actually uses, and a cache that goes idle

@@ -28,7 +28,8 @@
  * malloc fast path's single compare head != lw covers both "empty" and "a
  * new low water": either case falls into a cold inline branch, which tells
  * them apart by the top slot (NULL only for the sentinel: empty, a miss)
- * and else pops and lowers lw.  `full` is where head stands when the stack
+ * and else pops and lowers lw, by up to TCACHE_LW_STEP slots at once
+ * (xa_cbin_lw_step).  `full` is where head stands when the stack
  * holds cap objects.
  *
  * Free check (checked builds): fmagic is the free fast path's magic for
@@ -318,6 +319,20 @@ typedef XA_TSD_SEG xa_cbin_t xa_cbin_fast_t;
 void *xa_malloc_slow(size_t size);
 void xa_free_slow(void *ptr);
 
+#ifndef TCACHE_LW_STEP
+#define TCACHE_LW_STEP 16
+#endif
+/* The malloc fast path met lw above an empty stack (head h): a new low
+ * water.  lw goes down by up to TCACHE_LW_STEP slots at once, not one, so a
+ * bin being drained after the GC's visit takes this cold branch once per
+ * TCACHE_LW_STEP pops instead of at every pop (a mispredicted branch each
+ * time the pops of different bins interleave); the low water the GC reads
+ * is then up to TCACHE_LW_STEP - 1 objects low, and it flushes that many
+ * fewer.  Never below base. */
+XA_INLINE uint16_t xa_cbin_lw_step(const xa_cbin_fast_t *b, void **h) {
+	unsigned n = (unsigned)(uint16_t)(XA_POS16(h) - b->base) / sizeof(void *);
+	return (uint16_t)(XA_POS16(h) - XA_MIN(n, TCACHE_LW_STEP) * sizeof(void *));
+}
 /* malloc: a pop from the class's bin, else the slow path.  Two tests: the
  * allocation event (bytes counter against next_event, which is 0 for a
  * thread without a cache or under reclaim) and head != lw (empty or a new
@@ -336,7 +351,7 @@ XA_INLINE void *xa_tcache_malloc_bin(size_t size, uintptr_t boff) {
 			 * sentinel), or a new low water (cold, inline) */
 			if (h[-1] == NULL)
 				goto miss;
-			b->lw = XA_POS16(h - 1);
+			b->lw = xa_cbin_lw_step(b, h);
 		}
 		void *p = h[-1];
 		__asm__("" : "+a"(p));

@@ -1054,6 +1054,54 @@ Test(tcache, gc_visits_one_bin_and_keeps_a_fresh_fill) {
 }
 
 /*
+ * The malloc fast path's low-water branch (tcache.h, xa_cbin_lw_step):
+ * after a GC visit (lw = head), the first pop lowers lw by TCACHE_LW_STEP
+ * slots at once, so the next TCACHE_LW_STEP - 1 pops do not take the cold
+ * branch; the GC then reads a low water up to TCACHE_LW_STEP - 1 below the
+ * true one, and lw never goes below the stack's base.  Before, every pop
+ * of a draining bin lowered lw by one slot (the low water read n - 1 here).
+ */
+static void *lw_step_thread(void *arg) {
+	(void)arg;
+	xa_tsd_t *t = &xa_tsd_tls;
+	unsigned cls = xa_sc_size2class(48);
+	enum { N = TCACHE_LW_STEP + 4 };
+	void *p[N];
+	for (unsigned i = 0; i < N; i++)
+		p[i] = xt_malloc(48);
+	for (unsigned i = 0; i < N; i++)
+		xt_free(p[i]);
+	xa_cbin_t *b = &t->bins[cls];
+	if (xa_cbin_ncached(b) < N || t->nbins <= cls)
+		return (void *)"the frees did not fill the bin (or no cache)";
+	xa_tcache_flush_bin(t, cls, N); /* exactly N objects: what the fills left over goes */
+	unsigned n = xa_cbin_ncached(b);
+	if (n != N)
+		return (void *)"the flush did not leave N objects";
+	b->lw = XA_POS16(b->head); /* what a GC visit leaves */
+	p[0] = xt_malloc(48);
+	if (xa_cbin_low_water(b) != n - TCACHE_LW_STEP)
+		return (void *)"one pop after a visit did not lower the low water by TCACHE_LW_STEP";
+	uint16_t lw = b->lw;
+	for (unsigned i = 1; i < TCACHE_LW_STEP; i++)
+		p[i] = xt_malloc(48);
+	if (b->lw != lw || xa_cbin_ncached(b) != n - TCACHE_LW_STEP)
+		return (void *)"pops above the stepped low water moved it";
+	/* 4 left, fewer than TCACHE_LW_STEP: the next step stops at the base */
+	p[TCACHE_LW_STEP] = xt_malloc(48);
+	if (xa_cbin_low_water(b) != 0 || b->lw != b->base)
+		return (void *)"the low water went past the base (or stayed above it)";
+	for (unsigned i = 0; i <= TCACHE_LW_STEP; i++)
+		xt_free(p[i]);
+	return NULL;
+}
+
+Test(tcache, low_water_steps_down_several_slots_at_once) {
+	xt_free(xt_malloc(1));
+	on_fresh_thread(lw_step_thread, NULL);
+}
+
+/*
  * Bins set up on first use (tcache.c): a thread's bins carry the class's
  * free magic only where the bin was used (bin_on), 0 everywhere else, and
  * bins it did not use have no stack -- also when the stack block was
