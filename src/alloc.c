@@ -49,13 +49,12 @@ XA_INLINE xa_tsd_t *tsd_get(void) {
 
 static XA_NOINLINE void alloc_event(xa_tsd_t *t) {
 	xa_tcache_gc_step(t);
-	t->last_active_ns = xa_now_ns();
 	t->next_event = t->allocated + TCACHE_GC_INTERVAL;
 	if (config_prof)
 		xa_prof_event(t); /* may lower next_event to the sampling point */
 	xa_peak_publish(t);
 	if (unlikely(atomic_load_explicit(&xa_report_pending, memory_order_relaxed) ||
-	             xa_report_due(t->last_active_ns)))
+	             xa_report_due()))
 		xa_report_poll(false);
 }
 

@@ -492,8 +492,8 @@ extern _Atomic bool xa_report_pending;
  * when no background thread runs).  No lock held.  Returns ns until the
  * next periodic export (UINT64_MAX: none). */
 uint64_t xa_report_poll(bool bg);
-/* A periodic export is due at time now (cheap). */
-bool xa_report_due(uint64_t now);
+/* A periodic export is due now (reads the clock only when one is scheduled). */
+bool xa_report_due(void);
 /* prof_prefix with %p, %e and %% expanded. */
 void xa_report_expand_prefix(char *out, size_t n);
 /* dump_signal's value as a signal number; 0 if invalid or unusable. */

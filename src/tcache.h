@@ -101,7 +101,6 @@ struct xa_tsd_s {
 	 * what growth consumed, except those still in the bin's nrequests:
 	 * what it may grow by (tcache.c, "Capacity") */
 	int32_t grow_credit[SC_NSMALL];
-	uint64_t last_active_ns; /* when the cache GC last ran */
 	uint64_t prof_next;    /* allocated value of the next sample */
 	uint64_t prof_prng;    /* the sampler's PRNG state */
 	uint64_t prof_acc;     /* allocated at the last interval accounting */

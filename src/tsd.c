@@ -92,7 +92,6 @@ xa_tsd_t *xa_tsd_boot(void) {
 		if (tsd_key_ok)
 			pthread_setspecific(tsd_key, t);
 		xa_tcache_init(t);
-		t->last_active_ns = xa_now_ns();
 		xa_mutex_lock(&tsd_lock);
 		xa_list_push(&tsd_list, &t->link);
 		tsd_nlive++;

@@ -58,6 +58,27 @@ wait $gpid || fail "the program failed"
 v=$(sed -n 's/^xalloc_allocated_bytes //p' "$dir/xalloc.prom")
 [ "${v:-0}" -ge $((200 << 20)) ] || fail "final export: allocated ${v:-none} < 200 MiB"
 ls -a "$dir" | grep -q '\.tmp\.' && fail "temporary files left: $(ls -a "$dir")"
+# Without the background thread the exports come from allocation events
+# (alloc.c alloc_event, report.c xa_report_due, which reads the clock only
+# when an export is scheduled): the file must still follow the program.
+dir2="$work/textfile2"
+mkdir "$dir2"
+env LD_PRELOAD="$lib" XALLOC_CONF="background_thread:false,stats_interval_ms:100,stats_print_opts:P,stats_file:$dir2/xalloc.prom" \
+	"$work/grow" 2>"$work/grow2.err" &
+gpid=$!
+vals=()
+for i in $(seq 30); do
+	sleep 0.1
+	[ -s "$dir2/xalloc.prom" ] || continue
+	v=$(sed -n 's/^xalloc_allocated_bytes //p' "$dir2/xalloc.prom")
+	[ -n "$v" ] && vals+=("$v")
+done
+wait $gpid || fail "the program failed (background_thread:false)"
+if [ "${#vals[@]}" -ge 5 ] && [ "${vals[-1]}" -gt "${vals[0]}" ]; then
+	pass "background_thread:false: the allocation events export too (${vals[0]} .. ${vals[-1]} bytes)"
+else
+	fail "background_thread:false, stats_interval_ms:100: the file did not follow the program: ${vals[*]:-none} $(head -c 300 "$work/grow2.err")"
+fi
 # stats_interval_ms without stats_file: one warning
 out=$(env LD_PRELOAD="$lib" XALLOC_CONF=stats_interval_ms:100 /bin/true 2>&1)
 [ "$(printf '%s\n' "$out" | grep -c stats_interval_ms)" = 1 ] || fail "stats_interval_ms without stats_file: want one warning: $out"
