@@ -47,6 +47,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchcommon as bc  # noqa: E402
+from cpu_compare import quantile, run_once  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -96,24 +97,6 @@ ROWS = [
 ]
 
 
-def run_once(argv, env_extra, lib, stdin_path=None):
-    env = dict(os.environ)
-    env.update(env_extra)
-    env["LD_PRELOAD"] = lib
-    pid = os.fork()
-    if pid == 0:
-        try:
-            fd = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(fd, 1)
-            os.dup2(fd, 2)
-            os.execve(argv[0], argv, env)
-        except BaseException:
-            pass
-        os._exit(127)
-    _, status, ru = os.wait4(pid, 0)
-    return status, ru.ru_utime + ru.ru_stime
-
-
 def instructions(argv, env_extra, lib):
     env = dict(os.environ)
     env.update(env_extra)
@@ -132,11 +115,6 @@ def median(xs):
     s = sorted(xs)
     n = len(s)
     return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
-
-
-def quantile(xs, q):
-    s = sorted(xs)
-    return s[min(len(s) - 1, int(q * len(s)))]
 
 
 def main():
@@ -184,7 +162,7 @@ def main():
         order = libs if rep % 2 == 0 else libs[::-1]
         for g, name, argv, env in rows:
             for w, lib in order:
-                status, t = run_once(argv, env, lib)
+                status, t = run_once(argv[0], argv, lib, env, quiet=True)
                 if status != 0:
                     print("FAILED: %s under %s: wait status %#x" % (name, w, status), file=sys.stderr)
                     failed = True

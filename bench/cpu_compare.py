@@ -23,8 +23,12 @@ import shlex
 import sys
 
 
-def run_once(path, argv, lib):
+def run_once(path, argv, lib, env_extra=None, quiet=False):
+    """Run argv (path: the executable) with lib preloaded (`none`: nothing)
+    and env_extra added to the environment, stdout (and with quiet, stderr)
+    to /dev/null.  Returns (wait status, user + system CPU seconds)."""
     env = dict(os.environ)
+    env.update(env_extra or {})
     env.pop("LD_PRELOAD", None)
     if lib != "none":
         env["LD_PRELOAD"] = lib
@@ -33,6 +37,8 @@ def run_once(path, argv, lib):
         try:
             fd = os.open(os.devnull, os.O_WRONLY)
             os.dup2(fd, 1)
+            if quiet:
+                os.dup2(fd, 2)
             os.execve(path, argv, env)
         except BaseException:
             pass

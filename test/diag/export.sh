@@ -20,18 +20,22 @@ int main(void) {
 	return 0;
 }
 C
+# Reads xalloc_allocated_bytes from file $1 every 0.1 s, $2 times, into vals.
+sample_allocated() {
+	vals=()
+	for i in $(seq "$2"); do
+		sleep 0.1
+		[ -s "$1" ] || continue
+		v=$(sed -n 's/^xalloc_allocated_bytes //p' "$1")
+		[ -n "$v" ] && vals+=("$v")
+	done
+}
 dir="$work/textfile"
 mkdir "$dir"
 env LD_PRELOAD="$lib" XALLOC_CONF="stats_interval_ms:100,stats_print_opts:P,stats_file:$dir/xalloc.prom" "$work/grow" 2>"$work/grow.err" &
 gpid=$!
 # the file appears, and it grows while the program runs
-vals=()
-for i in $(seq 40); do
-	sleep 0.1
-	[ -s "$dir/xalloc.prom" ] || continue
-	v=$(sed -n 's/^xalloc_allocated_bytes //p' "$dir/xalloc.prom")
-	[ -n "$v" ] && vals+=("$v")
-done
+sample_allocated "$dir/xalloc.prom" 40
 [ "${#vals[@]}" -ge 5 ] || fail "stats_interval_ms:100: file missing or unreadable (${#vals[@]} reads): $(ls -a "$dir") $(head -c 300 "$work/grow.err")"
 [ "${#vals[@]}" -ge 2 ] && [ "${vals[-1]}" -gt "${vals[0]}" ] || fail "stats_interval_ms: allocated did not move: ${vals[*]:-none}"
 ls -a "$dir" | grep -q '\.tmp\.' && echo "note: a temporary file was seen (a write in progress)"
@@ -66,13 +70,7 @@ mkdir "$dir2"
 env LD_PRELOAD="$lib" XALLOC_CONF="background_thread:false,stats_interval_ms:100,stats_print_opts:P,stats_file:$dir2/xalloc.prom" \
 	"$work/grow" 2>"$work/grow2.err" &
 gpid=$!
-vals=()
-for i in $(seq 30); do
-	sleep 0.1
-	[ -s "$dir2/xalloc.prom" ] || continue
-	v=$(sed -n 's/^xalloc_allocated_bytes //p' "$dir2/xalloc.prom")
-	[ -n "$v" ] && vals+=("$v")
-done
+sample_allocated "$dir2/xalloc.prom" 30
 wait $gpid || fail "the program failed (background_thread:false)"
 if [ "${#vals[@]}" -ge 5 ] && [ "${vals[-1]}" -gt "${vals[0]}" ]; then
 	pass "background_thread:false: the allocation events export too (${vals[0]} .. ${vals[-1]} bytes)"
