@@ -12,9 +12,9 @@
  * Objects that stayed unused since the last visit (the bin's low-water
  * mark, which the malloc fast path lowers TCACHE_LW_STEP slots at a time:
  * tcache.h, xa_cbin_lw_step) are three-quarters flushed back to their
- * slabs and the bin's fill
- * count is halved, and a grown bin left at most half full has its capacity
- * halved; a bin that ran empty gets a larger fill count.  So a
+ * slabs and the bin's fill count is halved, and a grown bin left at most
+ * half full has its capacity halved; a bin that ran empty gets a larger
+ * fill count.  So a
  * thread's cache follows what it actually uses, and a cache that goes idle
  * drains as soon as the thread allocates anything at all.
  *
