@@ -47,9 +47,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchcommon as bc  # noqa: E402
-from cpu_compare import quantile, run_once  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+from cpu_compare import median, quantile, run_once  # noqa: E402
 
 PY_WORK = r"""
 import json, random, sys
@@ -109,12 +107,6 @@ def instructions(argv, env_extra, lib):
             if "Collected :" in line:
                 return int(line.split(":")[-1].strip())
     return None
-
-
-def median(xs):
-    s = sorted(xs)
-    n = len(s)
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
 
 
 def main():

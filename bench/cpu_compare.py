@@ -47,6 +47,12 @@ def run_once(path, argv, lib, env_extra=None, quiet=False):
     return status, ru.ru_utime + ru.ru_stime
 
 
+def median(xs):
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
 def quantile(xs, q):
     s = sorted(xs)
     return s[min(len(s) - 1, int(q * len(s)))]
@@ -75,7 +81,7 @@ def main():
     first = None
     for lib in a.libs:
         xs = times[lib]
-        med = sorted(xs)[len(xs) // 2] if len(xs) % 2 else sum(sorted(xs)[len(xs) // 2 - 1:len(xs) // 2 + 1]) / 2
+        med = median(xs)
         first = first or med
         print("%-50s median %.4f  (%.3f)  quartiles %.4f %.4f" % (lib, med, med / first, quantile(xs, 0.25),
                                                                   quantile(xs, 0.75)))
