@@ -1054,6 +1054,64 @@ Test(tcache, gc_visits_one_bin_and_keeps_a_fresh_fill) {
 }
 
 /*
+ * The GC and a draining bin (tcache.c, "GC"): a visit keeps the part of
+ * the low water that the bin's drain since the previous visit would take
+ * over the next GC_DRAIN_VISITS visits, and flushes three quarters of the
+ * rest; a bin that did not drain loses three quarters of its low water as
+ * before.  Before, the draining bin lost three quarters of everything
+ * below its low water (here 600 of 800 objects, 200 left).  On a fresh
+ * thread, with no allocation event during the test.
+ */
+static void *drain_thread(void *arg) {
+	(void)arg;
+	xa_tsd_t *t = &xa_tsd_tls;
+	enum { N = 1000, D = 200 };
+	static void *p[N];
+	unsigned cls = xa_sc_size2class(48);
+	xa_cbin_t *b = &t->bins[cls];
+	xt_free(xt_malloc(48)); /* the cache set up (a new thread's next_event is 0) */
+	uint64_t ev = t->next_event;
+	t->next_event = UINT64_MAX / 2;
+	for (unsigned i = 0; i < N; i++)
+		p[i] = xt_malloc(48);
+	for (unsigned i = 0; i < N; i++)
+		xt_free(p[i]);
+	if (xa_cbin_ncached(b) < N || t->nbins <= cls)
+		return (void *)"1000 frees did not leave 1000 objects in the bin (or no cache)";
+	xa_tcache_flush_bin(t, cls, N);
+	/* what a visit leaves: low water at the head, N objects seen */
+	b->lw = XA_POS16(b->head);
+	t->gc_seen[cls] = N;
+	for (unsigned i = 0; i < D; i++)
+		p[i] = xt_malloc(48);
+	unsigned now = xa_cbin_ncached(b), lw = xa_cbin_low_water(b);
+	if (now != N - D || lw > now || lw + TCACHE_LW_STEP <= now)
+		return (void *)"the drain did not leave N - D objects and a low water just below";
+	t->gc_bin = (uint8_t)cls;
+	xa_tcache_gc_step(t);
+	unsigned rest = lw - GC_DRAIN_VISITS * D;
+	if (xa_cbin_ncached(b) != now - (rest - rest / 4) || xa_cbin_ncached(b) <= now / 2)
+		return (void *)"a visit to a draining bin did not keep what the drain would take";
+	if (t->gc_seen[cls] != xa_cbin_ncached(b))
+		return (void *)"the visit did not record what it left";
+	/* no drain since: three quarters of the (whole) low water go */
+	now = xa_cbin_ncached(b);
+	t->gc_bin = (uint8_t)cls;
+	xa_tcache_gc_step(t);
+	if (xa_cbin_ncached(b) != now / 4)
+		return (void *)"a visit to a bin that did not drain kept more than a quarter";
+	t->next_event = ev;
+	for (unsigned i = 0; i < D; i++)
+		xt_free(p[i]);
+	return NULL;
+}
+
+Test(tcache, gc_keeps_what_a_draining_bin_will_use) {
+	xt_free(xt_malloc(1));
+	on_fresh_thread(drain_thread, NULL);
+}
+
+/*
  * The malloc fast path's low-water branch (tcache.h, xa_cbin_lw_step):
  * after a GC visit (lw = head), the first pop lowers lw by TCACHE_LW_STEP
  * slots at once, so the next TCACHE_LW_STEP - 1 pops do not take the cold
