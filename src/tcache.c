@@ -61,11 +61,20 @@ _Static_assert(offsetof(xa_tsd_t, bins) == offsetof(xa_tsd_t, nocache) + 2 * siz
  * peak RSS without a condition, and with "any fill since the last
  * overflow" b_prodcons 4x4 took 7.7 MiB instead of 5.0), and
  * while the thread's grown capacity, sum of (cap - cap_min) * size over
- * its bins, stays within TCACHE_GROW_BYTES (4 MiB, tcmalloc's bound of a
- * thread cache; sh6bench, 20 000 blocks of mixed sizes per thread, needs
- * about that much: 2 MiB left 263M instructions of 243M with no bound,
- * 4 MiB 244M); the cache GC halves it again (down to cap_min) when a
- * visit leaves the bin at most half full.  So a thread whose bursts
+ * its bins, stays within TCACHE_GROW_BYTES (8 MiB); the cache GC halves
+ * it again (down to cap_min) when a visit leaves the bin at most half
+ * full.  The largest capacities, 4096 objects up to 256 bytes and 1024
+ * up to 1 KiB, and the bound were 2048, 512 and 4 MiB (tcmalloc's default
+ * bound of a thread cache) until 2026-12-07: sh6bench's rounds of 20 000
+ * blocks hold ~2300 blocks of its two most used classes, ~800 of each
+ * class from 640 to 1024 bytes and ~4.5 MB in all per thread, so every
+ * round overflowed those bins and flushed and refilled the excess
+ * (c_shbench 0 1 20: 119.3M -> 107.2M instructions; raising only the
+ * bound to 8 MiB had saved nothing, since the bins were full first).
+ * Growth needs the thread to allocate what it frees, so the larger bound
+ * is reached only by a thread that reuses that much within the GC's
+ * window; the GC and the idle reclaim give it back as before
+ * (bench/README.md, "Larger grown bins").  So a thread whose bursts
  * of one class outgrow the minimum (glibc-simple: 1600 blocks of one size
  * allocated and freed; sh6bench: 20 000 blocks of mixed sizes per thread)
  * stops paying a flush and a fill per object, and a thread that does not
@@ -79,8 +88,9 @@ static uint16_t tcache_cap_min[SC_NCLASSES];
  * Two block layouts (Capacity): a thread starts on a small block, each bin
  * with the slots of its minimum capacity (2504 slots and the trailing one,
  * 20 KiB); the first time one of its bins may grow, its bins move to a big
- * block, each with the slots of its largest capacity (29 129 slots, 228
- * KiB), and the small block goes back to its pool.  So threads that never
+ * block, each with the slots of its largest capacity (57 800 slots, 452
+ * KiB of address space, resident as the bins use it; 228 KiB before the
+ * larger capacities), and the small block goes back to its pool.  So threads that never
  * overflow a bin reserve what they did before (test_vm: 128 threads
  * holding 1 KiB each).  t->stacks holds the block with its layout in
  * bit 0 (1: big), read in one load (stacks_block).
@@ -99,9 +109,9 @@ static uint16_t tcache_cap_for(unsigned cls, bool max) {
 	 * fill per object costs little beside what a program does with 1 KiB
 	 * or more, and a grown bin of 16 KiB blocks would hold a megabyte. */
 	if (s <= 256)
-		return max ? 2048 : 128;
+		return max ? 4096 : 128;
 	if (s <= 1024)
-		return max ? 512 : 64;
+		return max ? 1024 : 64;
 	if (s <= 4096)
 		return 32;
 	return 16;
@@ -126,6 +136,9 @@ void xa_tcache_boot(void) {
 		for (unsigned i = 0; i < n; i++) {
 			tcache_cap_min[i] = tcache_cap_for(i, false);
 			tcache_cap_max[k][i] = tcache_cap_for(i, k == 1);
+			/* positions are compared by their low 16 bits: a
+			 * stack and its sentinel must span less than 64 KiB */
+			xa_assert((tcache_cap_max[k][i] + 1u) * sizeof(void *) < 65536u);
 			tcache_slot0[k][i] = tcache_slots[k] + 1; /* after the NULL sentinel */
 			tcache_slots[k] += tcache_cap_max[k][i] + 1;
 		}

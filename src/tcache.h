@@ -200,7 +200,7 @@ XA_INLINE void xa_cbin_drop(xa_cbin_t *b) {
 
 /* Bound of a thread's grown cache capacity (tcache.c, "Capacity"). */
 #ifndef TCACHE_GROW_BYTES
-#define TCACHE_GROW_BYTES ((size_t)4 << 20)
+#define TCACHE_GROW_BYTES ((size_t)8 << 20)
 #endif
 /* Bytes of allocation between incremental GC visits. */
 #define TCACHE_GC_INTERVAL ((uint64_t)64 << 10)

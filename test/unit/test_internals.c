@@ -1234,7 +1234,7 @@ Test(tcache, free_magics_only_on_bins_in_use) {
  * Adaptive capacity (tcache.c, "Capacity"): a burst of frees larger than a
  * bin's minimum capacity (128 objects up to 256 bytes), in a thread whose
  * fills fetched as many, doubles the bin's
- * capacity instead of flushing, up to 2048 objects and within the thread's
+ * capacity instead of flushing, up to 4096 objects (1024 above 256 bytes) and within the thread's
  * bound TCACHE_GROW_BYTES of grown capacity, the bins' free magics
  * unchanged; GC visits that find the objects unused shrink it back to the
  * minimum.  On a fresh thread.  Fails on the code before
@@ -1255,7 +1255,7 @@ static unsigned grown_sum(xa_tsd_t *t) {
 static void *grow_thread(void *arg) {
 	(void)arg;
 	xa_tsd_t *t = &xa_tsd_tls;
-	enum { N = 1000, M = 2000 };
+	enum { N = 1000, M = 4000 };
 	static void *p[M];
 	unsigned cls = xa_sc_size2class(64), nused;
 	xa_cbin_t *b = &t->bins[cls];
@@ -1269,7 +1269,7 @@ static void *grow_thread(void *arg) {
 		return (void *)"grown bytes do not match the capacities";
 	if (magic_mismatch(t, &nused))
 		return (void *)"free magics wrong after the bin grew";
-	/* the bound: 2000 blocks of every class up to 1 KiB would grow 5 MB
+	/* the bound: 4000 blocks of every class up to 1 KiB would grow 10 MB
 	 * of capacity; no GC visit meanwhile (no allocation event) */
 	uint64_t ev = t->next_event;
 	t->next_event = UINT64_MAX / 2;
@@ -1283,11 +1283,13 @@ static void *grow_thread(void *arg) {
 			xt_free(p[i]);
 	}
 	t->next_event = ev;
-	/* a refused doubling would have added at most 1024 * 256 (or
-	 * 256 * 1024) bytes */
-	if (t->cache_grown > TCACHE_GROW_BYTES || t->cache_grown + 1024 * 256 <= TCACHE_GROW_BYTES || !grown_sum(t))
+	/* a refused doubling would have added at most 2048 * 256 (or
+	 * 512 * 1024) bytes */
+	if (t->cache_grown > TCACHE_GROW_BYTES || t->cache_grown + 2048 * 256 <= TCACHE_GROW_BYTES || !grown_sum(t))
 		return (void *)"grown capacity not within its bound (or not near it)";
-	if (t->bins[xa_sc_size2class(1024)].cap == 512)
+	if (t->bins[xa_sc_size2class(256)].cap != 4096 || t->bins[xa_sc_size2class(512)].cap != 1024)
+		return (void *)"bins of 256 and 512 bytes did not grow to 4096 and 1024 objects";
+	if (t->bins[xa_sc_size2class(1024)].cap == 1024)
 		return (void *)"the last bin reached its largest capacity past the bound";
 	if (magic_mismatch(t, &nused))
 		return (void *)"free magics wrong after the bins grew";
