@@ -24,8 +24,8 @@
 /* Requests above this fail with ENOMEM (as glibc: nothing can be larger
  * than PTRDIFF_MAX, and page rounding must not overflow). */
 #define XA_REQ_MAX ((size_t)PTRDIFF_MAX - 2 * CHUNK)
-/* Pseudo class for alloc_raw: a large run with an alignment above a page
- * (it bypasses the thread cache). */
+/* Pseudo class for alloc_raw: a large run that bypasses the thread cache,
+ * of exactly its pages (an alignment above a page, or a realloc). */
 #define SC_NLARGE_ALIGNED (SC_HUGE + 1)
 
 /*
@@ -122,6 +122,12 @@ static void *alloc_raw(xa_tsd_t *t, size_t usize, unsigned cls, size_t align, bo
 		xa_tcache_bin_need(t, cls);
 		if (xa_cbin_ncached(b)) {
 			p = xa_cbin_pop(b);
+		} else if (zero && cls >= SC_NSMALL) {
+			/* a calloc that misses the cache: the arena zeroes only
+			 * what is not known to be zero (zero.c), so untouched
+			 * fresh pages stay absent */
+			p = xa_arena_malloc_large(t->arena, usize, 0, true);
+			zero = false;
 		} else {
 			p = xa_tcache_fill(t, cls);
 		}
@@ -301,7 +307,7 @@ XA_INLINE void check_cached_free(xa_cbin_t *b, xa_run_t *r, void *ptr, size_t us
 	xa_check(b->head[-1] != ptr, "double free of", ptr, usize); /* base[-1] is NULL */
 }
 
-static void free_impl(xa_tsd_t *t, void *ptr) {
+static void free_impl(xa_tsd_t *t, void *ptr, bool cache_large) {
 	xa_run_t *r;
 	xa_chunk_t *c = lookup(ptr, &r);
 	if (c->kind == CHUNK_HUGE) {
@@ -322,7 +328,7 @@ static void free_impl(xa_tsd_t *t, void *ptr) {
 		xa_prof_free_sampled(c, r, ptr, usize);
 		return;
 	}
-	if (cls < t->nbins && (r->kind == RUN_SLAB || r->usize == xa_sc_size[cls])) {
+	if (cls < t->nbins && (r->kind == RUN_SLAB || (cache_large && r->usize == xa_sc_size[cls]))) {
 		xa_cbin_t *b = &t->bins[cls];
 		xa_tcache_bin_need(t, cls);
 		check_cached_free(b, r, ptr, usize);
@@ -344,7 +350,7 @@ void xa_free_slow(void *ptr) {
 		bad_pointer(ptr, NULL); /* nothing can be ours yet */
 	xa_tsd_t *t = tsd_get();
 	xa_tsd_enter(t);
-	free_impl(t, ptr);
+	free_impl(t, ptr, true);
 	if (t->state == TSD_NOMINAL)
 		xa_peak_publish_free(t);
 	xa_tsd_leave(t);
@@ -448,7 +454,15 @@ static void *realloc_impl(xa_tsd_t *t, void *ptr, size_t size) {
 	xa_chunk_t *c = lookup(ptr, &r);
 	size_t old = c->kind == CHUNK_HUGE ? c->size : run_usize(r);
 	unsigned ncls = xa_sc_size2class(size);
-	size_t usize = usize_of(size, ncls);
+	/* A large block resized by realloc has exactly its pages and stays
+	 * out of the thread cache, whatever tcache_max says: a buffer grown
+	 * step by step then grows in place whenever the pages after it are
+	 * free, and the block it outgrows goes back to the arena, where its
+	 * pages merge with their neighbours, instead of waiting in a bin for
+	 * a malloc of its class (bench/README.md, "Large buffers": with the
+	 * cache's class-sized blocks b_realloc's peak RSS rose 27%). */
+	bool large = ncls >= SC_NSMALL && ncls < SC_HUGE;
+	size_t usize = large ? PAGE_CEIL(size) : usize_of(size, ncls);
 
 	if (c->kind == CHUNK_HUGE) {
 		if (ncls == SC_HUGE) {
@@ -483,11 +497,11 @@ static void *realloc_impl(xa_tsd_t *t, void *ptr, size_t size) {
 			return ptr;
 		}
 	}
-	void *q = alloc_impl(t, usize, ncls, 0, false);
+	void *q = alloc_impl(t, usize, large ? SC_NLARGE_ALIGNED : ncls, 0, false);
 	if (q == NULL)
 		return NULL; /* the old block is untouched */
 	memcpy(q, ptr, XA_MIN(old, size));
-	free_impl(t, ptr);
+	free_impl(t, ptr, false);
 	return q;
 }
 

@@ -1290,7 +1290,7 @@ void *xa_arena_malloc_large(xa_arena_t *a, size_t usize, size_t align, bool zero
 		r->kind = RUN_LARGE;
 		r->cls = (uint8_t)cls;
 		r->usize = usize;
-		xa_run_set_pages(xa_run_chunk(r), r, (uint8_t)cls, false);
+		xa_run_set_pages(xa_run_chunk(r), r, PCLASS_LARGE(cls, usize), false);
 		a->stats.large_nmalloc++;
 		a->stats.large_cur++;
 		a->stats.large_allocated += usize;
@@ -1360,7 +1360,7 @@ bool xa_arena_ralloc_large_inplace(xa_chunk_t *c, xa_run_t *r, size_t usize) {
 		a->lstats_nmalloc[ncls - SC_NSMALL]++;
 		r->cls = (uint8_t)ncls;
 		r->usize = usize;
-		c->pclass[(r->addr - c->addr) >> LG_PAGE] = (uint8_t)ncls;
+		c->pclass[(r->addr - c->addr) >> LG_PAGE] = PCLASS_LARGE(ncls, usize);
 	}
 	xa_mutex_unlock(&a->lock);
 	if (!fail && shrink)

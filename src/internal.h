@@ -510,6 +510,14 @@ void xa_stats_postfork_child(void);
  * profiled slabs; large: the run's first page) or desc->sampled (huge), so
  * their free takes the slow path, which calls xa_prof_free_sampled. */
 #define PCLASS_SAMPLED 0xfe
+/* The same byte on the first page of a large run whose size is not its
+ * class's (exactly its pages: above tcache_max, or resized by realloc):
+ * such a block must not enter a cache bin, whose blocks all have the class
+ * size, so its free takes the slow path, which reads the run descriptor
+ * (r->sampled tells the two cases apart). */
+#define PCLASS_SLOW PCLASS_SAMPLED
+/* The class byte of a large run of class cls and usize bytes. */
+#define PCLASS_LARGE(cls, usize) ((usize) == xa_sc_size[cls] ? (uint8_t)(cls) : (uint8_t)PCLASS_SLOW)
 extern _Atomic uint32_t xa_prof_epoch; /* changes with active / rate */
 void xa_prof_thread_sync(xa_tsd_t *t); /* after an epoch change */
 /* An allocation of usize bytes now must be sampled (called only when the

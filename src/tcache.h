@@ -202,6 +202,9 @@ XA_INLINE void xa_cbin_drop(xa_cbin_t *b) {
 #ifndef TCACHE_GROW_BYTES
 #define TCACHE_GROW_BYTES ((size_t)8 << 20)
 #endif
+/* A bin of a large class above 32 KiB holds at most this many bytes of
+ * blocks: 4 of 64 KiB, 2 of 80-128 KiB (tcache.c, "Large blocks"). */
+#define TCACHE_LARGE_BIN_BYTES ((size_t)256 << 10)
 /* Bytes of allocation between incremental GC visits. */
 #define TCACHE_GC_INTERVAL ((uint64_t)64 << 10)
 /* A GC visit keeps what the bin's drain since the last visit would take
@@ -229,7 +232,7 @@ extern uint32_t xa_tcache_fmagic[SC_NCLASSES];
 /* Sizes above SC_LOOKUP_MAX, up to TCACHE_LOOKUP2_MAX, by 1 KiB steps:
  * entry TCACHE_LOOKUP2_IDX(n) is the bin of the class of ceil(n / 1 KiB)
  * KiB (see xa_tcache_malloc). */
-#define TCACHE_LOOKUP2_MAX ((size_t)32768)
+#define TCACHE_LOOKUP2_MAX ((size_t)131072)
 #define TCACHE_LOOKUP2_IDX(n) (SC_NLOOKUP + (((n) - 1) >> 10) - SC_LOOKUP_MAX / 1024)
 #define TCACHE_NBINOFF (SC_NLOOKUP + (TCACHE_LOOKUP2_MAX - SC_LOOKUP_MAX) / 1024)
 extern uint16_t xa_tcache_binoff[TCACHE_NBINOFF] XA_HIDDEN;

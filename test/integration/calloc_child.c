@@ -217,6 +217,28 @@ static int mode_sparse(void) {
 	return 0;
 }
 
+/* 400 callocs of 100 000 bytes (a class the thread cache keeps), first
+ * and last byte read and one written: the pages in between must not
+ * become resident (a cache miss must not memset fresh pages). */
+static int mode_midsparse(void) {
+	enum { N = 400, SZ = 100000 };
+	static unsigned char *p[N];
+	long r0 = rss_kib();
+	for (int i = 0; i < N; i++) {
+		p[i] = calloc(1, SZ);
+		if (p[i] == NULL)
+			fail("calloc(%d) returned NULL", SZ);
+		if (p[i][0] || p[i][SZ - 1])
+			fail("calloc memory not zero in block %d", i);
+		p[i][0] = 1;
+	}
+	long grow = rss_kib() - r0;
+	for (int i = 0; i < N; i++)
+		free(p[i]);
+	printf("midsparse: rss growth %ld KiB\n", grow);
+	return 0;
+}
+
 static int mode_reuse(long n) {
 	uint64_t x = 88172645463325252u;
 	free(malloc(30u << 20)); /* warm up: the first mapping */
@@ -295,6 +317,8 @@ int main(int argc, char **argv) {
 		return mode_zero();
 	if (argc >= 2 && !strcmp(argv[1], "sparse"))
 		return mode_sparse();
+	if (argc >= 2 && !strcmp(argv[1], "midsparse"))
+		return mode_midsparse();
 	if (argc >= 3 && !strcmp(argv[1], "reuse"))
 		return mode_reuse(atol(argv[2]));
 	if (argc >= 3 && !strcmp(argv[1], "large"))

@@ -56,6 +56,19 @@ Test(calloc, sparse_table_costs_touched_pages, .timeout = 300) {
 	xrun_free(&r);
 }
 
+/* 400 callocs of 100 000 bytes, two pages of each touched: 3.2 MiB at
+ * most.  With the large classes cached (tcache_max 128 KiB) a cache miss
+ * filled the bin and memset the whole block: ~44 MiB resident. */
+Test(calloc, cached_class_calloc_costs_touched_pages, .timeout = 300) {
+	struct xrun r;
+	XRUN_PROG(&r, "CALLOC_CHILD", NULL, 240, "midsparse");
+	xrun_assert_ok(&r);
+	long grow = field(r.out, "rss growth ");
+	cr_log_info("calloc of 100000 B: RSS growth %ld KiB", grow);
+	cr_assert_leq(grow, 6 * 1024, "RSS grew by %ld KiB for 800 touched pages", grow);
+	xrun_free(&r);
+}
+
 /* Big blocks of 5..25 MiB freed and allocated 300 times: with their
  * address space kept for reuse the allocator maps a few times, not once or
  * more per cycle (the previous library: hundreds of mmap and munmap calls,

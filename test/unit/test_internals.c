@@ -1343,6 +1343,75 @@ Test(tcache, capacity_grows_with_bursts_within_bound_and_shrinks) {
 	on_fresh_thread(grow_thread, NULL);
 }
 
+/*
+ * Large blocks in the thread cache (tcache.c, "Large blocks"): with the
+ * default tcache_max (128 KiB) a freed 64 KiB block waits in its bin and
+ * the next malloc of that size gets it back with no arena work; a bin of
+ * a class above 32 KiB holds at most TCACHE_LARGE_BIN_BYTES of blocks (4 of
+ * 64 KiB, 2 of 128 KiB), the rest goes back to the arena.  A large block
+ * that realloc moves or resizes has exactly its pages (not its class's
+ * size) and is not cached when freed.  Fails on the library before
+ * (tcache_max 32 KiB: the 64 KiB block went back to the arena).
+ */
+static void *large_cache_thread(void *arg) {
+	(void)arg;
+	xa_tsd_t *t = &xa_tsd_tls;
+	enum { N = 8 };
+	void *p[N];
+	xt_free(xt_malloc(48)); /* the cache set up */
+	unsigned c64 = xa_sc_size2class(65536), c128 = xa_sc_size2class(131072);
+	if (t->nbins <= c128)
+		return (void *)"classes up to 128 KiB are not cached by default";
+	p[0] = xt_malloc(65536);
+	xt_free(p[0]);
+	if (xa_cbin_ncached(&t->bins[c64]) != 1)
+		return (void *)"a freed 64 KiB block is not in its bin";
+	void *q = xt_malloc(65536);
+	if (q != p[0] || xa_cbin_ncached(&t->bins[c64]) != 0)
+		return (void *)"malloc of 64 KiB did not take the cached block";
+	xt_free(q);
+	for (unsigned i = 0; i < N; i++)
+		p[i] = xt_malloc(131072);
+	for (unsigned i = 0; i < N; i++)
+		xt_free(p[i]);
+	if (xa_cbin_ncached(&t->bins[c128]) != TCACHE_LARGE_BIN_BYTES / 131072)
+		return (void *)"the 128 KiB bin does not hold TCACHE_LARGE_BIN_BYTES of blocks";
+	for (unsigned i = 0; i < N; i++)
+		p[i] = xt_malloc(65536);
+	for (unsigned i = 0; i < N; i++)
+		xt_free(p[i]);
+	if (xa_cbin_ncached(&t->bins[c64]) != TCACHE_LARGE_BIN_BYTES / 65536)
+		return (void *)"the 64 KiB bin does not hold TCACHE_LARGE_BIN_BYTES of blocks";
+	/* realloc: exact pages, and neither the block it leaves nor the one
+	 * it gives enters a cache bin when freed (the 128 KiB bin emptied
+	 * first, so that a push would not find it full) */
+	void *held[TCACHE_LARGE_BIN_BYTES / 131072];
+	for (unsigned i = 0; i < TCACHE_LARGE_BIN_BYTES / 131072; i++)
+		held[i] = xt_malloc(131072);
+	unsigned c56 = xa_sc_size2class(50000);
+	unsigned before = xa_cbin_ncached(&t->bins[c56]), before128 = xa_cbin_ncached(&t->bins[c128]);
+	if (before128 != 0)
+		return (void *)"the 128 KiB bin is not empty after taking its blocks";
+	char *r = xt_malloc(100);
+	r = xt_realloc(r, 50000);
+	if (r == NULL || xt_malloc_usable_size(r) != PAGE_CEIL(50000))
+		return (void *)"realloc to 50000 bytes did not give exactly its pages";
+	char *r2 = xt_realloc(r, 120000); /* moves or grows: either way */
+	if (r2 == NULL || xt_malloc_usable_size(r2) != PAGE_CEIL(120000))
+		return (void *)"realloc to 120000 bytes did not give exactly its pages";
+	xt_free(r2);
+	if (xa_cbin_ncached(&t->bins[c56]) != before || xa_cbin_ncached(&t->bins[c128]) != before128)
+		return (void *)"a block resized by realloc went into a cache bin";
+	for (unsigned i = 0; i < TCACHE_LARGE_BIN_BYTES / 131072; i++)
+		xt_free(held[i]);
+	return NULL;
+}
+
+Test(tcache, large_blocks_up_to_128k_are_cached) {
+	xt_free(xt_malloc(1));
+	on_fresh_thread(large_cache_thread, NULL);
+}
+
 /* A thread that frees blocks it did not allocate (a consumer) gets no
  * growth credit: its bin stays at the minimum and flushes (fails with
  * growth on every overflow: such caches held 2 MiB per consumer thread in
