@@ -268,9 +268,8 @@ void xa_tcache_bin_on(xa_tsd_t *t, unsigned cls) {
 	XA_RELAXED_STORE(b->base, XA_POS16(base));
 	b->lw = XA_POS16(base);
 	b->size = xa_sc_size[cls];
-	if (cls < SC_NSMALL)
-		t->grow_credit[cls] = -(int32_t)XA_MIN(b->nrequests, (uint32_t)INT32_MAX / 2);
 	if (cls < SC_NSMALL) {
+		t->grow_credit[cls] = -(int32_t)XA_MIN(b->nrequests, (uint32_t)INT32_MAX / 2);
 		t->nfill[cls] = (uint16_t)XA_MAX(b->cap / 8, 1);
 		t->gc_seen[cls] = 0;
 	}
