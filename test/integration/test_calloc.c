@@ -44,29 +44,30 @@ static long field(const char *out, const char *key) {
 	return atol(p + strlen(key));
 }
 
+/* The RSS growth, in KiB, that calloc_child's `mode` reports. */
+static long child_rss_growth(const char *mode) {
+	struct xrun r;
+	XRUN_PROG(&r, "CALLOC_CHILD", NULL, 240, mode);
+	xrun_assert_ok(&r);
+	long grow = field(r.out, "rss growth ");
+	xrun_free(&r);
+	cr_log_info("calloc_child %s: RSS growth %ld KiB", mode, grow);
+	return grow;
+}
+
 /* issue 13: a 64 MiB calloc after free, touched once per 64 KiB, grew RSS
  * by 64 MiB (the freed mapping was memset).  1024 touched pages are 4 MiB. */
 Test(calloc, sparse_table_costs_touched_pages, .timeout = 300) {
-	struct xrun r;
-	XRUN_PROG(&r, "CALLOC_CHILD", NULL, 240, "sparse");
-	xrun_assert_ok(&r);
-	long grow = field(r.out, "rss growth ");
-	cr_log_info("sparse calloc: RSS growth %ld KiB", grow);
+	long grow = child_rss_growth("sparse");
 	cr_assert_leq(grow, 12 * 1024, "RSS grew by %ld KiB for 4 MiB of touched pages", grow);
-	xrun_free(&r);
 }
 
 /* 400 callocs of 100 000 bytes, two pages of each touched: 3.2 MiB at
  * most.  With the large classes cached (tcache_max 128 KiB) a cache miss
  * filled the bin and memset the whole block: ~44 MiB resident. */
 Test(calloc, cached_class_calloc_costs_touched_pages, .timeout = 300) {
-	struct xrun r;
-	XRUN_PROG(&r, "CALLOC_CHILD", NULL, 240, "midsparse");
-	xrun_assert_ok(&r);
-	long grow = field(r.out, "rss growth ");
-	cr_log_info("calloc of 100000 B: RSS growth %ld KiB", grow);
+	long grow = child_rss_growth("midsparse");
 	cr_assert_leq(grow, 6 * 1024, "RSS grew by %ld KiB for 800 touched pages", grow);
-	xrun_free(&r);
 }
 
 /* Big blocks of 5..25 MiB freed and allocated 300 times: with their
