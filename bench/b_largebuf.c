@@ -3,14 +3,17 @@
  * as servers do with I/O and serialisation buffers.
  *
  * Usage: b_largebuf [threads=4] [ops=200000] [min=33000] [max=128000]
- *                   [slots=64] [seed=1]
+ *                   [slots=64] [seed=1] [touch=0]
  *
  * Each thread keeps `slots` buffers.  Per op it picks a random slot, checks
  * and frees the buffer there, mallocs one of a random size in [min, max]
  * bytes and stamps its first 8 and last bytes (two cache lines, not every
- * page: the allocator's own cost shows, not the program's writes).  So
- * every op frees and allocates one block above the thread caches' default
- * limit (tcache_max 32 KiB) unless the allocator caches such sizes.  A
+ * page: the allocator's own cost shows, not the program's writes).  With
+ * touch=1 it also writes one byte in every page of the buffer, as a
+ * program that fills its buffers does: the peak RSS then counts every
+ * page the allocator keeps for reuse (thread caches, free runs).  So
+ * every op frees and allocates a block above 32 KiB, which jemalloc's
+ * thread caches (and xalloc's before 2026-12-07) do not hold by default.  A
  * corrupted buffer or a NULL exits with status 2.  Prints a checksum.
  */
 #include <stddef.h>
@@ -18,7 +21,7 @@
 #include "c_common.h"
 
 static const char *prog = "b_largebuf";
-static unsigned long long ops, lo, hi, slots, seed;
+static unsigned long long ops, lo, hi, slots, seed, touch;
 
 typedef struct {
 	unsigned id;
@@ -44,6 +47,9 @@ static void *worker(void *arg) {
 		n[k] = (size_t)crng_range(&r, lo, hi);
 		p[k] = cmalloc(prog, n[k]);
 		c_stamp(p[k], n[k], c_tag(n[k], (uintptr_t)p[k]));
+		if (touch)
+			for (size_t j = 4096; j + 1 < n[k]; j += 4096)
+				p[k][j] = (unsigned char)j;
 	}
 	for (size_t k = 0; k < slots; k++) {
 		if (p[k] && !c_stamp_ok(p[k], n[k], c_tag(n[k], (uintptr_t)p[k])))
@@ -57,13 +63,14 @@ static void *worker(void *arg) {
 }
 
 int main(int argc, char **argv) {
-	const char *usage = "[threads=4] [ops=200000] [min=33000] [max=128000] [slots=64] [seed=1]";
+	const char *usage = "[threads=4] [ops=200000] [min=33000] [max=128000] [slots=64] [seed=1] [touch=0]";
 	unsigned threads = (unsigned)c_arg(argc, argv, 1, 4, usage);
 	ops = c_arg(argc, argv, 2, 200000, usage);
 	lo = c_arg(argc, argv, 3, 33000, usage);
 	hi = c_arg(argc, argv, 4, 128000, usage);
 	slots = c_arg(argc, argv, 5, 64, usage);
 	seed = c_arg(argc, argv, 6, 1, usage);
+	touch = c_arg(argc, argv, 7, 0, usage);
 	if (threads == 0 || threads > 256 || lo < 16 || hi < lo || slots == 0) {
 		fprintf(stderr, "usage: %s %s\n", argv[0], usage);
 		return 64;
