@@ -47,9 +47,33 @@ XA_INLINE xa_tsd_t *tsd_get(void) {
 	return xa_tsd_boot();
 }
 
-static XA_NOINLINE void alloc_event(xa_tsd_t *t) {
+/*
+ * The allocation event: one GC step, the profiler's sampling point, the
+ * peak publication, a due statistics export.  The next one is
+ * TCACHE_GC_INTERVAL (64 KiB) of allocation on, so that a thread of small
+ * blocks reaches it after many mallocs.  A block of 64 KiB or more crossed
+ * it at every malloc, and a thread churning such buffers took the slow
+ * path and the event (~150 instructions, an atomic add on the shared
+ * peak counter) at every one: b_largebuf spent a third of its allocator
+ * time there (bench/README.md, "Large buffers, second part").  So when the
+ * allocation that reached the event is larger than TCACHE_GC_INTERVAL /
+ * EVENT_STRETCH and the thread's live bytes are not growing (they grew by
+ * less than half an interval since its last publication: a churn, not a
+ * build-up), the next event is EVENT_STRETCH such blocks on, at most
+ * EVENT_STRETCH_MAX bytes.  The sampling point is unchanged (prof_event
+ * lowers next_event to it); the GC visits a bin per event as before, so
+ * it follows such a thread per allocation rather than per byte; and a
+ * growing thread publishes its live bytes every 64 KiB as before, so the
+ * peak misses at most one stretched interval, at the start of a build-up
+ * that follows a churn (peak.c, "Accuracy").
+ */
+static XA_NOINLINE void alloc_event(xa_tsd_t *t, size_t usize) {
+	uint64_t step = TCACHE_GC_INTERVAL;
+	int64_t grown = (int64_t)(t->allocated - t->deallocated) - t->peak_pub;
+	if (usize > TCACHE_GC_INTERVAL / EVENT_STRETCH && grown < (int64_t)(TCACHE_GC_INTERVAL / 2))
+		step = XA_MIN((uint64_t)usize * EVENT_STRETCH, EVENT_STRETCH_MAX);
 	xa_tcache_gc_step(t);
-	t->next_event = t->allocated + TCACHE_GC_INTERVAL;
+	t->next_event = t->allocated + step;
 	if (config_prof)
 		xa_prof_event(t); /* may lower next_event to the sampling point */
 	xa_peak_publish(t);
@@ -64,7 +88,7 @@ XA_INLINE void count_alloc(xa_tsd_t *t, size_t usize) {
 	if (likely(t->state == TSD_NOMINAL)) {
 		XA_RELAXED_STORE(t->allocated, t->allocated + usize);
 		if (unlikely(t->allocated >= t->next_event))
-			alloc_event(t);
+			alloc_event(t, usize);
 	} else {
 		xa_tsd_count_unregistered(usize, 0);
 	}

@@ -13,18 +13,26 @@
  * into one global atomic counter at its slow-path points only:
  *   - the allocation event: every 64 KiB allocated by the thread, whatever
  *     the sizes (a large or huge allocation crosses it at once); the same
- *     tick as the cache GC and the profiler, so nothing on the fast path,
+ *     tick as the cache GC and the profiler, so nothing on the fast path.
+ *     A thread whose live bytes stay level while it allocates blocks
+ *     above 8 KiB (a churn of buffers) reaches it every 8 such blocks, at
+ *     most 1 MiB on (alloc.c, alloc_event); a thread whose live bytes grow
+ *     is back to 64 KiB after one such interval,
  *   - a free that is not a thread-cache hit (cache flushes, uncached large
  *     and huge frees), once the thread's unpublished frees reach 64 KiB,
  *   - thread exit.
  * The allocated peak is the maximum of that counter at those points.
  * Accuracy: at any point the counter differs from the exact live bytes by
  * the threads' unpublished changes: less than 64 KiB of allocations per
- * thread, and less than 64 KiB of frees per thread plus the bytes freed
- * into its cache since its last slow path (at most its cache's contents).
- * So, with T threads and C = stats.tcache at the peak,
+ * thread (less than 1 MiB in the first interval of a build-up that
+ * follows a churn of large blocks, see above), and less than 64 KiB of
+ * frees per thread plus the bytes freed into its cache since its last
+ * slow path (at most its cache's contents).  So, with T threads and C =
+ * stats.tcache at the peak,
  *   exact peak - 64 KiB * T  <=  stats.peak.allocated
- *                            <=  exact peak + 64 KiB * T + C.
+ *                            <=  exact peak + 64 KiB * T + C,
+ * with 1 MiB in place of 64 KiB on the left for a thread whose build-up
+ * to the peak began within 1 MiB of a churn of blocks above 8 KiB.
  * Every statistics refresh also raises the maxima to the exact values of
  * its snapshot, so a peak is never below a figure a snapshot showed.
  *

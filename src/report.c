@@ -22,7 +22,8 @@
  * it, and while dump_signal is set it also looks at the flag every
  * REPORT_POLL_NS, for processes that stopped allocating.  Without a
  * background thread (background_thread:false, or it could not start) the
- * next allocation event (every 64 KiB allocated by a thread) does it.  The
+ * next allocation event (every 64 KiB allocated by a thread, up to 1 MiB
+ * for a churn of large blocks: alloc.c, alloc_event) does it.  The
  * handler is installed from the library constructor only if the signal's
  * disposition is still the default; a handler the program installs later
  * replaces it (the program's wins).

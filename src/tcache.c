@@ -86,10 +86,29 @@ _Static_assert(offsetof(xa_tsd_t, bins) == offsetof(xa_tsd_t, nocache) + 2 * siz
 static uint16_t tcache_cap_min[SC_NCLASSES];
 /*
  * Large blocks.  Classes up to tcache_max (default 128 KiB since
- * 2026-12-07, 32 KiB before) are cached: a bin of 16-32 KiB blocks holds
- * 8, a bin of a larger class at most TCACHE_LARGE_BIN_BYTES (256 KiB: 4
- * blocks of 40-64 KiB, 2 of 80-128 KiB), so a thread keeps at most ~2.8
- * MiB of blocks above 16 KiB and the GC returns what it does not use.  Before, a
+ * 2026-12-07, 32 KiB before) are cached: a bin of 16-32 KiB blocks starts
+ * with 8, a bin of a larger class with at most TCACHE_LARGE_BIN_BYTES
+ * (256 KiB: 4 blocks of 40-64 KiB, 2 of 80-128 KiB).  Such a bin grows as
+ * the small ones do (Capacity), doubling up to TCACHE_LARGE_CAP_MAX (16)
+ * blocks within TCACHE_LARGE_BIN_MAX_BYTES (2 MiB), when it overflows
+ * after the thread took at least its capacity of blocks from it since its
+ * last overflow (nrequests, which large bins use for nothing else), while
+ * the thread's large bins have grown by at most TCACHE_LARGE_GROW_BYTES (4
+ * MiB) in all, within its grown bound (8 MiB, shared with the small bins);
+ * the GC halves it when a visit leaves it at most half full.  A thread
+ * that churns buffers of several sizes (bench/b_largebuf: 64 buffers of
+ * 33-128 KiB, one freed and one allocated per step) keeps about the same
+ * number of blocks cached, but each bin's count wanders; with 2-4 blocks
+ * per bin, 24% of its mallocs found their bin empty and went to the page
+ * allocator (~1300 instructions and the arena lock per block, allocated
+ * and freed), 5.8% with the grown bins and the allocation events spaced
+ * out for such a churn (alloc.c, alloc_event).  The thread's bound is a
+ * trade of memory for time: on b_largebuf with every page written, 2 or
+ * 4 MiB, or only the shared 8 MiB, gave 11% / 5.8% / 1.6% of mallocs to the page allocator and a
+ * peak RSS of 38 / 42 / 47 MB (33.8 with no growth; mimalloc 46.5 at
+ * about the time of 4 MiB; bench/README.md, "Large buffers, second
+ * part").  4 MiB is also tcmalloc's default bound of a whole thread
+ * cache.  Before 2026-12-07, a
  * program that mallocs and frees 33-128 KiB buffers (I/O, serialisation:
  * bench/b_largebuf) went through the page allocator under the arena lock
  * twice per buffer, ~1700 instructions and a contended lock, and took
@@ -102,9 +121,9 @@ static uint16_t tcache_cap_min[SC_NCLASSES];
  */
 /*
  * Two block layouts (Capacity): a thread starts on a small block, each bin
- * with the slots of its minimum capacity (2504 slots and the trailing one,
+ * with the slots of its minimum capacity (2536 slots and the trailing one,
  * 20 KiB); the first time one of its bins may grow, its bins move to a big
- * block, each with the slots of its largest capacity (57 800 slots, 452
+ * block, each with the slots of its largest capacity (57 968 slots, 453
  * KiB of address space, resident as the bins use it; 228 KiB before the
  * larger capacities), and the small block goes back to its pool.  So threads that never
  * overflow a bin reserve what they did before (test_vm: 128 threads
@@ -124,6 +143,11 @@ static uint16_t tcache_cap_for(unsigned cls, bool max) {
 		unsigned c = 8;
 		while (s > 32768 && c > 1 && (size_t)c * s > TCACHE_LARGE_BIN_BYTES)
 			c /= 2;
+		/* grown: up to TCACHE_LARGE_CAP_MAX blocks within
+		 * TCACHE_LARGE_BIN_MAX_BYTES, a power-of-two multiple of c so
+		 * that halving comes back to c */
+		while (max && 2 * c <= TCACHE_LARGE_CAP_MAX && 2 * c * s <= TCACHE_LARGE_BIN_MAX_BYTES)
+			c *= 2;
 		return (uint16_t)c;
 	}
 	/* Classes above 1 KiB keep a fixed capacity: the patterns that need
@@ -408,20 +432,39 @@ static void bin_set_cap(xa_tsd_t *t, unsigned cls, unsigned cap) {
 	xa_cbin_t *b = &t->bins[cls];
 	unsigned old = b->cap;
 	void **base = xa_cbin_base(b);
-	xa_assert(cls < SC_NSMALL);
 	xa_assert(xa_cbin_ncached(b) <= cap && cap <= tcache_cap_max[(uintptr_t)t->stacks & 1][cls]);
 	t->cache_grown += ((size_t)cap - old) * b->size;
-	if (t->nfill[cls] > cap / 2)
+	if (cls < SC_NSMALL && t->nfill[cls] > cap / 2)
 		t->nfill[cls] = (uint16_t)(cap / 2); /* a fill must fit (cap >= 16 here) */
 	XA_RELAXED_STORE(b->cap, (uint16_t)cap);
 	XA_RELAXED_STORE(b->full, XA_POS16(base + cap));
 }
 
+/* The grown capacity of t's large bins, in bytes. */
+static size_t large_grown(const xa_tsd_t *t) {
+	size_t bytes = 0;
+	for (unsigned i = SC_NSMALL; i < xa_tcache_nbins; i++)
+		bytes += (size_t)(t->bins[i].cap - XA_MIN(t->bins[i].cap, tcache_cap_min[i])) * xa_sc_size[i];
+	return bytes;
+}
+
 bool xa_tcache_grow(xa_tsd_t *t, unsigned cls) {
 	xa_cbin_t *b = &t->bins[cls];
 	unsigned cap = b->cap;
-	if (cls >= SC_NSMALL)
-		return false;
+	if (cls >= SC_NSMALL) {
+		/* large: nrequests counts the bin's mallocs since it last
+		 * overflowed (nothing else reads it; without statistics it
+		 * stays 0 and the reuse test is skipped) */
+		uint32_t allocs = config_stats ? b->nrequests : cap;
+		b->nrequests = 0;
+		if (allocs < cap || cap >= tcache_cap_max[1][cls] ||
+		    t->cache_grown + (size_t)cap * b->size > TCACHE_GROW_BYTES ||
+		    large_grown(t) + (size_t)cap * b->size > TCACHE_LARGE_GROW_BYTES ||
+		    (!((uintptr_t)t->stacks & 1) && !stacks_move_big(t)))
+			return false;
+		bin_set_cap(t, cls, XA_MIN(2 * cap, (unsigned)tcache_cap_max[1][cls]));
+		return true;
+	}
 	int64_t allocs = (int64_t)t->grow_credit[cls] + b->nrequests;
 	if (allocs < cap || cap >= tcache_cap_max[1][cls] || t->cache_grown + (size_t)cap * b->size > TCACHE_GROW_BYTES ||
 	    (!((uintptr_t)t->stacks & 1) && !stacks_move_big(t))) {
@@ -525,9 +568,11 @@ void xa_tcache_gc_step(xa_tsd_t *t) {
 	xa_cbin_t *b = &t->bins[i];
 	unsigned lw = xa_cbin_low_water(b);
 	if (i >= SC_NSMALL) {
-		/* large classes: no fill count, no growth, no drain */
+		/* large classes: no fill count, no drain */
 		if (lw > 0)
 			xa_tcache_flush_bin(t, i, xa_cbin_ncached(b) - (lw - lw / 4));
+		if (b->cap > tcache_cap_min[i] && xa_cbin_ncached(b) <= b->cap / 2u)
+			bin_set_cap(t, i, b->cap / 2u);
 		b->lw = XA_POS16(b->head);
 		return;
 	}

@@ -205,8 +205,24 @@ XA_INLINE void xa_cbin_drop(xa_cbin_t *b) {
 /* A bin of a large class above 32 KiB holds at most this many bytes of
  * blocks: 4 of 64 KiB, 2 of 80-128 KiB (tcache.c, "Large blocks"). */
 #define TCACHE_LARGE_BIN_BYTES ((size_t)256 << 10)
+/* A bin of a large class may grow to TCACHE_LARGE_CAP_MAX blocks, at
+ * most TCACHE_LARGE_BIN_MAX_BYTES of them, and a thread's large bins by
+ * TCACHE_LARGE_GROW_BYTES in all (tcache.c, "Large blocks"). */
+#ifndef TCACHE_LARGE_CAP_MAX
+#define TCACHE_LARGE_CAP_MAX 16u
+#endif
+#define TCACHE_LARGE_BIN_MAX_BYTES ((size_t)2 << 20)
+#ifndef TCACHE_LARGE_GROW_BYTES
+#define TCACHE_LARGE_GROW_BYTES ((size_t)4 << 20)
+#endif
 /* Bytes of allocation between incremental GC visits. */
 #define TCACHE_GC_INTERVAL ((uint64_t)64 << 10)
+/* A thread churning large blocks reaches its next event EVENT_STRETCH
+ * blocks on, at most EVENT_STRETCH_MAX bytes (alloc.c, alloc_event). */
+#ifndef EVENT_STRETCH
+#define EVENT_STRETCH 8u
+#endif
+#define EVENT_STRETCH_MAX ((uint64_t)1 << 20)
 /* A GC visit keeps what the bin's drain since the last visit would take
  * over this many more visits (tcache.c, "GC"). */
 #ifndef GC_DRAIN_VISITS

@@ -1370,24 +1370,29 @@ static void *large_cache_thread(void *arg) {
 	if (q != p[0] || xa_cbin_ncached(&t->bins[c64]) != 0)
 		return (void *)"malloc of 64 KiB did not take the cached block";
 	xt_free(q);
+	/* a bin starts with TCACHE_LARGE_BIN_BYTES of blocks; the frees
+	 * below fill it (it may grow: large_bins_grow_with_reuse) */
 	for (unsigned i = 0; i < N; i++)
 		p[i] = xt_malloc(131072);
+	if (t->bins[c128].cap != TCACHE_LARGE_BIN_BYTES / 131072)
+		return (void *)"the 128 KiB bin does not start with TCACHE_LARGE_BIN_BYTES of blocks";
 	for (unsigned i = 0; i < N; i++)
 		xt_free(p[i]);
-	if (xa_cbin_ncached(&t->bins[c128]) != TCACHE_LARGE_BIN_BYTES / 131072)
-		return (void *)"the 128 KiB bin does not hold TCACHE_LARGE_BIN_BYTES of blocks";
+	if (xa_cbin_ncached(&t->bins[c128]) < TCACHE_LARGE_BIN_BYTES / 131072)
+		return (void *)"the 128 KiB bin does not hold its blocks";
 	for (unsigned i = 0; i < N; i++)
 		p[i] = xt_malloc(65536);
+	if (t->bins[c64].cap != TCACHE_LARGE_BIN_BYTES / 65536)
+		return (void *)"the 64 KiB bin does not start with TCACHE_LARGE_BIN_BYTES of blocks";
 	for (unsigned i = 0; i < N; i++)
 		xt_free(p[i]);
-	if (xa_cbin_ncached(&t->bins[c64]) != TCACHE_LARGE_BIN_BYTES / 65536)
-		return (void *)"the 64 KiB bin does not hold TCACHE_LARGE_BIN_BYTES of blocks";
+	if (xa_cbin_ncached(&t->bins[c64]) < TCACHE_LARGE_BIN_BYTES / 65536)
+		return (void *)"the 64 KiB bin does not hold its blocks";
+	/* realloc below needs an empty 128 KiB bin */
+	xa_tcache_flush_bin(t, c128, 0);
 	/* realloc: exact pages, and neither the block it leaves nor the one
 	 * it gives enters a cache bin when freed (the 128 KiB bin emptied
 	 * first, so that a push would not find it full) */
-	void *held[TCACHE_LARGE_BIN_BYTES / 131072];
-	for (unsigned i = 0; i < TCACHE_LARGE_BIN_BYTES / 131072; i++)
-		held[i] = xt_malloc(131072);
 	unsigned c56 = xa_sc_size2class(50000);
 	unsigned before = xa_cbin_ncached(&t->bins[c56]), before128 = xa_cbin_ncached(&t->bins[c128]);
 	if (before128 != 0)
@@ -1402,14 +1407,143 @@ static void *large_cache_thread(void *arg) {
 	xt_free(r2);
 	if (xa_cbin_ncached(&t->bins[c56]) != before || xa_cbin_ncached(&t->bins[c128]) != before128)
 		return (void *)"a block resized by realloc went into a cache bin";
-	for (unsigned i = 0; i < TCACHE_LARGE_BIN_BYTES / 131072; i++)
-		xt_free(held[i]);
 	return NULL;
 }
 
 Test(tcache, large_blocks_up_to_128k_are_cached) {
 	xt_free(xt_malloc(1));
 	on_fresh_thread(large_cache_thread, NULL);
+}
+
+/*
+ * Bins of large classes grow (tcache.c, "Large blocks"): a thread that
+ * reuses 128 KiB blocks in rounds of 16 gets a bin of 16 after a few
+ * rounds, and then a round takes no block from the arena; the grown bytes
+ * are counted in cache_grown; GC visits of the unused bin shrink it back
+ * to its 2 blocks; a thread's large bins grow by TCACHE_LARGE_GROW_BYTES
+ * in all; a thread that only frees such blocks does not grow its bin.
+ * Fails on the library before (a 128 KiB bin held 2 blocks: every
+ * round took 14 blocks from the arena).
+ */
+static uint64_t arena_large_nmalloc(xa_arena_t *a) {
+	xa_mutex_lock(&a->lock);
+	uint64_t n = a->stats.large_nmalloc;
+	xa_mutex_unlock(&a->lock);
+	return n;
+}
+
+static void *large_grow_thread(void *arg) {
+	void **given = arg;
+	xa_tsd_t *t = &xa_tsd_tls;
+	enum { R = 16 };
+	void *p[R];
+	xt_free(xt_malloc(48)); /* the cache set up */
+	unsigned c = xa_sc_size2class(131072);
+	xa_cbin_t *b = &t->bins[c];
+	if (given) {
+		/* a consumer: frees 16 blocks another thread allocated */
+		for (unsigned i = 0; i < R; i++)
+			xt_free(given[i]);
+		if (b->cap != TCACHE_LARGE_BIN_BYTES / 131072 || t->cache_grown != 0)
+			return (void *)"a thread that only frees grew its large bin";
+		return NULL;
+	}
+	for (unsigned round = 0; round < 5; round++) {
+		for (unsigned i = 0; i < R; i++)
+			p[i] = xt_malloc(131072);
+		for (unsigned i = 0; i < R; i++)
+			xt_free(p[i]);
+	}
+	if (b->cap != R || xa_cbin_ncached(b) != R)
+		return (void *)"the 128 KiB bin did not grow to 16 blocks";
+	if (t->cache_grown != (size_t)(R - TCACHE_LARGE_BIN_BYTES / 131072) * 131072)
+		return (void *)"the large bin's growth is not in cache_grown";
+	uint64_t before = arena_large_nmalloc(t->arena);
+	for (unsigned i = 0; i < R; i++)
+		p[i] = xt_malloc(131072);
+	uint64_t after = arena_large_nmalloc(t->arena);
+	for (unsigned i = 0; i < R; i++)
+		xt_free(p[i]);
+	if (after != before)
+		return (void *)"a round of 16 blocks took blocks from the arena";
+	/* unused: each visit flushes 3/4 of the low water and halves a bin
+	 * left at most half full, down to its minimum */
+	for (unsigned v = 0; v < 8; v++) {
+		t->gc_bin = (uint8_t)c;
+		xa_tcache_gc_step(t);
+	}
+	if (b->cap != TCACHE_LARGE_BIN_BYTES / 131072 || t->cache_grown != 0)
+		return (void *)"GC visits did not shrink the unused large bin to its minimum";
+	/* the thread's large bins grow by TCACHE_LARGE_GROW_BYTES in all:
+	 * growing the 128, 112 and 96 KiB bins as far as they may (each
+	 * with enough mallocs counted) takes the first two to 16 blocks
+	 * (3.3 MiB) and leaves the third short of it.  Called directly: GC
+	 * visits in rounds of mallocs would halve a bin left empty. */
+	size_t sz[3] = {131072, 114688, 98304};
+	size_t grown = 0;
+	for (unsigned k = 0; k < 3; k++) {
+		xt_free(xt_malloc(sz[k])); /* the bin set up */
+		xa_cbin_t *bk = &t->bins[xa_sc_size2class(sz[k])];
+		for (unsigned g = 0; g < 8; g++) {
+			bk->nrequests = 1000;
+			if (!xa_tcache_grow(t, xa_sc_size2class(sz[k])))
+				break;
+		}
+		grown += (size_t)(bk->cap - TCACHE_LARGE_BIN_BYTES / sz[0]) * sz[k];
+		if (k < 2 && bk->cap != R)
+			return (void *)"the 128 and 112 KiB bins did not both grow to 16 blocks";
+	}
+	if (t->bins[xa_sc_size2class(sz[2])].cap >= R || grown > TCACHE_LARGE_GROW_BYTES || grown != t->cache_grown)
+		return (void *)"the large bins grew beyond TCACHE_LARGE_GROW_BYTES";
+	return NULL;
+}
+
+Test(tcache, large_bins_grow_with_reuse) {
+	xt_free(xt_malloc(1));
+	on_fresh_thread(large_grow_thread, NULL);
+	static void *p[16];
+	for (unsigned i = 0; i < 16; i++)
+		p[i] = xt_malloc(131072);
+	on_fresh_thread(large_grow_thread, p);
+}
+
+/*
+ * The allocation event of a thread churning large blocks (alloc.c,
+ * alloc_event): with its live bytes steady, the next event is 8 blocks
+ * on, not 64 KiB; once it builds up, it publishes its live bytes every
+ * 64 KiB again.  Fails on the library before (every event set the next
+ * one 64 KiB on, so each malloc of 100 kB took the slow path).
+ */
+static void *event_thread(void *arg) {
+	(void)arg;
+	xa_tsd_t *t = &xa_tsd_tls;
+	enum { S = 64, SZ = 100000 };
+	void *p[S], *q[S];
+	for (unsigned i = 0; i < S; i++)
+		p[i] = xt_malloc(SZ);
+	uint64_t gap = 0;
+	for (unsigned k = 0; k < 4000; k++) {
+		xt_free(p[k % S]);
+		p[k % S] = xt_malloc(SZ);
+		gap = XA_MAX(gap, t->next_event - t->allocated);
+	}
+	if (gap < 4 * TCACHE_GC_INTERVAL || gap > EVENT_STRETCH_MAX)
+		return (void *)"a churn of 100 kB blocks did not space its events by several blocks";
+	/* a build-up: after at most one stretched interval, 64 KiB again */
+	for (unsigned i = 0; i < S; i++)
+		q[i] = xt_malloc(SZ);
+	int64_t unpublished = (int64_t)(t->allocated - t->deallocated) - t->peak_pub;
+	uint64_t next = t->next_event - t->allocated;
+	for (unsigned i = 0; i < S; i++)
+		xt_free(p[i]), xt_free(q[i]);
+	if (next > TCACHE_GC_INTERVAL || unpublished < 0 || unpublished >= (int64_t)TCACHE_GC_INTERVAL)
+		return (void *)"a thread building up large blocks did not publish every 64 KiB";
+	return NULL;
+}
+
+Test(tcache, large_churn_spaces_allocation_events) {
+	xt_free(xt_malloc(1));
+	on_fresh_thread(event_thread, NULL);
 }
 
 /* A thread that frees blocks it did not allocate (a consumer) gets no
