@@ -58,24 +58,19 @@ XA_INLINE xa_tsd_t *tsd_get(void) {
  * time there (bench/README.md, "Large buffers, second part").  So when the
  * allocation that reached the event is larger than TCACHE_GC_INTERVAL /
  * EVENT_STRETCH and the thread's live bytes are not growing (they grew by
- * less than that allocation, or half an interval, since its last
- * publication: it freed as much as it allocated besides), the next event
- * is EVENT_STRETCH such blocks on, at most EVENT_STRETCH_MAX bytes.  A
- * thread that only allocates has at least that allocation unpublished,
- * and 64 KiB after an event of 64 KiB, so it is never stretched: a
- * build-up publishes its live bytes every 64 KiB as before, and the peak
- * misses at most one stretched interval, at the start of a build-up that
- * follows a churn (peak.c, "Accuracy").  (With the threshold at half an
- * interval alone, half of b_largebuf's events were not stretched: its
- * live bytes wander by about a block between events; 31.66M -> 30.50M
- * instructions.)  The sampling point is unchanged (prof_event lowers
- * next_event to it); the GC visits a bin per event as before, so it
- * follows such a thread per allocation rather than per byte.
+ * less than half an interval since its last publication: a churn, not a
+ * build-up), the next event is EVENT_STRETCH such blocks on, at most
+ * EVENT_STRETCH_MAX bytes.  The sampling point is unchanged (prof_event
+ * lowers next_event to it); the GC visits a bin per event as before, so
+ * it follows such a thread per allocation rather than per byte; and a
+ * growing thread publishes its live bytes every 64 KiB as before, so the
+ * peak misses at most one stretched interval, at the start of a build-up
+ * that follows a churn (peak.c, "Accuracy").
  */
 static XA_NOINLINE void alloc_event(xa_tsd_t *t, size_t usize) {
 	uint64_t step = TCACHE_GC_INTERVAL;
 	int64_t grown = (int64_t)(t->allocated - t->deallocated) - t->peak_pub;
-	if (usize > TCACHE_GC_INTERVAL / EVENT_STRETCH && grown < (int64_t)XA_MAX(usize, TCACHE_GC_INTERVAL / 2))
+	if (usize > TCACHE_GC_INTERVAL / EVENT_STRETCH && grown < (int64_t)(TCACHE_GC_INTERVAL / 2))
 		step = XA_MIN((uint64_t)usize * EVENT_STRETCH, EVENT_STRETCH_MAX);
 	xa_tcache_gc_step(t);
 	t->next_event = t->allocated + step;
