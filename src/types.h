@@ -224,6 +224,9 @@ typedef struct {
 } xa_arena_stats_t;
 
 #define LARGE_NBUCKETS 48 /* free-run size buckets per state */
+#ifndef RUN_STASH
+#define RUN_STASH 16 /* free run descriptors an arena keeps (pages.c) */
+#endif
 
 struct xa_arena_s {
 	unsigned ind;
@@ -235,6 +238,10 @@ struct xa_arena_s {
 	uint64_t avail_mask[PS_NSTATES];
 	/* dirty runs, oldest first (for decay; dlink) */
 	xa_list_t dirty;
+	/* free run descriptors kept for the next carve (pages.c, run_get;
+	 * under lock) */
+	unsigned nrun_stash;
+	xa_run_t *run_stash[RUN_STASH];
 	_Atomic int64_t decay_ms;
 	/* pages of live slabs released by in-slab purging (arena.c); part of
 	 * active_pages but not resident */

@@ -176,6 +176,41 @@ static void check_page_accounting(void) {
 }
 
 /*
+ * Run descriptors kept by the arena (pages.c, run_get): a churn of large
+ * blocks that carves and merges runs leaves at most RUN_STASH of them kept,
+ * at least one, and none that a chunk's page -> run array still names (a
+ * kept descriptor must be as free as one in the pool); the pages still add
+ * up.
+ */
+Test(pages, kept_run_descriptors_are_free) {
+	xt_free(xt_malloc(1));
+	xa_arena_t *a = xa_tsd_tls.arena;
+	enum { N = 32 };
+	void *p[N] = {0};
+	uint64_t x = 12345;
+	for (unsigned k = 0; k < 2000; k++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		unsigned i = (unsigned)(x >> 33) % N;
+		xt_free(p[i]);
+		p[i] = xt_malloc(140000 + (size_t)(x >> 40) % 800000);
+		cr_assert_not_null(p[i]);
+	}
+	for (unsigned i = 0; i < N; i++)
+		xt_free(p[i]);
+	xa_mutex_lock(&a->lock);
+	unsigned n = a->nrun_stash;
+	bool named = false;
+	for (xa_chunk_t *c = a->chunks; c; c = c->next)
+		for (size_t pg = 0; pg < CHUNK_NPAGES; pg++)
+			for (unsigned k = 0; k < n && c->prun[pg]; k++)
+				named |= xa_chunk_run(c, pg) == a->run_stash[k];
+	xa_mutex_unlock(&a->lock);
+	cr_assert(n >= 1 && n <= RUN_STASH, "%u run descriptors kept", n);
+	cr_assert(!named, "a kept run descriptor is still named by a page -> run entry");
+	check_page_accounting();
+}
+
+/*
  * In-slab purging: regions freed with an old time stamp (an idle thread's
  * reclaimed cache) into a slab that has been scanned since that time must
  * still make the slab's free pages releasable.
