@@ -102,7 +102,8 @@ static uint16_t tcache_cap_min[SC_NCLASSES];
  * per bin, 24% of its mallocs found their bin empty and went to the page
  * allocator (~1300 instructions and the arena lock per block, allocated
  * and freed), 5.8% with the grown bins and the allocation events spaced
- * out for such a churn (alloc.c, alloc_event).  The thread's bound is a
+ * out for such a churn (alloc.c, alloc_event), 2.2% once an empty bin
+ * could borrow from the next class's (alloc.c, alloc_raw).  The thread's bound is a
  * trade of memory for time: on b_largebuf with every page written, 2 or
  * 4 MiB, or only the shared 8 MiB, gave 11% / 5.8% / 1.6% of mallocs to the page allocator and a
  * peak RSS of 38 / 42 / 47 MB (33.8 with no growth; mimalloc 46.5 at

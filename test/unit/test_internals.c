@@ -1543,6 +1543,45 @@ Test(tcache, large_bins_grow_with_reuse) {
 }
 
 /*
+ * A large class's empty bin borrows a block from the next class's bin
+ * (alloc.c, alloc_raw): with the 112 KiB bin empty and a 128 KiB block
+ * cached, malloc(100000) gets that block, with its usable size, counted
+ * as 128 KiB allocated, and its free puts it back in the 128 KiB bin; a
+ * calloc that misses does not borrow.  Fails on the library before (the
+ * malloc went to the page allocator).
+ */
+static void *borrow_thread(void *arg) {
+	(void)arg;
+	xa_tsd_t *t = &xa_tsd_tls;
+	xt_free(xt_malloc(48)); /* the cache set up */
+	unsigned c112 = xa_sc_size2class(100000), c128 = xa_sc_size2class(131072);
+	if (c128 != c112 + 1 || xa_sc_size[c128] != 131072)
+		return (void *)"100000 and 131072 are not in neighbouring classes";
+	void *a = xt_malloc(131072);
+	xt_free(a);
+	if (xa_cbin_ncached(&t->bins[c128]) != 1 || xa_cbin_ncached(&t->bins[c112]) != 0)
+		return (void *)"want one cached 128 KiB block and an empty 112 KiB bin";
+	uint64_t before = t->allocated;
+	void *q = xt_malloc(100000);
+	if (q != a || xt_malloc_usable_size(q) != 131072 || t->allocated - before != 131072)
+		return (void *)"malloc(100000) did not borrow the 128 KiB block, with its size counted";
+	uint64_t freed = t->deallocated;
+	xt_free(q);
+	if (xa_cbin_ncached(&t->bins[c128]) != 1 || t->deallocated - freed != 131072)
+		return (void *)"the borrowed block did not go back to the 128 KiB bin";
+	void *z = xt_calloc(1, 100000);
+	if (z == NULL || z == a || xa_cbin_ncached(&t->bins[c128]) != 1)
+		return (void *)"a calloc that missed borrowed from the next bin";
+	xt_free(z);
+	return NULL;
+}
+
+Test(tcache, an_empty_large_bin_borrows_from_the_next) {
+	xt_free(xt_malloc(1));
+	on_fresh_thread(borrow_thread, NULL);
+}
+
+/*
  * The allocation event of a thread churning large blocks (alloc.c,
  * alloc_event): with its live bytes steady, the next event is 8 blocks
  * on, not 64 KiB; once it builds up, it publishes its live bytes every
