@@ -452,29 +452,27 @@ static size_t large_grown(const xa_tsd_t *t) {
 bool xa_tcache_grow(xa_tsd_t *t, unsigned cls) {
 	xa_cbin_t *b = &t->bins[cls];
 	unsigned cap = b->cap;
-	if (cls >= SC_NSMALL) {
-		/* large: nrequests counts the bin's mallocs since it last
-		 * overflowed (nothing else reads it; without statistics it
-		 * stays 0 and the reuse test is skipped) */
-		uint32_t allocs = config_stats ? b->nrequests : cap;
+	bool large = cls >= SC_NSMALL;
+	/* mallocs of the class since the bin last overflowed: a small bin
+	 * keeps them in its growth credit plus nrequests (which restarts at
+	 * every fill); a large bin in nrequests alone, which it uses for
+	 * nothing else (without statistics it stays 0: no reuse test) */
+	int64_t allocs = !large ? (int64_t)t->grow_credit[cls] + b->nrequests
+	                        : config_stats ? (int64_t)b->nrequests : (int64_t)cap;
+	size_t add = (size_t)cap * b->size; /* every max is a power-of-two multiple of its min */
+	if (large)
 		b->nrequests = 0;
-		if (allocs < cap || cap >= tcache_cap_max[1][cls] ||
-		    t->cache_grown + (size_t)cap * b->size > TCACHE_GROW_BYTES ||
-		    large_grown(t) + (size_t)cap * b->size > TCACHE_LARGE_GROW_BYTES ||
-		    (!((uintptr_t)t->stacks & 1) && !stacks_move_big(t)))
-			return false;
-		bin_set_cap(t, cls, XA_MIN(2 * cap, (unsigned)tcache_cap_max[1][cls]));
-		return true;
-	}
-	int64_t allocs = (int64_t)t->grow_credit[cls] + b->nrequests;
-	if (allocs < cap || cap >= tcache_cap_max[1][cls] || t->cache_grown + (size_t)cap * b->size > TCACHE_GROW_BYTES ||
+	if (allocs < cap || cap >= tcache_cap_max[1][cls] || t->cache_grown + add > TCACHE_GROW_BYTES ||
+	    (large && large_grown(t) + add > TCACHE_LARGE_GROW_BYTES) ||
 	    (!((uintptr_t)t->stacks & 1) && !stacks_move_big(t))) {
 		/* the bin flushes: count allocations from now on (nrequests
 		 * restarts at every fill, so it stays far below 2^31) */
-		t->grow_credit[cls] = -(int32_t)XA_MIN(b->nrequests, (uint32_t)INT32_MAX / 2);
+		if (!large)
+			t->grow_credit[cls] = -(int32_t)XA_MIN(b->nrequests, (uint32_t)INT32_MAX / 2);
 		return false;
 	}
-	t->grow_credit[cls] = (int32_t)XA_MAX(allocs - cap - b->nrequests, (int64_t)INT32_MIN / 2); /* consumed */
+	if (!large)
+		t->grow_credit[cls] = (int32_t)XA_MAX(allocs - cap - b->nrequests, (int64_t)INT32_MIN / 2); /* consumed */
 	bin_set_cap(t, cls, 2 * cap);
 	return true;
 }
