@@ -405,7 +405,13 @@ static void slab_set_class(xa_run_t *r, unsigned cls, unsigned nregs) {
  * all of the gain (99.3 MiB at idle against 99.1 from 64).  Classes up to
  * 1 KiB do not grow (SC_GROW_MIN): sh8bench's 640-1024 byte bins reach
  * 256 slabs, and there a region waiting in a remote batch pins its whole
- * slab; b_spike loses ~0.1 MiB of the gain.  Measured in
+ * slab; b_spike loses ~0.1 MiB of the gain.  Classes up to 256 bytes
+ * (SC_GROW_SMALL_MAX) grow to at most 256 regions (the bitmap's bound; 16
+ * bytes already has 256 in a page): a program that frees a big structure
+ * of small nodes in random order touches a quarter of the descriptors
+ * (b_teardown: 5-8% less time in each phase, bench/README.md "Random-order
+ * frees, second part"); their regions may now straddle pages, which
+ * in-slab purging handles.  Measured in
  * bench/README.md ("Spike: slabs grow in busy bins").  The profiler's
  * slabs keep the class's size.
  */

@@ -634,8 +634,9 @@ static const ctl_node_t root = NAMED("",
 	    LEAF("nregs", arenas_bin_nregs, T_UNSIGNED, RO,
 	        "Regions per slab of small class ~i~ (of its first slabs: see slab_size)."),
 	    LEAF("slab_size", arenas_bin_slab_size, T_SIZE, RO,
-	        "Bytes per slab of small class ~i~; for classes above 1 KiB, a bin that has 256 slabs "
-	        "makes larger ones (the same layout repeated, up to 64 KiB).")),
+	        "Bytes per slab of small class ~i~; a bin that has 256 slabs makes larger ones: for "
+	        "classes above 1 KiB the same layout repeated, up to 64 KiB; for classes up to 256 "
+	        "bytes, up to 256 regions (64 bytes: 16 KiB).")),
 	INDEXED("lextent", valid_lextent,
 	    LEAF("size", arenas_lextent_size, T_SIZE, RO, "Size in bytes of large class ~i~."))),
     INDEXED("arena", valid_arena_slot,

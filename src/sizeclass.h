@@ -53,11 +53,21 @@ XA_INLINE unsigned xa_sc_size2class(size_t size) {
 /* Pages of a grown slab of class cls (arena.c, "Slabs grow in busy bins"):
  * for classes above SC_GROW_MIN, the largest multiple of the class's slab
  * within SLAB_MAXPAGES (the same layout of regions over pages, repeated);
- * the class's slab otherwise. */
+ * for classes up to SC_GROW_SMALL_MAX, the largest multiple holding at most
+ * SLAB_MAXREGS regions (64 bytes: 4 pages, 256 regions); the class's slab
+ * otherwise. */
 #define SC_GROW_MIN ((size_t)1024)
+#define SC_GROW_SMALL_MAX ((size_t)256)
 XA_INLINE unsigned xa_sc_grown_pages(unsigned cls) {
 	unsigned np = xa_sc[cls].npages;
-	return xa_sc[cls].size > SC_GROW_MIN ? np * (SLAB_MAXPAGES / np) : np;
+	if (xa_sc[cls].size > SC_GROW_MIN)
+		return np * (SLAB_MAXPAGES / np);
+	if (xa_sc[cls].size <= SC_GROW_SMALL_MAX) {
+		unsigned k = (unsigned)(((size_t)SLAB_MAXREGS * xa_sc[cls].size) / ((size_t)np * PAGE));
+		k = XA_MIN(k, SLAB_MAXPAGES / np);
+		return k ? np * k : np;
+	}
+	return np;
 }
 
 /* Region index of byte offset off in a slab of class cls (exact for slab

@@ -1739,6 +1739,55 @@ Test(slabs, busy_bin_grows_its_slabs_and_counts_their_pages) {
 	cr_assert_eq(s.curpages, np, "after a forced purge: curpages %zu, slabs' pages %zu", s.curpages, np);
 }
 
+/* Small classes grow their slabs too, up to 256 regions (64 bytes: 4
+ * pages), once the bin has 256 slabs: the same counts must hold.  Fails on
+ * the code before (64-byte slabs stayed one page). */
+Test(slabs, busy_small_bin_grows_to_256_regions) {
+	xt_free(xt_malloc(1));
+	unsigned ind = atomic_load(&xa_narenas_created);
+	xa_arena_max_set(ind + 1);
+	xa_arena_t *a = xa_arena_get(ind, true);
+	cr_assert_not_null(a);
+	unsigned cls = xa_sc_size2class(64);
+	cr_assert_eq(xa_sc[cls].npages, 1);
+	cr_assert_eq(xa_sc_grown_pages(cls), 4);
+	cr_assert_eq(xa_sc_grown_pages(xa_sc_size2class(16)), 1, "256 regions of 16 bytes fill a page");
+	cr_assert_eq(xa_sc_grown_pages(xa_sc_size2class(48)), 3);
+	cr_assert_eq(xa_sc_grown_pages(xa_sc_size2class(512)), xa_sc[xa_sc_size2class(512)].npages);
+	xa_bin_t *b = &a->bins[cls];
+	enum { N = 256 * 64 + 2048 };
+	static void *p[N];
+	for (int i = 0; i < N; i++)
+		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false));
+	unsigned small = 0, grown = 0;
+	for (int i = 0; i < N; i++) {
+		xa_run_t *r = run_of(p[i]);
+		cr_assert(r && r->kind == RUN_SLAB && r->cls == cls);
+		cr_assert_eq(((uintptr_t)p[i] - r->addr) % 64, 0);
+		if (r->npages == 1) {
+			small++;
+		} else {
+			cr_assert_eq(r->npages, 4, "a slab of %u pages", (unsigned)r->npages);
+			cr_assert_eq(r->nregs, 256);
+			grown++;
+		}
+	}
+	cr_assert_eq(small, 256 * 64, "%u blocks in one-page slabs, want 256 slabs' worth", small);
+	cr_assert_eq(grown, 2048);
+	size_t np, ns = bin_slabs(b, p, N, &np);
+	xa_bin_stats_t s;
+	xa_arena_bin_stats(b, &s);
+	cr_assert_eq(s.curslabs, ns, "curslabs %zu, the bin has %zu slabs", s.curslabs, ns);
+	cr_assert_eq(s.curpages, np, "curpages %zu, the bin's slabs have %zu pages", s.curpages, np);
+	for (int i = 0; i < N; i++)
+		xa_arena_free_small_one(xa_pagemap_lookup((uintptr_t)p[i]), p[i]);
+	xa_arena_bin_stats(b, &s);
+	cr_assert_eq(s.curregs, 0);
+	ns = bin_slabs(b, NULL, 0, &np);
+	cr_assert_eq(s.curslabs, ns, "after frees: curslabs %zu, the bin has %zu slabs", s.curslabs, ns);
+	cr_assert_eq(s.curpages, np, "after frees: curpages %zu, the bin's slabs have %zu pages", s.curpages, np);
+}
+
 /* Small pools purge the pages of partly used blocks that hold only free
  * objects (base.c, xa_base_purge): a burst of 2000 objects of 80 bytes,
  * one in 200 kept, leaves a few live objects per 64 KiB block; after a
