@@ -1065,21 +1065,92 @@ static inline bool bit_test_set(uint64_t *w, uint64_t j) {
 #ifndef FLUSH_PREFETCH_AHEAD
 #define FLUSH_PREFETCH_AHEAD 6
 #endif
+#define FLUSH_RING 8 /* a power of two above FLUSH_PREFETCH_AHEAD */
 
 /* Prefetch the run descriptor of ptr (both of its cache lines), if ptr is
- * in an arena chunk; cheap and harmless for any pointer (foreign ones read
- * the empty chunk descriptor). */
-static inline void flush_prefetch(const void *ptr) {
+ * in a chunk of arena a, and return it (NULL otherwise: the caller looks
+ * the pointer up the slow way); cheap and harmless for any pointer
+ * (foreign ones read the empty chunk descriptor). */
+static inline xa_run_t *flush_prefetch(const xa_arena_t *a, const void *ptr) {
 	uintptr_t q = (uintptr_t)ptr;
 	const xa_chunk_t *c = xa_pagemap_lookup_fast(q);
-	if (c->kind != CHUNK_ARENA)
-		return;
+	if (c->kind != CHUNK_ARENA || c->arena != a)
+		return NULL;
 	uint32_t name = __atomic_load_n(&c->prun[(q - c->addr) >> LG_PAGE], __ATOMIC_RELAXED);
 	if (name == 0)
-		return;
-	const char *d = xa_pool_deref(name);
+		return NULL;
+	char *d = xa_pool_deref(name);
 	__builtin_prefetch(d);
 	__builtin_prefetch(d + sizeof(xa_run_t) - 1);
+	return (xa_run_t *)d;
+}
+
+/*
+ * Frees in random order (a program tearing down a big structure: b_teardown,
+ * mstress) hand a flush regions that each sit in another slab, so
+ * bin_dalloc_batch's open slabs only cost there: every region paid for
+ * opening its slab and its word and for committing the slab opened two
+ * regions before (~130 instructions per region, most of them moves of
+ * its many live values).  A batch whose first pointers are scattered
+ * (FLUSH_SCATTER_PROBE of them, at most FLUSH_SCATTER_NEAR in the page of
+ * the one before) takes this loop instead: per region the descriptor (from
+ * the prefetch ring), the same checks, its bit set in the bitmap and a
+ * commit of one region.  Same contract as bin_dalloc_batch.
+ */
+#define FLUSH_SCATTER_PROBE 16
+#define FLUSH_SCATTER_NEAR 2
+bool xa_arena_batch_scattered(void *const *ptrs, unsigned n) {
+	if (n <= FLUSH_SCATTER_PROBE)
+		return false;
+	unsigned near = 0;
+	for (unsigned j = 0; j < FLUSH_SCATTER_PROBE; j++)
+		near += (((uintptr_t)ptrs[j] ^ (uintptr_t)ptrs[j + 1]) >> LG_PAGE) == 0;
+	return near <= FLUSH_SCATTER_NEAR;
+}
+
+static XA_NOINLINE unsigned bin_dalloc_scattered(xa_arena_t *a, xa_bin_t *b, unsigned cls, void **ptrs,
+    unsigned n, xa_list_t *empty, unsigned keep_max, uint64_t clock) {
+	const size_t size = xa_sc[cls].size;
+	const uint64_t magic = region_magic[cls];
+	uintptr_t ring_p[FLUSH_RING] = {0};
+	xa_run_t *ring_r[FLUSH_RING] = {0};
+	unsigned keep = 0;
+	for (unsigned j = 0; j < FLUSH_PREFETCH_AHEAD && j < n; j++) {
+		ring_p[j] = (uintptr_t)ptrs[j];
+		ring_r[j] = flush_prefetch(a, ptrs[j]);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (i + FLUSH_PREFETCH_AHEAD < n) {
+			unsigned ahead = (i + FLUSH_PREFETCH_AHEAD) % FLUSH_RING;
+			ring_p[ahead] = (uintptr_t)ptrs[i + FLUSH_PREFETCH_AHEAD];
+			ring_r[ahead] = flush_prefetch(a, ptrs[i + FLUSH_PREFETCH_AHEAD]);
+		}
+		void *ptr = ptrs[i];
+		uintptr_t p = (uintptr_t)ptr;
+		xa_run_t *r = ring_p[i % FLUSH_RING] == p ? ring_r[i % FLUSH_RING] : NULL;
+		if (r == NULL) {
+			xa_chunk_t *c = xa_pagemap_lookup(p);
+			if (c->arena != a) {
+				ptrs[keep++] = ptr;
+				continue;
+			}
+			r = xa_chunk_run(c, (p - c->addr) >> LG_PAGE);
+		}
+		xa_check(r && r->kind == RUN_SLAB && r->cls == cls, "free of invalid pointer", ptr, 0);
+		uintptr_t soff = p - r->addr;
+		xa_check(soff < (uintptr_t)r->nregs * size, "free of invalid pointer", ptr, 0);
+		uint64_t lo, hi = mul_wide(soff, magic, &lo);
+		xa_check(lo < magic, "free of invalid pointer", ptr, 0);
+		uint64_t w = r->bitmap[hi / 64];
+		xa_check(!bit_test_set(&w, hi), "double free of", ptr, size);
+		r->bitmap[hi / 64] = w;
+		if ((r = slab_commit(a, b, r, 1, keep_max, clock)) != NULL)
+			empty_push(empty, r);
+	}
+	if (config_stats)
+		b->stats.ndalloc += n - keep;
+	b->stats.curregs -= n - keep;
+	return keep;
 }
 
 /*
@@ -1119,6 +1190,12 @@ static unsigned bin_dalloc_batch(xa_arena_t *a, xa_bin_t *b, unsigned cls, void 
 	/* decay_ms:0 releases at once: no slab is kept empty */
 	unsigned keep_max = atomic_load_explicit(&a->decay_ms, memory_order_relaxed) == 0 ? 0 : b->empty_max;
 	uint64_t clock = xa_slab_clock;
+	if (xa_arena_batch_scattered(ptrs, n))
+		return bin_dalloc_scattered(a, b, cls, ptrs, n, empty, keep_max, clock);
+	/* the descriptors flush_prefetch found, by object index mod
+	 * FLUSH_RING, with their pointers (an entry serves only its own) */
+	uintptr_t ring_p[FLUSH_RING] = {0};
+	xa_run_t *ring_r[FLUSH_RING] = {0};
 	for (void **pp = ptrs, **end = ptrs + n; pp < end; pp++) {
 		uintptr_t off = (uintptr_t)*pp - wbase;
 		if (unlikely(off >= wlen)) {
@@ -1148,16 +1225,23 @@ static unsigned bin_dalloc_batch(xa_arena_t *a, xa_bin_t *b, unsigned cls, void 
 					len2 = len;
 					k2 = k;
 				}
-				if (pp + FLUSH_PREFETCH_AHEAD < end)
-					flush_prefetch(pp[FLUSH_PREFETCH_AHEAD]);
-				xa_chunk_t *c = xa_pagemap_lookup(p);
-				if (c->arena != a) {
-					r = NULL;
-					base = len = wbase = wlen = 0;
-					ptrs[keep++] = *pp;
-					continue;
+				if (pp + FLUSH_PREFETCH_AHEAD < end) {
+					unsigned ahead = (i + FLUSH_PREFETCH_AHEAD) % FLUSH_RING;
+					ring_p[ahead] = (uintptr_t)pp[FLUSH_PREFETCH_AHEAD];
+					ring_r[ahead] = flush_prefetch(a, pp[FLUSH_PREFETCH_AHEAD]);
 				}
-				r = xa_chunk_run(c, (p - c->addr) >> LG_PAGE);
+				if (ring_p[i % FLUSH_RING] == p && ring_r[i % FLUSH_RING]) {
+					r = ring_r[i % FLUSH_RING];
+				} else {
+					xa_chunk_t *c = xa_pagemap_lookup(p);
+					if (c->arena != a) {
+						r = NULL;
+						base = len = wbase = wlen = 0;
+						ptrs[keep++] = *pp;
+						continue;
+					}
+					r = xa_chunk_run(c, (p - c->addr) >> LG_PAGE);
+				}
 				xa_check(r && r->kind == RUN_SLAB && r->cls == cls, "free of invalid pointer", *pp, 0);
 				base = r->addr;
 				len = (uintptr_t)r->nregs * size;

@@ -305,6 +305,9 @@ unsigned xa_arena_fill_remote(xa_arena_t *arena, unsigned cls, void **out, unsig
  * their slabs under the bin lock when home owns them and the lock is free,
  * else as remote batches (arena.c, "Remote frees"). */
 void xa_arena_flush_small(xa_arena_t *home, unsigned cls, void **ptrs, unsigned n);
+/* Does a flush of ptrs[0..n) take the loop for regions freed in random
+ * order (arena.c, bin_dalloc_scattered)?  For tests. */
+bool xa_arena_batch_scattered(void *const *ptrs, unsigned n);
 /* A bin's statistics (bin lock taken), remote batches accounted. */
 void xa_arena_bin_stats(xa_bin_t *bin, xa_bin_stats_t *out);
 void *xa_arena_malloc_small(xa_arena_t *arena, unsigned cls, bool zero);

@@ -583,6 +583,8 @@ static unsigned fill_find_whole_slabs(xa_arena_t *a, unsigned cls, void **p, uns
 	return found;
 }
 
+static size_t bin_slabs(xa_bin_t *b, void **p, unsigned n, size_t *npages);
+
 static xa_run_t *run_of(void *p) {
 	xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p);
 	return xa_chunk_run(c, ((uintptr_t)p - c->addr) >> LG_PAGE);
@@ -700,6 +702,146 @@ Test(slabs, flush_aborts_on_a_repeat_after_another_slab, .signal = SIGABRT) { fl
 Test(slabs, flush_aborts_on_a_repeat_after_another_word, .signal = SIGABRT) { flush_misuse(1); }
 Test(slabs, flush_aborts_on_a_region_already_free, .signal = SIGABRT) { flush_misuse(2); }
 Test(slabs, flush_aborts_on_an_interior_pointer, .signal = SIGABRT) { flush_misuse(3); }
+
+/*
+ * Frees in random order: a batch whose neighbours sit in other pages takes
+ * the per-region loop (arena.c, bin_dalloc_scattered).  40 slabs of the
+ * 48-byte class are filled; two regions in three come back in a stride
+ * order (97 regions apart: another slab or page at every step), then the
+ * rest the same way.  After each flush every region's bit must say whether
+ * it is free, each slab's free count must match its bitmap, curregs must
+ * fall by the batch; after the first, a fill must hand out the freed
+ * regions, each once and none live; after the second, every slab the test
+ * emptied is kept (within the bin's bound) or gone, and curslabs and
+ * curpages count exactly the bin's slabs.
+ */
+static void stride_order(void **out, void *const *in, unsigned m) {
+	for (unsigned k = 0; k < m; k++)
+		out[k] = in[(size_t)k * 97 % m]; /* 97 is prime, m is not a multiple */
+}
+
+static void check_slab_bits(void **p, unsigned n, bool (*is_free)(unsigned)) {
+	for (unsigned i = 0; i < n; i++) {
+		xa_run_t *r = run_of(p[i]);
+		unsigned idx = (unsigned)(((uintptr_t)p[i] - r->addr) / xa_sc[r->cls].size);
+		bool fr = (r->bitmap[idx / 64] >> (idx % 64)) & 1;
+		cr_assert_eq(fr, is_free(i), "region %u (%p): free %d, want %d", i, p[i], fr, is_free(i));
+		unsigned bits = 0;
+		for (unsigned w = 0; w < SLAB_BITMAP_WORDS; w++)
+			bits += (unsigned)__builtin_popcountll(r->bitmap[w]);
+		cr_assert_eq(bits, r->nfree, "slab %p: %u bits free, nfree %u", (void *)r->addr, bits, r->nfree);
+	}
+}
+
+static bool third_kept(unsigned i) { return i % 3 != 0; }
+
+Test(slabs, scattered_flush_frees_each_region_once) {
+	xt_free(xt_malloc(1));
+	xa_arena_t *a = xa_tsd_tls.arena;
+	atomic_store(&a->decay_ms, 10000);
+	unsigned cls = xa_sc_size2class(48);
+	xa_bin_t *b = &a->bins[cls];
+	unsigned n = 40 * xa_sc[cls].nregs;
+	cr_assert_neq(n % 97, 0);
+	void **p = calloc(n, sizeof *p), **batch = calloc(n, sizeof *p), **sel = calloc(n, sizeof *p);
+	cr_assert(p && batch && sel);
+	for (unsigned i = 0; i < n; i++)
+		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false));
+	qsort(p, n, sizeof *p, ptr_cmp);
+	/* every region the bin had free before is in b->cur: fill it up so
+	 * the bitmaps hold only this test's regions */
+	unsigned m = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (third_kept(i))
+			sel[m++] = p[i];
+	cr_assert_neq(m % 97, 0);
+	stride_order(batch, sel, m);
+	cr_assert(xa_arena_batch_scattered(batch, m), "the batch must take the scattered loop");
+	xa_bin_stats_t s0, s1, s2;
+	xa_arena_bin_stats(b, &s0);
+	xa_arena_flush_small(a, cls, batch, m);
+	xa_arena_bin_stats(b, &s1);
+	cr_assert_eq(s0.curregs - s1.curregs, m, "curregs fell by %zu, %u went back", s0.curregs - s1.curregs, m);
+	check_slab_bits(p, n, third_kept);
+	/* a fill hands the freed regions out, each once, nothing live */
+	void **again = calloc(m, sizeof *again);
+	unsigned got = 0;
+	while (got < m) {
+		unsigned k = xa_arena_fill_small(a, cls, again + got, m - got, 0, false);
+		cr_assert_gt(k, 0);
+		got += k;
+	}
+	qsort(again, got, sizeof *again, ptr_cmp);
+	qsort(sel, m, sizeof *sel, ptr_cmp);
+	for (unsigned i = 0; i < got; i++) {
+		cr_assert(i == 0 || again[i] != again[i - 1], "region %p handed out twice", again[i]);
+		cr_assert_not_null(bsearch(&again[i], sel, m, sizeof *sel, ptr_cmp),
+		    "fill handed out %p, which the flush did not free", again[i]);
+	}
+	/* all of them back, scattered again: the slabs empty */
+	stride_order(batch, again, got);
+	xa_arena_flush_small(a, cls, batch, got);
+	unsigned r3 = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (!third_kept(i))
+			sel[r3++] = p[i];
+	cr_assert_neq(r3 % 97, 0);
+	stride_order(batch, sel, r3);
+	cr_assert(xa_arena_batch_scattered(batch, r3));
+	/* the slabs this flush empties: every slab of p but the current one */
+	unsigned emptied = 0;
+	for (unsigned i = 0; i < n; i++)
+		emptied += (i == 0 || run_of(p[i]) != run_of(p[i - 1])) && run_of(p[i]) != b->cur;
+	unsigned nempty1 = b->nempty;
+	xa_arena_bin_stats(b, &s1);
+	xa_arena_flush_small(a, cls, batch, r3);
+	xa_arena_bin_stats(b, &s2);
+	cr_assert_eq(s1.curregs - s2.curregs, r3, "curregs fell by %zu, %u went back", s1.curregs - s2.curregs, r3);
+	cr_assert_eq(s1.curslabs - s2.curslabs + (b->nempty - nempty1), emptied,
+	    "slabs released %zu and kept %u, want %u emptied", s1.curslabs - s2.curslabs, b->nempty - nempty1, emptied);
+	cr_assert_geq(emptied, 38);
+	size_t np, ns = bin_slabs(b, NULL, 0, &np);
+	cr_assert_eq(s2.curslabs, ns, "curslabs %zu, the bin has %zu slabs", s2.curslabs, ns);
+	cr_assert_eq(s2.curpages, np, "curpages %zu, the bin's slabs have %zu pages", s2.curpages, np);
+	cr_assert_leq(b->nempty, b->empty_max);
+	free(again);
+	free(p);
+	free(batch);
+	free(sel);
+}
+
+/* The scattered loop's checks: a region twice in the batch, a region freed
+ * by an earlier flush, a pointer inside a region. */
+static void scattered_misuse(int mode) {
+	xt_free(xt_malloc(1));
+	xa_arena_t *a = xa_tsd_tls.arena;
+	unsigned cls = xa_sc_size2class(48);
+	unsigned n = 40 * xa_sc[cls].nregs;
+	void **p = calloc(n, sizeof *p), **batch = calloc(n, sizeof *p);
+	for (unsigned i = 0; i < n; i++)
+		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false));
+	qsort(p, n, sizeof *p, ptr_cmp);
+	unsigned m = 64;
+	for (unsigned k = 0; k < m; k++)
+		batch[k] = p[k * 97 % n];
+	switch (mode) {
+	case 0: /* a repeat, far from the first */
+		batch[m++] = batch[3];
+		break;
+	case 1: /* freed before */
+		xa_arena_flush_small(a, cls, batch + 40, 1);
+		break;
+	default: /* interior */
+		batch[50] = (char *)batch[50] + 16;
+		break;
+	}
+	cr_assert(xa_arena_batch_scattered(batch, m));
+	xa_arena_flush_small(a, cls, batch, m);
+}
+
+Test(slabs, scattered_flush_aborts_on_a_repeat, .signal = SIGABRT) { scattered_misuse(0); }
+Test(slabs, scattered_flush_aborts_on_a_region_already_free, .signal = SIGABRT) { scattered_misuse(1); }
+Test(slabs, scattered_flush_aborts_on_an_interior_pointer, .signal = SIGABRT) { scattered_misuse(2); }
 
 /*
  * A flush whose first region is another arena's goes to that arena's remote
