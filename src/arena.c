@@ -1085,6 +1085,38 @@ static inline xa_run_t *flush_prefetch(const xa_arena_t *a, const void *ptr) {
 	return (xa_run_t *)d;
 }
 
+/* The descriptors flush_prefetch found, by object index mod FLUSH_RING,
+ * with their pointers (an entry serves only its own pointer). */
+typedef struct {
+	uintptr_t p[FLUSH_RING];
+	xa_run_t *r[FLUSH_RING];
+} flush_ring_t;
+
+/* Prefetch the descriptor of ptrs[i + FLUSH_PREFETCH_AHEAD] into the ring. */
+static inline void ring_ahead(flush_ring_t *g, const xa_arena_t *a, void *const *ptrs, unsigned i, unsigned n) {
+	if (i + FLUSH_PREFETCH_AHEAD < n) {
+		unsigned k = (i + FLUSH_PREFETCH_AHEAD) % FLUSH_RING;
+		g->p[k] = (uintptr_t)ptrs[i + FLUSH_PREFETCH_AHEAD];
+		g->r[k] = flush_prefetch(a, ptrs[i + FLUSH_PREFETCH_AHEAD]);
+	}
+}
+
+/* The run of p = ptrs[i] if p is in a chunk of arena a (NULL if its page
+ * names no run: the caller's check reports it); *other: p is another
+ * arena's. */
+static inline xa_run_t *ring_run(const flush_ring_t *g, const xa_arena_t *a, uintptr_t p, unsigned i,
+    bool *other) {
+	*other = false;
+	if (g->p[i % FLUSH_RING] == p && g->r[i % FLUSH_RING])
+		return g->r[i % FLUSH_RING];
+	xa_chunk_t *c = xa_pagemap_lookup(p);
+	if (c->arena != a) {
+		*other = true;
+		return NULL;
+	}
+	return xa_chunk_run(c, (p - c->addr) >> LG_PAGE);
+}
+
 /*
  * Frees in random order (a program tearing down a big structure: b_teardown,
  * mstress) hand a flush regions that each sit in another slab, so
@@ -1112,29 +1144,21 @@ static XA_NOINLINE unsigned bin_dalloc_scattered(xa_arena_t *a, xa_bin_t *b, uns
     unsigned n, xa_list_t *empty, unsigned keep_max, uint64_t clock) {
 	const size_t size = xa_sc[cls].size;
 	const uint64_t magic = region_magic[cls];
-	uintptr_t ring_p[FLUSH_RING] = {0};
-	xa_run_t *ring_r[FLUSH_RING] = {0};
+	flush_ring_t ring = {{0}, {0}};
 	unsigned keep = 0;
 	for (unsigned j = 0; j < FLUSH_PREFETCH_AHEAD && j < n; j++) {
-		ring_p[j] = (uintptr_t)ptrs[j];
-		ring_r[j] = flush_prefetch(a, ptrs[j]);
+		ring.p[j] = (uintptr_t)ptrs[j];
+		ring.r[j] = flush_prefetch(a, ptrs[j]);
 	}
 	for (unsigned i = 0; i < n; i++) {
-		if (i + FLUSH_PREFETCH_AHEAD < n) {
-			unsigned ahead = (i + FLUSH_PREFETCH_AHEAD) % FLUSH_RING;
-			ring_p[ahead] = (uintptr_t)ptrs[i + FLUSH_PREFETCH_AHEAD];
-			ring_r[ahead] = flush_prefetch(a, ptrs[i + FLUSH_PREFETCH_AHEAD]);
-		}
+		ring_ahead(&ring, a, ptrs, i, n);
 		void *ptr = ptrs[i];
 		uintptr_t p = (uintptr_t)ptr;
-		xa_run_t *r = ring_p[i % FLUSH_RING] == p ? ring_r[i % FLUSH_RING] : NULL;
-		if (r == NULL) {
-			xa_chunk_t *c = xa_pagemap_lookup(p);
-			if (c->arena != a) {
-				ptrs[keep++] = ptr;
-				continue;
-			}
-			r = xa_chunk_run(c, (p - c->addr) >> LG_PAGE);
+		bool other;
+		xa_run_t *r = ring_run(&ring, a, p, i, &other);
+		if (other) {
+			ptrs[keep++] = ptr;
+			continue;
 		}
 		xa_check(r && r->kind == RUN_SLAB && r->cls == cls, "free of invalid pointer", ptr, 0);
 		uintptr_t soff = p - r->addr;
@@ -1192,10 +1216,7 @@ static unsigned bin_dalloc_batch(xa_arena_t *a, xa_bin_t *b, unsigned cls, void 
 	uint64_t clock = xa_slab_clock;
 	if (xa_arena_batch_scattered(ptrs, n))
 		return bin_dalloc_scattered(a, b, cls, ptrs, n, empty, keep_max, clock);
-	/* the descriptors flush_prefetch found, by object index mod
-	 * FLUSH_RING, with their pointers (an entry serves only its own) */
-	uintptr_t ring_p[FLUSH_RING] = {0};
-	xa_run_t *ring_r[FLUSH_RING] = {0};
+	flush_ring_t ring = {{0}, {0}};
 	for (void **pp = ptrs, **end = ptrs + n; pp < end; pp++) {
 		uintptr_t off = (uintptr_t)*pp - wbase;
 		if (unlikely(off >= wlen)) {
@@ -1225,22 +1246,13 @@ static unsigned bin_dalloc_batch(xa_arena_t *a, xa_bin_t *b, unsigned cls, void 
 					len2 = len;
 					k2 = k;
 				}
-				if (pp + FLUSH_PREFETCH_AHEAD < end) {
-					unsigned ahead = (i + FLUSH_PREFETCH_AHEAD) % FLUSH_RING;
-					ring_p[ahead] = (uintptr_t)pp[FLUSH_PREFETCH_AHEAD];
-					ring_r[ahead] = flush_prefetch(a, pp[FLUSH_PREFETCH_AHEAD]);
-				}
-				if (ring_p[i % FLUSH_RING] == p && ring_r[i % FLUSH_RING]) {
-					r = ring_r[i % FLUSH_RING];
-				} else {
-					xa_chunk_t *c = xa_pagemap_lookup(p);
-					if (c->arena != a) {
-						r = NULL;
-						base = len = wbase = wlen = 0;
-						ptrs[keep++] = *pp;
-						continue;
-					}
-					r = xa_chunk_run(c, (p - c->addr) >> LG_PAGE);
+				ring_ahead(&ring, a, ptrs, i, n);
+				bool other;
+				r = ring_run(&ring, a, p, i, &other);
+				if (other) {
+					base = len = wbase = wlen = 0;
+					ptrs[keep++] = *pp;
+					continue;
 				}
 				xa_check(r && r->kind == RUN_SLAB && r->cls == cls, "free of invalid pointer", *pp, 0);
 				base = r->addr;
