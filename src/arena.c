@@ -408,10 +408,11 @@ static void slab_set_class(xa_run_t *r, unsigned cls, unsigned nregs) {
  * slab; b_spike loses ~0.1 MiB of the gain.  Classes up to 256 bytes
  * (SC_GROW_SMALL_MAX) grow to at most 256 regions (the bitmap's bound; 16
  * bytes already has 256 in a page): a program that frees a big structure
- * of small nodes in random order touches a quarter of the descriptors
- * (b_teardown: 5-8% less time in each phase, bench/README.md "Random-order
- * frees, second part"); their regions may now straddle pages, which
- * in-slab purging handles.  Measured in
+ * of small nodes makes a quarter of the slabs and, freeing it in random
+ * order, touches a quarter of the descriptors (b_teardown: malloc phase
+ * -17%, free phase -16% with the scattered flush loop below; bench/README.md
+ * "Random-order frees, second part"); their regions may now straddle
+ * pages, which in-slab purging handles.  Measured in
  * bench/README.md ("Spike: slabs grow in busy bins").  The profiler's
  * slabs keep the class's size.
  */
