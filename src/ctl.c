@@ -583,7 +583,7 @@ static const ctl_node_t root = NAMED("",
 	"the start-up value."),
     LEAF("release", release, T_VOID, ACT,
 	"Action: flush the calling thread's cache and release every unused page of every arena and the huge "
-	"cache now (as *malloc_trim*(0))."),
+	"cache now (as *malloc_trim*(0), without its time budget)."),
     NAMED("config",
 	LEAF("debug", config_debug, T_BOOL, RO, "Built with *--enable-debug* (internal assertions)."),
 	LEAF("stats", config_stats, T_BOOL, RO,

@@ -8,6 +8,12 @@
  * released when is decided here and in decay.h, the releasing is done by
  * the owners of the memory (pages.c, huge.c through xa_huge_purge).
  *
+ * The malloc_trim budget (option trim_budget_pct, decay.h): malloc_trim is
+ * xa_release_all, but its calls share P% of the time, charged with their
+ * CPU time and the page faults their releases will cost; over it, a call
+ * returns 0 at once and the memory waits for the decay schedule.  The
+ * explicit releases (the ctl actions) are not budgeted.
+ *
  * The slack policy (option slack_max).  Decay bounds how LONG freed memory
  * stays resident; slack_max bounds how MUCH: freed-but-resident bytes --
  * dirty pages, cached huge mappings and objects in thread caches -- may not
@@ -32,6 +38,43 @@ _Atomic unsigned xa_purge_policy = XA_PURGE_DONTNEED;
 void xa_decay_boot(void) {
 	atomic_store(&xa_decay_default_ms, xa_opt.decay_ms);
 	atomic_store(&xa_purge_policy, xa_opt.purge);
+}
+
+/* ---- the malloc_trim budget (decay.h) ---------------------------------- */
+
+static _Atomic uint64_t trim_tat, trim_ran, trim_skipped;
+
+/* A skipped call is one relaxed load, a coarse clock read (a few ns: the
+ * clock's few ms of lag do not matter against a one-second burst) and one
+ * atomic add: ~35 ns, where glibc's own malloc_trim takes ~120 ns on an
+ * empty heap. */
+int xa_decay_trim(void) {
+	if (!xa_initialized())
+		return 0;
+	unsigned pct = xa_opt.trim_budget_pct;
+	if (pct >= 100) {
+		atomic_fetch_add_explicit(&trim_ran, 1, memory_order_relaxed);
+		return xa_release_all() > 0;
+	}
+	uint64_t now = xa_now_coarse_ns();
+	if (pct == 0 || !xa_trim_admit(atomic_load_explicit(&trim_tat, memory_order_relaxed), now)) {
+		atomic_fetch_add_explicit(&trim_skipped, 1, memory_order_relaxed);
+		return 0;
+	}
+	atomic_fetch_add_explicit(&trim_ran, 1, memory_order_relaxed);
+	uint64_t c0 = xa_thread_cpu_ns();
+	size_t bytes = xa_release_all();
+	uint64_t cost = xa_thread_cpu_ns() - c0;
+	uint64_t tat = atomic_load_explicit(&trim_tat, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak_explicit(&trim_tat, &tat, xa_trim_charge(tat, now, cost, bytes, pct),
+	                                              memory_order_relaxed, memory_order_relaxed))
+		;
+	return bytes > 0;
+}
+
+void xa_decay_trim_counts(uint64_t *calls, uint64_t *skipped) {
+	*skipped = atomic_load_explicit(&trim_skipped, memory_order_relaxed);
+	*calls = atomic_load_explicit(&trim_ran, memory_order_relaxed) + *skipped;
 }
 
 /* ---- the slack policy --------------------------------------------------- */

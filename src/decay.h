@@ -40,6 +40,42 @@ static inline uint64_t xa_decay_wait_ns(int64_t decay_ms, uint64_t dirty_ns, uin
 	return due > now ? due - now : 0;
 }
 
+/*
+ * The malloc_trim budget (option trim_budget_pct = P, 1..99).  A program
+ * may call malloc_trim after every few operations (stress-ng's malloc
+ * stressor does, some servers after every request): each call flushes the
+ * caller's cache and releases every free page, which the program faults
+ * in again at once, so the calls can take most of its time.  So calls
+ * share a budget of P% of the time, kept as a virtual clock tat (ns, on
+ * the monotonic clock): a call is admitted while tat <= now +
+ * XA_TRIM_BURST_NS, and an admitted call moves tat to max(tat, now) +
+ * charge * 100 / P.  The charge is the call's CPU time (its walk, the
+ * flush, the madvise calls) plus XA_TRIM_PAGE_NS for each page it
+ * released: what faulting that page in again costs a program that reuses
+ * it (the larger part: stress-ng's malloc stressor, 2 cores, 2026-12-07:
+ * the calls took 0.2 s of CPU, the faults after them 1.9 s).  Over any
+ * long interval the charged time stays within P% of it, after a burst of
+ * P% of XA_TRIM_BURST_NS.
+ */
+#define XA_TRIM_BURST_NS 1000000000ull
+#define XA_TRIM_PAGE_NS 1000u /* a page fault and the zeroing of 4 KiB */
+
+static inline bool xa_trim_admit(uint64_t tat, uint64_t now) { return tat <= now + XA_TRIM_BURST_NS; }
+
+/* The new tat after a call admitted at now that took cpu_ns and released
+ * bytes, under a budget of pct% (1..99).  One call moves tat by at most
+ * XA_TRIM_BURST_NS, so the call after a single big release is admitted at
+ * once: only runs of calls are held back. */
+static inline uint64_t xa_trim_charge(uint64_t tat, uint64_t now, uint64_t cpu_ns, uint64_t bytes, unsigned pct) {
+	uint64_t pages = bytes >> LG_PAGE, advance = XA_TRIM_BURST_NS;
+	if (pages < XA_TRIM_BURST_NS / XA_TRIM_PAGE_NS && cpu_ns < XA_TRIM_BURST_NS) {
+		uint64_t charge = cpu_ns + pages * XA_TRIM_PAGE_NS; /* < 2 s */
+		if (charge * 100 / pct < advance)
+			advance = charge * 100 / pct;
+	}
+	return (tat > now ? tat : now) + advance;
+}
+
 #define XA_DECAY0_BATCH_PAGES 256u /* 1 MiB of 4 KiB pages, per arena */
 #define XA_DECAY0_DELAY_MS 10u
 #define XA_DECAY0_CACHED_MS 100

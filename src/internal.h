@@ -147,6 +147,7 @@ bool xa_parse_int(const char *s, size_t len, int64_t *out);
 /* Monotonic time in nanoseconds. */
 uint64_t xa_now_ns(void);
 uint64_t xa_now_coarse_ns(void); /* tick resolution, cheaper */
+uint64_t xa_thread_cpu_ns(void);  /* CPU time of the calling thread */
 /* Start one of the allocator's own threads: detached, every signal
  * blocked, the given stack size.  Returns 0 or pthread_create's error. */
 int xa_thread_start(void *(*fn)(void *), size_t stack);
@@ -416,6 +417,10 @@ void xa_free_slow(void *ptr);
  * threads asleep in the kernel (idle.c, at once), every arena's dirty
  * pages and the cached huge mappings.  Returns bytes released. */
 size_t xa_release_all(void);
+/* malloc_trim: xa_release_all within the trim_budget_pct budget (decay.c);
+ * 1 if it released memory. */
+int xa_decay_trim(void);
+void xa_decay_trim_counts(uint64_t *calls, uint64_t *skipped);
 
 /* ---- background.c: the purging thread -------------------------------- */
 /* Note that there is something to purge (cheap; starts the thread lazily). */

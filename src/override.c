@@ -93,7 +93,7 @@ XA_EXPORT void XA_SYM(free_aligned_sized)(void *ptr, size_t align, size_t size) 
 
 XA_EXPORT int XA_SYM(malloc_trim)(size_t pad) {
 	(void)pad;
-	return xa_release_all() > 0;
+	return xa_decay_trim(); /* xa_release_all within trim_budget_pct */
 }
 
 XA_EXPORT int XA_SYM(mallopt)(int param, int value) {

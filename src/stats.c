@@ -136,6 +136,7 @@ bool xa_stats_refresh(xa_snap_t *s) {
 	s->huge_cached = s->huge_state[PS_DIRTY] + s->huge_state[PS_LAZY] + s->huge_state[PS_RETAINED];
 	xa_zero_stats(&s->zero_known, &s->zero_memset, &s->zero_kernel);
 	xa_os_counts(&s->os_mmap, &s->os_munmap, &s->os_madvise, &s->os_mremap);
+	xa_decay_trim_counts(&s->trim_calls, &s->trim_skipped);
 	xa_huge_resident(&s->huge_resident, &s->huge_cached_resident);
 	uint64_t hdue = xa_huge_next_due(now);
 	size_t pagemap_bytes = xa_pagemap_bytes(); /* touched pages of the map */

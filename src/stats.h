@@ -71,6 +71,7 @@ typedef struct {
 	/* calloc zeroing of large and huge blocks (zero.c), memory syscalls */
 	uint64_t zero_known, zero_memset, zero_kernel;
 	uint64_t os_mmap, os_munmap, os_madvise, os_mremap;
+	uint64_t trim_calls, trim_skipped;
 	/* process: the kernel's view */
 	size_t rss, lazyfree_resident, not_heap, map_count, max_map_count;
 	size_t metadata_allocated, metadata_resident;
@@ -151,6 +152,8 @@ typedef struct {
 	X(os.munmap, C, s->os_munmap, "munmap calls made by the allocator")                          \
 	X(os.madvise, C, s->os_madvise, "madvise calls made by the allocator")                       \
 	X(os.mremap, C, s->os_mremap, "mremap calls made by the allocator")                          \
+	X(trim.calls, C, s->trim_calls, "malloc_trim calls")                                          \
+	X(trim.skipped, C, s->trim_skipped, "malloc_trim calls that returned at once: over the trim_budget_pct budget, or trim_budget_pct:0") \
 	X(background_thread.num_runs, C, s->bg_runs, "purge passes of the background thread")        \
 	X(background_thread.num_wakeups, C, s->bg_wakeups, "wake-ups of the background thread")
 

@@ -342,6 +342,14 @@ uint64_t xa_now_ns(void) {
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* CPU time of the calling thread (a system call, not the vDSO). */
+uint64_t xa_thread_cpu_ns(void) {
+	struct timespec ts = {0, 0};
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+		return 0; /* then a call is charged for its pages only */
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* The monotonic clock at tick resolution (a few ms): no hardware counter
  * read, for time stamps that only feed decay (arena.c, flushes). */
 uint64_t xa_now_coarse_ns(void) {

@@ -249,3 +249,49 @@ Test(release, exited_threads_stack_blocks_are_released) {
 	    trim, o);
 	free(o);
 }
+
+/*
+ * malloc_trim's time budget (option trim_budget_pct, default 5): a program
+ * that calls malloc_trim after every operation.  stress-ng's malloc
+ * stressor calls it every ~8: each call flushed the cache and released
+ * every free page, which the program faulted in again (bench/b_trim took
+ * about 90x the time it takes without the calls).  Calls over the budget
+ * return 0 at once, and the budget comes back: after 1.1 s without a
+ * call, a trim releases a freed 32 MiB again.  The first run goes on until
+ * a call is skipped, or 200,000 operations: the budget (5% of the time,
+ * after a burst of 50 ms of charged calls) cannot last that long, since
+ * each call costs at least two clock reads and a cache flush.
+ * decay_ms:-1 keeps the background thread from releasing the 32 MiB
+ * first.
+ */
+Test(release, frequent_malloc_trim_stays_within_its_budget) {
+	char *o = run("decay_ms:-1", "trimloop", "-200000");
+	long ops = field(o, "ops"), calls = field(o, "calls"), skipped = field(o, "skipped");
+	long held = field(o, "held"), after = field(o, "last_after");
+	cr_log_info("trimloop: %ld calls, %ld skipped, %ld released, %ld madvise calls", calls, skipped,
+	    field(o, "ret1"), field(o, "madvise"));
+	cr_assert_eq(calls, ops, "stats.trim.calls %ld, want one per operation (%ld):\n%s", calls, ops, o);
+	cr_assert_gt(skipped, 0, "no malloc_trim call was skipped in %ld calls:\n%s", calls, o);
+	cr_assert_lt(ops, 200000, "the loop should end at the first skipped call:\n%s", o);
+	cr_assert_eq(field(o, "last_ret"), 1, "the budget did not come back after 1.1 s:\n%s", o);
+	cr_assert_gt(held - after, 24 * 1024, "the last malloc_trim released %ld kB of 32 MiB freed:\n%s", held - after,
+	    o);
+	free(o);
+}
+
+/* trim_budget_pct:100: every call runs; trim_budget_pct:0: none does (as
+ * under a malloc whose malloc_trim is glibc's). */
+Test(release, trim_budget_pct_bounds) {
+	char *o = run("trim_budget_pct:100", "trimloop", "20000");
+	cr_assert_eq(field(o, "calls"), 20000, "%s", o);
+	cr_assert_eq(field(o, "skipped"), 0, "trim_budget_pct:100 skipped calls:\n%s", o);
+	cr_assert_gt(field(o, "ret1"), 0, "no call released anything:\n%s", o);
+	cr_assert_eq(field(o, "last_ret"), 1, "%s", o);
+	free(o);
+	o = run("trim_budget_pct:0", "trimloop", "20000");
+	cr_assert_eq(field(o, "calls"), 20000, "%s", o);
+	cr_assert_eq(field(o, "skipped"), 20000, "trim_budget_pct:0 ran calls:\n%s", o);
+	cr_assert_eq(field(o, "ret1"), 0, "%s", o);
+	cr_assert_eq(field(o, "last_ret"), 0, "trim_budget_pct:0 released memory:\n%s", o);
+	free(o);
+}

@@ -53,6 +53,20 @@
  *                      "trim_per_thread": bytes of resident metadata
  *                      (stats.metadata_resident) left per exited thread
  *                      after the idle time and after the trim
+ *   trimloop N         a program that calls malloc_trim(0) after every
+ *                      operation (a free, or a malloc of 1..64 KiB with
+ *                      every page written, over 1024 slots), for N
+ *                      operations or, when N is negative, until
+ *                      stats.trim.skipped moves (checked every 1000) or
+ *                      -N operations.  Prints "ops", "calls", "skipped"
+ *                      (the two statistics' change), "ret1" (calls that
+ *                      returned 1) and "madvise" (stats.os.madvise's
+ *                      change).  Then it frees its blocks, allocates
+ *                      and frees 32 MiB of 64 KiB blocks (every page
+ *                      written), waits 1.1 s without an allocator call
+ *                      and calls malloc_trim(0) once more: prints
+ *                      "held" (RSS before that call, kB), "last_ret"
+ *                      and "last_after" (RSS after it)
  *   fork_thread MIB    a second thread forks; the child does a spike and
  *                      its only thread returns from its start routine; the
  *                      parent waits up to 10 s and prints "child_status"
@@ -211,6 +225,54 @@ static void burstmeta(long n, size_t size) {
 	printf("kept %ld\nmeta_per_kept %zu\n", kept, m1 > m0 ? (m1 - m0) / (size_t)kept : 0);
 	for (long i = 0; i < n; i++)
 		free(blocks[i]);
+}
+
+/* trimloop: see the header. */
+static void trimloop(long arg) {
+	enum { SLOTS = 1024 };
+	static unsigned char *v[SLOTS];
+	long n = arg < 0 ? -arg : arg;
+	uint64_t s = 88;
+	size_t c0 = ctl_stat("stats.trim.calls"), k0 = ctl_stat("stats.trim.skipped");
+	size_t m0 = ctl_stat("stats.os.madvise");
+	long ops = 0, ret1 = 0;
+	while (ops < n) {
+		s = s * 6364136223846793005ull + 1442695040888963407ull;
+		size_t k = (size_t)(s >> 33) % SLOTS;
+		if (v[k]) {
+			free(v[k]);
+			v[k] = NULL;
+		} else {
+			size_t sz = 1 + (size_t)(s >> 17) % 65536;
+			if (!(v[k] = malloc(sz)))
+				exit(92);
+			for (size_t j = 0; j < sz; j += 4096)
+				v[k][j] = 1;
+		}
+		ret1 += malloc_trim(0) == 1;
+		ops++;
+		if (arg < 0 && ops % 1000 == 0 && ctl_stat("stats.trim.skipped") != k0)
+			break;
+	}
+	size_t c1 = ctl_stat("stats.trim.calls"), k1 = ctl_stat("stats.trim.skipped");
+	size_t m1 = ctl_stat("stats.os.madvise");
+	printf("ops %ld\ncalls %zu\nskipped %zu\nret1 %ld\nmadvise %zu\n", ops, c1 - c0, k1 - k0, ret1, m1 - m0);
+	for (size_t k = 0; k < SLOTS; k++)
+		free(v[k]);
+	enum { NB = 512 }; /* 32 MiB of 64 KiB blocks */
+	static char *b[NB];
+	for (int i = 0; i < NB; i++) {
+		if (!(b[i] = malloc(64 << 10)))
+			exit(92);
+		for (size_t j = 0; j < (64 << 10); j += 4096)
+			b[i][j] = 1;
+	}
+	for (int i = 0; i < NB; i++)
+		free(b[i]);
+	sleep_ms(1100);
+	long held = rss_kb();
+	int r = malloc_trim(0);
+	printf("held %ld\nlast_ret %d\nlast_after %ld\n", held, r, rss_kb());
 }
 
 /* exited_stacks: see the header. */
@@ -405,6 +467,8 @@ int main(int argc, char **argv) {
 		meta(mib);
 	} else if (strcmp(argv[1], "burstmeta") == 0) {
 		burstmeta(mib, argc > 3 ? (size_t)atol(argv[3]) : 4096);
+	} else if (strcmp(argv[1], "trimloop") == 0) {
+		trimloop(mib);
 	} else if (strcmp(argv[1], "exited_stacks") == 0) {
 		exited_stacks((unsigned)mib);
 	} else if (strcmp(argv[1], "fork_thread") == 0) {

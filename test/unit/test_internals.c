@@ -131,6 +131,43 @@ Test(decay, arithmetic) {
 	cr_assert_eq(xa_decay_slack_budget(150 | XA_SLACK_PCT, 1001), 1501);
 }
 
+/* malloc_trim's budget (decay.h): admitted while the virtual clock is at
+ * most a burst ahead; a call moves it by (CPU time + 1 us per released
+ * page) * 100 / pct from the later of itself and now, by at most a burst. */
+Test(decay, trim_budget) {
+	const uint64_t ms = 1000000, s = 1000 * ms;
+	cr_assert(xa_trim_admit(0, 10 * s));
+	cr_assert(xa_trim_admit(11 * s, 10 * s));
+	cr_assert(!xa_trim_admit(11 * s + 1, 10 * s));
+	/* 1 ms of CPU at 5%: 20 ms of the clock; at 50%: 2 ms */
+	cr_assert_eq(xa_trim_charge(0, 10 * s, ms, 0, 5), 10 * s + 20 * ms);
+	cr_assert_eq(xa_trim_charge(0, 10 * s, ms, 0, 50), 10 * s + 2 * ms);
+	/* 1 MiB released: 256 pages, 256 us more */
+	cr_assert_eq(xa_trim_charge(0, 10 * s, ms, 1 << 20, 5), 10 * s + 20 * (ms + 256000));
+	/* a clock already ahead moves on from where it is */
+	cr_assert_eq(xa_trim_charge(12 * s, 10 * s, ms, 0, 5), 12 * s + 20 * ms);
+	/* one call moves it by one burst at most, whatever it cost */
+	cr_assert_eq(xa_trim_charge(0, 10 * s, 60 * ms, 0, 5), 11 * s);
+	cr_assert_eq(xa_trim_charge(0, 10 * s, 0, (uint64_t)1 << 40, 5), 11 * s);
+	cr_assert_eq(xa_trim_charge(0, 10 * s, UINT64_MAX, UINT64_MAX, 1), 11 * s);
+	/* so a single call, however big, leaves the next one admitted */
+	cr_assert(xa_trim_admit(xa_trim_charge(0, 10 * s, 5 * s, 0, 5), 10 * s));
+	/* a call every ms for a second, each of 300 us of CPU at 5%: each
+	 * moves the clock 6 ms, so it runs 5 ms further ahead per call, a
+	 * burst (1 s) ahead after 200 calls; from then on one call in six
+	 * is admitted.  In all, 6 ms per admitted call cannot exceed the
+	 * second plus the burst: 333 calls. */
+	uint64_t tat = 0, now = 10 * s;
+	int admitted = 0;
+	for (int i = 0; i < 1000; i++, now += ms)
+		if (xa_trim_admit(tat, now)) {
+			tat = xa_trim_charge(tat, now, 300000, 0, 5);
+			admitted++;
+		}
+	cr_assert_leq(admitted, 334, "%d calls admitted", admitted);
+	cr_assert_geq(admitted, 320, "only %d calls admitted", admitted);
+}
+
 /* decay_ms:0 holds pages of partly used slabs and idle caches a little
  * (decay.h); other settings apply as they are. */
 Test(decay, cached_delay) {
