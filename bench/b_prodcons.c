@@ -3,9 +3,12 @@
  * in another.
  *
  * Usage: b_prodcons [messages] [producers] [consumers] [queue_cap] [batch] [seed]
+ *                   [min=16] [max=512]
  *
- * Producers malloc messages of random size 16..512, fill them (header with
- * sequence number, size and checksum; payload with a byte pattern) and push
+ * Producers malloc messages of random size min..max, fill them (header with
+ * sequence number, size and checksum; payload with a byte pattern, or,
+ * above 512 bytes, one byte of it per 4 KiB page and the bytes the
+ * consumer samples, as a program fills a buffer it received) and push
  * them through a bounded mutex/condvar ring queue (up to `batch` messages
  * per lock acquisition).  Consumers pop them, verify header, payload
  * samples and checksum, and free them.  At the end the number of messages
@@ -37,6 +40,7 @@ static unsigned producers_left;
 static unsigned batch;
 
 static unsigned long long total_msgs;
+static size_t lo = 16, hi = 512; /* message sizes */
 static unsigned nprod;
 static uint64_t seed;
 
@@ -100,14 +104,21 @@ static void *producer(void *arg) {
 	size_t nb = 0;
 	/* producer id takes messages id, id + nprod, id + 2*nprod, ... */
 	for (unsigned long long seq = id; seq < total_msgs; seq += nprod) {
-		size_t n = 16 + (size_t)(c_rnd(&s) % 497);
+		size_t n = lo + (size_t)(c_rnd(&s) % (hi - lo + 1));
 		struct msg *m = malloc(n);
 		if (!m)
 			fail("malloc returned NULL", seq, n, NULL);
 		m->seq = seq;
 		m->size = (uint32_t)n;
 		m->check = check_of(seq, (uint32_t)n);
-		memset(m->payload, (int)(seq & 0xff), n - sizeof *m);
+		size_t pl = n - sizeof *m;
+		if (n <= 512) {
+			memset(m->payload, (int)(seq & 0xff), pl);
+		} else {
+			for (size_t j = 0; j < pl; j += 4096)
+				m->payload[j] = (unsigned char)seq;
+			m->payload[pl / 2] = m->payload[pl - 1] = (unsigned char)seq;
+		}
 		buf[nb++] = m;
 		if (nb == batch) {
 			push(buf, nb);
@@ -135,7 +146,7 @@ static void *consumer(void *arg) {
 		for (size_t i = 0; i < n; i++) {
 			struct msg *m = buf[i];
 			uint32_t sz = m->size;
-			if (sz < 16 || sz > 512 || m->check != check_of(m->seq, sz))
+			if (sz < lo || sz > hi || m->check != check_of(m->seq, sz))
 				fail("message header corrupted", m->seq, sz, m);
 			unsigned char b = (unsigned char)(m->seq & 0xff);
 			size_t pl = sz - sizeof *m;
@@ -155,13 +166,19 @@ static void *consumer(void *arg) {
 }
 
 int main(int argc, char **argv) {
-	const char *usage = "[messages] [producers] [consumers] [queue_cap] [batch] [seed]";
+	const char *usage = "[messages] [producers] [consumers] [queue_cap] [batch] [seed] [min=16] [max=512]";
 	total_msgs = c_arg(argc, argv, 1, 4000000, usage);
 	nprod = (unsigned)c_arg(argc, argv, 2, 1, usage);
 	unsigned ncons = (unsigned)c_arg(argc, argv, 3, 1, usage);
 	cap = (size_t)c_arg(argc, argv, 4, 1024, usage);
 	batch = (unsigned)c_arg(argc, argv, 5, 32, usage);
 	seed = c_arg(argc, argv, 6, 1, usage);
+	lo = (size_t)c_arg(argc, argv, 7, 16, usage);
+	hi = (size_t)c_arg(argc, argv, 8, 512, usage);
+	if (lo < 16 || hi < lo || hi > UINT32_MAX) {
+		fprintf(stderr, "usage: %s %s (16 <= min <= max)\n", argv[0], usage);
+		return 64;
+	}
 	if (!nprod || !ncons || !cap || !batch) {
 		fprintf(stderr, "b_prodcons: all counts must be > 0\n");
 		return 64;
