@@ -140,18 +140,6 @@ static void *alloc_impl(xa_tsd_t *t, size_t usize, unsigned cls, size_t align, b
 }
 
 /*
- * A large class's empty bin borrows from the next class's bin (its blocks
- * are at most 25% larger: four classes per doubling), and *usize becomes
- * that class's size, which the allocation counts and its free gives back
- * (the block keeps its class: it returns to that bin).  A thread churning
- * buffers of several sizes holds about as many blocks as it uses, spread
- * over the bins at random, so one bin runs dry while its neighbour holds
- * some: b_largebuf took 5.8% of its mallocs from the page allocator, 2.2%
- * with the neighbour (bench/README.md, "Large buffers, second part").
- * Not for calloc (its miss takes the arena's zeroing path) nor for small
- * classes (a fill serves many mallocs).
- */
-/*
  * An aligned large request (alignment above a page) from the thread's
  * cache, when the block on top of its class's bin happens to be aligned:
  * aligned runs of a cached class have the class's size, so their frees
@@ -172,6 +160,18 @@ static void *aligned_cached(xa_tsd_t *t, size_t usize, size_t align) {
 	return xa_cbin_pop(b);
 }
 
+/*
+ * A large class's empty bin borrows from the next class's bin (its blocks
+ * are at most 25% larger: four classes per doubling), and *usize becomes
+ * that class's size, which the allocation counts and its free gives back
+ * (the block keeps its class: it returns to that bin).  A thread churning
+ * buffers of several sizes holds about as many blocks as it uses, spread
+ * over the bins at random, so one bin runs dry while its neighbour holds
+ * some: b_largebuf took 5.8% of its mallocs from the page allocator, 2.2%
+ * with the neighbour (bench/README.md, "Large buffers, second part").
+ * Not for calloc (its miss takes the arena's zeroing path) nor for small
+ * classes (a fill serves many mallocs).
+ */
 static void *alloc_raw(xa_tsd_t *t, size_t *usize, unsigned cls, size_t align, bool zero) {
 	void *p;
 	if (cls < t->nbins) {

@@ -44,10 +44,10 @@ void xa_decay_boot(void) {
 
 static _Atomic uint64_t trim_tat, trim_ran, trim_skipped;
 
-/* A skipped call is one relaxed load, a coarse clock read (a few ns: the
- * clock's few ms of lag do not matter against a one-second burst) and one
- * atomic add: ~35 ns, where glibc's own malloc_trim takes ~120 ns on an
- * empty heap. */
+/* A skipped call is one relaxed load, a coarse clock read (the clock's
+ * few ms of lag do not matter against a one-second burst) and one atomic
+ * add: 9 ns a call in a loop of 10 M calls, where glibc's own malloc_trim
+ * takes ~120 ns on an empty heap. */
 int xa_decay_trim(void) {
 	if (!xa_initialized())
 		return 0;
