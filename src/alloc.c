@@ -150,7 +150,7 @@ static void *alloc_impl(xa_tsd_t *t, size_t usize, unsigned cls, size_t align, b
  */
 static void *aligned_cached(xa_tsd_t *t, size_t usize, size_t align) {
 	unsigned cls = xa_sc_size2class(usize);
-	if (cls >= t->nbins || xa_sc_size[cls] != usize || !((t->bin_on[cls / 64] >> (cls % 64)) & 1))
+	if (cls >= t->nbins || xa_sc_size[cls] != usize || !xa_tcache_bin_is_on(t, cls))
 		return NULL;
 	xa_cbin_t *b = &t->bins[cls];
 	if (xa_cbin_ncached(b) == 0 || ((uintptr_t)b->head[-1] & (align - 1)))

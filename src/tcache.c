@@ -267,8 +267,6 @@ static void bins_nostack(xa_tsd_t *t) {
  * below a bin's head, and the sentinel is written at set-up.
  */
 
-static bool bin_is_on(const xa_tsd_t *t, unsigned i) { return (t->bin_on[i / 64] >> (i % 64)) & 1; }
-
 /* Write the free magics of the bins set up: the class magics when on, 0
  * when off.  Relaxed stores: the reclaimer turns a sleeping owner's cache
  * off, and the owner's free fast path may read them racily (either value
@@ -277,12 +275,12 @@ static void bin_magics(xa_tsd_t *t, bool on) {
 	if (!config_check)
 		return;
 	for (unsigned i = 0; i < xa_tcache_nbins; i++)
-		if (bin_is_on(t, i))
+		if (xa_tcache_bin_is_on(t, i))
 			XA_RELAXED_STORE(t->bins[i].fmagic, on ? xa_tcache_fmagic[i] : 0);
 }
 
 void xa_tcache_bin_on(xa_tsd_t *t, unsigned cls) {
-	if (t->stacks == NULL || cls >= xa_tcache_nbins || bin_is_on(t, cls))
+	if (t->stacks == NULL || cls >= xa_tcache_nbins || xa_tcache_bin_is_on(t, cls))
 		return;
 	xa_cbin_t *b = &t->bins[cls];
 	unsigned big;
@@ -375,7 +373,7 @@ void xa_tcache_trim(xa_tsd_t *t) {
 		return;
 	if (big)
 		for (unsigned i = 0; i < xa_tcache_nbins; i++)
-			if (bin_is_on(t, i) && t->bins[i].cap > tcache_cap_min[i])
+			if (xa_tcache_bin_is_on(t, i) && t->bins[i].cap > tcache_cap_min[i])
 				bin_set_cap(t, i, tcache_cap_min[i]);
 	xa_pool_purge_obj(&stacks_pool[big], block, 0);
 }
@@ -409,7 +407,7 @@ static bool stacks_move_big(xa_tsd_t *t) {
 	void **ob = stacks_block(t, &big);
 	xa_assert(!big);
 	for (unsigned i = 0; i < xa_tcache_nbins; i++) {
-		if (!bin_is_on(t, i))
+		if (!xa_tcache_bin_is_on(t, i))
 			continue;
 		xa_cbin_t *b = &t->bins[i];
 		unsigned n = xa_cbin_ncached(b), lw = xa_cbin_low_water(b), cap = b->cap;

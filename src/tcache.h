@@ -509,8 +509,10 @@ void xa_tcache_bin_on(xa_tsd_t *t, unsigned cls);
 /* Slots of a stack block (the sentinels included; the tests' layout view). */
 /* t's block of stacks (no layout bit) and its number of slots. */
 void **xa_tcache_block(const xa_tsd_t *t, unsigned *nslots);
+/* Is bin cls set up? */
+XA_INLINE bool xa_tcache_bin_is_on(const xa_tsd_t *t, unsigned cls) { return (t->bin_on[cls / 64] >> (cls % 64)) & 1; }
 XA_INLINE void xa_tcache_bin_need(xa_tsd_t *t, unsigned cls) {
-	if (unlikely(!((t->bin_on[cls / 64] >> (cls % 64)) & 1)))
+	if (unlikely(!xa_tcache_bin_is_on(t, cls)))
 		xa_tcache_bin_on(t, cls);
 }
 void xa_tcache_recache(xa_tsd_t *t);
