@@ -30,35 +30,24 @@ int main(int argc, char **argv) {
 	}
 	crng_t r;
 	crng_seed(&r, seed);
-	unsigned char **p = cmalloc(prog, slots * sizeof *p);
-	size_t *n = cmalloc(prog, slots * sizeof *n);
-	memset(p, 0, slots * sizeof *p);
+	cslots_t s;
+	cslots_init(prog, &s, slots);
 	uint64_t sum = 0;
 	for (unsigned long long i = 0; i < ops; i++) {
 		size_t k = (size_t)crng_below(&r, slots);
-		if (p[k]) {
-			if (!c_stamp_ok(p[k], n[k], c_tag(n[k], (uintptr_t)p[k])))
-				cfail(prog, "block corrupted");
-			sum += n[k];
-			free(p[k]);
-			p[k] = NULL;
+		if (s.p[k]) {
+			sum += cslots_free(prog, &s, k);
 			continue;
 		}
-		n[k] = (size_t)crng_range(&r, 1, maxsz);
-		p[k] = aligned_alloc(align, n[k]);
-		if (p[k] == NULL)
+		size_t n = (size_t)crng_range(&r, 1, maxsz);
+		unsigned char *b = aligned_alloc(align, n);
+		if (b == NULL)
 			cfail(prog, "aligned_alloc returned NULL");
-		if ((uintptr_t)p[k] & (align - 1))
+		if ((uintptr_t)b & (align - 1))
 			cfail(prog, "misaligned block");
-		c_stamp(p[k], n[k], c_tag(n[k], (uintptr_t)p[k]));
+		cslots_put(&s, k, b, n);
 	}
-	for (size_t k = 0; k < slots; k++) {
-		if (p[k] && !c_stamp_ok(p[k], n[k], c_tag(n[k], (uintptr_t)p[k])))
-			cfail(prog, "block corrupted");
-		free(p[k]);
-	}
-	free(p);
-	free(n);
+	cslots_destroy(prog, &s);
 	printf("%llu\n", (unsigned long long)sum);
 	return 0;
 }

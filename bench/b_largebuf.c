@@ -32,32 +32,21 @@ static void *worker(void *arg) {
 	targ_t *t = arg;
 	crng_t r;
 	crng_seed(&r, seed * 1000003u + t->id);
-	unsigned char **p = cmalloc(prog, slots * sizeof *p);
-	size_t *n = cmalloc(prog, slots * sizeof *n);
-	memset(p, 0, slots * sizeof *p);
+	cslots_t s;
+	cslots_init(prog, &s, slots);
 	uint64_t sum = 0;
 	for (unsigned long long i = 0; i < ops; i++) {
 		size_t k = (size_t)crng_below(&r, slots);
-		if (p[k]) {
-			if (!c_stamp_ok(p[k], n[k], c_tag(n[k], (uintptr_t)p[k])))
-				cfail(prog, "buffer corrupted");
-			sum += n[k];
-			free(p[k]);
-		}
-		n[k] = (size_t)crng_range(&r, lo, hi);
-		p[k] = cmalloc(prog, n[k]);
-		c_stamp(p[k], n[k], c_tag(n[k], (uintptr_t)p[k]));
+		if (s.p[k])
+			sum += cslots_free(prog, &s, k);
+		size_t n = (size_t)crng_range(&r, lo, hi);
+		unsigned char *b = cmalloc(prog, n);
+		cslots_put(&s, k, b, n);
 		if (touch)
-			for (size_t j = 4096; j + 1 < n[k]; j += 4096)
-				p[k][j] = (unsigned char)j;
+			for (size_t j = 4096; j + 1 < n; j += 4096)
+				b[j] = (unsigned char)j;
 	}
-	for (size_t k = 0; k < slots; k++) {
-		if (p[k] && !c_stamp_ok(p[k], n[k], c_tag(n[k], (uintptr_t)p[k])))
-			cfail(prog, "buffer corrupted");
-		free(p[k]);
-	}
-	free(p);
-	free(n);
+	cslots_destroy(prog, &s);
 	t->sum = sum;
 	return NULL;
 }

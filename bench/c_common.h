@@ -148,6 +148,47 @@ static inline int c_stamp_ok(const unsigned char *p, size_t n, uint64_t h) {
 	return g == h && (n <= 8 || p[n - 1] == ((unsigned char)(h >> 56) ^ 0xA5));
 }
 
+/* The b_*.c programs' slots: up to `slots` live blocks (NULL: an empty
+ * slot) and their sizes, each block stamped with c_tag(size, address). */
+typedef struct {
+	unsigned char **p;
+	size_t *n;
+	size_t slots;
+} cslots_t;
+
+static inline void cslots_init(const char *prog, cslots_t *s, size_t slots) {
+	s->p = cmalloc(prog, slots * sizeof *s->p);
+	s->n = cmalloc(prog, slots * sizeof *s->n);
+	memset(s->p, 0, slots * sizeof *s->p);
+	s->slots = slots;
+}
+
+/* Put block b of n bytes in empty slot k, stamped. */
+static inline void cslots_put(cslots_t *s, size_t k, unsigned char *b, size_t n) {
+	s->p[k] = b;
+	s->n[k] = n;
+	c_stamp(b, n, c_tag(n, (uintptr_t)b));
+}
+
+/* Check and free slot k's block (the slot must hold one); returns its size. */
+static inline size_t cslots_free(const char *prog, cslots_t *s, size_t k) {
+	size_t n = s->n[k];
+	if (!c_stamp_ok(s->p[k], n, c_tag(n, (uintptr_t)s->p[k])))
+		cfail(prog, "block corrupted");
+	free(s->p[k]);
+	s->p[k] = NULL;
+	return n;
+}
+
+/* Check and free every block, then the slot arrays. */
+static inline void cslots_destroy(const char *prog, cslots_t *s) {
+	for (size_t k = 0; k < s->slots; k++)
+		if (s->p[k])
+			cslots_free(prog, s, k);
+	free(s->p);
+	free(s->n);
+}
+
 /* Run fn(args + i * argsize) on n threads, i = 0..n-1, and join them all. */
 static inline void crun_threads(const char *prog, unsigned n, void *(*fn)(void *), void *args, size_t argsize) {
 	pthread_t *t = cmalloc(prog, n * sizeof *t);
