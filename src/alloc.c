@@ -323,6 +323,9 @@ XA_COLD static void bad_pointer(const void *ptr, xa_chunk_t *c) {
 				continue;
 			if (r->kind == RUN_FREE && r->addr <= p && p < r->addr + (size_t)r->npages * PAGE)
 				xa_fatal("double free of", ptr, 0);
+			/* or freed already and waiting in a remote batch */
+			if (r->kind == RUN_LARGE && r->addr == p && xa_run_rpending(r))
+				xa_fatal("double free of", ptr, 0);
 			break;
 		}
 	}
@@ -343,7 +346,8 @@ XA_INLINE xa_chunk_t *lookup(const void *ptr, xa_run_t **runp) {
 		return c;
 	}
 	xa_run_t *r = xa_chunk_run(c, (p - c->addr) >> LG_PAGE);
-	if (unlikely(r == NULL || (r->kind != RUN_SLAB && (r->kind != RUN_LARGE || r->addr != p))))
+	if (unlikely(r == NULL ||
+	        (r->kind != RUN_SLAB && (r->kind != RUN_LARGE || r->addr != p || xa_run_rpending(r)))))
 		bad_pointer(ptr, c);
 	if (unlikely((p & (QUANTUM - 1)) != 0))
 		bad_pointer(ptr, c);

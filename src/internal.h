@@ -314,7 +314,19 @@ void xa_arena_bin_stats(xa_bin_t *bin, xa_bin_stats_t *out);
 void *xa_arena_malloc_small(xa_arena_t *arena, unsigned cls, bool zero);
 void *xa_arena_malloc_large(xa_arena_t *arena, size_t usize, size_t align, bool zero);
 void xa_arena_free_large(xa_chunk_t *chunk, xa_run_t *run);
-void xa_arena_flush_large(void **ptrs, unsigned n);
+/* Return blocks of cached large class cls (a thread cache's flush; the
+ * thread allocates from home): other arenas' into their remote batches,
+ * the rest to the page allocator (arena.c, "Remote large frees"). */
+void xa_arena_flush_large(xa_arena_t *home, unsigned cls, void **ptrs, unsigned n);
+/* Fill up to max blocks of large class cls from arena's remote batches,
+ * no lock; returns how many. */
+unsigned xa_arena_fill_remote_large(xa_arena_t *arena, unsigned cls, void **out, unsigned max);
+/* Is the large run waiting in a remote batch (freed)? */
+bool xa_run_rpending(const xa_run_t *run);
+/* Adjust an arena's large statistics (copied under its lock, still held)
+ * for the blocks in remote batches. */
+void xa_arena_large_stats(xa_arena_t *arena, xa_arena_stats_t *st, uint64_t *lnmalloc, uint64_t *lndalloc,
+    size_t *lcur);
 void xa_arena_free_small_one(xa_chunk_t *chunk, void *ptr);
 /* Resize a large allocation in place; returns true if it could not. */
 bool xa_arena_ralloc_large_inplace(xa_chunk_t *chunk, xa_run_t *run, size_t usize);

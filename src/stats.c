@@ -40,6 +40,7 @@ static void stats_arena(xa_arena_t *ar, xa_snap_arena_t *sa, uint64_t now) {
 	memcpy(sa->lnmalloc, ar->lstats_nmalloc, sizeof(sa->lnmalloc));
 	memcpy(sa->lndalloc, ar->lstats_ndalloc, sizeof(sa->lndalloc));
 	memcpy(sa->lcur, ar->lstats_cur, sizeof(sa->lcur));
+	xa_arena_large_stats(ar, &sa->a, sa->lnmalloc, sa->lndalloc, sa->lcur);
 	for (xa_chunk_t *c = ar->chunks; c; c = c->next) {
 		ssize_t n = xa_os_resident_pages((void *)c->addr, CHUNK);
 		if (n > 0)

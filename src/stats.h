@@ -171,10 +171,10 @@ typedef struct {
 	X(small.nmalloc, C, sa->small_nmalloc, "regions handed out of slabs")                        \
 	X(small.ndalloc, C, sa->small_ndalloc, "regions returned to slabs")                          \
 	X(small.nrequests, C, sa->small_nrequests, "small allocation requests (incl. cache hits, merged at fills)") \
-	X(large.allocated, B, sa->a.large_allocated, "usable bytes of live large runs")              \
-	X(large.curlextents, N, sa->a.large_cur, "live large runs")                                  \
-	X(large.nmalloc, C, sa->a.large_nmalloc, "large runs allocated")                             \
-	X(large.ndalloc, C, sa->a.large_ndalloc, "large runs freed")                                 \
+	X(large.allocated, B, sa->a.large_allocated, "usable bytes of large blocks live or in thread caches") \
+	X(large.curlextents, N, sa->a.large_cur, "large blocks live or in thread caches")             \
+	X(large.nmalloc, C, sa->a.large_nmalloc, "large blocks handed out (to the application or a thread cache)") \
+	X(large.ndalloc, C, sa->a.large_ndalloc, "large blocks returned (by the application or a thread cache)") \
 	X(npurge, C, sa->a.npurge_calls, "purge passes that released pages")                         \
 	X(nmadvise, C, sa->a.nmadvise, "madvise calls")                                              \
 	X(purged, C, sa->a.npurged_pages, "pages released")
@@ -190,9 +190,9 @@ typedef struct {
 	X(curslabs, N, b->curslabs, "slabs in use, or wholly free and kept for the next fill")
 
 #define XA_STATS_LEXTENT(X)                                                                        \
-	X(nmalloc, C, sa->lnmalloc[j], "allocations of the class")                                   \
-	X(ndalloc, C, sa->lndalloc[j], "frees of the class")                                         \
-	X(curlextents, N, sa->lcur[j], "live allocations of the class")
+	X(nmalloc, C, sa->lnmalloc[j], "blocks of the class handed out (to the application or a cache)") \
+	X(ndalloc, C, sa->lndalloc[j], "blocks of the class returned (by the application or a cache)") \
+	X(curlextents, N, sa->lcur[j], "blocks of the class live or in thread caches")
 
 /* stats.c */
 /* Fill s from the live counters (no lock held by the caller; takes them

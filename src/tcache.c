@@ -478,9 +478,19 @@ bool xa_tcache_grow(xa_tsd_t *t, unsigned cls) {
 void *xa_tcache_fill(xa_tsd_t *t, unsigned cls) {
 	xa_cbin_t *b = &t->bins[cls];
 	xa_assert(xa_cbin_ncached(b) == 0);
-	if (cls >= SC_NSMALL)
-		return xa_arena_malloc_large(t->arena, xa_sc_size[cls], 0, false);
 	void **base = b->head;
+	if (cls >= SC_NSMALL) {
+		/* blocks other threads freed to this arena, else a new run
+		 * (one at a time: a fetched block nobody asked for would be
+		 * a large amount of memory kept) */
+		unsigned n = xa_arena_fill_remote_large(t->arena, cls, base, b->cap);
+		if (n == 0)
+			return xa_arena_malloc_large(t->arena, xa_sc_size[cls], 0, false);
+		n--;
+		XA_OWNER_STORE(b->head, base + n);
+		b->lw = XA_POS16(base);
+		return base[n];
+	}
 	/* Regions other threads freed back to this arena come first: one
 	 * batch copied with no lock and no bitmap work (arena.c). */
 	unsigned got = xa_arena_fill_remote(t->arena, cls, base, b->cap);
@@ -531,7 +541,7 @@ void xa_tcache_flush_bin(xa_tsd_t *t, unsigned cls, unsigned keep) {
 	if (cls < SC_NSMALL)
 		xa_arena_flush_small(t->arena, cls, base, k);
 	else
-		xa_arena_flush_large(base, k);
+		xa_arena_flush_large(t->arena, cls, base, k);
 	memmove(base, base + k, keep * sizeof(void *));
 	XA_OWNER_STORE(b->head, base + keep);
 	b->lw = XA_POS16(base + XA_MIN(lw, keep));

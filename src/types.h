@@ -95,9 +95,17 @@ struct xa_run_s {
 	uint8_t zeroed;  /* free run: all pages known to read as zero (fresh
 	                  * from mmap, or MADV_DONTNEED'd and untouched since) */
 	uint8_t sampled; /* slab of profiled objects / sampled large run */
-	/* slabs: no region freed since the last in-slab purge scan (arena.c);
-	 * here rather than a time in the slab fields: 80 bytes, not 88 */
-	uint8_t scanned;
+	union {
+		/* slabs: no region freed since the last in-slab purge scan
+		 * (arena.c); here rather than a time in the slab fields: 80
+		 * bytes, not 88 */
+		uint8_t scanned;
+		/* large runs: waiting in a remote batch (arena.c, "Remote
+		 * large frees"): freed by the application, not yet given back
+		 * to the page allocator or handed out again.  Written with
+		 * relaxed atomics: a flush tests it without the arena lock. */
+		uint8_t rpending;
+	};
 	/* free runs: size-bucket list of their state set; slabs: bin list */
 	xa_link_t link;
 	/* free runs: when it became dirty; slabs: time of the last free */
@@ -212,6 +220,19 @@ struct xa_bin_s {
 	} remote __attribute__((aligned(64)));
 } __attribute__((aligned(64)));
 
+/*
+ * Remote frees of one cached large class of an arena (arena.c, "Remote
+ * large frees"): head, nin and nout as in xa_bin_t.remote (blocks, not
+ * regions); drained counts the blocks drains gave back to the page
+ * allocator (arena lock).
+ */
+#define LREMOTE_NCLASSES 16 /* the large classes up to 256 KiB */
+typedef struct {
+	_Atomic uint64_t head;
+	_Atomic uint64_t nin, nout;
+	uint64_t drained;
+} xa_lremote_t;
+
 /* Per-arena page statistics; protected by the arena lock. */
 typedef struct {
 	size_t npages[PS_NSTATES]; /* free pages by state */
@@ -261,6 +282,9 @@ struct xa_arena_s {
 	/* per large class allocation counts (merged for stats) */
 	uint64_t lstats_nmalloc[64], lstats_ndalloc[64];
 	size_t lstats_cur[64];
+	/* per cached large class (cls - SC_NSMALL): blocks other threads
+	 * freed, waiting for a fill or a drain (written by other threads) */
+	xa_lremote_t lremote[LREMOTE_NCLASSES] __attribute__((aligned(64)));
 	xa_bin_t bins[]; /* one per small class */
 };
 

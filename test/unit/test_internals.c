@@ -892,6 +892,22 @@ static int cmp_ptr(const void *x, const void *y) {
 	return a < b ? -1 : a > b;
 }
 
+/* Fill from arena a's remote batches of cls (fill: the small or the large
+ * version) until none is left, step objects at a time, into out[]; they
+ * must be want[0..n), each once, in any order (both arrays end sorted). */
+static unsigned take_all_waiting(unsigned (*fill)(xa_arena_t *, unsigned, void **, unsigned), xa_arena_t *a,
+    unsigned cls, void **out, unsigned step, void **want, unsigned n) {
+	unsigned got = 0, k;
+	while ((k = fill(a, cls, out + got, step)) != 0)
+		got += k;
+	cr_assert_eq(got, n, "batches held %u objects, want %u", got, n);
+	qsort(out, got, sizeof *out, cmp_ptr);
+	qsort(want, n, sizeof *want, cmp_ptr);
+	for (unsigned i = 0; i < n; i++)
+		cr_assert_eq(out[i], want[i], "waiting object %u: %p, want %p", i, out[i], want[i]);
+	return got;
+}
+
 Test(remote, flush_copies_runs_by_arena) {
 	xt_free(xt_malloc(1));
 	/* No background pass may drain the batches between the flush and the
@@ -927,16 +943,231 @@ Test(remote, flush_copies_runs_by_arena) {
 	    (unsigned long long)(atomic_load(&b1->remote.nin) - nin), N1);
 	xa_arena_bin_stats(b0, &s1);
 	cr_assert_eq(s0.curregs - s1.curregs, N0, "home curregs fell by %zu, want %d", s0.curregs - s1.curregs, N0);
-	unsigned got = 0, k;
-	while ((k = xa_arena_fill_remote(a1, cls, back + got, 64)) != 0)
-		got += k;
-	cr_assert_eq(got, N1, "batches held %u regions, want %d", got, N1);
-	qsort(back, got, sizeof *back, cmp_ptr);
-	qsort(p1, N1, sizeof *p1, cmp_ptr);
-	for (unsigned i = 0; i < N1; i++)
-		cr_assert_eq(back[i], p1[i], "waiting region %u: %p, want %p", i, back[i], p1[i]);
+	unsigned got = take_all_waiting(xa_arena_fill_remote, a1, cls, back, 64, p1, N1);
 	xa_arena_flush_small(a1, cls, back, got);
 }
+
+/*
+ * Remote large frees (arena.c, "Remote large frees"): a flush from a thread
+ * of arena a0 puts a1's blocks of a cached large class into a1's remote
+ * batches (marked waiting, counted as freed), frees a0's own under a0's
+ * lock; a fill of a1 takes the waiting blocks back, each once, unmarked; a
+ * purge gives what waits to the page allocator.  The counters the
+ * statistics report follow every step.
+ */
+static size_t large_cur_reported(xa_arena_t *a, unsigned cls, uint64_t *nmalloc, uint64_t *ndalloc) {
+	uint64_t lnm[SC_NCLASSES - SC_NSMALL], lnd[SC_NCLASSES - SC_NSMALL];
+	size_t lcur[SC_NCLASSES - SC_NSMALL];
+	xa_mutex_lock(&a->lock);
+	xa_arena_stats_t st = a->stats;
+	for (unsigned j = 0; j < SC_NCLASSES - SC_NSMALL; j++) {
+		lnm[j] = a->lstats_nmalloc[j];
+		lnd[j] = a->lstats_ndalloc[j];
+		lcur[j] = a->lstats_cur[j];
+	}
+	xa_arena_large_stats(a, &st, lnm, lnd, lcur);
+	xa_mutex_unlock(&a->lock);
+	*nmalloc = lnm[cls - SC_NSMALL];
+	*ndalloc = lnd[cls - SC_NSMALL];
+	return lcur[cls - SC_NSMALL];
+}
+
+static bool large_waiting(void *p) {
+	xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p);
+	return xa_run_rpending(xa_chunk_run(c, ((uintptr_t)p - c->addr) >> LG_PAGE));
+}
+
+enum { LR_N1 = 6, LR_N0 = 2 };
+static void lremote_setup(xa_arena_t **a0p, xa_arena_t **a1p, unsigned *clsp, void **p1, void **p0) {
+	xt_free(xt_malloc(1));
+	xa_background_set(false); /* no pass may drain the batches (see above) */
+	usleep(100000);
+	xa_arena_max_set(4);
+	xa_arena_t *a0 = xa_tsd_tls.arena, *a1 = xa_arena_get((a0->ind + 1) % 4, true);
+	cr_assert(a1 && a1 != a0);
+	/* nor a purge on an allocator call (the fallback without the
+	 * background thread): decay off, so only forced purges drain */
+	atomic_store(&a0->decay_ms, -1);
+	atomic_store(&a1->decay_ms, -1);
+	size_t size = 32 << 10;
+	unsigned cls = xa_sc_size2class(size);
+	cr_assert_eq(xa_sc_size[cls], size);
+	for (int i = 0; i < LR_N1; i++)
+		cr_assert_not_null(p1[i] = xa_arena_malloc_large(a1, size, 0, false));
+	for (int i = 0; i < LR_N0; i++)
+		cr_assert_not_null(p0[i] = xa_arena_malloc_large(a0, size, 0, false));
+	*a0p = a0;
+	*a1p = a1;
+	*clsp = cls;
+}
+
+Test(remote, large_blocks_go_to_their_arena_and_come_back) {
+	xa_arena_t *a0, *a1;
+	unsigned cls;
+	void *p1[LR_N1], *p0[LR_N0], *mix[LR_N1 + LR_N0], *back[64];
+	uint64_t nm, nd, nm0, nd0;
+	lremote_setup(&a0, &a1, &cls, p1, p0);
+	size_t c1 = large_cur_reported(a1, cls, &nm0, &nd0);
+	uint64_t nm00, nd00;
+	size_t c0 = large_cur_reported(a0, cls, &nm00, &nd00);
+	/* a1, a0, a1 x5: a batch is pushed when the arena changes */
+	mix[0] = p1[0];
+	mix[1] = p0[0];
+	mix[2] = p0[1];
+	for (int i = 1; i < LR_N1; i++)
+		mix[2 + i] = p1[i];
+	xa_arena_flush_large(a0, cls, mix, LR_N1 + LR_N0);
+	for (int i = 0; i < LR_N1; i++)
+		cr_assert(large_waiting(p1[i]), "a1's block %d not marked waiting", i);
+	/* a1: six blocks freed, none given back to its page allocator */
+	cr_assert_eq(large_cur_reported(a1, cls, &nm, &nd), c1 - LR_N1, "a1 reports %zu live, want %zu",
+	    large_cur_reported(a1, cls, &nm, &nd), c1 - LR_N1);
+	cr_assert_eq(nd - nd0, LR_N1);
+	cr_assert_eq(nm, nm0);
+	xa_mutex_lock(&a1->lock);
+	size_t runs = a1->lstats_cur[cls - SC_NSMALL];
+	xa_mutex_unlock(&a1->lock);
+	cr_assert_eq(runs, c1, "a1's page allocator has %zu runs of the class, want %zu", runs, c1);
+	/* a0: its own two freed at once */
+	cr_assert_eq(large_cur_reported(a0, cls, &nm, &nd), c0 - LR_N0);
+	cr_assert_eq(nd - nd00, LR_N0);
+	/* a fill of a1 takes them back, each once */
+	unsigned got = take_all_waiting(xa_arena_fill_remote_large, a1, cls, back, 4, p1, LR_N1);
+	for (unsigned i = 0; i < got; i++)
+		cr_assert(!large_waiting(back[i]), "a block handed out is still marked waiting");
+	cr_assert_eq(large_cur_reported(a1, cls, &nm, &nd), c1);
+	cr_assert_eq(nm - nm0, LR_N1, "fills counted %llu allocations, want %d", (unsigned long long)(nm - nm0),
+	    LR_N1);
+	/* again, and this time a purge drains them to the page allocator */
+	xa_arena_flush_large(a0, cls, back, got);
+	xa_arena_purge_all(a1);
+	xa_mutex_lock(&a1->lock);
+	runs = a1->lstats_cur[cls - SC_NSMALL];
+	xa_mutex_unlock(&a1->lock);
+	cr_assert_eq(runs, c1 - LR_N1, "after the purge a1 has %zu runs of the class, want %zu", runs, c1 - LR_N1);
+	cr_assert_eq(large_cur_reported(a1, cls, &nm, &nd), c1 - LR_N1);
+	cr_assert_eq(nd - nd0, 2 * LR_N1, "frees counted %llu, want %d", (unsigned long long)(nd - nd0), 2 * LR_N1);
+	cr_assert_eq(xa_arena_fill_remote_large(a1, cls, back, 4), 0, "a drained batch was filled from");
+	check_page_accounting();
+}
+
+/*
+ * The same through the allocator's entry points: a producer (this thread,
+ * arena a0) mallocs 32 KiB blocks that a consumer thread on arena a1 frees.
+ * The consumer's cache flushes go to a0's remote batches and the
+ * producer's cache fills take them, so far fewer runs are made than
+ * blocks allocated; when everything is freed, the statistics report no
+ * block of the class live, and a purge leaves no run of it.
+ */
+static void *_Atomic lr_slot[8];
+static _Atomic int lr_done;
+static xa_arena_t *lr_a1;
+static void *lr_consumer(void *arg) {
+	(void)arg;
+	xt_free(xt_malloc(1));
+	xa_tsd_t *t = &xa_tsd_tls;
+	if (t->arena != lr_a1) { /* as thread.arena does */
+		atomic_fetch_add(&lr_a1->nthreads, 1);
+		xa_arena_thread_leave(t->arena);
+		t->arena = lr_a1;
+		t->arena_pinned = 1;
+	}
+	unsigned got = 0;
+	while (!atomic_load(&lr_done) || got < 1) {
+		bool any = false;
+		for (int i = 0; i < 8; i++) {
+			void *p = atomic_exchange(&lr_slot[i], NULL);
+			if (p) {
+				cr_assert_eq(((unsigned char *)p)[100], (unsigned char)(uintptr_t)p);
+				xt_free(p);
+				got++;
+				any = true;
+			}
+		}
+		if (!any && atomic_load(&lr_done))
+			break;
+	}
+	return NULL; /* the thread's exit flushes its cache */
+}
+
+Test(remote, large_blocks_between_threads) {
+	xt_free(xt_malloc(1));
+	xa_background_set(false);
+	usleep(100000);
+	xa_arena_max_set(4);
+	xa_arena_t *a0 = xa_tsd_tls.arena;
+	lr_a1 = xa_arena_get((a0->ind + 1) % 4, true);
+	cr_assert(lr_a1 && lr_a1 != a0);
+	atomic_store(&a0->decay_ms, -1); /* batches drained only by the purge below */
+	size_t size = 32 << 10;
+	unsigned cls = xa_sc_size2class(size);
+	xa_lremote_t *q = &a0->lremote[cls - SC_NSMALL];
+	uint64_t nm0, nd0;
+	size_t c0 = large_cur_reported(a0, cls, &nm0, &nd0);
+	xa_mutex_lock(&a0->lock);
+	uint64_t runs0 = a0->lstats_nmalloc[cls - SC_NSMALL];
+	xa_mutex_unlock(&a0->lock);
+	uint64_t in0 = atomic_load(&q->nin), out0 = atomic_load(&q->nout);
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, lr_consumer, NULL), 0);
+	enum { N = 20000 };
+	for (unsigned i = 0; i < N; i++) {
+		unsigned char *p = xt_malloc(size);
+		cr_assert_not_null(p);
+		p[100] = (unsigned char)(uintptr_t)p;
+		for (;;) {
+			void *expect = NULL;
+			if (atomic_compare_exchange_strong(&lr_slot[i % 8], &expect, p))
+				break;
+			sched_yield();
+		}
+	}
+	atomic_store(&lr_done, 1);
+	pthread_join(th, NULL);
+	xa_tcache_flush_all(&xa_tsd_tls);
+	uint64_t nm, nd;
+	xa_mutex_lock(&a0->lock);
+	uint64_t runs = a0->lstats_nmalloc[cls - SC_NSMALL] - runs0;
+	xa_mutex_unlock(&a0->lock);
+	uint64_t pushed = atomic_load(&q->nin) - in0, taken = atomic_load(&q->nout) - out0;
+	cr_assert_gt(pushed, N / 2, "%llu of %d blocks went through remote batches", (unsigned long long)pushed, N);
+	cr_assert_gt(taken, N / 4, "fills took %llu blocks from the batches", (unsigned long long)taken);
+	cr_assert_lt(runs, N / 4, "%llu runs made for %d blocks", (unsigned long long)runs, N);
+	cr_assert_eq(large_cur_reported(a0, cls, &nm, &nd), c0, "%zu blocks of the class reported live, want %zu",
+	    large_cur_reported(a0, cls, &nm, &nd), c0);
+	/* counted as they leave the page allocator or a batch, for the
+	 * application or a cache: a fill may have fetched a few more */
+	cr_assert(nm - nm0 >= N && nm - nm0 <= N + 64, "allocations counted %llu, want %d",
+	    (unsigned long long)(nm - nm0), N);
+	cr_assert_eq(nd - nd0, nm - nm0, "frees counted %llu, allocations %llu", (unsigned long long)(nd - nd0),
+	    (unsigned long long)(nm - nm0));
+	xa_arena_purge_all(a0);
+	xa_mutex_lock(&a0->lock);
+	size_t left = a0->lstats_cur[cls - SC_NSMALL];
+	xa_mutex_unlock(&a0->lock);
+	cr_assert_eq(left, c0, "after the purge %zu runs of the class, want %zu", left, c0);
+	cr_assert_eq(atomic_load(&q->nin), atomic_load(&q->nout), "blocks still waiting after the purge");
+	check_page_accounting();
+}
+
+/* A block flushed again while it waits in a remote batch is a double free:
+ * the flush's check, and the slow path's (malloc_usable_size, realloc,
+ * free with the cache off) abort. */
+static void lremote_repeat(int how) {
+	xa_arena_t *a0, *a1;
+	unsigned cls;
+	void *p1[LR_N1], *p0[LR_N0];
+	lremote_setup(&a0, &a1, &cls, p1, p0);
+	xa_arena_flush_large(a0, cls, p1, 2);
+	cr_assert(large_waiting(p1[1]));
+	void *again[2] = {p1[3], p1[1]};
+	if (how == 0)
+		xa_arena_flush_large(a0, cls, again, 2);
+	else
+		xt_malloc_usable_size(p1[1]);
+}
+Test(remote, large_block_flushed_while_waiting_aborts, .signal = SIGABRT) { lremote_repeat(0); }
+Test(remote, large_block_looked_up_while_waiting_aborts, .signal = SIGABRT) { lremote_repeat(1); }
 
 Test(pages, states_add_up_and_purge_retains) {
 	void *p[64];
