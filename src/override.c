@@ -38,7 +38,7 @@ XA_EXPORT int XA_SYM(posix_memalign)(void **memptr, size_t align, size_t size) {
 	if (!is_pow2(align) || align % sizeof(void *) != 0)
 		return EINVAL;
 	int e = errno;
-	void *p = xa_aligned(align, size);
+	void *p = xa_tcache_aligned(align, size);
 	if (p == NULL) {
 		errno = e;
 		return ENOMEM;
@@ -52,7 +52,7 @@ XA_EXPORT void *XA_SYM(aligned_alloc)(size_t align, size_t size) {
 		errno = EINVAL;
 		return NULL;
 	}
-	return xa_aligned(align, size);
+	return xa_tcache_aligned(align, size);
 }
 
 XA_EXPORT void *XA_SYM(memalign)(size_t align, size_t size) {
@@ -67,10 +67,10 @@ XA_EXPORT void *XA_SYM(memalign)(size_t align, size_t size) {
 			a <<= 1;
 		align = a;
 	}
-	return xa_aligned(align, size);
+	return xa_tcache_aligned(align, size);
 }
 
-XA_EXPORT void *XA_SYM(valloc)(size_t size) { return xa_aligned(PAGE, size); }
+XA_EXPORT void *XA_SYM(valloc)(size_t size) { return xa_tcache_aligned(PAGE, size); }
 
 XA_EXPORT void *XA_SYM(pvalloc)(size_t size) {
 	if (size > SIZE_MAX - PAGE) {

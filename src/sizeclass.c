@@ -20,6 +20,8 @@
 xa_sc_info_t xa_sc[SC_NCLASSES];
 uint32_t xa_sc_size[SC_NCLASSES + 1];
 uint8_t xa_sc_lookup[SC_NLOOKUP];
+uint16_t xa_sc_aligned_row[LG_PAGE + 1];
+uint8_t xa_sc_aligned[SC_ALIGNED_ENTRIES];
 
 size_t xa_sc_compute_size(unsigned cls) {
 	if (cls < 8)
@@ -83,5 +85,22 @@ void xa_sc_boot(void) {
 		while (xa_sc_compute_size(c) < s)
 			c++;
 		xa_sc_lookup[i] = (uint8_t)c;
+	}
+	unsigned off = 0;
+	for (unsigned lg = 5; lg <= LG_PAGE; lg++) {
+		size_t align = (size_t)1 << lg, n = (SC_SMALL_MAX >> lg) + 1;
+		xa_sc_aligned_row[lg] = (uint16_t)off;
+		xa_assert(off + n <= SC_ALIGNED_ENTRIES);
+		for (size_t k = 0; k < n; k++) {
+			size_t want = (k ? k : 1) * align;
+			uint8_t cls = 0;
+			for (unsigned c2 = xa_sc_size2class(want); c2 < SC_NSMALL; c2++)
+				if (xa_sc_size[c2] % align == 0) {
+					cls = (uint8_t)c2;
+					break;
+				}
+			xa_sc_aligned[off + k] = cls;
+		}
+		off += (unsigned)n;
 	}
 }

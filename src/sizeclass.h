@@ -34,6 +34,19 @@ extern xa_sc_info_t xa_sc[SC_NCLASSES] XA_HIDDEN;
 extern uint32_t xa_sc_size[SC_NCLASSES + 1] XA_HIDDEN; /* [SC_HUGE] = 0 */
 extern uint8_t xa_sc_lookup[SC_NLOOKUP] XA_HIDDEN;
 
+/*
+ * Small classes for aligned requests (alloc.c, xa_aligned_fast): every
+ * region of a class whose size is a multiple of align (align <= PAGE) is
+ * aligned, as slabs start on a page.  For lg_align in (4, LG_PAGE], entry
+ * xa_sc_aligned_row[lg_align] + ((size + align - 1) >> lg_align) is the
+ * smallest small class that is a multiple of align and holds size (at
+ * least align); 0 where there is none, and before xa_sc_boot (class 0, 16
+ * bytes, is never one).
+ */
+#define SC_ALIGNED_ENTRIES 1040 /* sum over lg 5..12 of (16 KiB >> lg) + 1 */
+extern uint16_t xa_sc_aligned_row[LG_PAGE + 1] XA_HIDDEN;
+extern uint8_t xa_sc_aligned[SC_ALIGNED_ENTRIES] XA_HIDDEN;
+
 void xa_sc_boot(void);
 /* Pure computation behind the tables (testable without the tables). */
 size_t xa_sc_compute_size(unsigned cls);

@@ -347,6 +347,7 @@ typedef XA_TSD_SEG xa_cbin_t xa_cbin_fast_t;
 
 void *xa_malloc_slow(size_t size);
 void xa_free_slow(void *ptr);
+void *xa_aligned(size_t align, size_t size); /* alloc.c */
 
 #ifndef TCACHE_LW_STEP
 #define TCACHE_LW_STEP 16
@@ -406,6 +407,22 @@ XA_INLINE void *xa_tcache_malloc(size_t size) {
 	if (likely(size <= SC_LOOKUP_MAX))
 		return xa_tcache_malloc_bin(size, xa_tcache_binoff[(size + QUANTUM - 1) >> 4]);
 	return xa_malloc_mid(size);
+}
+
+/* An aligned request (align a power of two): up to 16 KiB with align up to
+ * a page, the pop of the smallest class whose size is a multiple of align
+ * (its regions are all aligned: xa_sc_aligned), as malloc; else, or before
+ * the tables are set up, the slow path. */
+XA_INLINE void *xa_tcache_aligned(size_t align, size_t size) {
+	if (align <= QUANTUM)
+		return xa_tcache_malloc(size);
+	if (likely(align <= PAGE && size <= SC_SMALL_MAX)) {
+		unsigned lg = (unsigned)__builtin_ctzl(align);
+		unsigned cls = xa_sc_aligned[xa_sc_aligned_row[lg] + ((size + align - 1) >> lg)];
+		if (likely(cls != 0))
+			return xa_tcache_malloc_bin(xa_sc_size[cls], cls * sizeof(xa_cbin_t));
+	}
+	return xa_aligned(align, size);
 }
 
 /* free: a push onto the bin of the pointer's class, else the slow path.

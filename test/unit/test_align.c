@@ -228,6 +228,44 @@ Test(memalign, impossible_is_enomem) {
 	cr_assert_eq(errno, ENOMEM);
 }
 
+/*
+ * Every small aligned request (align 32 B .. 4 KiB, size 0 .. 16 KiB; the
+ * ones the cache serves, xa_tcache_aligned) through all three calls: an
+ * aligned block whose usable size holds the request, is a multiple of the
+ * alignment (the class's every region is aligned) and is less than twice
+ * the request rounded up to the alignment (the smallest such class: a
+ * power of two always qualifies).  Blocks stay live in groups of 8, so a
+ * region handed out twice would show as overlapping stamps.
+ */
+Test(aligned, every_small_request_gets_an_aligned_class, .timeout = 120) {
+	for (unsigned l = 5; l <= 12; l++) {
+		size_t a = (size_t)1 << l;
+		for (size_t n = 0; n <= 16384; n += (n < 1100 ? 1 : 61)) {
+			void *keep[8];
+			for (int k = 0; k < 8; k++) {
+				void *p = NULL;
+				if (k % 3 == 0)
+					cr_assert_eq(xt_posix_memalign(&p, a, n), 0);
+				else if (k % 3 == 1)
+					p = xt_aligned_alloc(a, n);
+				else
+					p = xt_memalign(a, n);
+				check_block("aligned", p, a, n);
+				size_t u = xt_malloc_usable_size(p), want = n ? (n + a - 1) & ~(a - 1) : a;
+				cr_assert_eq(u % a, 0, "align %zu, size %zu: usable %zu not a multiple", a, n, u);
+				cr_assert_lt(u, 2 * want, "align %zu, size %zu: usable %zu", a, n, u);
+				memset(p, k + 1, n);
+				keep[k] = p;
+			}
+			for (int k = 0; k < 8; k++) {
+				cr_assert_eq(first_not(keep[k], (unsigned char)(k + 1), n), (size_t)-1,
+				    "align %zu, size %zu: overlapping blocks", a, n);
+				xt_free(keep[k]);
+			}
+		}
+	}
+}
+
 Test(aligned, many_live_large_alignments) {
 	/* Many blocks at 64 KiB .. 1 MiB alignment live at once, all distinct
      * and intact: catches bookkeeping errors in the aligned split path. */

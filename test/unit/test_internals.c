@@ -33,6 +33,27 @@ Test(sizeclass, table_is_geometric_and_bounded) {
 	cr_assert_eq(xa_sc_size[SC_NCLASSES - 1], SC_LARGE_MAX);
 }
 
+/* The aligned-request table (sizeclass.h, xa_sc_aligned): each entry is the
+ * smallest small class that is a multiple of the alignment and holds the
+ * entry's number of alignments (at least one); every such request has one. */
+Test(sizeclass, aligned_table_is_the_smallest_aligned_class) {
+	xt_free(xt_malloc(1));
+	for (unsigned lg = 5; lg <= LG_PAGE; lg++) {
+		size_t a = (size_t)1 << lg;
+		for (size_t k = 0; k <= SC_SMALL_MAX >> lg; k++) {
+			unsigned cls = xa_sc_aligned[xa_sc_aligned_row[lg] + k];
+			size_t want = (k ? k : 1) * a;
+			cr_assert(cls > 0 && cls < SC_NSMALL, "align %zu, %zu aligns: class %u", a, k, cls);
+			cr_assert_eq(xa_sc_size[cls] % a, 0, "align %zu: class size %u", a, xa_sc_size[cls]);
+			cr_assert_geq(xa_sc_size[cls], want);
+			for (unsigned c = 1; c < cls; c++)
+				cr_assert(xa_sc_size[c] < want || xa_sc_size[c] % a != 0,
+				    "align %zu, %zu aligns: class %u (%u B) is smaller than %u", a, k, c,
+				    xa_sc_size[c], cls);
+		}
+	}
+}
+
 Test(sizeclass, lookup_matches_computation) {
 	xt_free(xt_malloc(1));
 	for (size_t s = 0; s <= SC_LARGE_MAX + 1; s += (s < 70000 ? 1 : 4093)) {
