@@ -67,9 +67,12 @@
  * lock: a producer of 4-64 KiB buffers and its consumer spent 34% of
  * their time in pthread_mutex_lock (bench/README.md, "Large buffers
  * across threads").  A class holds at most LREMOTE_LIMIT_BYTES (512 KiB,
- * at least 2 blocks) in batches; beyond it, and for the thread's own
- * arena, blocks go to the page allocator as before, one lock hold per run
- * of neighbours of one arena instead of one per block.  A fill takes only
+ * at least 2 blocks) in batches, so an arena at most 8 MiB in all, until
+ * the next background pass drains them (counted as slack meanwhile);
+ * 256 KiB made the 4-64 KiB producer/consumer 10% slower.  Beyond it,
+ * and for the thread's own arena, blocks go to the page allocator as
+ * before, one lock hold per run of neighbours of one arena instead of one
+ * per block.  A fill takes only
  * blocks already freed, never carves extra runs (that was tried and
  * raised b_largebuf's RSS).  A waiting block's run stays RUN_LARGE with
  * rpending set: a second flush of it, or a free, realloc or
