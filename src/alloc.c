@@ -345,7 +345,7 @@ XA_INLINE xa_chunk_t *lookup(const void *ptr, xa_run_t **runp) {
 		*runp = NULL;
 		return c;
 	}
-	xa_run_t *r = xa_chunk_run(c, (p - c->addr) >> LG_PAGE);
+	xa_run_t *r = xa_chunk_run_at(c, p);
 	if (unlikely(r == NULL ||
 	        (r->kind != RUN_SLAB && (r->kind != RUN_LARGE || r->addr != p || xa_run_rpending(r)))))
 		bad_pointer(ptr, c);

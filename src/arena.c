@@ -627,19 +627,24 @@ static bool flush_remote(xa_arena_t *a, xa_chunk_t *c0, unsigned cls, void **ptr
  * how many (0: none waiting).  The regions were never returned to their
  * slabs, so no bitmap is touched.
  */
-unsigned xa_arena_fill_remote(xa_arena_t *a, unsigned cls, void **out, unsigned max) {
-	xa_bin_t *b = &a->bins[cls];
-	if ((atomic_load_explicit(&b->remote.head, memory_order_relaxed) & RPTR_MASK) == 0)
+/* Take one batch's objects (at most max) from stack q of arena a into
+ * out[]; the rest of the batch goes back.  Returns how many. */
+static unsigned rstack_take(xa_arena_t *a, xa_rstack_t *q, void **out, unsigned max) {
+	if ((atomic_load_explicit(&q->head, memory_order_relaxed) & RPTR_MASK) == 0)
 		return 0;
-	xa_rbatch_t *rb = rstack_pop(&b->remote.head);
+	xa_rbatch_t *rb = rstack_pop(&q->head);
 	if (rb == NULL)
 		return 0;
 	unsigned n = XA_MIN(rb->n, max);
 	rb->n -= n;
 	memcpy(out, rb->ptrs + rb->n, n * sizeof(void *));
-	atomic_fetch_add_explicit(&b->remote.nout, n, memory_order_relaxed);
-	rstack_push(rb->n ? &b->remote.head : &a->rfree, rb);
+	atomic_fetch_add_explicit(&q->nout, n, memory_order_relaxed);
+	rstack_push(rb->n ? &q->head : &a->rfree, rb);
 	return n;
+}
+
+unsigned xa_arena_fill_remote(xa_arena_t *a, unsigned cls, void **out, unsigned max) {
+	return rstack_take(a, &a->bins[cls].remote, out, max);
 }
 
 static unsigned bin_dalloc_batch(xa_arena_t *a, xa_bin_t *b, unsigned cls, void **ptrs, unsigned n,
@@ -1149,7 +1154,7 @@ static inline xa_run_t *ring_run(const flush_ring_t *g, const xa_arena_t *a, uin
 		*other = true;
 		return NULL;
 	}
-	return xa_chunk_run(c, (p - c->addr) >> LG_PAGE);
+	return xa_chunk_run_at(c, p);
 }
 
 /*
@@ -1399,7 +1404,7 @@ void *xa_arena_malloc_small(xa_arena_t *a, unsigned cls, bool zero) {
 void xa_arena_free_small_one(xa_chunk_t *c, void *ptr) {
 	xa_arena_t *a = c->arena;
 	unsigned cls;
-	xa_run_t *r0 = xa_chunk_run(c, ((uintptr_t)ptr - c->addr) >> LG_PAGE);
+	xa_run_t *r0 = xa_chunk_run_at(c, (uintptr_t)ptr);
 	xa_check(r0 && r0->kind == RUN_SLAB, "free of invalid pointer", ptr, 0);
 	cls = r0->cls;
 	xa_bin_t *b = &a->bins[cls];
@@ -1497,7 +1502,7 @@ bool xa_run_rpending(const xa_run_t *r) { return run_rpending(r); }
 
 static xa_run_t *large_run_of(void *ptr, xa_chunk_t **cp) {
 	xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)ptr);
-	xa_run_t *r = xa_chunk_run(c, ((uintptr_t)ptr - c->addr) >> LG_PAGE);
+	xa_run_t *r = xa_chunk_run_at(c, (uintptr_t)ptr);
 	xa_check(r && r->kind == RUN_LARGE && r->addr == (uintptr_t)ptr && !run_rpending(r),
 	    "double free or invalid pointer", ptr, 0);
 	*cp = c;
@@ -1506,8 +1511,8 @@ static xa_run_t *large_run_of(void *ptr, xa_chunk_t **cp) {
 
 static void lremote_push(xa_arena_t *a, xa_lremote_t *q, xa_rbatch_t *rb) {
 	rb->ns = slab_free_time();
-	atomic_fetch_add_explicit(&q->nin, rb->n, memory_order_relaxed);
-	rstack_push(&q->head, rb);
+	atomic_fetch_add_explicit(&q->s.nin, rb->n, memory_order_relaxed);
+	rstack_push(&q->s.head, rb);
 	arena_after_slab_free(a); /* the background pass drains it */
 }
 
@@ -1535,8 +1540,8 @@ void xa_arena_flush_large(xa_arena_t *home, unsigned cls, void **ptrs, unsigned 
 					rstack_push(&ra->rfree, rb);
 				ra = a;
 				q = lremote_of(a, cls);
-				uint64_t pending = atomic_load_explicit(&q->nin, memory_order_relaxed) -
-				    atomic_load_explicit(&q->nout, memory_order_relaxed);
+				uint64_t pending = atomic_load_explicit(&q->s.nin, memory_order_relaxed) -
+				    atomic_load_explicit(&q->s.nout, memory_order_relaxed);
 				/* nout read second: a racing fill may make pending
 				 * wrap, which only sends blocks to the lock */
 				room = lremote_limit(cls) > pending ? lremote_limit(cls) - pending : 0;
@@ -1567,7 +1572,7 @@ void xa_arena_flush_large(xa_arena_t *home, unsigned cls, void **ptrs, unsigned 
 				break;
 			/* checked above; the runs cannot change: they are the
 			 * caller's until freed here */
-			large_free_locked(a, xa_chunk_run(c, ((uintptr_t)ptrs[j] - c->addr) >> LG_PAGE), false);
+			large_free_locked(a, xa_chunk_run_at(c, (uintptr_t)ptrs[j]), false);
 		}
 		xa_mutex_unlock(&a->lock);
 		arena_after_dirty(a);
@@ -1578,23 +1583,11 @@ void xa_arena_flush_large(xa_arena_t *home, unsigned cls, void **ptrs, unsigned 
  * batch's blocks (at most max) into out[], no lock.  Returns how many. */
 unsigned xa_arena_fill_remote_large(xa_arena_t *a, unsigned cls, void **out, unsigned max) {
 	xa_lremote_t *q = lremote_of(a, cls);
-	if (q == NULL || (atomic_load_explicit(&q->head, memory_order_relaxed) & RPTR_MASK) == 0)
-		return 0;
-	xa_rbatch_t *rb = rstack_pop(&q->head);
-	if (rb == NULL)
-		return 0;
-	unsigned n = XA_MIN(rb->n, max);
-	rb->n -= n;
-	memcpy(out, rb->ptrs + rb->n, n * sizeof(void *));
+	unsigned n = q ? rstack_take(a, &q->s, out, max) : 0;
 	for (unsigned i = 0; i < n; i++) {
 		xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)out[i]);
-		run_set_rpending(xa_chunk_run(c, ((uintptr_t)out[i] - c->addr) >> LG_PAGE), 0);
+		run_set_rpending(xa_chunk_run_at(c, (uintptr_t)out[i]), 0);
 	}
-	atomic_fetch_add_explicit(&q->nout, n, memory_order_relaxed);
-	if (rb->n)
-		rstack_push(&q->head, rb);
-	else
-		rstack_push(&a->rfree, rb);
 	return n;
 }
 
@@ -1607,22 +1600,22 @@ static void lremote_drain(xa_arena_t *a) {
 		xa_lremote_t *q = &a->lremote[j];
 		/* only what was pushed before: a stream of pushes does not keep
 		 * the caller here */
-		uint64_t upto = atomic_load_explicit(&q->nin, memory_order_relaxed);
+		uint64_t upto = atomic_load_explicit(&q->s.nin, memory_order_relaxed);
 		xa_rbatch_t *rb;
-		while ((atomic_load_explicit(&q->head, memory_order_relaxed) & RPTR_MASK) &&
-		    (int64_t)(upto - atomic_load_explicit(&q->nout, memory_order_relaxed)) > 0 &&
-		    (rb = rstack_pop(&q->head)) != NULL) {
+		while ((atomic_load_explicit(&q->s.head, memory_order_relaxed) & RPTR_MASK) &&
+		    (int64_t)(upto - atomic_load_explicit(&q->s.nout, memory_order_relaxed)) > 0 &&
+		    (rb = rstack_pop(&q->s.head)) != NULL) {
 			xa_free_stamp_ns = rb->ns;
 			xa_mutex_lock(&a->lock);
 			for (unsigned i = 0; i < rb->n; i++) {
 				xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)rb->ptrs[i]);
-				xa_run_t *r = xa_chunk_run(c, ((uintptr_t)rb->ptrs[i] - c->addr) >> LG_PAGE);
+				xa_run_t *r = xa_chunk_run_at(c, (uintptr_t)rb->ptrs[i]);
 				run_set_rpending(r, 0);
 				large_free_locked(a, r, true);
 			}
 			/* both under the lock: the statistics read them there */
 			q->drained += rb->n;
-			atomic_fetch_add_explicit(&q->nout, rb->n, memory_order_relaxed);
+			atomic_fetch_add_explicit(&q->s.nout, rb->n, memory_order_relaxed);
 			xa_mutex_unlock(&a->lock);
 			rb->n = 0;
 			rstack_push(&a->rfree, rb);
@@ -1639,8 +1632,8 @@ void xa_arena_large_stats(xa_arena_t *a, xa_arena_stats_t *st, uint64_t *lnmallo
     size_t *lcur) {
 	for (unsigned j = 0; j < LREMOTE_NCLASSES; j++) {
 		xa_lremote_t *q = &a->lremote[j];
-		uint64_t nout = atomic_load_explicit(&q->nout, memory_order_relaxed);
-		uint64_t nin = atomic_load_explicit(&q->nin, memory_order_relaxed);
+		uint64_t nout = atomic_load_explicit(&q->s.nout, memory_order_relaxed);
+		uint64_t nin = atomic_load_explicit(&q->s.nin, memory_order_relaxed);
 		/* nin read second: pending >= 0 when no fill races */
 		uint64_t pending = nin > nout ? nin - nout : 0;
 		uint64_t fills = nout - q->drained;

@@ -280,6 +280,10 @@ XA_INLINE xa_chunk_t *xa_run_chunk(const xa_run_t *r) { return xa_pagemap_lookup
 XA_INLINE xa_run_t *xa_chunk_run(const xa_chunk_t *c, size_t page) {
 	return (xa_run_t *)xa_pool_deref(c->prun[page]);
 }
+/* The run entry of the page holding address p of chunk c. */
+XA_INLINE xa_run_t *xa_chunk_run_at(const xa_chunk_t *c, uintptr_t p) {
+	return xa_chunk_run(c, (p - c->addr) >> LG_PAGE);
+}
 /* Unmap the arena's wholly free chunks (lock NOT held); returns bytes. */
 size_t xa_pages_unmap_free(xa_arena_t *arena);
 

@@ -35,7 +35,7 @@ extern uint32_t xa_sc_size[SC_NCLASSES + 1] XA_HIDDEN; /* [SC_HUGE] = 0 */
 extern uint8_t xa_sc_lookup[SC_NLOOKUP] XA_HIDDEN;
 
 /*
- * Small classes for aligned requests (alloc.c, xa_aligned_fast): every
+ * Small classes for aligned requests (tcache.h, xa_tcache_aligned): every
  * region of a class whose size is a multiple of align (align <= PAGE) is
  * aligned, as slabs start on a page.  For lg_align in (4, LG_PAGE], entry
  * xa_sc_aligned_row[lg_align] + ((size + align - 1) >> lg_align) is the

@@ -192,6 +192,14 @@ typedef struct {
  * lock-free pop is harmless (the stacks' tags catch it).
  */
 #define RBATCH_MAX 64
+/* A stack of remote batches (a bin's, or an arena's for a large class).
+ * head: tagged pointer (low 48 bits: top batch, high 16: a counter bumped
+ * by every push and pop, against ABA).  nin: objects pushed; nout: objects
+ * taken by fills or drained; pending = nin - nout. */
+typedef struct {
+	_Atomic uint64_t head;
+	_Atomic uint64_t nin, nout;
+} xa_rstack_t;
 struct xa_rbatch_s {
 	xa_rbatch_t *_Atomic next;
 	uint64_t ns; /* when the regions were freed (drains keep the decay age) */
@@ -210,26 +218,19 @@ struct xa_bin_s {
 	uint16_t nempty, empty_max;
 	xa_bin_stats_t stats;
 	uint64_t remote_drained; /* regions drained from remote batches to slabs */
-	/* Remote frees, lock-free (own cache line: written by other threads).
-	 * head: tagged pointer (low 48 bits: top batch, high 16: a counter
-	 * bumped by every push and pop, against ABA).  nin: regions pushed;
-	 * nout: regions taken by fills or drained; pending = nin - nout. */
-	struct {
-		_Atomic uint64_t head;
-		_Atomic uint64_t nin, nout;
-	} remote __attribute__((aligned(64)));
+	/* Remote frees, lock-free (own cache line: written by other threads);
+	 * counted in regions */
+	xa_rstack_t remote __attribute__((aligned(64)));
 } __attribute__((aligned(64)));
 
 /*
  * Remote frees of one cached large class of an arena (arena.c, "Remote
- * large frees"): head, nin and nout as in xa_bin_t.remote (blocks, not
- * regions); drained counts the blocks drains gave back to the page
- * allocator (arena lock).
+ * large frees"): the stack, counted in blocks, and the blocks drains gave
+ * back to the page allocator (arena lock).
  */
 #define LREMOTE_NCLASSES 16 /* the large classes up to 256 KiB */
 typedef struct {
-	_Atomic uint64_t head;
-	_Atomic uint64_t nin, nout;
+	xa_rstack_t s;
 	uint64_t drained;
 } xa_lremote_t;
 

@@ -275,7 +275,7 @@ Test(pages, kept_run_descriptors_are_free) {
  */
 static unsigned region_of(void *p, size_t size) {
 	xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p);
-	xa_run_t *r = xa_chunk_run(c, ((uintptr_t)p - c->addr) >> LG_PAGE);
+	xa_run_t *r = xa_chunk_run_at(c, (uintptr_t)p);
 	return (unsigned)(((uintptr_t)p - r->addr) / size);
 }
 
@@ -361,7 +361,7 @@ Test(slabs, batched_flush_keeps_lists_and_counts) {
 	unsigned nmix = 0;
 	for (unsigned i = 0; i < n;) {
 		xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p[i]);
-		xa_run_t *r = xa_chunk_run(c, ((uintptr_t)p[i] - c->addr) >> LG_PAGE);
+		xa_run_t *r = xa_chunk_run_at(c, (uintptr_t)p[i]);
 		unsigned j = i;
 		while (j < n && (uintptr_t)p[j] >= r->addr && (uintptr_t)p[j] < r->addr + (uintptr_t)nregs * size)
 			j++;
@@ -479,7 +479,7 @@ static unsigned fill_find_whole_slab(xa_arena_t *a, unsigned cls, void **p, unsi
 	qsort(p, n, sizeof *p, ptr_cmp);
 	for (unsigned i = 0; i + nregs <= n; i++) {
 		xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p[i]);
-		xa_run_t *r = xa_chunk_run(c, ((uintptr_t)p[i] - c->addr) >> LG_PAGE);
+		xa_run_t *r = xa_chunk_run_at(c, (uintptr_t)p[i]);
 		if ((uintptr_t)p[i] == r->addr && r != a->bins[cls].cur && r->nfree == 0 &&
 		    (uintptr_t)p[i + nregs - 1] == r->addr + (uintptr_t)(nregs - 1) * xa_sc[cls].size)
 			return i;
@@ -630,7 +630,7 @@ static unsigned fill_find_whole_slabs(xa_arena_t *a, unsigned cls, void **p, uns
 	qsort(p, n, sizeof *p, ptr_cmp);
 	for (unsigned i = 0; i + nregs <= n && found < nslabs; i++) {
 		xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p[i]);
-		xa_run_t *r = xa_chunk_run(c, ((uintptr_t)p[i] - c->addr) >> LG_PAGE);
+		xa_run_t *r = xa_chunk_run_at(c, (uintptr_t)p[i]);
 		if ((uintptr_t)p[i] == r->addr && r != a->bins[cls].cur && r->nfree == 0 &&
 		    (uintptr_t)p[i + nregs - 1] == r->addr + (uintptr_t)(nregs - 1) * xa_sc[cls].size) {
 			first[found++] = i;
@@ -645,7 +645,7 @@ static size_t bin_slabs(xa_bin_t *b, void **p, unsigned n, size_t *npages);
 
 static xa_run_t *run_of(void *p) {
 	xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p);
-	return xa_chunk_run(c, ((uintptr_t)p - c->addr) >> LG_PAGE);
+	return xa_chunk_run_at(c, (uintptr_t)p);
 }
 
 Test(slabs, flush_jumping_between_slabs_and_words) {
@@ -995,7 +995,7 @@ static size_t large_cur_reported(xa_arena_t *a, unsigned cls, uint64_t *nmalloc,
 
 static bool large_waiting(void *p) {
 	xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p);
-	return xa_run_rpending(xa_chunk_run(c, ((uintptr_t)p - c->addr) >> LG_PAGE));
+	return xa_run_rpending(xa_chunk_run_at(c, (uintptr_t)p));
 }
 
 enum { LR_N1 = 6, LR_N0 = 2 };
@@ -1122,7 +1122,7 @@ Test(remote, large_blocks_between_threads) {
 	atomic_store(&a0->decay_ms, -1); /* batches drained only by the purge below */
 	size_t size = 32 << 10;
 	unsigned cls = xa_sc_size2class(size);
-	xa_lremote_t *q = &a0->lremote[cls - SC_NSMALL];
+	xa_rstack_t *q = &a0->lremote[cls - SC_NSMALL].s;
 	uint64_t nm0, nd0;
 	size_t c0 = large_cur_reported(a0, cls, &nm0, &nd0);
 	xa_mutex_lock(&a0->lock);
@@ -2101,7 +2101,7 @@ static size_t bin_slabs(xa_bin_t *b, void **p, unsigned n, size_t *npages) {
 		if (!p[i])
 			continue;
 		xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p[i]);
-		slab_seen(xa_chunk_run(c, ((uintptr_t)p[i] - c->addr) >> LG_PAGE), seen, MAX, &ns, npages);
+		slab_seen(xa_chunk_run_at(c, (uintptr_t)p[i]), seen, MAX, &ns, npages);
 	}
 	xa_mutex_unlock(&b->lock);
 	return ns;
@@ -2133,7 +2133,7 @@ Test(slabs, busy_bin_grows_its_slabs_and_counts_their_pages) {
 	unsigned small = 0, grown = 0;
 	for (int i = 0; i < N; i++) {
 		xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p[i]);
-		xa_run_t *r = xa_chunk_run(c, ((uintptr_t)p[i] - c->addr) >> LG_PAGE);
+		xa_run_t *r = xa_chunk_run_at(c, (uintptr_t)p[i]);
 		cr_assert(r && r->kind == RUN_SLAB && r->cls == cls);
 		cr_assert_eq(((uintptr_t)p[i] - r->addr) % 4096, 0);
 		if (r->npages == 1) {
