@@ -1628,8 +1628,9 @@ static void lremote_drain(xa_arena_t *a) {
  * blocks waiting in remote batches count as freed, blocks a fill took
  * from a batch as allocated (the locked counters see neither: to the
  * page allocator those blocks stay allocated until a drain). */
-void xa_arena_large_stats(xa_arena_t *a, xa_arena_stats_t *st, uint64_t *lnmalloc, uint64_t *lndalloc,
+size_t xa_arena_large_stats(xa_arena_t *a, xa_arena_stats_t *st, uint64_t *lnmalloc, uint64_t *lndalloc,
     size_t *lcur) {
+	size_t bytes = 0;
 	for (unsigned j = 0; j < LREMOTE_NCLASSES; j++) {
 		xa_lremote_t *q = &a->lremote[j];
 		uint64_t nout = atomic_load_explicit(&q->s.nout, memory_order_relaxed);
@@ -1645,7 +1646,22 @@ void xa_arena_large_stats(xa_arena_t *a, xa_arena_stats_t *st, uint64_t *lnmallo
 		st->large_ndalloc += nin;
 		st->large_cur -= pending;
 		st->large_allocated -= pending * xa_sc_size[SC_NSMALL + j];
+		bytes += pending * xa_sc_size[SC_NSMALL + j];
 	}
+	return bytes;
+}
+
+/* Bytes of small regions waiting in arena a's remote batches (racy). */
+size_t xa_arena_remote_small_bytes(xa_arena_t *a) {
+	size_t bytes = 0;
+	for (unsigned i = 0; i < SC_NSMALL; i++) {
+		xa_rstack_t *q = &a->bins[i].remote;
+		uint64_t nout = atomic_load_explicit(&q->nout, memory_order_relaxed);
+		uint64_t nin = atomic_load_explicit(&q->nin, memory_order_relaxed);
+		if (nin > nout)
+			bytes += (size_t)(nin - nout) * xa_sc[i].size;
+	}
+	return bytes;
 }
 
 bool xa_arena_ralloc_large_inplace(xa_chunk_t *c, xa_run_t *r, size_t usize) {

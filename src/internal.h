@@ -313,6 +313,8 @@ void xa_arena_flush_small(xa_arena_t *home, unsigned cls, void **ptrs, unsigned 
 /* Does a flush of ptrs[0..n) take the loop for regions freed in random
  * order (arena.c, bin_dalloc_scattered)?  For tests. */
 bool xa_arena_batch_scattered(void *const *ptrs, unsigned n);
+/* Bytes of small regions waiting in an arena's remote batches. */
+size_t xa_arena_remote_small_bytes(xa_arena_t *arena);
 /* A bin's statistics (bin lock taken), remote batches accounted. */
 void xa_arena_bin_stats(xa_bin_t *bin, xa_bin_stats_t *out);
 void *xa_arena_malloc_small(xa_arena_t *arena, unsigned cls, bool zero);
@@ -328,8 +330,8 @@ unsigned xa_arena_fill_remote_large(xa_arena_t *arena, unsigned cls, void **out,
 /* Is the large run waiting in a remote batch (freed)? */
 bool xa_run_rpending(const xa_run_t *run);
 /* Adjust an arena's large statistics (copied under its lock, still held)
- * for the blocks in remote batches. */
-void xa_arena_large_stats(xa_arena_t *arena, xa_arena_stats_t *st, uint64_t *lnmalloc, uint64_t *lndalloc,
+ * for the blocks in remote batches; returns their bytes. */
+size_t xa_arena_large_stats(xa_arena_t *arena, xa_arena_stats_t *st, uint64_t *lnmalloc, uint64_t *lndalloc,
     size_t *lcur);
 void xa_arena_free_small_one(xa_chunk_t *chunk, void *ptr);
 /* Resize a large allocation in place; returns true if it could not. */

@@ -35,12 +35,13 @@ static void stats_arena(xa_arena_t *ar, xa_snap_arena_t *sa, uint64_t now) {
 		sa->small_ndalloc += sa->bins[i].ndalloc;
 		sa->small_nrequests += sa->bins[i].nrequests;
 	}
+	sa->remote = xa_arena_remote_small_bytes(ar);
 	xa_mutex_lock(&ar->lock);
 	sa->a = ar->stats;
 	memcpy(sa->lnmalloc, ar->lstats_nmalloc, sizeof(sa->lnmalloc));
 	memcpy(sa->lndalloc, ar->lstats_ndalloc, sizeof(sa->lndalloc));
 	memcpy(sa->lcur, ar->lstats_cur, sizeof(sa->lcur));
-	xa_arena_large_stats(ar, &sa->a, sa->lnmalloc, sa->lndalloc, sa->lcur);
+	sa->remote += xa_arena_large_stats(ar, &sa->a, sa->lnmalloc, sa->lndalloc, sa->lcur);
 	for (xa_chunk_t *c = ar->chunks; c; c = c->next) {
 		ssize_t n = xa_os_resident_pages((void *)c->addr, CHUNK);
 		if (n > 0)
@@ -91,6 +92,7 @@ static void stats_merge(xa_snap_arena_t *m, const xa_snap_arena_t *sa) {
 	}
 	m->resident += sa->resident;
 	m->small_allocated += sa->small_allocated;
+	m->remote += sa->remote;
 	m->small_active += sa->small_active;
 	m->small_nmalloc += sa->small_nmalloc;
 	m->small_ndalloc += sa->small_ndalloc;
@@ -165,8 +167,10 @@ bool xa_stats_refresh(xa_snap_t *s) {
 	s->mapped = m->a.mapped_chunks * CHUNK + s->huge_mapped + s->huge_cached + s->metadata;
 	s->resident = m->resident + s->huge_resident + s->huge_cached_resident + s->metadata_resident;
 	size_t used = s->allocated + s->tcache;
+	s->remote = m->remote;
+	used += s->remote;
 	s->slack = s->active > used ? s->active - used : 0;
-	s->reclaimable = s->dirty + s->tcache;
+	s->reclaimable = s->dirty + s->tcache + s->remote;
 	s->next_due_ns = XA_MIN(m->next_due_ns, hdue);
 	s->decay_ms = atomic_load(&xa_decay_default_ms);
 	if (s->huge_state[PS_DIRTY] && s->decay_ms > s->max_decay_ms)

@@ -13,6 +13,8 @@
  *   allocated  usable bytes of the objects the application holds:
  *              sum over threads of allocated - deallocated (tcache.h)
  *   tcache     bytes of free objects sitting in thread caches
+ *   remote     bytes freed by threads of other arenas, waiting in remote
+ *              batches for their arena's next cache fill or a purge
  *   active     pages of slabs and large runs, plus live huge mappings
  *   dirty      free resident pages awaiting release, plus dirty cached
  *              huge mappings
@@ -23,7 +25,8 @@
  *   metadata   base memory mapped for the allocator's own structures
  *   mapped     = active + dirty + lazy + retained + metadata
  *   resident   pages of those mappings that are in RAM (mincore)
- * Invariants: allocated + tcache <= active (exact when no thread runs);
+ * Invariants: allocated + tcache + remote <= active (exact when no thread
+ *   runs);
  *   active <= mapped; resident <= mapped; dirty + lazy + retained <= mapped.
  */
 #ifndef XA_STATS_H
@@ -50,6 +53,7 @@ typedef struct {
 	size_t slab_purged;     /* free pages of live slabs already released */
 	size_t small_allocated; /* curregs * size (live and cached objects) */
 	size_t small_active;    /* the bins' curpages * PAGE */
+	size_t remote;          /* bytes waiting in its remote batches */
 	uint64_t small_nmalloc, small_ndalloc, small_nrequests;
 	uint64_t next_due_ns; /* until the oldest dirty run is released */
 } xa_snap_arena_t;
@@ -59,8 +63,9 @@ typedef struct {
 	uint64_t time_ns;
 	/* totals */
 	size_t allocated, active, metadata, resident, mapped, retained, dirty, lazy, tcache;
-	size_t slack;       /* active - allocated - tcache: rounding, free regions */
-	size_t reclaimable; /* dirty + tcache: what a purge and flush return now */
+	size_t remote;      /* waiting in remote batches (xa_snap_arena_t) */
+	size_t slack;       /* active - allocated - tcache - remote: rounding, free regions */
+	size_t reclaimable; /* dirty + tcache + remote: what a purge and flush return now */
 	uint64_t thread_allocated, thread_deallocated;
 	size_t nthreads;
 	/* huge */
@@ -120,9 +125,10 @@ typedef struct {
 	X(dirty, B, s->dirty, "freed resident bytes awaiting release, incl. cached huge mappings")    \
 	X(lazy, B, s->lazy, "bytes released with MADV_FREE (resident until the kernel reclaims them)") \
 	X(tcache, B, s->tcache, "bytes of free objects held in thread caches")                        \
-	X(slack, B, s->slack, "active - allocated - tcache: size-class rounding and free slab regions") \
+	X(remote, B, s->remote, "bytes freed by threads of other arenas, waiting in remote batches for their arena's next cache fill or a purge") \
+	X(slack, B, s->slack, "active - allocated - tcache - remote: size-class rounding and free slab regions") \
 	X(slab_purged, B, s->all.slab_purged, "part of slack already released: free pages of partly used slabs") \
-	X(reclaimable, B, s->reclaimable, "dirty + tcache: what a purge and cache flush return now")   \
+	X(reclaimable, B, s->reclaimable, "dirty + tcache + remote: what a purge and cache flush return now") \
 	X(nthreads, N, s->nthreads, "threads with allocator state")                                  \
 	X(peak.allocated, B, s->peak_allocated, "high-water mark of allocated since start or stats.peak.reset (sampled: see xalloc(3))") \
 	X(peak.allocated_at_ms, M, XA_PEAK_MS(s, s->peak_allocated_ns), "time from start to the allocated peak") \
@@ -165,6 +171,7 @@ typedef struct {
 	X(pretained, P, sa->a.npages[PS_RETAINED], "free unbacked pages")                             \
 	X(mapped, B, sa->a.mapped_chunks * CHUNK, "bytes of the arena's chunks")                      \
 	X(resident, B, sa->resident, "resident bytes of the arena's chunks (mincore)")               \
+	X(remote, B, sa->remote, "bytes freed by threads of other arenas, waiting in its remote batches") \
 	X(small.allocated, B, sa->small_allocated, "bytes of slab regions in use (live or cached)")  \
 	X(small.active, B, sa->small_active, "bytes of slabs")                                       \
 	X(small.purged, B, sa->slab_purged, "bytes of slab pages released while the slab lives on")  \

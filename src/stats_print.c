@@ -103,9 +103,9 @@ static void verdict(const xa_snap_t *s, char *out, size_t n) {
 	/* The biggest contributor to the gap. */
 	size_t dirty_res = s->dirty, lazy_res = XA_MIN(s->lazyfree_resident, s->lazy);
 	size_t pinned = s->slack > s->all.slab_purged ? s->slack - s->all.slab_purged : 0;
-	size_t c[5] = {dirty_res, lazy_res, pinned, s->tcache, s->not_heap};
+	size_t c[6] = {dirty_res, lazy_res, pinned, s->tcache, s->not_heap, s->remote};
 	unsigned best = 0;
-	for (unsigned i = 1; i < 5; i++)
+	for (unsigned i = 1; i < 6; i++)
 		if (c[i] > c[best])
 			best = i;
 	B(x, c[best]);
@@ -128,9 +128,15 @@ static void verdict(const xa_snap_t *s, char *out, size_t n) {
 		    "RSS %s, live %s: %s in thread caches (thread.tcache.flush or malloc_trim returns it); not a leak", r, l,
 		    x);
 		break;
-	default:
+	case 4:
 		xa_snprintf(out, n,
 		    "RSS %s, live %s: %s is not the heap (stacks, code, file mappings, other allocators' mmaps)", r, l, x);
+		break;
+	default:
+		xa_snprintf(out, n,
+		    "RSS %s, live %s: %s freed by other threads, waiting for its arena's next cache fill (a purge or "
+		    "malloc_trim returns it); not a leak",
+		    r, l, x);
 		break;
 	}
 }
@@ -153,6 +159,7 @@ static void print_summary(xa_writer_t *e, const xa_snap_t *s) {
 	xa_wprintf(e, "    size-class rounding and slab slack     %12s\n", B(a, s->slack));
 	xa_wprintf(e, "      of which released (free slab pages)  %12s\n", B(a, s->all.slab_purged));
 	xa_wprintf(e, "    thread caches                          %12s\n", B(a, s->tcache));
+	xa_wprintf(e, "    freed by other threads, waiting        %12s\n", B(a, s->remote));
 	release_eta(s, eta, sizeof(eta));
 	xa_wprintf(e, "    freed, awaiting release                %12s  (%s)\n", B(a, s->dirty), eta);
 	xa_wprintf(e, "    lazily freed (MADV_FREE)               %12s  (%s still resident)\n", B(a, s->lazy),

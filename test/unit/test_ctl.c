@@ -448,7 +448,7 @@ static void check_structural(void) {
 	cr_assert_eq(rd("stats.active") + rd("stats.dirty") + rd("stats.lazy") + rd("stats.retained") +
 		rd("stats.metadata"),
 	    mapped);
-	cr_assert_eq(rd("stats.reclaimable"), rd("stats.dirty") + rd("stats.tcache"));
+	cr_assert_eq(rd("stats.reclaimable"), rd("stats.dirty") + rd("stats.tcache") + rd("stats.remote"));
 	unsigned n;
 	size_t l = sizeof(n);
 	cr_assert_eq(xallocctl("arenas.ncreated", &n, &l, NULL, 0), 0);
@@ -528,6 +528,51 @@ Test(ctl_stats, invariants_under_threads) {
 	refresh();
 	check_structural();
 	cr_assert_leq(rd("stats.allocated") + rd("stats.tcache"), rd("stats.active"));
+}
+
+/* Objects freed by a thread of another arena wait in remote batches
+ * (arena.c, "Remote frees", "Remote large frees"): stats.remote and the
+ * owning arena's stats.arenas.<i>.remote count them, apart from slack,
+ * reclaimable includes them, and a purge takes them back to the arena. */
+enum { RM_LARGE = 16, RM_SMALL = 64 };
+static void *rm_blocks[RM_LARGE + RM_SMALL];
+static void *remote_freer(void *arg) {
+	unsigned ind = *(unsigned *)arg;
+	cr_assert_eq(xallocctl("thread.arena", NULL, NULL, &ind, sizeof(ind)), 0);
+	for (int i = 0; i < RM_LARGE + RM_SMALL; i++)
+		xt_free(rm_blocks[i]);
+	cr_assert_eq(xallocctl("thread.tcache.flush", NULL, NULL, NULL, 0), 0);
+	return NULL;
+}
+
+Test(ctl_stats, remote_frees_are_counted) {
+	cr_assert_eq(xt_mallopt(M_ARENA_MAX, 4), 1);
+	/* no purge before the one below: decay off (drains only when forced) */
+	ssize_t never = -1;
+	cr_assert_eq(xallocctl("arena.4096.decay_ms", NULL, NULL, &never, sizeof(never)), 0);
+	unsigned a0 = 0, a1 = 1;
+	cr_assert_eq(xallocctl("thread.arena", NULL, NULL, &a0, sizeof(a0)), 0);
+	for (int i = 0; i < RM_LARGE; i++)
+		memset(rm_blocks[i] = xt_malloc(32 << 10), 1, 32 << 10);
+	for (int i = 0; i < RM_SMALL; i++)
+		memset(rm_blocks[RM_LARGE + i] = xt_malloc(256), 1, 256);
+	refresh();
+	cr_assert_eq(rd("stats.remote"), 0);
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, remote_freer, &a1), 0);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	refresh();
+	size_t rem = rd("stats.remote");
+	/* all 16 large blocks (512 KiB, the class's bound) and the 64 small
+	 * ones (16 KiB, under the bin's 64 KiB) */
+	cr_assert_eq(rem, RM_LARGE * (32 << 10) + RM_SMALL * 256, "stats.remote %zu", rem);
+	cr_assert_eq(rd("stats.arenas.0.remote"), rem);
+	cr_assert_eq(rd("stats.arenas.1.remote"), 0);
+	cr_assert_eq(rd("stats.reclaimable"), rd("stats.dirty") + rd("stats.tcache") + rem);
+	cr_assert_leq(rd("stats.allocated") + rd("stats.tcache") + rem, rd("stats.active"));
+	cr_assert_eq(xallocctl("arena.4096.purge", NULL, NULL, NULL, 0), 0);
+	refresh();
+	cr_assert_eq(rd("stats.remote"), 0, "stats.remote %zu after a purge", rd("stats.remote"));
 }
 
 /* Free pages of partly used slabs: released by a purge, counted in
