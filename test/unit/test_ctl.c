@@ -753,6 +753,51 @@ Test(ctl_stats, verdict_freed_pages) {
 	free(b.p);
 }
 
+/* The verdict names objects waiting in remote batches when they are most
+ * of the gap: threads of arenas 0, 1 and 2 allocate, for each of the 12
+ * large classes the caches hold by default (20..128 KiB), as many blocks
+ * as its remote bound (512 KiB) holds; this thread, on arena 3, frees them
+ * all (about 17 MiB). */
+static void *vr_blocks[3][512];
+static unsigned vr_n[3];
+static void *verdict_alloc(void *arg) {
+	unsigned ind = *(unsigned *)arg;
+	cr_assert_eq(xallocctl("thread.arena", NULL, NULL, &ind, sizeof(ind)), 0);
+	for (unsigned j = 0; j < 12; j++) {
+		char nm[64];
+		snprintf(nm, sizeof(nm), "arenas.lextent.%u.size", j);
+		size_t sz = 0, l = sizeof(sz);
+		cr_assert_eq(xallocctl(nm, &sz, &l, NULL, 0), 0);
+		for (size_t k = 0; k < (512 << 10) / sz; k++)
+			memset(vr_blocks[ind][vr_n[ind]++] = xt_malloc(sz), 1, sz);
+	}
+	return NULL;
+}
+
+Test(ctl_stats, verdict_remote) {
+	cr_assert_eq(xt_mallopt(M_ARENA_MAX, 4), 1);
+	ssize_t never = -1;
+	cr_assert_eq(xallocctl("arena.4096.decay_ms", NULL, NULL, &never, sizeof(never)), 0);
+	unsigned ind[3] = {0, 1, 2}, mine = 3;
+	for (int k = 0; k < 3; k++) {
+		pthread_t th;
+		cr_assert_eq(pthread_create(&th, NULL, verdict_alloc, &ind[k]), 0);
+		cr_assert_eq(pthread_join(th, NULL), 0);
+	}
+	cr_assert_eq(xallocctl("thread.arena", NULL, NULL, &mine, sizeof(mine)), 0);
+	for (int k = 0; k < 3; k++)
+		for (unsigned i = 0; i < vr_n[k]; i++)
+			xt_free(vr_blocks[k][i]);
+	cr_assert_eq(xallocctl("thread.tcache.flush", NULL, NULL, NULL, 0), 0);
+	refresh();
+	cr_assert_geq(rd("stats.remote"), 16 * MiB, "stats.remote %zu", rd("stats.remote"));
+	struct sbuf b = {0};
+	xalloc_stats_print(sb_write, &b, "");
+	cr_assert_not_null(strstr(b.p, "freed by other threads, waiting for its arena"), "%s", b.p);
+	cr_assert_not_null(strstr(b.p, "not a leak"));
+	free(b.p);
+}
+
 Test(ctl_stats, verdict_leak_candidate) {
 	enum { N = 6 };
 	static void *p[N * 64];
