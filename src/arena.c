@@ -1651,6 +1651,28 @@ size_t xa_arena_large_stats(xa_arena_t *a, xa_arena_stats_t *st, uint64_t *lnmal
 	return bytes;
 }
 
+/* Bytes of everything waiting in arena a's remote batches (racy). */
+size_t xa_arena_remote_bytes(xa_arena_t *a) {
+	size_t bytes = xa_arena_remote_small_bytes(a);
+	for (unsigned j = 0; j < LREMOTE_NCLASSES; j++) {
+		xa_rstack_t *q = &a->lremote[j].s;
+		uint64_t nout = atomic_load_explicit(&q->nout, memory_order_relaxed);
+		uint64_t nin = atomic_load_explicit(&q->nin, memory_order_relaxed);
+		if (nin > nout)
+			bytes += (size_t)(nin - nout) * xa_sc_size[SC_NSMALL + j];
+	}
+	return bytes;
+}
+
+/* Everything waiting in arena a's remote batches back to its slabs and
+ * page runs (the slack budget: decay.c). */
+void xa_arena_drain_remote(xa_arena_t *a) {
+	lremote_drain(a);
+	for (unsigned i = 0; i < SC_NSMALL; i++)
+		if (atomic_load_explicit(&a->bins[i].remote.head, memory_order_relaxed) & RPTR_MASK)
+			bin_drain_remote(a, i);
+}
+
 /* Bytes of small regions waiting in arena a's remote batches (racy). */
 size_t xa_arena_remote_small_bytes(xa_arena_t *a) {
 	size_t bytes = 0;

@@ -16,10 +16,12 @@
  *
  * The slack policy (option slack_max).  Decay bounds how LONG freed memory
  * stays resident; slack_max bounds how MUCH: freed-but-resident bytes --
- * dirty pages, cached huge mappings and objects in thread caches -- may not
- * exceed a size or a share of the live bytes (xa_decay_slack_budget).  Past
- * it, cached huge mappings go first, then each arena's oldest dirty pages
- * (each arena gives up its share of the excess), whatever their decay time.
+ * dirty pages, cached huge mappings, objects in thread caches and objects
+ * waiting in remote batches (stats.remote) -- may not exceed a size or a
+ * share of the live bytes (xa_decay_slack_budget).  Past it, the remote
+ * batches are drained into their slabs and runs first, then cached huge
+ * mappings go, then each arena's oldest dirty pages (each arena gives up
+ * its share of the excess), whatever their decay time.
  * It runs on every background pass (the frees that make pages dirty wake
  * the thread when slack_max is set) and on those frees themselves, where a
  * cheap comparison with the last computed budget decides whether to act:
@@ -102,13 +104,26 @@ size_t xa_decay_slack_enforce(bool always) {
 	uint64_t budget = xa_decay_slack_budget(opt, a - d);
 	atomic_store_explicit(&budget_cached, budget, memory_order_relaxed);
 	atomic_store_explicit(&budget_ns, now, memory_order_relaxed);
-	size_t dirty[XA_MAX_ARENAS], total = tc + xa_huge_cached_bytes();
+	size_t dirty[XA_MAX_ARENAS], fixed = tc + xa_huge_cached_bytes(), total = fixed, remote = 0;
 	for (unsigned i = 0; i < n; i++) {
 		dirty[i] = XA_RELAXED_LOAD(xa_arenas[i]->stats.npages[PS_DIRTY]) * PAGE;
+		remote += xa_arena_remote_bytes(xa_arenas[i]);
 		total += dirty[i];
 	}
-	if (total <= budget)
+	if (total + remote <= budget)
 		return 0;
+	if (remote) {
+		/* objects other threads freed, waiting for their arena: back to
+		 * its slabs and runs, where the purge below reaches them */
+		total = fixed;
+		for (unsigned i = 0; i < n; i++) {
+			xa_arena_drain_remote(xa_arenas[i]);
+			dirty[i] = XA_RELAXED_LOAD(xa_arenas[i]->stats.npages[PS_DIRTY]) * PAGE;
+			total += dirty[i];
+		}
+		if (total <= budget)
+			return 0;
+	}
 	size_t released = 0, excess = total - budget;
 	if (xa_huge_cached_bytes()) {
 		size_t r = xa_huge_purge(true);

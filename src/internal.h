@@ -313,8 +313,12 @@ void xa_arena_flush_small(xa_arena_t *home, unsigned cls, void **ptrs, unsigned 
 /* Does a flush of ptrs[0..n) take the loop for regions freed in random
  * order (arena.c, bin_dalloc_scattered)?  For tests. */
 bool xa_arena_batch_scattered(void *const *ptrs, unsigned n);
-/* Bytes of small regions waiting in an arena's remote batches. */
+/* Bytes of small regions (all objects) waiting in an arena's remote
+ * batches; racy. */
 size_t xa_arena_remote_small_bytes(xa_arena_t *arena);
+size_t xa_arena_remote_bytes(xa_arena_t *arena);
+/* Return everything waiting in an arena's remote batches (no lock held). */
+void xa_arena_drain_remote(xa_arena_t *arena);
 /* A bin's statistics (bin lock taken), remote batches accounted. */
 void xa_arena_bin_stats(xa_bin_t *bin, xa_bin_stats_t *out);
 void *xa_arena_malloc_small(xa_arena_t *arena, unsigned cls, bool zero);

@@ -3,7 +3,15 @@
  * object is allocated by a producer thread and freed by a consumer thread,
  * so it goes back through the remote path (arena.c, "Remote frees").
  *
- * Usage: remote_child PRODUCERS CONSUMERS MESSAGES
+ * Usage: remote_child PRODUCERS CONSUMERS MESSAGES [large [MAX_WAITING]]
+ *
+ * With "large", the messages are 20-100 KB blocks of three cached large
+ * classes instead (arena.c, "Remote large frees"), stamped at both ends
+ * and in their first 256 bytes; the statistics checked after are those
+ * of the large classes (curlextents 0, nmalloc - ndalloc = curlextents)
+ * and stats.remote (0).  With MAX_WAITING (bytes), stats.remote must also
+ * fall to at most that within 3 s of the last thread's exit, before any
+ * purge of the child's own (the slack budget: slack_max).
  *
  * Fails (exit 2, one line on stderr) when
  *   - malloc hands out an address that is still live (a region handed out
@@ -35,8 +43,12 @@ static mallctl_fn ctl;
 
 /* sizes of classes 48, 80, 112, 192, 224 (16-byte steps to 128, then 4 per
  * doubling): none is used by the main thread or by libc internals here */
-static const size_t sizes[] = {40, 72, 100, 180, 220};
-#define NSIZES (sizeof sizes / sizeof sizes[0])
+static const size_t small_sizes[] = {40, 72, 100, 180, 220};
+/* classes 24, 40 and 112 KiB: cached (tcache_max 128 KiB), remote batches */
+static const size_t large_sizes[] = {20000, 40000, 100000};
+static const size_t *sizes = small_sizes;
+static size_t NSIZES = sizeof small_sizes / sizeof small_sizes[0];
+static int large;
 
 static void die(const char *msg, uintptr_t v) {
 	char buf[160];
@@ -110,7 +122,9 @@ static void *producer(void *arg) {
 		m->seq = seq;
 		m->size = (uint32_t)n;
 		m->check = check_of(seq, (uint32_t)n);
-		memset(m + 1, (int)(seq & 0xff), n - sizeof *m);
+		size_t len = n - sizeof *m;
+		memset(m + 1, (int)(seq & 0xff), large && len > 256 ? 256 : len);
+		((unsigned char *)(m + 1))[len - 1] = (unsigned char)(seq & 0xff);
 		batch[nb++] = m;
 		/* bursts of varying length: fills and flushes of every size */
 		if (nb == 64 || (s >> 40) % 16 == 0) {
@@ -185,8 +199,13 @@ static uint64_t ctl_u64(const char *name) {
 }
 
 int main(int argc, char **argv) {
-	if (argc != 4)
-		die("usage: remote_child PRODUCERS CONSUMERS MESSAGES", 0);
+	if (argc != 4 && !((argc == 5 || argc == 6) && strcmp(argv[4], "large") == 0))
+		die("usage: remote_child PRODUCERS CONSUMERS MESSAGES [large [MAX_WAITING]]", 0);
+	if (argc >= 5) {
+		large = 1;
+		sizes = large_sizes;
+		NSIZES = sizeof large_sizes / sizeof large_sizes[0];
+	}
 	ctl = (mallctl_fn)dlsym(RTLD_DEFAULT, "xallocctl");
 	if (ctl == NULL)
 		die("xallocctl not found: not run under the library?", 0);
@@ -208,6 +227,19 @@ int main(int argc, char **argv) {
 		pthread_join(th[i], NULL);
 	if (recv_count != nmsgs)
 		die("messages lost in the queue", recv_count);
+	if (argc == 6) {
+		uint64_t max = strtoull(argv[5], NULL, 0), w = 0;
+		for (int i = 0; i < 300; i++) {
+			uint64_t e = 1;
+			if (ctl("epoch", NULL, NULL, &e, sizeof e) != 0)
+				die("epoch failed", 0);
+			if ((w = ctl_u64("stats.remote")) <= max)
+				break;
+			usleep(10000);
+		}
+		if (w > max)
+			die("bytes waiting in remote batches above the bound 3 s after the last free", w);
+	}
 
 	/* every worker's cache was flushed at its exit; now the main thread's,
      * then a forced purge (which drains remote batches into slabs) */
@@ -217,6 +249,33 @@ int main(int argc, char **argv) {
 	uint64_t e = 1;
 	if (ctl("epoch", NULL, NULL, &e, sizeof e) != 0)
 		die("epoch failed", 0);
+	if (large) {
+		if (ctl_u64("stats.remote") != 0)
+			die("bytes still waiting in remote batches after a purge", ctl_u64("stats.remote"));
+		for (unsigned k = 0; k < NSIZES; k++) {
+			char name[96];
+			unsigned j = 0;
+			for (;; j++) { /* the large class of sizes[k] */
+				snprintf(name, sizeof name, "arenas.lextent.%u.size", j);
+				if (ctl_u64(name) >= sizes[k])
+					break;
+			}
+			uint64_t v[3];
+			static const char *const rows[] = {"nmalloc", "ndalloc", "curlextents"};
+			for (unsigned r = 0; r < 3; r++) {
+				snprintf(name, sizeof name, "stats.arenas.4096.lextents.%u.%s", j, rows[r]);
+				v[r] = ctl_u64(name);
+			}
+			if (v[0] < nmsgs / NSIZES / 2)
+				die("large statistics count too few allocations", j);
+			if (v[0] - v[1] != v[2])
+				die("large statistics do not add up: nmalloc - ndalloc != curlextents", j);
+			if (v[2] != 0)
+				die("large blocks still counted in use after every free", j);
+		}
+		printf("remote: ok, %llu large messages, %llu producers, %u consumers\n", nmsgs, nprod, ncons);
+		return 0;
+	}
 	uint64_t narenas = ctl_u64("arenas.narenas");
 	static const unsigned bins[] = {2, 4, 6, 9, 10}; /* the classes of sizes[] */
 	for (unsigned k = 0; k < NSIZES; k++) {
