@@ -547,15 +547,16 @@ static void *remote_freer(void *arg) {
 
 Test(ctl_stats, remote_frees_are_counted) {
 	cr_assert_eq(xt_mallopt(M_ARENA_MAX, 4), 1);
-	/* no purge before the one below: decay off (drains only when forced) */
-	ssize_t never = -1;
-	cr_assert_eq(xallocctl("arena.4096.decay_ms", NULL, NULL, &never, sizeof(never)), 0);
 	unsigned a0 = 0, a1 = 1;
 	cr_assert_eq(xallocctl("thread.arena", NULL, NULL, &a0, sizeof(a0)), 0);
 	for (int i = 0; i < RM_LARGE; i++)
 		memset(rm_blocks[i] = xt_malloc(32 << 10), 1, 32 << 10);
 	for (int i = 0; i < RM_SMALL; i++)
 		memset(rm_blocks[RM_LARGE + i] = xt_malloc(256), 1, 256);
+	/* no purge before the one below: decay off (drains only when forced),
+	 * set once arena 0 exists (an arena starts with the default) */
+	ssize_t never = -1;
+	cr_assert_eq(xallocctl("arena.4096.decay_ms", NULL, NULL, &never, sizeof(never)), 0);
 	refresh();
 	cr_assert_eq(rd("stats.remote"), 0);
 	pthread_t th;
@@ -776,14 +777,17 @@ static void *verdict_alloc(void *arg) {
 
 Test(ctl_stats, verdict_remote) {
 	cr_assert_eq(xt_mallopt(M_ARENA_MAX, 4), 1);
-	ssize_t never = -1;
-	cr_assert_eq(xallocctl("arena.4096.decay_ms", NULL, NULL, &never, sizeof(never)), 0);
 	unsigned ind[3] = {0, 1, 2}, mine = 3;
 	for (int k = 0; k < 3; k++) {
 		pthread_t th;
 		cr_assert_eq(pthread_create(&th, NULL, verdict_alloc, &ind[k]), 0);
 		cr_assert_eq(pthread_join(th, NULL), 0);
 	}
+	/* no pass may drain the batches before the report: decay off in
+	 * every arena, set once the threads above have created arenas 1 and
+	 * 2 (an arena starts with the default) */
+	ssize_t never = -1;
+	cr_assert_eq(xallocctl("arena.4096.decay_ms", NULL, NULL, &never, sizeof(never)), 0);
 	cr_assert_eq(xallocctl("thread.arena", NULL, NULL, &mine, sizeof(mine)), 0);
 	for (int k = 0; k < 3; k++)
 		for (unsigned i = 0; i < vr_n[k]; i++)
