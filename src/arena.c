@@ -1651,16 +1651,18 @@ size_t xa_arena_large_stats(xa_arena_t *a, xa_arena_stats_t *st, uint64_t *lnmal
 	return bytes;
 }
 
+/* Objects waiting in stack q (racy: nout read first, 0 if a fill raced). */
+static uint64_t rstack_waiting(const xa_rstack_t *q) {
+	uint64_t nout = atomic_load_explicit(&q->nout, memory_order_relaxed);
+	uint64_t nin = atomic_load_explicit(&q->nin, memory_order_relaxed);
+	return nin > nout ? nin - nout : 0;
+}
+
 /* Bytes of everything waiting in arena a's remote batches (racy). */
 size_t xa_arena_remote_bytes(xa_arena_t *a) {
 	size_t bytes = xa_arena_remote_small_bytes(a);
-	for (unsigned j = 0; j < LREMOTE_NCLASSES; j++) {
-		xa_rstack_t *q = &a->lremote[j].s;
-		uint64_t nout = atomic_load_explicit(&q->nout, memory_order_relaxed);
-		uint64_t nin = atomic_load_explicit(&q->nin, memory_order_relaxed);
-		if (nin > nout)
-			bytes += (size_t)(nin - nout) * xa_sc_size[SC_NSMALL + j];
-	}
+	for (unsigned j = 0; j < LREMOTE_NCLASSES; j++)
+		bytes += (size_t)rstack_waiting(&a->lremote[j].s) * xa_sc_size[SC_NSMALL + j];
 	return bytes;
 }
 
@@ -1676,13 +1678,8 @@ void xa_arena_drain_remote(xa_arena_t *a) {
 /* Bytes of small regions waiting in arena a's remote batches (racy). */
 size_t xa_arena_remote_small_bytes(xa_arena_t *a) {
 	size_t bytes = 0;
-	for (unsigned i = 0; i < SC_NSMALL; i++) {
-		xa_rstack_t *q = &a->bins[i].remote;
-		uint64_t nout = atomic_load_explicit(&q->nout, memory_order_relaxed);
-		uint64_t nin = atomic_load_explicit(&q->nin, memory_order_relaxed);
-		if (nin > nout)
-			bytes += (size_t)(nin - nout) * xa_sc[i].size;
-	}
+	for (unsigned i = 0; i < SC_NSMALL; i++)
+		bytes += (size_t)rstack_waiting(&a->bins[i].remote) * xa_sc[i].size;
 	return bytes;
 }
 
