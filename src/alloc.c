@@ -431,14 +431,18 @@ void xa_free_sized(void *ptr, size_t size) {
 	xa_free(ptr);
 }
 
+/* Entered like a slow path: lookup reads the run descriptor without a
+ * lock, and a world stop (idle.c) may be moving it. */
 size_t xa_usable_size(const void *ptr) {
 	if (ptr == NULL || !xa_initialized())
 		return 0;
+	xa_tsd_t *t = tsd_get();
+	xa_tsd_enter(t);
 	xa_run_t *r;
 	xa_chunk_t *c = lookup(ptr, &r);
-	if (c->kind == CHUNK_HUGE)
-		return c->size;
-	return run_usize(r);
+	size_t n = c->kind == CHUNK_HUGE ? c->size : run_usize(r);
+	xa_tsd_leave(t);
+	return n;
 }
 
 /* ---- realloc --------------------------------------------------------- */

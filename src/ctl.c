@@ -207,8 +207,8 @@ typedef int ctl_thread_fn_t(xa_tsd_t *t, ctl_call_t *c);
  * nbins reads 0 and the stacks are not ours to touch. */
 static int in_thread(ctl_call_t *c, ctl_thread_fn_t *fn) {
 	xa_tsd_t *t = xa_tsd_boot();
-	if (t->state != TSD_NOMINAL) /* exiting: no cache to race for */
-		return fn(t, c);
+	/* exiting threads too: no cache to race for, but a world stop's
+	 * gate (idle.c) */
 	xa_tsd_enter(t);
 	int err = fn(t, c);
 	xa_tsd_leave(t);

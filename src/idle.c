@@ -79,6 +79,36 @@
  *    handlers leave the busy marks alone: a fork from a handler that
  *    interrupted a fast path keeps that path marked in the child.
  *
+ * Stopping the world (run descriptor compaction, pages.c).  Moving a run
+ * descriptor needs every reader of the old copy gone.  The readers that
+ * hold no lock (the free slow path's lookup, realloc, malloc_usable_size,
+ * a flush's descriptor before it takes the lock) all run inside
+ * xa_tsd_enter / xa_tsd_leave; the fast paths read only the chunk's page
+ * entries, which never move.  So the background thread, and only it,
+ * stops the world as follows (xa_idle_stop_world):
+ *  - Unregistered threads (booting, or past their exit hook) count
+ *    themselves into a gate in xa_tsd_enter (stw_inside, seq_cst, against
+ *    the closing store of stw_gate: a Dekker pair), so the mover closes
+ *    the gate and waits for the count to drain (a bounded wait: it gives
+ *    up and reopens after STW_GATE_SPINS yields).
+ *  - Every registered thread is claimed as in steps 2-3 above, without
+ *    touching its cache: asleep in the kernel, not busy, its
+ *    context-switch count unchanged across reclaim = 1 and a full fence.
+ *    Its fast paths go on (they read no descriptor); its next slow path
+ *    waits in xa_tsd_enter.  A thread that is not asleep and idle fails
+ *    the stop, which is retried later.  A thread that registers during a
+ *    stop claims itself at birth, under the registry lock (tsd.c).
+ * xa_idle_start_world gives every claimed thread back its reclaim value
+ * (0, or 2 when an idle reclaim had emptied its cache) and opens the
+ * gate.  The registry lock is not held across the stop: the mover takes
+ * the arena and bin locks in between, which other paths take before the
+ * registry lock.  Fork: the prepare handler waits out a claim like any
+ * slow path (not the gate: it holds no descriptor) and takes the locks
+ * the mover holds while it moves, so a fork never copies a move half
+ * done; the child, which has no mover, opens the gate and clears the stop
+ * flag (a stop can be under way: its claims made, its locks not yet
+ * taken).
+ *
  * Test hook: XALLOC_TEST_IDLE_HOLD="W,R" (two file descriptors, ignored
  * in setuid processes) makes the background thread write the claimed
  * thread's tid to W and wait for a byte on R before each flush, so a test
@@ -88,6 +118,35 @@
 
 #include <sched.h>
 #include <unistd.h>
+
+/* World stops (see "Stopping the world" above). */
+static _Atomic unsigned stw_gate;   /* closed (1) while a stop runs */
+static _Atomic unsigned stw_inside; /* unregistered threads past the gate */
+static _Atomic bool stw_active;     /* a stop is being made or held */
+#define STW_GATE_SPINS 2000
+#define STW_CLAIMED 1
+#define STW_PREV2 2
+
+void xa_stw_gate_enter(xa_tsd_t *t) {
+	if (t->stw_in) { /* nested (an allocation from inside one) */
+		t->stw_in++;
+		return;
+	}
+	for (;;) {
+		atomic_fetch_add(&stw_inside, 1);
+		if (!atomic_load(&stw_gate))
+			break;
+		atomic_fetch_sub(&stw_inside, 1);
+		while (atomic_load_explicit(&stw_gate, memory_order_relaxed))
+			sched_yield();
+	}
+	t->stw_in = 1;
+}
+
+void xa_stw_gate_leave(xa_tsd_t *t) {
+	if (--t->stw_in == 0)
+		atomic_fetch_sub(&stw_inside, 1);
+}
 
 /* Gives the owner its cache back once the claim is over (or abandoned). */
 void xa_idle_owner_wait(xa_tsd_t *t) {
@@ -115,7 +174,12 @@ void xa_idle_owner_wait(xa_tsd_t *t) {
 void xa_idle_prefork(void) {
 	xa_tsd_t *t = &xa_tsd_tls;
 	t->fork_in_slow = t->in_slow;
-	xa_tsd_enter(t);
+	/* xa_tsd_enter but for the gate: the locks taken next are held by
+	 * a world stop's mover for as long as the stop lasts */
+	t->in_slow = 1;
+	atomic_signal_fence(memory_order_seq_cst);
+	if (unlikely(atomic_load_explicit(&t->reclaim, memory_order_acquire)))
+		xa_idle_owner_wait(t);
 }
 
 void xa_idle_postfork_parent(void) {
@@ -131,6 +195,13 @@ void xa_idle_postfork_child(void) {
 	/* After the prepare handler's wait this is at most 2 (restored here);
 	 * a 1 would be abandoned by the pid check. */
 	xa_idle_owner_wait(t);
+	/* no stop is running (the locks are ours); the forking thread's own
+	 * place in the gate is all that can be counted */
+	atomic_store(&stw_gate, 0);
+	atomic_store(&stw_inside, t->stw_in ? 1u : 0u);
+	/* a stop whose claims were made but whose locks the prepare handler
+	 * got first: the child has no mover, so no newborn may wait for one */
+	atomic_store(&stw_active, false);
 	atomic_signal_fence(memory_order_seq_cst);
 	t->in_slow = t->fork_in_slow;
 }
@@ -244,4 +315,68 @@ uint64_t xa_idle_reclaim(uint64_t now, int64_t decay_ms) {
 	if (ps.nclaimed == IDLE_BATCH && ps.next > 1000000)
 		ps.next = 1000000; /* more to do */
 	return ps.next;
+}
+
+/* ---- world stops (see "Stopping the world" at the top) ---- */
+
+bool xa_idle_stop_active(void) { return atomic_load(&stw_active); }
+
+/* Claim a thread that registers while a stop is active (tsd.c, registry
+ * lock held): its first slow path waits for the restart. */
+void xa_idle_claim_newborn(xa_tsd_t *t) {
+	t->reclaim_pid = getpid();
+	t->stw_claim = STW_CLAIMED;
+	atomic_store(&t->reclaim, 1);
+}
+
+static void stw_claim(xa_tsd_t *t, void *arg) {
+	bool *ok = arg;
+	if (!*ok || t == &xa_tsd_tls)
+		return;
+	uint8_t prev = atomic_load(&t->reclaim);
+	char st;
+	uint64_t sw1, sw2;
+	if (prev == 1 || !xa_os_thread_sched(t->tid, &st, &sw1) || st != 'S' || owner_busy(t)) {
+		*ok = false;
+		return;
+	}
+	t->reclaim_pid = getpid();
+	t->stw_claim = STW_CLAIMED | (prev == 2 ? STW_PREV2 : 0);
+	atomic_store(&t->reclaim, 1);
+	atomic_thread_fence(memory_order_seq_cst);
+	/* claimed from here on, failed or not: xa_idle_start_world releases */
+	if (!xa_os_thread_sched(t->tid, &st, &sw2) || st != 'S' || sw2 != sw1 || owner_busy(t))
+		*ok = false;
+}
+
+static void stw_release(xa_tsd_t *t, void *arg) {
+	(void)arg;
+	if (!(t->stw_claim & STW_CLAIMED))
+		return;
+	uint8_t v = (t->stw_claim & STW_PREV2) ? 2 : 0;
+	t->stw_claim = 0;
+	atomic_store_explicit(&t->reclaim, v, memory_order_release);
+}
+
+void xa_idle_start_world(void) {
+	atomic_store(&stw_active, false);
+	xa_tsd_foreach(stw_release, NULL);
+	atomic_store(&stw_gate, 0);
+}
+
+bool xa_idle_stop_world(void) {
+	atomic_store(&stw_gate, 1);
+	for (unsigned i = 0; atomic_load(&stw_inside) != 0; i++) {
+		if (i == STW_GATE_SPINS) {
+			atomic_store(&stw_gate, 0);
+			return false;
+		}
+		sched_yield();
+	}
+	atomic_store(&stw_active, true);
+	bool ok = true;
+	xa_tsd_foreach(stw_claim, &ok);
+	if (!ok)
+		xa_idle_start_world();
+	return ok;
 }

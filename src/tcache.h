@@ -116,7 +116,13 @@ struct xa_tsd_s {
 	uint8_t in_slow;
 	_Atomic uint8_t reclaim;
 	uint8_t fork_in_slow;
+	/* world stops (idle.c, "Stopping the world"): stw_in, owner only:
+	 * slow paths of this thread, while unregistered, counted in the
+	 * gate; stw_claim, under the registry lock: claimed by a stop
+	 * (STW_CLAIMED), and whether reclaim was 2 before (STW_PREV2) */
+	uint8_t stw_in;
 	pid_t reclaim_pid;
+	uint8_t stw_claim;
 	uint64_t seen_alloc, seen_dealloc, seen_ns;
 	/* Two bins that never have a stack (head XA_NOCACHE_HEAD: every
 	 * free misses), right below bins[]: the checked free fast path
@@ -488,19 +494,38 @@ miss:
 void xa_idle_owner_wait(xa_tsd_t *t);
 /* Mark the calling thread as inside an allocator slow path (which may touch
  * its cache bins) and wait out a reclaim of its cache, if one is running. */
+/* idle.c: the gate of unregistered threads (world stops) */
+void xa_stw_gate_enter(xa_tsd_t *t);
+void xa_stw_gate_leave(xa_tsd_t *t);
+/* Mark the calling thread as inside an allocator slow path (which may touch
+ * its cache bins and read run descriptors) and wait out a reclaim of its
+ * cache or a world stop, if one is running.  A thread outside the registry
+ * (booting, or past its exit hook) passes the world-stop gate instead. */
 XA_INLINE void xa_tsd_enter(xa_tsd_t *t) {
 	t->in_slow = 1;
 	atomic_signal_fence(memory_order_seq_cst);
 	if (unlikely(atomic_load_explicit(&t->reclaim, memory_order_acquire)))
 		xa_idle_owner_wait(t);
+	if (unlikely(t->state != TSD_NOMINAL))
+		xa_stw_gate_enter(t);
 }
 XA_INLINE void xa_tsd_leave(xa_tsd_t *t) {
 	atomic_signal_fence(memory_order_seq_cst);
+	if (unlikely(t->stw_in))
+		xa_stw_gate_leave(t);
 	t->in_slow = 0;
 }
 /* Background side: reclaim caches of threads idle for decay_ms.  Returns
  * ns until the next thread may become eligible (UINT64_MAX: none). */
 uint64_t xa_idle_reclaim(uint64_t now, int64_t decay_ms);
+/* World stops for run descriptor compaction (idle.c, "Stopping the
+ * world"; background thread only): false if some thread is not idle
+ * (nothing is held then); xa_idle_start_world ends a stop. */
+bool xa_idle_stop_world(void);
+void xa_idle_start_world(void);
+/* tsd.c, registry lock held: a stop is active; claim a new thread */
+bool xa_idle_stop_active(void);
+void xa_idle_claim_newborn(xa_tsd_t *t);
 /* Fork handlers (init.c): the forking thread waits out any claim on its
  * cache before the first lock is taken; the child clears the claim state
  * and refreshes the thread id. */

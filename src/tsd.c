@@ -95,6 +95,8 @@ xa_tsd_t *xa_tsd_boot(void) {
 		xa_mutex_lock(&tsd_lock);
 		xa_list_push(&tsd_list, &t->link);
 		tsd_nlive++;
+		if (xa_idle_stop_active())
+			xa_idle_claim_newborn(t); /* waits in its first xa_tsd_enter */
 		xa_mutex_unlock(&tsd_lock);
 		t->next_event = t->allocated + TCACHE_GC_INTERVAL;
 		if (config_prof)
