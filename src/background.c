@@ -85,6 +85,9 @@ static uint64_t bg_pass(uint64_t now) {
 		uint64_t due = xa_pages_next_due(a, xa_now_ns()); /* XA_MIN evaluates twice */
 		wait = XA_MIN(wait, due);
 	}
+	/* after the purges: a stop finds fewer runs being purged */
+	uint64_t cw = xa_pages_compact_maybe(xa_now_ns());
+	wait = XA_MIN(wait, cw);
 	xa_base_purge();
 	uint64_t hdue = xa_huge_next_due(xa_now_ns());
 	return XA_MIN(wait, hdue);

@@ -181,6 +181,8 @@ static uint16_t block_obj_pages(const xa_pool_t *pool, size_t i) {
 	return page_bits((unsigned)(lo / PAGE), (unsigned)(hi / PAGE));
 }
 
+static void *block_take(xa_pool_t *pool, pool_block_t *b);
+
 static void *block_get(xa_pool_t *pool) {
 	pool_block_t *b = blist_first(&pool->partial);
 	if (b == NULL) {
@@ -196,6 +198,11 @@ static void *block_get(xa_pool_t *pool) {
 		}
 		xa_list_push(&pool->partial, &b->link);
 	}
+	return block_take(pool, b);
+}
+
+/* An object of block b, which is on pool's partial list. */
+static void *block_take(xa_pool_t *pool, pool_block_t *b) {
 	size_t i;
 	if (b->nfree) {
 		unsigned w = 0;
@@ -309,6 +316,63 @@ size_t xa_base_purge(void) {
 	}
 	xa_mutex_unlock(&base_lock);
 	return bytes;
+}
+
+/* ---- compaction of indexed pools -------------------------------------
+ * (run descriptors: pages.c, "Compaction", which stops the world first)
+ * Two fingers over the pool's blocks in number order: objects of the
+ * highest-numbered block with live objects move into the free slots of
+ * the lowest-numbered ones, until the fingers meet.  Blocks whose objects
+ * all moved go to the empty list, and the next purge releases their
+ * pages.  Blocks holding no live object are neither source nor target.
+ * Under base_lock; the callbacks must not use a pool. */
+static uint32_t block_live(const pool_block_t *b) { return b->ncarved - b->nfree; }
+static uint32_t block_room(const pool_block_t *b) { return b->nfree + (b->cap - b->ncarved); }
+static pool_block_t *block_num(uint32_t i) { return (pool_block_t *)xa_pool_blocks[i]; }
+
+size_t xa_pool_spare_blocks(const xa_pool_t *pool) {
+	xa_assert(pool->indexed);
+	xa_mutex_lock(&base_lock);
+	size_t inuse = 0, cap = 0, live = 0;
+	for (uint32_t i = 1; i <= pool_nindexed; i++) {
+		const pool_block_t *b = block_num(i);
+		if (block_live(b)) {
+			inuse++;
+			cap = b->cap;
+			live += block_live(b);
+		}
+	}
+	xa_mutex_unlock(&base_lock);
+	return inuse && cap ? inuse - (live + cap - 1) / cap : 0;
+}
+
+size_t xa_pool_compact(xa_pool_t *pool, bool (*movable)(const void *obj), void (*moved)(void *from, void *to),
+    size_t max) {
+	xa_assert(pool->indexed);
+	size_t nmoved = 0;
+	xa_mutex_lock(&base_lock);
+	uint32_t lo = 1, hi = pool_nindexed;
+	for (; lo < hi && nmoved < max; hi--) {
+		pool_block_t *s = block_num(hi);
+		for (uint32_t i = 0; i < s->ncarved && lo < hi && nmoved < max; i++) {
+			if (s->freemap[i / 64] & ((uint64_t)1 << (i % 64)))
+				continue;
+			char *from = (char *)s + POOL_HDR + (size_t)i * pool->size;
+			if (!movable(from))
+				continue;
+			while (lo < hi && (block_live(block_num(lo)) == 0 || block_room(block_num(lo)) == 0))
+				lo++;
+			if (lo == hi)
+				break;
+			char *to = block_take(pool, block_num(lo));
+			memcpy(to, from, pool->size);
+			moved(from, to);
+			block_put(pool, from); /* the last one empties s: ncarved = 0 */
+			nmoved++;
+		}
+	}
+	xa_mutex_unlock(&base_lock);
+	return nmoved;
 }
 
 void *xa_pool_get(xa_pool_t *pool) {

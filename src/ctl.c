@@ -369,6 +369,16 @@ CTL(release) {
 	return 0;
 }
 
+/* The background thread does it, at its next pass (it alone stops the
+ * world: pages.c, "Compaction"). */
+CTL(compact) {
+	if (!xa_background_enabled())
+		return EAGAIN;
+	xa_pages_compact_request();
+	xa_background_kick(); /* starts it if it has not started yet */
+	return 0;
+}
+
 /* ---- epoch and stats.* ------------------------------------------------- */
 
 void xa_ctl_postfork_child(void) { xa_mutex_init(&ctl_lock); }
@@ -584,6 +594,12 @@ static const ctl_node_t root = NAMED("",
     LEAF("release", release, T_VOID, ACT,
 	"Action: flush the calling thread's cache and release every unused page of every arena and the huge "
 	"cache now (as *malloc_trim*(0), without its time budget)."),
+    LEAF("compact", compact, T_VOID, ACT,
+	"Action: ask the background thread to move the live run descriptors together now, as it does by "
+	"itself when their pool has 512 KiB or more to gain (*opt.compact*): it stops every thread at its "
+	"next slow path, once all of them are idle, and the next purge releases the emptied metadata pages. "
+	"Returns at once; *stats.compact.passes* counts the passes done. EAGAIN when the background "
+	"thread is off."),
     NAMED("config",
 	LEAF("debug", config_debug, T_BOOL, RO, "Built with *--enable-debug* (internal assertions)."),
 	LEAF("stats", config_stats, T_BOOL, RO,

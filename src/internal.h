@@ -180,6 +180,12 @@ XA_INLINE void *xa_pool_deref(uint32_t name) {
 	        (name & (((uint32_t)1 << XA_POOL_LG_BLOCK) - 1))
 	            : NULL;
 }
+/* Indexed pools: blocks that moving live objects together would empty;
+ * move them (base.c, compaction; the caller has stopped the world and
+ * fixes every reference to an object in moved).  Returns objects moved. */
+size_t xa_pool_spare_blocks(const xa_pool_t *pool);
+size_t xa_pool_compact(xa_pool_t *pool, bool (*movable)(const void *obj), void (*moved)(void *from, void *to),
+    size_t max);
 size_t xa_base_mapped(void);    /* bytes mapped for metadata */
 /* Release the pages of empty pool blocks; returns bytes. */
 size_t xa_base_purge(void);
@@ -286,6 +292,12 @@ XA_INLINE xa_run_t *xa_chunk_run_at(const xa_chunk_t *c, uintptr_t p) {
 }
 /* Unmap the arena's wholly free chunks (lock NOT held); returns bytes. */
 size_t xa_pages_unmap_free(xa_arena_t *arena);
+/* Run descriptor compaction (pages.c, "Compaction"): the background
+ * thread's step (returns ns until it wants to run again, UINT64_MAX:
+ * not before new work), a request for one (ctl), and its counters. */
+uint64_t xa_pages_compact_maybe(uint64_t now);
+void xa_pages_compact_request(void);
+void xa_pages_compact_stats(uint64_t *passes, uint64_t *moved, uint64_t *failed);
 
 /* ---- arena.c: bounded pool, bins, slabs, large ----------------------- */
 extern xa_arena_t *_Atomic xa_arenas[XA_MAX_ARENAS];

@@ -105,4 +105,22 @@ static inline void xa_list_remove(xa_list_t *l, xa_link_t *k) {
 	k->next = k->prev = NULL;
 }
 
+/* The element holding old was copied to new (old's link copied into new,
+ * as is); make list l refer to new instead.  l must be the list old is on
+ * (it is read only when old is its first or last element).  A new that is
+ * on no list is left alone.  (Descriptor compaction, pages.c.) */
+static inline void xa_list_moved(xa_list_t *l, const xa_link_t *old, xa_link_t *nw) {
+	if (!xa_link_linked(nw))
+		return;
+	xa_assert(l->first != NULL);
+	if (l->first == old)
+		l->first = nw;
+	else
+		nw->prev->next = nw;
+	if (nw->next)
+		nw->next->prev = nw;
+	else
+		l->first->prev = nw; /* old was last (alone: nw->prev = nw) */
+}
+
 #endif

@@ -188,6 +188,7 @@ bool xa_stats_refresh(xa_snap_t *s) {
 	s->bg_enabled = xa_background_enabled();
 	s->bg_running = xa_background_running();
 	xa_background_stats(&s->bg_wakeups, &s->bg_runs);
+	xa_pages_compact_stats(&s->compact_passes, &s->compact_moved, &s->compact_failed);
 
 	if (s->nhist == XA_SNAP_HISTORY) {
 		memmove(s->hist, s->hist + 1, (XA_SNAP_HISTORY - 1) * sizeof(s->hist[0]));

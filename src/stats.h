@@ -85,6 +85,7 @@ typedef struct {
 	unsigned purge_policy; /* XA_PURGE_* */
 	bool bg_enabled, bg_running;
 	uint64_t bg_runs, bg_wakeups;
+	uint64_t compact_passes, compact_moved, compact_failed;
 	uint64_t next_due_ns; /* min over arenas; UINT64_MAX if nothing dirty */
 	int64_t max_decay_ms; /* largest decay among arenas holding dirty pages */
 	/* arenas */
@@ -161,7 +162,10 @@ typedef struct {
 	X(trim.calls, C, s->trim_calls, "malloc_trim calls")                                          \
 	X(trim.skipped, C, s->trim_skipped, "malloc_trim calls that returned at once: over the trim_budget_pct budget, or trim_budget_pct:0") \
 	X(background_thread.num_runs, C, s->bg_runs, "purge passes of the background thread")        \
-	X(background_thread.num_wakeups, C, s->bg_wakeups, "wake-ups of the background thread")
+	X(background_thread.num_wakeups, C, s->bg_wakeups, "wake-ups of the background thread")      \
+	X(compact.passes, C, s->compact_passes, "world stops in which the background thread moved live run descriptors together (option compact)") \
+	X(compact.moved, C, s->compact_moved, "run descriptors moved by those passes")               \
+	X(compact.failed, C, s->compact_failed, "compaction attempts given up because a thread was not idle (retried later)")
 
 #define XA_STATS_ARENA(X)                                                                          \
 	X(nthreads, N, sa->nthreads, "threads bound to the arena")                                   \

@@ -33,14 +33,15 @@ for f in $srcs; do
     objs+=("$o")
 done
 "$CLANG" "${flags[@]}" -fsanitize=thread "$here/tsan_stress.c" "${objs[@]}" -lpthread -o "$out/tsan_stress" || exit 99
-# Gate: idle-cache reclaim off (decay_ms:-1 and no malloc_trim from the
-# reader).  The reclaim (src/idle.c) flushes another thread's cache after
-# checking through /proc that the owner sleeps in the kernel; that ordering
-# goes through the scheduler, which ThreadSanitizer cannot see, so with it
-# on TSan reports the owner's cache accesses against the reclaimer's.  That
+# Gate: idle-cache reclaim and descriptor compaction off (decay_ms:-1,
+# compact:false, no malloc_trim or compaction request from the stress
+# threads).  Both (src/idle.c) act on other threads after checking through
+# /proc that they sleep in the kernel; that ordering goes through the
+# scheduler, which ThreadSanitizer cannot see, so with them on TSan
+# reports the owners' accesses against the background thread's.  That
 # second run is printed for information only.
 export TSAN_OPTIONS="halt_on_error=0 exitcode=66 report_signal_unsafe=0 history_size=4"
-XALLOC_CONF=decay_ms:-1 timeout 900 "$out/tsan_stress" "${1:-6}" "${2:-4}" 0 > "$out/tsan.log" 2>&1
+XALLOC_CONF=decay_ms:-1,compact:false timeout 900 "$out/tsan_stress" "${1:-6}" "${2:-4}" 0 > "$out/tsan.log" 2>&1
 rc=$?
 nrep=$(grep -c "WARNING: ThreadSanitizer" "$out/tsan.log")
 tail -3 "$out/tsan.log"

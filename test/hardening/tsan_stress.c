@@ -5,7 +5,9 @@
  * other threads through a locked ring (cross-thread frees), realloc, use
  * aligned allocations, exit with full caches and are replaced, while one
  * thread reads the statistics (mallinfo2, malloc_stats_print-free
- * counters) and calls malloc_trim.  Content is checked before each free.
+ * counters) and calls malloc_trim, and (with trim) another asks for
+ * descriptor compactions (stops of the world: the threads sleep now and
+ * then so that some succeed).  Content is checked before each free.
  * Exit 0 when done; TSan reports make tsan.sh fail.
  */
 #include <pthread.h>
@@ -13,8 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "xalloc.h"
 #include "xt.h"
+
+static void nap_us(long us) {
+	struct timespec ts = {0, us * 1000};
+	nanosleep(&ts, NULL);
+}
 
 #define RING 1024
 static void *ring[RING];
@@ -46,6 +55,8 @@ static void *worker(void *arg) {
 	void *mine[64] = {0};
 	size_t msz[64];
 	for (int it = 0; it < 30000; it++) {
+		if (trim && it % 256 == 255)
+			nap_us(2000); /* idle now and then: world stops can happen */
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 		unsigned k = x % 64;
 		size_t n = (x >> 8) % (x % 16 == 0 ? 40000 : 600) + 1;
@@ -130,6 +141,16 @@ static void *reader(void *arg) {
 		(void)mi;
 		if (trim)
 			xt_malloc_trim(0);
+		nap_us(200);
+	}
+	return NULL;
+}
+
+static void *compactor(void *arg) {
+	(void)arg;
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		xallocctl("compact", NULL, NULL, NULL, 0);
+		nap_us(3000);
 	}
 	return NULL;
 }
@@ -137,8 +158,24 @@ static void *reader(void *arg) {
 int main(int argc, char **argv) {
 	int rounds = argc > 1 ? atoi(argv[1]) : 6, nthr = argc > 2 ? atoi(argv[2]) : 4;
 	trim = argc > 3 ? atoi(argv[3]) : 1; /* 0: no malloc_trim (no idle reclaim from the reader) */
-	pthread_t r;
+	pthread_t r, c;
 	pthread_create(&r, NULL, reader, NULL);
+	/* with trim: a burst's survivors, for the compactions to move (their
+	 * descriptors sparse over the pool); checked and freed at the end */
+	enum { FRAG = 16384 };
+	static unsigned char *frag[FRAG];
+	for (int i = 0; trim && i < FRAG; i++) {
+		if (!(frag[i] = xt_malloc(20000)))
+			abort();
+		frag[i][0] = (unsigned char)i;
+	}
+	for (int i = 0; trim && i < FRAG; i++)
+		if (i % 16) {
+			xt_free(frag[i]);
+			frag[i] = NULL;
+		}
+	if (trim)
+		pthread_create(&c, NULL, compactor, NULL);
 	for (int round = 0; round < rounds; round++) {
 		pthread_t t[64];
 		for (int i = 0; i < nthr; i++)
@@ -148,6 +185,22 @@ int main(int argc, char **argv) {
 	}
 	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
 	pthread_join(r, NULL);
+	if (trim)
+		pthread_join(c, NULL);
+	uint64_t epoch = 1, passes = 0, moved = 0;
+	size_t len = sizeof passes;
+	xallocctl("epoch", NULL, NULL, &epoch, sizeof epoch);
+	xallocctl("stats.compact.passes", &passes, &len, NULL, 0);
+	len = sizeof moved;
+	xallocctl("stats.compact.moved", &moved, &len, NULL, 0);
+	printf("tsan_stress: %llu compaction passes, %llu descriptors moved\n", (unsigned long long)passes,
+	    (unsigned long long)moved);
+	for (int i = 0; i < FRAG; i++)
+		if (frag[i]) {
+			if (frag[i][0] != (unsigned char)i || xt_malloc_usable_size(frag[i]) < 20000)
+				abort();
+			xt_free(frag[i]);
+		}
 	while (ring_n) {
 		verify(ring[ring_head], ring_sz[ring_head]);
 		xt_free(ring[ring_head]);

@@ -211,6 +211,41 @@ Test(release, metadata_per_run_is_compact) {
 	free(o);
 }
 
+/*
+ * Compaction (issue 10, the spike target): the survivors of a burst of
+ * large runs keep a descriptor each, scattered over the pool blocks the
+ * burst filled (16384 runs of 80 bytes: 20 blocks of 64 KiB).  Moved
+ * together by the background thread (ctl "compact"), about 1640 live
+ * descriptors (the survivors and the free runs between them) need 2-3
+ * blocks; the rest is released.  The survivors, reallocs and a new burst
+ * between them are checked afterwards.  Before compaction existed the
+ * ctl name did not (the child exits 96).
+ */
+Test(release, compaction_gives_back_scattered_descriptors) {
+	char *o = run(NULL, "compact", "16384");
+	long kept = field(o, "kept"), bad = field(o, "bad"), moved = field(o, "moved");
+	long before = field(o, "meta_before"), after = field(o, "meta_after");
+	cr_assert_eq(kept, 820, "%s", o);
+	cr_assert_eq(bad, 0, "survivors damaged by the compaction:\n%s", o);
+	cr_assert_geq(moved, kept, "only %ld descriptors moved:\n%s", moved, o);
+	cr_log_info("compaction: metadata %ld -> %ld bytes resident, %ld moved", before, after, moved);
+	cr_assert_leq(after, before - 768 * 1024, "compaction released %ld bytes (want >= 768 KiB):\n%s",
+	    before - after, o);
+	free(o);
+}
+
+/* Stops of the world while four threads allocate, check and free, sleeping
+ * now and then: every block keeps its contents and size, and stops do
+ * happen (the threads are idle often enough). */
+Test(release, compaction_under_load_keeps_every_block) {
+	char *o = run(NULL, "compactstress", "4");
+	long bad = field(o, "bad"), passes = field(o, "passes");
+	cr_log_info("compaction under load: %ld passes, %ld descriptors moved", passes, field(o, "moved"));
+	cr_assert_eq(bad, 0, "blocks damaged:\n%s", o);
+	cr_assert_geq(passes, 1, "no stop of the world in 4 s:\n%s", o);
+	free(o);
+}
+
 /* What a thread's first small block costs in RSS (issue 10: speed without
  * giving back memory): 64 threads holding 1 KiB each against 64 threads
  * holding nothing.  Bins set up on first use touch the stack-block pages

@@ -46,6 +46,24 @@
  *                      "meta_per_kept" (bytes of resident metadata the
  *                      burst left, per kept block, from
  *                      stats.metadata_resident)
+ *   compact N          N blocks of 20 KiB (large runs: a descriptor
+ *                      each), 64 bytes written in each; every 20th is
+ *                      kept, then malloc_trim(0); then ctl "compact" and
+ *                      a sleeping wait for stats.compact.passes to move,
+ *                      and malloc_trim(0) again.  Checks the survivors
+ *                      (contents, malloc_usable_size), allocates a new
+ *                      burst between them, reallocs them and frees all.
+ *                      Prints "kept", "bad" (failed checks), "moved"
+ *                      (stats.compact.moved's change), "meta_before" and
+ *                      "meta_after" (stats.metadata_resident around the
+ *                      compaction)
+ *   compactstress S    4 threads malloc, check and free blocks of
+ *                      1..3000 B and 16..48 KiB over 2048 slots each,
+ *                      sleeping 1 ms every 64 operations, while the
+ *                      main thread asks for a compaction every 5 ms, for
+ *                      S seconds.  Prints "bad" (blocks whose first or
+ *                      last byte or usable size was wrong), "passes" and
+ *                      "moved" (the stats.compact.* changes)
  *   exited_stacks N    N threads, all alive at once, each grow their
  *                      cache bins (bursts of 1500 blocks of 16..1024 B)
  *                      and exit; then 3 s without an allocator call and
@@ -199,17 +217,14 @@ static void meta(long runs) {
 		free(blocks[i]);
 }
 
-/* burstmeta: what a burst's survivors keep of its metadata (issue 10, the
- * spike target): run descriptors stay resident in every pool block that
- * holds a live one. */
-static void burstmeta(long n, size_t size) {
-	if (n > MAXB)
-		n = MAXB;
-	size_t m0 = ctl_stat("stats.metadata_resident");
+/* blocks[0..n) of size bytes, the first `mark` bytes of block i set to
+ * i & 0x7f; every 20th kept, the others freed, then malloc_trim(0).
+ * Returns the number kept. */
+static long burst_keep(long n, size_t size, size_t mark) {
 	for (long i = 0; i < n; i++) {
 		if (!(blocks[i] = malloc(size)))
 			exit(92);
-		*(char *)blocks[i] = 1;
+		memset(blocks[i], (int)(i & 0x7f), mark);
 	}
 	long kept = 0;
 	for (long i = 0; i < n; i++) {
@@ -221,10 +236,140 @@ static void burstmeta(long n, size_t size) {
 		blocks[i] = NULL;
 	}
 	malloc_trim(0);
+	return kept;
+}
+
+/* burstmeta: what a burst's survivors keep of its metadata (issue 10, the
+ * spike target): run descriptors stay resident in every pool block that
+ * holds a live one. */
+static void burstmeta(long n, size_t size) {
+	if (n > MAXB)
+		n = MAXB;
+	size_t m0 = ctl_stat("stats.metadata_resident");
+	long kept = burst_keep(n, size, 1);
 	size_t m1 = ctl_stat("stats.metadata_resident");
 	printf("kept %ld\nmeta_per_kept %zu\n", kept, m1 > m0 ? (m1 - m0) / (size_t)kept : 0);
 	for (long i = 0; i < n; i++)
 		free(blocks[i]);
+}
+
+/* Ask for a compaction (ctl "compact") and wait, sleeping, until
+ * stats.compact.passes passes p0; exits 97 after 20 s without one. */
+static void compact_wait(size_t p0) {
+	ctl_fn *ctl = (ctl_fn *)dlsym(RTLD_DEFAULT, "xallocctl");
+	if (!ctl || ctl("compact", NULL, NULL, NULL, 0) != 0)
+		exit(96);
+	for (int i = 0; ctl_stat("stats.compact.passes") <= p0; i++) {
+		if (i == 1000)
+			exit(97);
+		sleep_ms(20);
+	}
+}
+
+/* compact N: see the header. */
+static void compactmeta(long n) {
+	const size_t size = 20 << 10;
+	if (n > MAXB)
+		n = MAXB;
+	size_t mv0 = ctl_stat("stats.compact.moved");
+	long kept = burst_keep(n, size, 64);
+	size_t m1 = ctl_stat("stats.metadata_resident");
+	compact_wait(ctl_stat("stats.compact.passes"));
+	malloc_trim(0); /* releases the emptied pool blocks */
+	size_t m2 = ctl_stat("stats.metadata_resident");
+	/* the survivors are intact, and every pointer is still known */
+	long bad = 0;
+	for (long i = 0; i < n; i += 20) {
+		unsigned char *b = blocks[i];
+		for (int j = 0; j < 64; j++)
+			bad += b[j] != (unsigned char)(i & 0x7f);
+		bad += malloc_usable_size(b) != size;
+	}
+	/* a new burst, resized and freed with the survivors: the moved
+	 * descriptors still work as lists, page entries and free runs */
+	for (long i = 1; i < n; i += 2) {
+		if (blocks[i])
+			continue;
+		if (!(blocks[i] = malloc(size + (size_t)(i % 3) * 4096)))
+			exit(92);
+		memset(blocks[i], 0x33, 64);
+	}
+	for (long i = 0; i < n; i += 20)
+		if (!(blocks[i] = realloc(blocks[i], size * 2)))
+			exit(92);
+	for (long i = 0; i < n; i += 20)
+		for (int j = 0; j < 64; j++)
+			bad += ((unsigned char *)blocks[i])[j] != (unsigned char)(i & 0x7f);
+	for (long i = 0; i < n; i++) {
+		free(blocks[i]);
+		blocks[i] = NULL;
+	}
+	printf("kept %ld\nbad %ld\nmoved %zu\nmeta_before %zu\nmeta_after %zu\n", kept, bad,
+	    ctl_stat("stats.compact.moved") - mv0, m1, m2);
+}
+
+/* compactstress SECONDS: see the header. */
+enum { CS_THREADS = 4, CS_SLOTS = 2048 };
+static volatile int cs_stop;
+static void *cs_worker(void *arg) {
+	uintptr_t id = (uintptr_t)arg;
+	static __thread unsigned char *v[CS_SLOTS];
+	static __thread size_t vs[CS_SLOTS];
+	uint64_t s = 0x9e3779b97f4a7c15ull * (id + 1);
+	long bad = 0;
+	for (long ops = 0; !cs_stop; ops++) {
+		s = s * 6364136223846793005ull + 1442695040888963407ull;
+		size_t k = (size_t)(s >> 33) % CS_SLOTS;
+		if (v[k]) {
+			unsigned char tag = (unsigned char)(k ^ id);
+			bad += v[k][0] != tag || v[k][vs[k] - 1] != tag || malloc_usable_size(v[k]) < vs[k];
+			free(v[k]);
+			v[k] = NULL;
+		} else {
+			/* small classes, one-page slabs and large runs */
+			size_t sz = (s >> 20) % 4 == 0 ? 16384 + (size_t)(s >> 40) % 32768 : 1 + (size_t)(s >> 40) % 3000;
+			if (!(v[k] = malloc(sz)))
+				exit(92);
+			vs[k] = sz;
+			v[k][0] = v[k][sz - 1] = (unsigned char)(k ^ id);
+		}
+		if (ops % 64 == 0)
+			sleep_ms(1); /* asleep now and then, so that a stop can be made */
+	}
+	for (size_t k = 0; k < CS_SLOTS; k++) {
+		if (v[k]) {
+			unsigned char tag = (unsigned char)(k ^ id);
+			bad += v[k][0] != tag || v[k][vs[k] - 1] != tag;
+			free(v[k]);
+		}
+	}
+	return (void *)bad;
+}
+
+static void compactstress(long seconds) {
+	size_t p0 = ctl_stat("stats.compact.passes"), mv0 = ctl_stat("stats.compact.moved");
+	pthread_t th[CS_THREADS];
+	for (uintptr_t i = 0; i < CS_THREADS; i++)
+		if (pthread_create(&th[i], NULL, cs_worker, (void *)i) != 0)
+			exit(95);
+	ctl_fn *ctl = (ctl_fn *)dlsym(RTLD_DEFAULT, "xallocctl");
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		if (!ctl || ctl("compact", NULL, NULL, NULL, 0) != 0)
+			exit(96);
+		sleep_ms(5);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while (t1.tv_sec - t0.tv_sec < seconds);
+	cs_stop = 1;
+	long bad = 0;
+	for (int i = 0; i < CS_THREADS; i++) {
+		void *r;
+		pthread_join(th[i], &r);
+		bad += (long)r;
+	}
+	printf("bad %ld\npasses %zu\nmoved %zu\n", bad, ctl_stat("stats.compact.passes") - p0,
+	    ctl_stat("stats.compact.moved") - mv0);
 }
 
 /* trimloop: see the header. */
@@ -467,6 +612,10 @@ int main(int argc, char **argv) {
 		meta(mib);
 	} else if (strcmp(argv[1], "burstmeta") == 0) {
 		burstmeta(mib, argc > 3 ? (size_t)atol(argv[3]) : 4096);
+	} else if (strcmp(argv[1], "compact") == 0) {
+		compactmeta(mib);
+	} else if (strcmp(argv[1], "compactstress") == 0) {
+		compactstress(mib);
 	} else if (strcmp(argv[1], "trimloop") == 0) {
 		trimloop(mib);
 	} else if (strcmp(argv[1], "exited_stacks") == 0) {
