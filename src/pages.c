@@ -568,8 +568,8 @@ size_t xa_pages_unmap_free(xa_arena_t *a) {
  * free descriptors, which go back to the pool first.  A stop fails while
  * any thread is busy; it is retried after COMPACT_RETRY_MIN_NS, doubling
  * to COMPACT_RETRY_MAX_NS.  A stop moves at most COMPACT_MAX_MOVES
- * descriptors (about 3 ms), so a thread that wakes meanwhile waits no
- * longer than that in its next slow path.
+ * descriptors (about 0.1 us each: 3.5 ms), so a thread that wakes
+ * meanwhile waits no longer than that in its next slow path.
  */
 #define COMPACT_MIN_SPARE 8 /* blocks of 64 KiB: 512 KiB of metadata */
 /* at most this many moves per stop (a few ms), the rest at the next pass */
