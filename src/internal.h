@@ -283,8 +283,12 @@ _Static_assert(sizeof(xa_run_t) <= 80, "xa_run_t grew past 80 bytes");
 /* A run's chunk: not stored in the descriptor (8 bytes of each), found
  * through the page map (the run's chunk is registered while it exists). */
 XA_INLINE xa_chunk_t *xa_run_chunk(const xa_run_t *r) { return xa_pagemap_lookup(r->addr); }
+/* A relaxed load (a plain one on x86): lock-free readers (lookup in a
+ * slow path) race with the writers, and so does a compaction's rename
+ * (pages.c), ordered against them by the world stop, which the thread
+ * sanitizer cannot see. */
 XA_INLINE xa_run_t *xa_chunk_run(const xa_chunk_t *c, size_t page) {
-	return (xa_run_t *)xa_pool_deref(c->prun[page]);
+	return (xa_run_t *)xa_pool_deref(__atomic_load_n(&c->prun[page], __ATOMIC_RELAXED));
 }
 /* The run entry of the page holding address p of chunk c. */
 XA_INLINE xa_run_t *xa_chunk_run_at(const xa_chunk_t *c, uintptr_t p) {

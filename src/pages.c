@@ -567,9 +567,12 @@ size_t xa_pages_unmap_free(xa_arena_t *a) {
  * sampled slabs and runs (the profiler's lists), and the arenas' stashed
  * free descriptors, which go back to the pool first.  A stop fails while
  * any thread is busy; it is retried after COMPACT_RETRY_MIN_NS, doubling
- * to COMPACT_RETRY_MAX_NS.  A stop moves at most COMPACT_MAX_MOVES
- * descriptors (about 0.1 us each: 3.5 ms), so a thread that wakes
- * meanwhile waits no longer than that in its next slow path.
+ * to COMPACT_RETRY_MAX_NS.  What a pass could not empty (blocks held by
+ * descriptors it may not move) raises the threshold of the next automatic
+ * pass, so an idle process is not stopped again for nothing.  A stop
+ * moves at most COMPACT_MAX_MOVES descriptors (about 0.1 us each: 3.5
+ * ms), so a thread that wakes meanwhile waits no longer than that in its
+ * next slow path.
  */
 #define COMPACT_MIN_SPARE 8 /* blocks of 64 KiB: 512 KiB of metadata */
 /* at most this many moves per stop (a few ms), the rest at the next pass */
@@ -580,6 +583,9 @@ size_t xa_pages_unmap_free(xa_arena_t *a) {
 static _Atomic uint64_t compact_passes, compact_moved, compact_failed;
 static _Atomic bool compact_requested;
 static uint64_t compact_retry_ns, compact_next_ns; /* background thread's */
+/* spare blocks the last pass left (descriptors it may not move): the next
+ * automatic pass waits until COMPACT_MIN_SPARE more could be emptied */
+static size_t compact_floor;
 
 void xa_pages_compact_stats(uint64_t *passes, uint64_t *moved, uint64_t *failed) {
 	*passes = atomic_load(&compact_passes);
@@ -679,7 +685,10 @@ uint64_t xa_pages_compact_maybe(uint64_t now) {
 		return UINT64_MAX;
 	if (!req && now < compact_next_ns)
 		return compact_next_ns - now;
-	if (!req && xa_pool_spare_blocks(&run_pool) < COMPACT_MIN_SPARE) {
+	size_t spare = xa_pool_spare_blocks(&run_pool);
+	if (spare < compact_floor)
+		compact_floor = spare;
+	if (!req && spare < compact_floor + COMPACT_MIN_SPARE) {
 		compact_retry_ns = 0;
 		return UINT64_MAX;
 	}
@@ -698,5 +707,8 @@ uint64_t xa_pages_compact_maybe(uint64_t now) {
 	compact_retry_ns = 0;
 	compact_next_ns = 0;
 	/* more to move: the next pass soon */
-	return moved == COMPACT_MAX_MOVES ? COMPACT_RETRY_MIN_NS : UINT64_MAX;
+	if (moved == COMPACT_MAX_MOVES)
+		return COMPACT_RETRY_MIN_NS;
+	compact_floor = xa_pool_spare_blocks(&run_pool);
+	return UINT64_MAX;
 }
