@@ -234,6 +234,19 @@ Test(release, compaction_gives_back_scattered_descriptors) {
 	free(o);
 }
 
+/* The same burst, left alone: the background thread compacts by itself
+ * once the process idles (statistics reads are its only calls), and the
+ * next purge releases the emptied blocks.  The previous library never
+ * released them: the wait ran out at 20 s. */
+Test(release, idle_process_compacts_by_itself) {
+	char *o = run(NULL, "compactauto", "16384");
+	long bad = field(o, "bad"), before = field(o, "meta_before"), after = field(o, "meta_after");
+	cr_assert_eq(bad, 0, "survivors damaged:\n%s", o);
+	cr_log_info("idle compaction: metadata %ld -> %ld bytes after %ld ms", before, after, field(o, "waited_ms"));
+	cr_assert_leq(after, before - 768 * 1024, "no compaction within 20 s of idling:\n%s", o);
+	free(o);
+}
+
 /* Stops of the world while four threads allocate, check and free, sleeping
  * now and then: every block keeps its contents and size, and stops do
  * happen (the threads are idle often enough). */

@@ -57,6 +57,12 @@
  *                      (stats.compact.moved's change), "meta_before" and
  *                      "meta_after" (stats.metadata_resident around the
  *                      compaction)
+ *   compactauto N      the burst of "compact", then idle (no allocator
+ *                      call but a statistics read every 50 ms) until
+ *                      stats.metadata_resident is 768 KiB below its
+ *                      value after the trim, for at most 20 s: prints
+ *                      "kept", "bad", "meta_before", "meta_after" and
+ *                      "waited_ms"
  *   compactstress S    4 threads malloc, check and free blocks of
  *                      1..3000 B and 16..48 KiB over 2048 slots each,
  *                      sleeping 1 ms every 64 operations, while the
@@ -306,6 +312,31 @@ static void compactmeta(long n) {
 	}
 	printf("kept %ld\nbad %ld\nmoved %zu\nmeta_before %zu\nmeta_after %zu\n", kept, bad,
 	    ctl_stat("stats.compact.moved") - mv0, m1, m2);
+}
+
+/* compactauto N: see the header. */
+static void compactauto(long n) {
+	const size_t size = 20 << 10;
+	if (n > MAXB)
+		n = MAXB;
+	long kept = burst_keep(n, size, 64);
+	size_t m1 = ctl_stat("stats.metadata_resident"), m2 = m1;
+	long waited = 0;
+	/* idle: no allocator call but the statistics, every 50 ms */
+	while (waited < 20000 && m2 + (768 << 10) > m1) {
+		sleep_ms(50);
+		waited += 50;
+		m2 = ctl_stat("stats.metadata_resident");
+	}
+	long bad = 0;
+	for (long i = 0; i < n; i += 20)
+		for (int j = 0; j < 64; j++)
+			bad += ((unsigned char *)blocks[i])[j] != (unsigned char)(i & 0x7f);
+	for (long i = 0; i < n; i++) {
+		free(blocks[i]);
+		blocks[i] = NULL;
+	}
+	printf("kept %ld\nbad %ld\nmeta_before %zu\nmeta_after %zu\nwaited_ms %ld\n", kept, bad, m1, m2, waited);
 }
 
 /* compactstress SECONDS: see the header. */
@@ -614,6 +645,8 @@ int main(int argc, char **argv) {
 		burstmeta(mib, argc > 3 ? (size_t)atol(argv[3]) : 4096);
 	} else if (strcmp(argv[1], "compact") == 0) {
 		compactmeta(mib);
+	} else if (strcmp(argv[1], "compactauto") == 0) {
+		compactauto(mib);
 	} else if (strcmp(argv[1], "compactstress") == 0) {
 		compactstress(mib);
 	} else if (strcmp(argv[1], "trimloop") == 0) {
