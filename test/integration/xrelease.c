@@ -245,6 +245,27 @@ static long burst_keep(long n, size_t size, size_t mark) {
 	return kept;
 }
 
+/* Survivors of burst_keep (every 20th of blocks[0..n)) whose first 64
+ * bytes changed, or whose usable size is not usize (0: not checked). */
+static long survivors_bad(long n, size_t usize) {
+	long bad = 0;
+	for (long i = 0; i < n; i += 20) {
+		unsigned char *b = blocks[i];
+		for (int j = 0; j < 64; j++)
+			bad += b[j] != (unsigned char)(i & 0x7f);
+		bad += usize && malloc_usable_size(b) != usize;
+	}
+	return bad;
+}
+
+/* Free blocks[0..n) and clear them. */
+static void free_blocks(long n) {
+	for (long i = 0; i < n; i++) {
+		free(blocks[i]);
+		blocks[i] = NULL;
+	}
+}
+
 /* burstmeta: what a burst's survivors keep of its metadata (issue 10, the
  * spike target): run descriptors stay resident in every pool block that
  * holds a live one. */
@@ -284,13 +305,7 @@ static void compactmeta(long n) {
 	malloc_trim(0); /* releases the emptied pool blocks */
 	size_t m2 = ctl_stat("stats.metadata_resident");
 	/* the survivors are intact, and every pointer is still known */
-	long bad = 0;
-	for (long i = 0; i < n; i += 20) {
-		unsigned char *b = blocks[i];
-		for (int j = 0; j < 64; j++)
-			bad += b[j] != (unsigned char)(i & 0x7f);
-		bad += malloc_usable_size(b) != size;
-	}
+	long bad = survivors_bad(n, size);
 	/* a new burst, resized and freed with the survivors: the moved
 	 * descriptors still work as lists, page entries and free runs */
 	for (long i = 1; i < n; i += 2) {
@@ -303,13 +318,8 @@ static void compactmeta(long n) {
 	for (long i = 0; i < n; i += 20)
 		if (!(blocks[i] = realloc(blocks[i], size * 2)))
 			exit(92);
-	for (long i = 0; i < n; i += 20)
-		for (int j = 0; j < 64; j++)
-			bad += ((unsigned char *)blocks[i])[j] != (unsigned char)(i & 0x7f);
-	for (long i = 0; i < n; i++) {
-		free(blocks[i]);
-		blocks[i] = NULL;
-	}
+	bad += survivors_bad(n, 0);
+	free_blocks(n);
 	printf("kept %ld\nbad %ld\nmoved %zu\nmeta_before %zu\nmeta_after %zu\n", kept, bad,
 	    ctl_stat("stats.compact.moved") - mv0, m1, m2);
 }
@@ -328,14 +338,8 @@ static void compactauto(long n) {
 		waited += 50;
 		m2 = ctl_stat("stats.metadata_resident");
 	}
-	long bad = 0;
-	for (long i = 0; i < n; i += 20)
-		for (int j = 0; j < 64; j++)
-			bad += ((unsigned char *)blocks[i])[j] != (unsigned char)(i & 0x7f);
-	for (long i = 0; i < n; i++) {
-		free(blocks[i]);
-		blocks[i] = NULL;
-	}
+	long bad = survivors_bad(n, size);
+	free_blocks(n);
 	printf("kept %ld\nbad %ld\nmeta_before %zu\nmeta_after %zu\nwaited_ms %ld\n", kept, bad, m1, m2, waited);
 }
 
