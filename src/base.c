@@ -117,6 +117,7 @@ typedef struct pool_block_s {
 	uint32_t ncarved; /* slots [0, ncarved) have been handed out once */
 	uint32_t cap;
 	uint32_t idx; /* indexed pools: the block's number in xa_pool_blocks */
+	const xa_pool_t *pool; /* its pool (compaction walks the numbered blocks) */
 	uint8_t full, purged;
 	uint8_t dirty;     /* an object was freed since the last page scan */
 	uint16_t pgpurged; /* pages (bit i: page i) purged while partly used */
@@ -161,6 +162,7 @@ static pool_block_t *block_new(xa_pool_t *pool) {
 	pool_block_t *b = (pool_block_t *)region_cur;
 	region_cur += POOL_BLOCK;
 	b->cap = (uint32_t)((POOL_BLOCK - POOL_HDR) / pool->size);
+	b->pool = pool;
 	if (idx) {
 		/* published before any reference to the block's objects */
 		b->idx = idx;
@@ -327,6 +329,10 @@ size_t xa_base_purge(void) {
  * pages.  Blocks holding no live object are neither source nor target.
  * Under base_lock; the callbacks must not use a pool. */
 static uint32_t block_live(const pool_block_t *b) { return b->ncarved - b->nfree; }
+/* Numbered blocks of another indexed pool count as empty here. */
+static uint32_t block_live_in(const xa_pool_t *pool, const pool_block_t *b) {
+	return b->pool == pool ? block_live(b) : 0;
+}
 static uint32_t block_room(const pool_block_t *b) { return b->nfree + (b->cap - b->ncarved); }
 static pool_block_t *block_num(uint32_t i) { return (pool_block_t *)xa_pool_blocks[i]; }
 
@@ -336,7 +342,7 @@ size_t xa_pool_spare_blocks(const xa_pool_t *pool) {
 	size_t inuse = 0, cap = 0, live = 0;
 	for (uint32_t i = 1; i <= pool_nindexed; i++) {
 		const pool_block_t *b = block_num(i);
-		if (block_live(b)) {
+		if (block_live_in(pool, b)) {
 			inuse++;
 			cap = b->cap;
 			live += block_live(b);
@@ -354,13 +360,15 @@ size_t xa_pool_compact(xa_pool_t *pool, bool (*movable)(const void *obj), void (
 	uint32_t lo = 1, hi = pool_nindexed;
 	for (; lo < hi && nmoved < max; hi--) {
 		pool_block_t *s = block_num(hi);
+		if (s->pool != pool)
+			continue;
 		for (uint32_t i = 0; i < s->ncarved && lo < hi && nmoved < max; i++) {
 			if (s->freemap[i / 64] & ((uint64_t)1 << (i % 64)))
 				continue;
 			char *from = (char *)s + POOL_HDR + (size_t)i * pool->size;
 			if (!movable(from))
 				continue;
-			while (lo < hi && (block_live(block_num(lo)) == 0 || block_room(block_num(lo)) == 0))
+			while (lo < hi && (block_live_in(pool, block_num(lo)) == 0 || block_room(block_num(lo)) == 0))
 				lo++;
 			if (lo == hi)
 				break;
