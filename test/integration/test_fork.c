@@ -82,6 +82,27 @@ Test(fork, storm_with_idle_threads_decay_1ms, .timeout = 300) {
 	xrun_free(&r);
 }
 
+Test(fork, storm_while_the_world_is_stopped_for_compactions, .timeout = 300) {
+	/* The same storm while a thread asks for a descriptor compaction every
+	 * ms (src/idle.c, "Stopping the world"; about 1000 stops in the
+	 * storm): the forking thread is claimed between forks, and its fork
+	 * must wait for the restart and never leave its child waiting for a
+	 * mover the child does not have.  Every child must finish within 10
+	 * s.  (The child's reset of the stop flag, for a fork by a thread
+	 * outside the registry, is not reached here: this forker is
+	 * registered.) */
+	struct xrun r;
+	XRUN_PROG(&r, "XFORK", "decay_ms:1", 280, "storm", "1500", "3", "60", "200", "compact");
+	xrun_assert_ok(&r);
+	int n = forks_done(&r, "storm: ", 200);
+	const char *p = strstr(r.out, "compaction passes ");
+	cr_assert(p, "no compaction count:\n%s", r.out);
+	long passes = atol(p + strlen("compaction passes "));
+	cr_log_info("storm with compactions: %d forks, %ld compaction passes", n, passes);
+	cr_assert_geq(passes, 1, "no compaction pass during the storm:\n%s", r.out);
+	xrun_free(&r);
+}
+
 Test(fork, child_reclaims_the_forking_threads_idle_cache, .timeout = 120) {
 	/* the child's thread state must carry the child's tid, or the idle
      * check reads /proc/self/task/<parent's tid> and never reclaims */

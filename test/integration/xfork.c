@@ -17,6 +17,11 @@
  *                       After SECS seconds (default: none) the storm stops
  *                       early, but never before MIN forks (default N): a
  *                       slow machine makes fewer forks, a quick one all N
+ *                       With a fifth argument "compact": first a burst
+ *                       of 16384 blocks of 20000 B of which every 20th
+ *                       is kept, then a thread asks for a descriptor
+ *                       compaction (xallocctl "compact") every ms during
+ *                       the storm; prints "compaction passes N"
  *   xfork idle          the forking thread's cache in the child is
  *                       reclaimed when the child idles: prints
  *                       "child_tcache_before B" and "child_tcache_after A"
@@ -34,6 +39,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,6 +219,31 @@ static void *storm_idler(void *arg) {
 static int storm_n, storm_min, storm_done, storm_failed;
 static double storm_secs;
 
+typedef int (*ctl_fn)(const char *, void *, size_t *, void *, size_t);
+
+/* storm ... compact: a burst's survivors for the compactions to move,
+ * then a compaction request every millisecond until the storm ends */
+static void *storm_compactor(void *arg) {
+	ctl_fn ctl = (ctl_fn)arg;
+	while (!atomic_load_explicit(&storm_stop, memory_order_relaxed)) {
+		if (ctl("compact", NULL, NULL, NULL, 0) != 0)
+			fail("xallocctl(\"compact\") failed");
+		sleep_us(1000);
+	}
+	return NULL;
+}
+
+static void storm_burst(void) {
+	enum { N = 16384 };
+	static void *b[N];
+	for (int i = 0; i < N; i++)
+		if (!(b[i] = malloc(20000)))
+			fail("malloc");
+	for (int i = 0; i < N; i++)
+		if (i % 20)
+			free(b[i]);
+}
+
 static void *storm_forker(void *arg) {
 	(void)arg;
 	uint64_t seed = 4242;
@@ -246,8 +277,16 @@ static int mode_storm(int argc, char **argv) {
 	int nidle = argc > 2 ? atoi(argv[2]) : 3;
 	storm_secs = argc > 3 ? atof(argv[3]) : 0;
 	storm_min = argc > 4 ? atoi(argv[4]) : storm_n;
+	bool compact = argc > 5 && strcmp(argv[5], "compact") == 0;
 	if (storm_n <= 0 || nidle < 0 || nidle > 64 || storm_min < 0 || storm_min > storm_n)
-		fail("usage: xfork storm N [IDLE_THREADS <= 64 [SECONDS [MIN_FORKS <= N]]]");
+		fail("usage: xfork storm N [IDLE_THREADS <= 64 [SECONDS [MIN_FORKS <= N [compact]]]]");
+	ctl_fn ctl = NULL;
+	pthread_t c;
+	if (compact) {
+		if (!(ctl = (ctl_fn)dlsym(RTLD_DEFAULT, "xallocctl")))
+			fail("no xallocctl");
+		storm_burst();
+	}
 	/* the forking thread first: the registry lists newest first, so the
      * idle pass visits the idle threads before it */
 	pthread_t f, t[64];
@@ -256,21 +295,30 @@ static int mode_storm(int argc, char **argv) {
 	for (long i = 0; i < nidle; i++)
 		if (pthread_create(&t[i], NULL, storm_idler, (void *)i))
 			fail("pthread_create");
+	if (compact && pthread_create(&c, NULL, storm_compactor, (void *)ctl))
+		fail("pthread_create");
 	double t0 = now();
 	pthread_join(f, NULL);
 	atomic_store(&storm_stop, 1);
 	for (int i = 0; i < nidle; i++)
 		pthread_join(t[i], NULL);
+	uint64_t passes = 0, epoch = 1;
+	if (compact) {
+		pthread_join(c, NULL);
+		size_t len = sizeof passes;
+		if (ctl("epoch", NULL, NULL, &epoch, sizeof epoch) || ctl("stats.compact.passes", &passes, &len, NULL, 0))
+			fail("stats.compact.passes");
+	}
 	if (storm_failed)
 		return 1;
 	printf("storm: %d forks (of %d) with %d idle threads in %.1f s, every child ok\n", storm_done, storm_n, nidle,
 	    now() - t0);
+	if (compact)
+		printf("compaction passes %llu\n", (unsigned long long)passes);
 	return 0;
 }
 
 /* ------------------------------------------------------------- mode idle */
-
-typedef int (*ctl_fn)(const char *, void *, size_t *, void *, size_t);
 
 static size_t tcache_bytes(ctl_fn ctl) {
 	uint64_t e = 1;
