@@ -300,6 +300,9 @@ size_t xa_pages_unmap_free(xa_arena_t *arena);
  * thread's step (returns ns until it wants to run again, UINT64_MAX:
  * not before new work), a request for one (ctl), and its counters. */
 uint64_t xa_pages_compact_maybe(uint64_t now);
+/* One stop and pass now, by the caller (the background thread, or a test
+ * with it off): descriptors moved, SIZE_MAX if a thread was not idle. */
+size_t xa_pages_compact_now(void);
 void xa_pages_compact_request(void);
 void xa_pages_compact_stats(uint64_t *passes, uint64_t *moved, uint64_t *failed);
 

@@ -679,6 +679,18 @@ static size_t pages_compact(void) {
 	return moved;
 }
 
+size_t xa_pages_compact_now(void) {
+	if (!xa_idle_stop_world()) {
+		atomic_fetch_add(&compact_failed, 1);
+		return SIZE_MAX;
+	}
+	size_t moved = pages_compact();
+	xa_idle_start_world();
+	atomic_fetch_add(&compact_passes, 1);
+	atomic_fetch_add(&compact_moved, moved);
+	return moved;
+}
+
 uint64_t xa_pages_compact_maybe(uint64_t now) {
 	bool req = atomic_load(&compact_requested);
 	if (!xa_opt.compact && !req)
@@ -692,18 +704,14 @@ uint64_t xa_pages_compact_maybe(uint64_t now) {
 		compact_retry_ns = 0;
 		return UINT64_MAX;
 	}
-	if (!xa_idle_stop_world()) {
-		atomic_fetch_add(&compact_failed, 1);
+	size_t moved = xa_pages_compact_now();
+	if (moved == SIZE_MAX) {
 		compact_retry_ns = compact_retry_ns ? XA_MIN(compact_retry_ns * 2, COMPACT_RETRY_MAX_NS)
 		                                    : COMPACT_RETRY_MIN_NS;
 		compact_next_ns = now + compact_retry_ns;
 		return req ? COMPACT_RETRY_MIN_NS / 10 : compact_retry_ns;
 	}
-	size_t moved = pages_compact();
-	xa_idle_start_world();
 	atomic_store(&compact_requested, false);
-	atomic_fetch_add(&compact_passes, 1);
-	atomic_fetch_add(&compact_moved, moved);
 	compact_retry_ns = 0;
 	compact_next_ns = 0;
 	/* more to move: the next pass soon */

@@ -2282,3 +2282,157 @@ Test(base, partly_used_pool_blocks_release_free_pages) {
 	for (unsigned i = 0; i < N; i++)
 		xa_pool_put(&test_pool, obj[i]);
 }
+
+/*
+ * Run descriptor compaction (pages.c, "Compaction") keeps every invariant
+ * of the page allocator.  check_runs walks each chunk of the arena by its
+ * page -> run entries and checks that every run is named from its first
+ * page (and its last, or every page of a slab), that a free run is on its
+ * state's bucket lists and, when dirty, on the decay list, that a slab is
+ * on its bin's lists as its free count says, that every list is well
+ * linked and holds exactly the runs the walk found (no element left
+ * behind at a descriptor's old place).  Returns the runs found.
+ */
+static bool on_list(const xa_list_t *l, const xa_link_t *k) {
+	for (const xa_link_t *e = l->first; e; e = e->next)
+		if (e == k)
+			return true;
+	return false;
+}
+
+static size_t list_len_checked(const xa_list_t *l) {
+	size_t n = 0;
+	for (const xa_link_t *e = l->first; e; e = e->next, n++)
+		cr_assert(e->next ? e->next->prev == e : l->first->prev == e, "list %p: element %zu badly linked",
+		    (void *)l, n);
+	return n;
+}
+
+static size_t check_runs(xa_arena_t *a) {
+	for (unsigned j = 0; j < SC_NSMALL; j++)
+		xa_mutex_lock(&a->bins[j].lock);
+	xa_mutex_lock(&a->lock);
+	size_t runs = 0, nfree = 0, ndirty = 0, nlisted = 0;
+	for (xa_chunk_t *c = a->chunks; c; c = c->next) {
+		for (size_t p = 0; p < CHUNK_NPAGES; runs++) {
+			xa_run_t *r = xa_chunk_run(c, p);
+			cr_assert(r, "chunk %#lx: page %zu names no run", (unsigned long)c->addr, p);
+			cr_assert_eq(r->addr, c->addr + p * PAGE, "page %zu names a run elsewhere", p);
+			size_t last = p + r->npages - 1;
+			cr_assert(r->npages >= 1 && last < CHUNK_NPAGES);
+			if (r->kind == RUN_SLAB) {
+				for (size_t q = p; q <= last; q++)
+					cr_assert_eq(xa_chunk_run(c, q), r, "slab page %zu not named", q);
+				xa_bin_t *b = &a->bins[r->cls];
+				bool listed = on_list(&b->nonfull, &r->link), kept = on_list(&b->empty, &r->link);
+				if (!r->sampled && r->nfree == 0)
+					cr_assert(!listed && !kept, "a full slab is on a list");
+				else if (!r->sampled && r->nfree < r->nregs)
+					cr_assert(listed || b->cur == r, "a partly used slab is on no list");
+				nlisted += listed;
+			} else {
+				cr_assert_eq(xa_chunk_run(c, last), r, "last page of a run not named");
+				if (r->kind == RUN_FREE) {
+					bool found = false;
+					for (unsigned k = 0; k < LARGE_NBUCKETS && !found; k++)
+						found = on_list(&a->avail[r->state][k], &r->link);
+					cr_assert(found, "a free run is on no bucket list");
+					nfree++;
+					if (r->state == PS_DIRTY) {
+						cr_assert(on_list(&a->dirty, &r->dlink), "a dirty run is off the decay list");
+						ndirty++;
+					}
+				} else {
+					cr_assert_eq(r->kind, RUN_LARGE);
+				}
+			}
+			p = last + 1;
+		}
+	}
+	size_t lfree = 0, lnonfull = 0;
+	for (unsigned s = 0; s < PS_NSTATES; s++)
+		for (unsigned k = 0; k < LARGE_NBUCKETS; k++)
+			lfree += list_len_checked(&a->avail[s][k]);
+	for (unsigned j = 0; j < SC_NSMALL; j++) {
+		lnonfull += list_len_checked(&a->bins[j].nonfull);
+		list_len_checked(&a->bins[j].empty);
+	}
+	size_t ldirty = list_len_checked(&a->dirty);
+	xa_mutex_unlock(&a->lock);
+	for (unsigned j = SC_NSMALL; j-- > 0;)
+		xa_mutex_unlock(&a->bins[j].lock);
+	cr_assert_eq(lfree, nfree, "bucket lists hold %zu runs, the chunks %zu free runs", lfree, nfree);
+	cr_assert_eq(ldirty, ndirty, "the decay list holds %zu runs, the chunks %zu dirty ones", ldirty, ndirty);
+	cr_assert_eq(lnonfull, nlisted, "bin lists hold %zu slabs, %zu found on them", lnonfull, nlisted);
+	return runs;
+}
+
+static unsigned char mark_of(size_t i) { return (unsigned char)(i * 37 + 11); }
+
+Test(compact, moved_descriptors_keep_every_invariant) {
+	xt_free(xt_malloc(1));
+	xa_background_set(false); /* the test is the mover */
+	xa_tsd_t *t = &xa_tsd_tls;
+	xa_arena_t *a = t->arena;
+	enum { NL = 6000, NS = 30000 };
+	static unsigned char *lg[NL], *sm[NS];
+	static const size_t ssz[] = {48, 200, 1000, 3000, 9000};
+	for (size_t i = 0; i < NL; i++) {
+		cr_assert_not_null(lg[i] = xt_malloc(20000 + (i % 7) * 4096));
+		lg[i][0] = mark_of(i);
+	}
+	for (size_t i = 0; i < NS; i++) {
+		cr_assert_not_null(sm[i] = xt_malloc(ssz[i % 5]));
+		sm[i][0] = mark_of(i);
+	}
+	for (size_t i = 0; i < NL; i++)
+		if (i % 20) {
+			xt_free(lg[i]);
+			lg[i] = NULL;
+		}
+	for (size_t i = 0; i < NS; i++)
+		if (i % 20) {
+			xt_free(sm[i]);
+			sm[i] = NULL;
+		}
+	xa_tcache_flush_all(t);
+	xa_arena_purge_all(a);
+	/* and some dirty free runs, on the decay list (decay_ms: 1 s) */
+	for (size_t i = 0; i < NL; i += 40) {
+		xt_free(lg[i]);
+		lg[i] = NULL;
+	}
+	xa_tcache_flush_all(t);
+	xa_mutex_lock(&a->lock);
+	size_t dirty = a->stats.npages[PS_DIRTY];
+	xa_mutex_unlock(&a->lock);
+	cr_assert_gt(dirty, 0, "no dirty pages to move");
+	size_t runs0 = check_runs(a);
+	size_t moved = xa_pages_compact_now();
+	cr_assert_neq(moved, SIZE_MAX, "the world could not be stopped");
+	cr_log_info("compaction: %zu of %zu runs moved", moved, runs0);
+	cr_assert_geq(moved, 300, "only %zu descriptors moved", moved);
+	cr_assert_eq(check_runs(a), runs0, "the runs changed");
+	for (size_t i = 20; i < NL; i += 40) {
+		cr_assert_eq(lg[i][0], mark_of(i));
+		cr_assert_geq(xt_malloc_usable_size(lg[i]), 20000 + (i % 7) * 4096);
+	}
+	for (size_t i = 0; i < NS; i += 20) {
+		cr_assert_eq(sm[i][0], mark_of(i));
+		cr_assert_eq(xt_malloc_usable_size(sm[i]), xa_sc_size[xa_sc_size2class(ssz[i % 5])]);
+	}
+	/* the moved descriptors serve new allocations, frees and merges */
+	for (size_t i = 1; i < NS; i += 3)
+		cr_assert_not_null(sm[i] = xt_malloc(ssz[i % 5]));
+	for (size_t i = 1; i < NL; i += 3)
+		cr_assert_not_null(lg[i] = xt_malloc(30000));
+	check_runs(a);
+	for (size_t i = 0; i < NL; i++)
+		xt_free(lg[i]);
+	for (size_t i = 0; i < NS; i++)
+		xt_free(sm[i]);
+	xa_tcache_flush_all(t);
+	xa_arena_purge_all(a);
+	check_runs(a);
+	check_page_accounting();
+}
