@@ -648,14 +648,16 @@ static void run_moved(void *from, void *to) {
 	}
 }
 
-/* The world is stopped.  One arena at a time (the pool is shared, but a
- * descriptor's references are all its arena's): its bin locks and its
- * lock, which also keep out the callers that take them without entering a
- * slow path (ctl purges, statistics), its stash back to the pool, move. */
+/* The world is stopped.  Every arena's stash back to the pool first (its
+ * slots then count as free, not as live slots to skip).  Then one arena
+ * at a time (the pool is shared, but a descriptor's references are all
+ * its arena's): its bin locks and its lock, which also keep out the
+ * callers that take them without entering a slow path (ctl purges,
+ * statistics), and move. */
 static size_t pages_compact(void) {
 	unsigned n = atomic_load(&xa_narenas_created);
 	size_t moved = 0;
-	for (unsigned i = 0; i < n; i++) { /* every stash first: fewer live slots to skip */
+	for (unsigned i = 0; i < n; i++) {
 		xa_arena_t *a = xa_arenas[i];
 		xa_mutex_lock(&a->lock);
 		while (a->nrun_stash)
@@ -667,8 +669,6 @@ static size_t pages_compact(void) {
 		for (unsigned j = 0; j < SC_NSMALL; j++)
 			xa_mutex_lock(&a->bins[j].lock);
 		xa_mutex_lock(&a->lock);
-		while (a->nrun_stash)
-			xa_pool_put(&run_pool, a->run_stash[--a->nrun_stash]);
 		compact_arena = a;
 		moved += xa_pool_compact(&run_pool, run_movable, run_moved, COMPACT_MAX_MOVES - moved);
 		compact_arena = NULL;
