@@ -174,12 +174,9 @@ void xa_idle_owner_wait(xa_tsd_t *t) {
 void xa_idle_prefork(void) {
 	xa_tsd_t *t = &xa_tsd_tls;
 	t->fork_in_slow = t->in_slow;
-	/* xa_tsd_enter but for the gate: the locks taken next are held by
-	 * a world stop's mover for as long as the stop lasts */
-	t->in_slow = 1;
-	atomic_signal_fence(memory_order_seq_cst);
-	if (unlikely(atomic_load_explicit(&t->reclaim, memory_order_acquire)))
-		xa_idle_owner_wait(t);
+	/* not the gate: the locks taken next are held by a world stop's
+	 * mover for as long as the stop lasts */
+	xa_tsd_enter_claims(t);
 }
 
 void xa_idle_postfork_parent(void) {
@@ -243,6 +240,13 @@ static bool owner_busy(xa_tsd_t *t) {
 	    XA_RELAXED_LOAD(t->dmark) == XA_RELAXED_LOAD(t->deallocated);
 }
 
+/* Steps 2-3's test: t is asleep in the kernel (State S) and inside no
+ * allocator path; *sw is its context-switch count. */
+static bool owner_asleep(xa_tsd_t *t, uint64_t *sw) {
+	char st;
+	return xa_os_thread_sched(t->tid, &st, sw) && st == 'S' && !owner_busy(t);
+}
+
 #define IDLE_BATCH 64
 
 typedef struct {
@@ -270,16 +274,15 @@ static void idle_visit(xa_tsd_t *t, void *arg) {
 			ps->next = due - ps->now;
 		return;
 	}
-	char st;
 	uint64_t sw1, sw2;
-	if (!xa_os_thread_sched(t->tid, &st, &sw1) || st != 'S' || owner_busy(t))
+	if (!owner_asleep(t, &sw1))
 		goto later;
 	t->reclaim_pid = getpid();
 	atomic_store(&t->reclaim, 1);
 	xa_tcache_uncache(t);
 	XA_RELAXED_STORE(t->next_event, 0);
 	atomic_thread_fence(memory_order_seq_cst);
-	if (!xa_os_thread_sched(t->tid, &st, &sw2) || st != 'S' || sw2 != sw1 || owner_busy(t)) {
+	if (!owner_asleep(t, &sw2) || sw2 != sw1) {
 		atomic_store(&t->reclaim, 2);
 		goto later;
 	}
@@ -334,9 +337,8 @@ static void stw_claim(xa_tsd_t *t, void *arg) {
 	if (!*ok || t == &xa_tsd_tls)
 		return;
 	uint8_t prev = atomic_load(&t->reclaim);
-	char st;
 	uint64_t sw1, sw2;
-	if (prev == 1 || !xa_os_thread_sched(t->tid, &st, &sw1) || st != 'S' || owner_busy(t)) {
+	if (prev == 1 || !owner_asleep(t, &sw1)) {
 		*ok = false;
 		return;
 	}
@@ -345,7 +347,7 @@ static void stw_claim(xa_tsd_t *t, void *arg) {
 	atomic_store(&t->reclaim, 1);
 	atomic_thread_fence(memory_order_seq_cst);
 	/* claimed from here on, failed or not: xa_idle_start_world releases */
-	if (!xa_os_thread_sched(t->tid, &st, &sw2) || st != 'S' || sw2 != sw1 || owner_busy(t))
+	if (!owner_asleep(t, &sw2) || sw2 != sw1)
 		*ok = false;
 }
 

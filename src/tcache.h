@@ -499,13 +499,18 @@ void xa_stw_gate_enter(xa_tsd_t *t);
 void xa_stw_gate_leave(xa_tsd_t *t);
 /* Mark the calling thread as inside an allocator slow path (which may touch
  * its cache bins and read run descriptors) and wait out a reclaim of its
- * cache or a world stop, if one is running.  A thread outside the registry
- * (booting, or past its exit hook) passes the world-stop gate instead. */
-XA_INLINE void xa_tsd_enter(xa_tsd_t *t) {
+ * cache or a world stop, if one is running (xa_tsd_enter_claims: that
+ * much; the fork prepare handler stops there).  A thread outside the
+ * registry (booting, or past its exit hook) passes the world-stop gate
+ * too. */
+XA_INLINE void xa_tsd_enter_claims(xa_tsd_t *t) {
 	t->in_slow = 1;
 	atomic_signal_fence(memory_order_seq_cst);
 	if (unlikely(atomic_load_explicit(&t->reclaim, memory_order_acquire)))
 		xa_idle_owner_wait(t);
+}
+XA_INLINE void xa_tsd_enter(xa_tsd_t *t) {
+	xa_tsd_enter_claims(t);
 	if (unlikely(t->state != TSD_NOMINAL))
 		xa_stw_gate_enter(t);
 }
