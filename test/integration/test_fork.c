@@ -116,3 +116,18 @@ Test(fork, child_reclaims_the_forking_threads_idle_cache, .timeout = 120) {
 	cr_assert_lt(after, before / 8, "the child's idle cache kept %ld of %ld bytes after 3 s", after, before);
 	xrun_free(&r);
 }
+
+/*
+ * The child's arena bindings: only the forking thread survives, and it
+ * stays bound (tsd.c's fork child handler binds it again after arena.c's
+ * clears every count).  Lost, the first thread to exit in the child would
+ * wrap its arena's count to 2^32 - 1: stats.arenas.<i>.nthreads would
+ * report it and the least-loaded arena choice would never pick the arena.
+ */
+Test(fork, child_keeps_the_forking_threads_arena_binding, .timeout = 60) {
+	struct xrun r;
+	XRUN_PROG(&r, "XFORK", NULL, 40, "bound");
+	xrun_assert_ok(&r);
+	cr_assert(strstr(r.out, "bound: ok"), "unexpected output: %s", r.out);
+	xrun_free(&r);
+}

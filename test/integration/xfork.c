@@ -25,6 +25,12 @@
  *   xfork idle          the forking thread's cache in the child is
  *                       reclaimed when the child idles: prints
  *                       "child_tcache_before B" and "child_tcache_after A"
+ *   xfork bound         a thread other than main forks; in the child, the
+ *                       threads bound to arenas (stats.arenas.<i>.nthreads
+ *                       summed) must be 1 (the forking thread), 2 while a
+ *                       new thread runs, 1 after it exits, and the new
+ *                       thread's exit must not wrap a count; prints
+ *                       "bound: ok"
  *
  * Exit 0: every check passed; "xfork: FAIL: ..." on stderr and exit 1 if
  * not; 99 if malloc does not come from XCHILD_EXPECT (no preload).
@@ -355,6 +361,78 @@ static int mode_idle(void) {
 	return 0;
 }
 
+/* Threads bound to an arena, over every arena (statistics refreshed). */
+static uint64_t bound_threads(ctl_fn ctl) {
+	uint64_t e = 1, sum = 0;
+	unsigned n = 0;
+	size_t len = sizeof n;
+	if (ctl("epoch", NULL, NULL, &e, sizeof e) || ctl("arenas.narenas", &n, &len, NULL, 0))
+		fail("xallocctl epoch / arenas.narenas failed");
+	for (unsigned i = 0; i < n; i++) {
+		char name[64];
+		uint64_t v = 0;
+		unsigned u = 0;
+		snprintf(name, sizeof name, "stats.arenas.%u.nthreads", i);
+		len = sizeof v;
+		if (ctl(name, &v, &len, NULL, 0) != 0) {
+			len = sizeof u; /* an unsigned value wants its exact size */
+			if (ctl(name, &u, &len, NULL, 0) != 0)
+				fail("xallocctl %s failed", name);
+			v = u;
+		}
+		if (v > 1000)
+			fail("%s reads %llu: a count wrapped below zero", name, (unsigned long long)v);
+		sum += v;
+	}
+	return sum;
+}
+
+static void *bound_worker(void *arg) {
+	void *volatile p = malloc(100);
+	free(p);
+	*(uint64_t *)arg = bound_threads((ctl_fn)dlsym(RTLD_DEFAULT, "xallocctl"));
+	return NULL;
+}
+
+static void *bound_forker(void *arg) {
+	(void)arg;
+	free(malloc(64));
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0)
+		fail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		ctl_fn ctl = (ctl_fn)dlsym(RTLD_DEFAULT, "xallocctl");
+		if (!ctl)
+			fail("xallocctl not found");
+		uint64_t first = bound_threads(ctl), during = 0;
+		pthread_t th;
+		if (pthread_create(&th, NULL, bound_worker, &during) || pthread_join(th, NULL))
+			fail("pthread_create / join in the child");
+		uint64_t after = bound_threads(ctl);
+		printf("child: bound %llu, with a new thread %llu, after it %llu\n", (unsigned long long)first,
+		    (unsigned long long)during, (unsigned long long)after);
+		if (first != 1 || during != 2 || after != 1)
+			fail("threads bound to arenas in the child: %llu, %llu, %llu (want 1, 2, 1)",
+			    (unsigned long long)first, (unsigned long long)during, (unsigned long long)after);
+		fflush(stdout);
+		_exit(0);
+	}
+	int st = wait_deadline(pid, 20);
+	if (st != 0)
+		fail("child: %s", describe(st));
+	return NULL;
+}
+
+static int mode_bound(void) {
+	pthread_t th;
+	free(malloc(64)); /* the main thread is bound too */
+	if (pthread_create(&th, NULL, bound_forker, NULL) || pthread_join(th, NULL))
+		fail("pthread_create / join");
+	printf("bound: ok\n");
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	const char *expect = getenv("XCHILD_EXPECT");
 	Dl_info di;
@@ -370,6 +448,8 @@ int main(int argc, char **argv) {
 		return mode_storm(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "idle") == 0)
 		return mode_idle();
-	fprintf(stderr, "usage: xfork claim [raw] | storm N [IDLE_THREADS [SECONDS [MIN_FORKS]]] | idle\n");
+	if (argc >= 2 && strcmp(argv[1], "bound") == 0)
+		return mode_bound();
+	fprintf(stderr, "usage: xfork claim [raw] | storm N [IDLE_THREADS [SECONDS [MIN_FORKS]]] | idle | bound\n");
 	return 2;
 }
