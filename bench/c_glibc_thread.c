@@ -3,7 +3,7 @@
  * bench-malloc-thread): each thread replaces random blocks of a small
  * working set with blocks of random sizes, most of them small.
  *
- * Usage: c_glibc_thread [threads=4] [iterations=20000000] [seed=1]
+ * Usage: c_glibc_thread [threads=4] [iterations=20000000] [seed=1] [round=1]
  *
  * Each thread keeps 1024 slots.  Per iteration it picks a slot at random,
  * checks and frees the block there and allocates a new one, stamped, of a
@@ -12,6 +12,12 @@
  * in 64 above 256, one in 1000 above 4 KiB).  The sizes come from a table
  * of 8192 draws made before the loop, so the loop is malloc, free and the
  * stamps.  A corrupted block exits with status 2.  Prints a checksum.
+ *
+ * round (a power of two up to 4096, default 1): every size is rounded up
+ * to a multiple of it.  With 64 or 128, in an allocator whose size classes
+ * are multiples of it from there on (xalloc's, jemalloc's), two blocks
+ * never share a cache line (64) or a pair of lines (128) (bench/README.md,
+ * "glibc-thread: threads that share an arena").
  */
 #include <stddef.h>
 
@@ -24,6 +30,7 @@
 
 static const char *prog = "c_glibc_thread";
 static unsigned long long iterations;
+static size_t round_to = 1;
 
 typedef struct {
 	uint64_t seed, sum;
@@ -70,7 +77,7 @@ static void *worker(void *arg) {
 				cfail(prog, "block corrupted");
 			free(slot[i]);
 		}
-		size_t n = sizes[(x >> 32) % NSIZES];
+		size_t n = (sizes[(x >> 32) % NSIZES] + round_to - 1) & ~(size_t)(round_to - 1);
 		slot[i] = cmalloc(prog, n);
 		len[i] = n;
 		tag[i] = ctag(x, it);
@@ -91,10 +98,13 @@ static void *worker(void *arg) {
 }
 
 int main(int argc, char **argv) {
-	const char *u = "[threads=4] [iterations=20000000] [seed=1]";
+	const char *u = "[threads=4] [iterations=20000000] [seed=1] [round=1]";
 	unsigned threads = (unsigned)c_arg(argc, argv, 1, 4, u);
 	iterations = c_arg(argc, argv, 2, 20000000, u);
 	uint64_t seed = c_arg(argc, argv, 3, 1, u);
+	round_to = (size_t)c_arg(argc, argv, 4, 1, u);
+	if (round_to == 0 || (round_to & (round_to - 1)) || round_to > 4096)
+		cfail(prog, "round must be a power of two up to 4096");
 	if (!threads)
 		cfail(prog, "need threads >= 1");
 	targ_t *ta = cmalloc(prog, threads * sizeof *ta);
