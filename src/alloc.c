@@ -196,7 +196,7 @@ static void *alloc_raw(xa_tsd_t *t, size_t *usize, unsigned cls, size_t align, b
 		if (p && zero)
 			memset(p, 0, *usize);
 	} else if (cls < SC_NSMALL) {
-		p = xa_arena_malloc_small(t->arena, cls, zero);
+		p = xa_arena_malloc_small(t->arena, cls, zero, t->fill_slot);
 	} else if (cls < SC_HUGE || cls == SC_NLARGE_ALIGNED) {
 		p = align > PAGE && !zero ? aligned_cached(t, *usize, align) : NULL;
 		if (p == NULL)

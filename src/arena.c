@@ -121,6 +121,25 @@
  *     machine of this round does not reproduce (XALLOC_CONF=narenas:4 made
  *     no difference there); left for the quiet machine.
  *
+ * Fill slots (2026-12-08).  A bin carves up to BIN_NCUR slabs at once,
+ * one per fill slot (b->cur[slot]); a thread fills from its slot's slab,
+ * its slot being the one with the fewest threads when it bound to the
+ * arena (xa_arena_thread_bind; a->slot_users counts them).
+ * When one slab was carved for every thread of the arena, two threads of
+ * an arena that run at once on two CPUs got neighbouring regions of the
+ * same pages and the program's own accesses to its blocks slowed down
+ * (not false sharing of lines: 98% of the blocks of c_glibc_thread 2 in
+ * one arena shared a page with the other thread's, 3% a 128-byte pair of
+ * lines; bench/README.md, "glibc-thread: threads that share an arena"):
+ * 2 threads in one arena took 0.87 s against 0.40 in two arenas, and 0.46
+ * with slots.  A slab taken for a slot leaves the nonfull list as the one
+ * carved slab did; a carved slab is on no list, is never kept empty or
+ * released (slab_commit), and is scanned by the in-slab purge before the
+ * listed ones.  A thread alone in its arena uses slot 0 only, as before:
+ * the extra carved slabs are only in arenas that more threads share, one
+ * partly carved slab per class and slot in use (pages of a new slab that
+ * are not carved yet are not resident).  Compaction renames every slot.
+ *
  * Empty slabs (issue 10).  A slab that a flush (or a drain, or a single
  * free) leaves wholly free stays in its bin, on the bin's `empty` list,
  * while the arena's kept slabs stay within EMPTY_KEEP_ARENA_BYTES (256
@@ -254,7 +273,7 @@ xa_arena_t *xa_arena_get(unsigned ind, bool create) {
 	return a;
 }
 
-xa_arena_t *xa_arena_choose(void) {
+xa_arena_t *xa_arena_choose(uint8_t *slot) {
 	xa_mutex_lock(&arenas_lock);
 	unsigned n = atomic_load(&xa_narenas_created), best = 0, bestn = UINT_MAX;
 	for (unsigned i = 0; i < n; i++) {
@@ -268,8 +287,9 @@ xa_arena_t *xa_arena_choose(void) {
 	if ((n == 0 || bestn > 0) && n < arena_max() && (a = arena_create(n)) != NULL)
 		best = n;
 	a = xa_arenas[best];
+	*slot = 0;
 	if (a)
-		atomic_fetch_add(&a->nthreads, 1);
+		xa_arena_thread_bind(a, slot);
 	xa_mutex_unlock(&arenas_lock);
 	return a;
 }
@@ -303,9 +323,35 @@ xa_arena_t *xa_arena_for_fill(xa_tsd_t *t, unsigned cls, bool *locked) {
 	return c ? c : a;
 }
 
-void xa_arena_thread_leave(xa_arena_t *a) {
-	if (a)
+/* Bind a thread to arena a: *slot gets the fill slot with the fewest
+ * bound threads ("Fill slots"; concurrent binds may tie, which costs only
+ * balance). */
+void xa_arena_thread_bind(xa_arena_t *a, uint8_t *slot) {
+	unsigned best = 0, bestn = UINT_MAX;
+	for (unsigned k = 0; k < BIN_NCUR; k++) {
+		unsigned n = atomic_load_explicit(&a->slot_users[k], memory_order_relaxed);
+		if (n < bestn) {
+			bestn = n;
+			best = k;
+		}
+	}
+	atomic_fetch_add(&a->nthreads, 1);
+	atomic_fetch_add_explicit(&a->slot_users[best], 1, memory_order_relaxed);
+	*slot = (uint8_t)best;
+}
+
+/* The fork child's surviving thread, bound again after
+ * xa_arena_postfork_child cleared every count. */
+void xa_arena_thread_rebind(xa_arena_t *a, unsigned slot) {
+	atomic_fetch_add(&a->nthreads, 1);
+	atomic_fetch_add_explicit(&a->slot_users[slot], 1, memory_order_relaxed);
+}
+
+void xa_arena_thread_leave(xa_arena_t *a, unsigned slot) {
+	if (a) {
 		atomic_fetch_sub(&a->nthreads, 1);
+		atomic_fetch_sub_explicit(&a->slot_users[slot], 1, memory_order_relaxed);
+	}
 }
 
 /* ---- purging after frees --------------------------------------------- */
@@ -499,6 +545,12 @@ static void bin_nempty_dec(xa_arena_t *a, xa_bin_t *b) {
 static void bin_list_push(xa_bin_t *b, xa_run_t *r) { xa_list_push(&b->nonfull, &r->link); }
 static void bin_list_remove(xa_bin_t *b, xa_run_t *r) { xa_list_remove(&b->nonfull, &r->link); }
 static xa_run_t *bin_list_first(xa_bin_t *b) { return XA_LIST_FIRST(&b->nonfull, xa_run_t, link); }
+XA_INLINE bool bin_is_cur(const xa_bin_t *b, const xa_run_t *r) {
+	bool c = false;
+	for (unsigned k = 0; k < BIN_NCUR; k++)
+		c |= b->cur[k] == r;
+	return c;
+}
 
 /* ---- remote frees: lock-free stacks of batches -------------------------
  * A tagged pointer: the low 48 bits address the top batch (user-space
@@ -794,8 +846,14 @@ static size_t arena_purge_slabs(xa_arena_t *a, bool force, uint64_t now, uint64_
 					*wait = w;
 			}
 		}
-		bool in_list = b->cur == NULL;
-		for (xa_run_t *r = in_list ? bin_list_first(b) : b->cur; r;) {
+		/* the carved slabs first (k < BIN_NCUR), then the listed ones */
+		unsigned k = 0;
+		xa_run_t *r = NULL;
+		while (k < BIN_NCUR && (r = b->cur[k]) == NULL)
+			k++;
+		if (r == NULL)
+			r = bin_list_first(b);
+		while (r) {
 			if (r->nfree == 0 || r->scanned) {
 				/* nothing freed since the last scan */
 			} else if (!force && !xa_decay_due(decay, r->dirty_ns, now)) {
@@ -805,9 +863,12 @@ static size_t arena_purge_slabs(xa_arena_t *a, bool force, uint64_t now, uint64_
 			} else {
 				released += slab_purge_one(r, size);
 			}
-			if (!in_list) {
-				in_list = true;
-				r = bin_list_first(b);
+			if (k < BIN_NCUR) {
+				r = NULL;
+				while (++k < BIN_NCUR && (r = b->cur[k]) == NULL)
+					;
+				if (r == NULL)
+					r = bin_list_first(b);
 			} else {
 				r = XA_LIST_NEXT(r, xa_run_t, link);
 			}
@@ -966,13 +1027,15 @@ static xa_run_t *slab_steal(xa_arena_t *a, unsigned cls) {
 	return NULL;
 }
 
-unsigned xa_arena_fill_small(xa_arena_t *a, unsigned cls, void **out, unsigned n, uint64_t nrequests, bool locked) {
+unsigned xa_arena_fill_small(xa_arena_t *a, unsigned cls, void **out, unsigned n, uint64_t nrequests, bool locked,
+    unsigned slot) {
 	xa_bin_t *b = &a->bins[cls];
 	unsigned got = 0;
+	xa_assert(slot < BIN_NCUR);
 	if (!locked)
 		xa_mutex_lock(&b->lock);
 	while (got < n) {
-		xa_run_t *r = b->cur;
+		xa_run_t *r = b->cur[slot];
 		if (r == NULL || r->nfree == 0) {
 			r = bin_list_first(b);
 			if (r) {
@@ -991,7 +1054,7 @@ unsigned xa_arena_fill_small(xa_arena_t *a, unsigned cls, void **out, unsigned n
 				b->stats.curslabs++;
 				b->stats.nslabs_total++;
 			}
-			b->cur = r;
+			b->cur[slot] = r;
 		}
 		got += slab_take(r, cls, out + got, n - got);
 	}
@@ -1040,7 +1103,7 @@ XA_INLINE xa_run_t *slab_commit(xa_arena_t *a, xa_bin_t *b, xa_run_t *r, unsigne
 	r->scanned = 0;
 	r->hint = 0; /* cheaper than tracking the lowest word freed: a fill
 	             * skips at most SLAB_BITMAP_WORDS - 1 empty words */
-	if (r == b->cur)
+	if (bin_is_cur(b, r))
 		return NULL;
 	if (r->nfree == r->nregs) {
 		if (old) /* a slab with no free region is on no list */
@@ -1392,9 +1455,9 @@ void xa_arena_flush_small(xa_arena_t *home, unsigned cls, void **ptrs, unsigned 
 	}
 }
 
-void *xa_arena_malloc_small(xa_arena_t *a, unsigned cls, bool zero) {
+void *xa_arena_malloc_small(xa_arena_t *a, unsigned cls, bool zero, unsigned slot) {
 	void *p;
-	if (xa_arena_fill_small(a, cls, &p, 1, 1, false) == 0)
+	if (xa_arena_fill_small(a, cls, &p, 1, 1, false, slot) == 0)
 		return NULL;
 	if (zero)
 		memset(p, 0, xa_sc[cls].size);
@@ -1741,8 +1804,11 @@ void xa_arena_postfork_child(void) {
 		xa_mutex_init(&a->lock);
 		for (unsigned j = 0; j < SC_NSMALL; j++)
 			xa_mutex_init(&a->bins[j].lock);
-		/* Only this thread survives: the others' bindings are gone. */
+		/* Only this thread survives: the others' bindings are gone
+		 * (tsd.c binds it again). */
 		atomic_store(&a->nthreads, 0);
+		for (unsigned k = 0; k < BIN_NCUR; k++)
+			atomic_store(&a->slot_users[k], 0);
 	}
 	xa_mutex_init(&arenas_lock);
 }

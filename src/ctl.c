@@ -242,8 +242,9 @@ CTL_THREAD(arena) {
 			return EAGAIN;
 		io_read(c, &cur, sizeof(cur));
 		if (a != t->arena) {
-			atomic_fetch_add(&a->nthreads, 1);
-			xa_arena_thread_leave(t->arena);
+			uint8_t old = t->fill_slot;
+			xa_arena_thread_bind(a, &t->fill_slot);
+			xa_arena_thread_leave(t->arena, old);
 			t->arena = a;
 			t->arena_pinned = 1;
 		}

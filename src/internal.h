@@ -310,7 +310,7 @@ void xa_pages_compact_stats(uint64_t *passes, uint64_t *moved, uint64_t *failed)
 extern xa_arena_t *_Atomic xa_arenas[XA_MAX_ARENAS];
 extern _Atomic unsigned xa_narenas_created;
 xa_arena_t *xa_arena_get(unsigned ind, bool create);
-xa_arena_t *xa_arena_choose(void);
+xa_arena_t *xa_arena_choose(uint8_t *slot);
 /* At most this many arenas (narenas, or one per CPU; mallopt(M_ARENA_MAX)
  * sets a new limit for the threads that start from then on). */
 unsigned xa_arena_max(void);
@@ -319,9 +319,12 @@ void xa_arena_max_set(unsigned n);
 xa_arena_t *xa_arena_for_fill(xa_tsd_t *t, unsigned cls, bool *locked);
 /* A new slab, all regions free, pages marked pclass (arena lock taken). */
 xa_run_t *xa_slab_new(xa_arena_t *arena, unsigned cls, uint8_t pclass);
-void xa_arena_thread_leave(xa_arena_t *arena);
+void xa_arena_thread_bind(xa_arena_t *arena, uint8_t *slot);
+void xa_arena_thread_rebind(xa_arena_t *arena, unsigned slot);
+void xa_arena_thread_leave(xa_arena_t *arena, unsigned slot);
 /* Fill up to n regions of class cls into out[]; returns how many. */
-unsigned xa_arena_fill_small(xa_arena_t *arena, unsigned cls, void **out, unsigned n, uint64_t nrequests, bool locked);
+unsigned xa_arena_fill_small(xa_arena_t *arena, unsigned cls, void **out, unsigned n, uint64_t nrequests, bool locked,
+    unsigned slot);
 /* Fill up to max regions from arena's remote batches of class cls, no
  * lock; returns how many (0: none waiting). */
 unsigned xa_arena_fill_remote(xa_arena_t *arena, unsigned cls, void **out, unsigned max);
@@ -340,7 +343,7 @@ size_t xa_arena_remote_bytes(xa_arena_t *arena);
 void xa_arena_drain_remote(xa_arena_t *arena);
 /* A bin's statistics (bin lock taken), remote batches accounted. */
 void xa_arena_bin_stats(xa_bin_t *bin, xa_bin_stats_t *out);
-void *xa_arena_malloc_small(xa_arena_t *arena, unsigned cls, bool zero);
+void *xa_arena_malloc_small(xa_arena_t *arena, unsigned cls, bool zero, unsigned slot);
 void *xa_arena_malloc_large(xa_arena_t *arena, size_t usize, size_t align, bool zero);
 void xa_arena_free_large(xa_chunk_t *chunk, xa_run_t *run);
 /* Return blocks of cached large class cls (a thread cache's flush; the

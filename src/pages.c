@@ -558,7 +558,7 @@ size_t xa_pages_unmap_free(xa_arena_t *a) {
  * slots of its lowest (base.c), fixing each reference to a moved one:
  *  - its prun entries (every page of a slab; first and last of the others);
  *  - its place on a list: a free run's size bucket (link) and, if dirty,
- *    the decay list (dlink); a slab's bin list (link); bin->cur.
+ *    the decay list (dlink); a slab's bin list (link); bin->cur[].
  * Nothing else points at a descriptor between calls: thread caches and
  * remote batches hold objects, the page entries the fast paths read are
  * in the chunk descriptor, which never moves.  Not moved: runs being
@@ -635,8 +635,9 @@ static void run_moved(void *from, void *to) {
 			prun_rename(c, p, oname, nname);
 		xa_bin_t *b = &a->bins[r->cls];
 		xa_list_moved(&b->nonfull, &o->link, &r->link);
-		if (b->cur == o)
-			b->cur = r;
+		for (unsigned k = 0; k < BIN_NCUR; k++)
+			if (b->cur[k] == o)
+				b->cur[k] = r;
 		return;
 	}
 	prun_rename(c, p0, oname, nname);

@@ -500,7 +500,7 @@ void *xa_tcache_fill(xa_tsd_t *t, unsigned cls) {
 		if (a != t->arena)
 			got = xa_arena_fill_remote(a, cls, base, b->cap);
 		if (got == 0) {
-			got = xa_arena_fill_small(a, cls, base, t->nfill[cls], b->nrequests + 1, locked);
+			got = xa_arena_fill_small(a, cls, base, t->nfill[cls], b->nrequests + 1, locked, t->fill_slot);
 			/* merged into the bin's statistics; the growth credit
 			 * keeps counting (without statistics, nrequests stays
 			 * 0: fills count what they fetched) */

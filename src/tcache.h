@@ -89,6 +89,8 @@ struct xa_tsd_s {
 	uint8_t prof_off;  /* thread.prof.active == false */
 	uint8_t gc_bin;    /* next bin the incremental GC visits */
 	uint8_t arena_pinned; /* thread.arena was set: fill from t->arena */
+	uint8_t fill_slot;    /* which of a bin's carved slabs its fills take
+	                       * (arena.c, "Fill slots") */
 	xa_arena_t *arena;
 	xa_link_t link;        /* registry of live threads (tsd.c) */
 	/* one block holding every bin's stack; bit 0: the big layout

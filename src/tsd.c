@@ -53,7 +53,7 @@ static void tsd_dtor(void *arg) {
 	XA_RELAXED_STORE(t->allocated, 0);
 	XA_RELAXED_STORE(t->deallocated, 0);
 	t->peak_pub = 0;
-	xa_arena_thread_leave(t->arena);
+	xa_arena_thread_leave(t->arena, t->fill_slot);
 	t->arena = xa_arena_get(0, true);
 	t->state = TSD_PURGATORY;
 	t->next_event = 0;
@@ -86,7 +86,7 @@ xa_tsd_t *xa_tsd_boot(void) {
 		 * counter and read as busy to the idle reclaimer) */
 		t->amark = t->dmark = XA_MARK_NONE;
 		t->tid = xa_os_gettid();
-		t->arena = xa_arena_choose();
+		t->arena = xa_arena_choose(&t->fill_slot);
 		if (t->arena == NULL)
 			t->arena = xa_arena_get(0, true);
 		if (tsd_key_ok)
@@ -155,5 +155,5 @@ void xa_tsd_postfork_child(void) {
 		t = n;
 	}
 	if (self->state == TSD_NOMINAL && self->arena)
-		atomic_fetch_add(&self->arena->nthreads, 1);
+		xa_arena_thread_rebind(self->arena, self->fill_slot);
 }

@@ -207,9 +207,14 @@ struct xa_rbatch_s {
 	void *ptrs[RBATCH_MAX];
 };
 
+/* Fill slots per bin (arena.c, "Fill slots"). */
+#define BIN_NCUR 4
+
 struct xa_bin_s {
 	xa_mutex_t lock;
-	xa_run_t *cur;     /* slab being carved, NULL if none */
+	/* Slabs being carved, one per fill slot (arena.c, "Fill slots"),
+	 * NULL if none */
+	xa_run_t *cur[BIN_NCUR];
 	xa_list_t nonfull; /* other slabs with free regions (link) */
 	/* Wholly free slabs kept for the next fill (link; arena.c, "Empty
 	 * slabs"): at most empty_max, counted in stats.curslabs and active
@@ -253,6 +258,7 @@ typedef struct {
 struct xa_arena_s {
 	unsigned ind;
 	_Atomic unsigned nthreads;
+	_Atomic unsigned slot_users[BIN_NCUR]; /* bound threads per fill slot */
 	xa_mutex_t lock; /* page allocator, large stats, chunk list */
 	xa_chunk_t *chunks;
 	/* free runs by state and size bucket; mask of non-empty buckets */

@@ -26,6 +26,23 @@ Test(stress, sixteen_threads_on_two_cores, .timeout = 120) {
 	xrun_free(&r);
 }
 
+/*
+ * Threads that share an arena fill from slabs of their own (src/arena.c,
+ * "Fill slots"): three threads of one arena allocate 40 blocks of 48 bytes
+ * each in turns, 8 times; no page may hold blocks of two of them.  With
+ * one carved slab per bin, every page of the turns held all three
+ * threads' blocks, and two threads running at once on two CPUs paid for
+ * it in every access to their blocks (bench/README.md, "glibc-thread:
+ * threads that share an arena").
+ */
+Test(stress, threads_of_one_arena_fill_from_their_own_pages, .timeout = 60) {
+	struct xrun r;
+	XRUN(&r, "narenas:1", 30, "pages");
+	xrun_assert_ok(&r);
+	cr_assert(strstr(r.out, "pages: "), "unexpected output: %s", r.out);
+	xrun_free(&r);
+}
+
 Test(stress, producer_consumer_rss_stays_flat, .timeout = 120) {
 	/* 10 million messages malloc'ed in one thread, freed in another: RSS at
      * the end within 10% + 2 MiB of RSS after the first 10%. */

@@ -5,7 +5,7 @@
  *   xchild MODE [ARGS...]
  *
  * Modes (see usage()):  whoami stress prodcons churn fork oom conf vm init
- * dlopen cxx-free.  Exit status 0 means every check passed; a failed check prints
+ * dlopen pages cxx-free.  Exit status 0 means every check passed; a failed check prints
  * "xchild: FAIL: ..." on stderr and exits 1.
  *
  * If XCHILD_EXPECT is set, malloc must come from a shared object whose path
@@ -982,6 +982,87 @@ static void *conf_thread(void *arg) {
 	return NULL;
 }
 
+/* ---- pages: threads of one arena fill from pages of their own ---------- */
+
+#define PG_THREADS 3
+#define PG_ROUNDS 8
+#define PG_PER 40
+#define PG_SIZE 48
+static void *pg_blocks[PG_THREADS][PG_ROUNDS * PG_PER];
+static _Atomic unsigned pg_turn, pg_done;
+
+static void pg_wait(_Atomic unsigned *v, unsigned want) {
+	while (atomic_load(v) < want) {
+		struct timespec ts = {0, 100000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void *pg_worker(void *arg) {
+	unsigned id = (unsigned)(uintptr_t)arg;
+	for (unsigned r = 0; r < PG_ROUNDS; r++) {
+		pg_wait(&pg_turn, r * PG_THREADS + id);
+		for (unsigned i = 0; i < PG_PER; i++) {
+			unsigned char *p = malloc(PG_SIZE);
+			if (p == NULL)
+				fail("malloc(%d) returned NULL", PG_SIZE);
+			memset(p, (int)id + 1, PG_SIZE);
+			pg_blocks[id][r * PG_PER + i] = p;
+		}
+		atomic_fetch_add(&pg_turn, 1);
+	}
+	/* every thread stays until all have allocated */
+	atomic_fetch_add(&pg_done, 1);
+	pg_wait(&pg_done, PG_THREADS);
+	for (unsigned i = 0; i < PG_ROUNDS * PG_PER; i++) {
+		unsigned char *p = pg_blocks[id][i];
+		if (p[0] != id + 1 || p[PG_SIZE - 1] != id + 1)
+			fail("a block of thread %u was overwritten", id);
+		free(p);
+	}
+	return NULL;
+}
+
+static int pg_cmp(const void *a, const void *b) {
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* PG_THREADS threads, alive together, allocate PG_PER blocks each in
+ * turns, PG_ROUNDS times; then no page may hold blocks of two of them.
+ * Run with XALLOC_CONF=narenas:1 so that they share an arena: each must
+ * fill from slabs of its own (src/arena.c, "Fill slots"). */
+static int mode_pages(int argc, char **argv) {
+	(void)argc;
+	(void)argv;
+	pthread_t th[PG_THREADS];
+	for (unsigned i = 0; i < PG_THREADS; i++)
+		if (pthread_create(&th[i], NULL, pg_worker, (void *)(uintptr_t)i) != 0)
+			fail("pthread_create failed");
+	for (unsigned i = 0; i < PG_THREADS; i++)
+		pthread_join(th[i], NULL);
+	enum { N = PG_THREADS * PG_ROUNDS * PG_PER };
+	static uintptr_t key[N]; /* page << 2 | thread */
+	unsigned n = 0;
+	for (unsigned t = 0; t < PG_THREADS; t++)
+		for (unsigned i = 0; i < PG_ROUNDS * PG_PER; i++)
+			key[n++] = ((uintptr_t)pg_blocks[t][i] >> 12) << 2 | t;
+	qsort(key, n, sizeof *key, pg_cmp);
+	unsigned pages = 0, shared = 0;
+	for (unsigned i = 0; i < n;) {
+		unsigned j = i, mixed = 0;
+		while (j < n && key[j] >> 2 == key[i] >> 2)
+			mixed |= (key[j++] & 3) != (key[i] & 3);
+		pages++;
+		shared += mixed;
+		i = j;
+	}
+	printf("pages: %u pages, %u with blocks of two threads\n", pages, shared);
+	if (shared)
+		fail("%u of %u pages hold blocks of two threads of one arena", shared, pages);
+	return 0;
+}
+
 static int mode_conf(int argc, char **argv) {
 	pthread_t t[3];
 	for (long i = 0; i < 3; i++)
@@ -1194,6 +1275,7 @@ static const struct {
     {"conf", mode_conf, "a little work in 4 threads (for XALLOC_CONF checks)"},
     {"vm", mode_vm, "address space used by 128 threads"},
     {"dlopen", mode_dlopen, "PATH: dlopen a module that allocates in its constructor"},
+    {"pages", mode_pages, "threads of one arena allocate in turns: no page holds blocks of two (narenas:1)"},
     {"cxx-free", mode_cxx_free, "libstdc++ operator new/delete (plain, array, sized, aligned) mixed with malloc/free"},
 };
 

@@ -290,7 +290,7 @@ Test(slabs, frees_stamped_before_the_last_scan_are_released) {
 	enum { N = 640 };
 	static void *p[N];
 	for (int i = 0; i < N; i++) {
-		p[i] = xa_arena_malloc_small(a, cls, false);
+		p[i] = xa_arena_malloc_small(a, cls, false, 0);
 		cr_assert_not_null(p[i]);
 		memset(p[i], 1, size);
 	}
@@ -330,6 +330,14 @@ Test(slabs, frees_stamped_before_the_last_scan_are_released) {
  * fill of as many regions as went back to the kept slabs must need no new
  * slab and hand out no region twice and no live one.
  */
+/* r is one of bin b's carved slabs (one per fill slot). */
+static bool bin_cur(const xa_bin_t *b, const xa_run_t *r) {
+	for (unsigned k = 0; k < BIN_NCUR; k++)
+		if (b->cur[k] == r)
+			return true;
+	return false;
+}
+
 static int ptr_cmp(const void *a, const void *b) {
 	uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
 	return x < y ? -1 : x > y;
@@ -347,7 +355,7 @@ Test(slabs, batched_flush_keeps_lists_and_counts) {
 	void **p = calloc(n, sizeof *p), **back = calloc(n, sizeof *p), **again = calloc(n, sizeof *p);
 	cr_assert(p && back && again);
 	for (unsigned i = 0; i < n; i++)
-		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false));
+		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false, 0));
 	/* whole slabs: those whose first region is p[k * nregs] with k even
      * go back entirely, odd ones keep their first region */
 	qsort(p, n, sizeof *p, ptr_cmp);
@@ -366,7 +374,7 @@ Test(slabs, batched_flush_keeps_lists_and_counts) {
 		while (j < n && (uintptr_t)p[j] >= r->addr && (uintptr_t)p[j] < r->addr + (uintptr_t)nregs * size)
 			j++;
 		/* slabs this test filled completely, and not the bin's current one */
-		bool whole = j - i == nregs && r != b->cur && r->nfree == 0;
+		bool whole = j - i == nregs && !bin_cur(b, r) && r->nfree == 0;
 		unsigned w = whole ? nwhole++ : 1;
 		for (unsigned k = i; k < j; k++) {
 			if (w % 4 == 0)
@@ -413,7 +421,7 @@ Test(slabs, batched_flush_keeps_lists_and_counts) {
 	/* the regions left in slabs come back, each once, without a new slab */
 	unsigned want = nback - (nwhole + 1) / 2 * nregs, got = 0;
 	while (got < want) {
-		unsigned k = xa_arena_fill_small(a, cls, again + got, want - got, 0, false);
+		unsigned k = xa_arena_fill_small(a, cls, again + got, want - got, 0, false, 0);
 		cr_assert_gt(k, 0);
 		got += k;
 	}
@@ -457,12 +465,13 @@ static size_t active_pages(xa_arena_t *a) {
 }
 
 /* Regions a fill of bin b can take before it needs another slab (the
- * current slab's and the listed ones'). */
+ * carved slabs' and the listed ones'). */
 static unsigned bin_free_regions(xa_bin_t *b) {
 	unsigned n = 0;
 	xa_mutex_lock(&b->lock);
-	if (b->cur)
-		n += b->cur->nfree;
+	for (unsigned k = 0; k < BIN_NCUR; k++)
+		if (b->cur[k])
+			n += b->cur[k]->nfree;
 	for (xa_run_t *r = XA_LIST_FIRST(&b->nonfull, xa_run_t, link); r; r = XA_LIST_NEXT(r, xa_run_t, link))
 		n += r->nfree;
 	xa_mutex_unlock(&b->lock);
@@ -475,12 +484,12 @@ static unsigned bin_free_regions(xa_bin_t *b) {
 static unsigned fill_find_whole_slab(xa_arena_t *a, unsigned cls, void **p, unsigned n) {
 	unsigned nregs = xa_sc[cls].nregs;
 	for (unsigned i = 0; i < n; i++)
-		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false));
+		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false, 0));
 	qsort(p, n, sizeof *p, ptr_cmp);
 	for (unsigned i = 0; i + nregs <= n; i++) {
 		xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p[i]);
 		xa_run_t *r = xa_chunk_run_at(c, (uintptr_t)p[i]);
-		if ((uintptr_t)p[i] == r->addr && r != a->bins[cls].cur && r->nfree == 0 &&
+		if ((uintptr_t)p[i] == r->addr && !bin_cur(&a->bins[cls], r) && r->nfree == 0 &&
 		    (uintptr_t)p[i + nregs - 1] == r->addr + (uintptr_t)(nregs - 1) * xa_sc[cls].size)
 			return i;
 	}
@@ -519,7 +528,7 @@ Test(slabs, emptied_slab_is_kept_for_the_next_fill_and_purged) {
 	unsigned want = bin_free_regions(b) + nregs, got = 0;
 	void **again = calloc(want, sizeof *again);
 	while (got < want) {
-		unsigned k = xa_arena_fill_small(a, cls, again + got, want - got, 0, false);
+		unsigned k = xa_arena_fill_small(a, cls, again + got, want - got, 0, false, 0);
 		cr_assert_gt(k, 0);
 		got += k;
 	}
@@ -531,7 +540,7 @@ Test(slabs, emptied_slab_is_kept_for_the_next_fill_and_purged) {
 	 * current slab); a purge before decay_ms keeps it and says when it is
 	 * due, a purge after releases it */
 	void *extra;
-	cr_assert_eq(xa_arena_fill_small(a, cls, &extra, 1, 0, false), 1);
+	cr_assert_eq(xa_arena_fill_small(a, cls, &extra, 1, 0, false, 0), 1);
 	qsort(again, got, sizeof *again, ptr_cmp);
 	xa_arena_flush_small(a, cls, again, got);
 	free(again);
@@ -591,7 +600,7 @@ Test(slabs, kept_empty_slab_serves_another_class) {
 	unsigned want = bin_free_regions(bb) + 1;
 	void **q = calloc(want, sizeof *q);
 	for (unsigned got = 0; got < want;) {
-		unsigned k = xa_arena_fill_small(a, cb, q + got, want - got, 0, false);
+		unsigned k = xa_arena_fill_small(a, cb, q + got, want - got, 0, false, 0);
 		cr_assert_gt(k, 0);
 		got += k;
 	}
@@ -626,12 +635,12 @@ static unsigned fill_find_whole_slabs(xa_arena_t *a, unsigned cls, void **p, uns
     unsigned nslabs) {
 	unsigned nregs = xa_sc[cls].nregs, found = 0;
 	for (unsigned i = 0; i < n; i++)
-		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false));
+		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false, 0));
 	qsort(p, n, sizeof *p, ptr_cmp);
 	for (unsigned i = 0; i + nregs <= n && found < nslabs; i++) {
 		xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p[i]);
 		xa_run_t *r = xa_chunk_run_at(c, (uintptr_t)p[i]);
-		if ((uintptr_t)p[i] == r->addr && r != a->bins[cls].cur && r->nfree == 0 &&
+		if ((uintptr_t)p[i] == r->addr && !bin_cur(&a->bins[cls], r) && r->nfree == 0 &&
 		    (uintptr_t)p[i + nregs - 1] == r->addr + (uintptr_t)(nregs - 1) * xa_sc[cls].size) {
 			first[found++] = i;
 			i += nregs - 1;
@@ -704,7 +713,7 @@ Test(slabs, flush_jumping_between_slabs_and_words) {
 	unsigned want = bin_free_regions(b), got = 0;
 	void **again = calloc(want, sizeof *again);
 	while (got < want) {
-		unsigned k = xa_arena_fill_small(a, cls, again + got, want - got, 0, false);
+		unsigned k = xa_arena_fill_small(a, cls, again + got, want - got, 0, false, 0);
 		cr_assert_gt(k, 0);
 		got += k;
 	}
@@ -804,9 +813,9 @@ Test(slabs, scattered_flush_frees_each_region_once) {
 	void **p = calloc(n, sizeof *p), **batch = calloc(n, sizeof *p), **sel = calloc(n, sizeof *p);
 	cr_assert(p && batch && sel);
 	for (unsigned i = 0; i < n; i++)
-		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false));
+		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false, 0));
 	qsort(p, n, sizeof *p, ptr_cmp);
-	/* every region the bin had free before is in b->cur: fill it up so
+	/* every region the bin had free before is in b->cur[0]: fill it up so
 	 * the bitmaps hold only this test's regions */
 	unsigned m = 0;
 	for (unsigned i = 0; i < n; i++)
@@ -825,7 +834,7 @@ Test(slabs, scattered_flush_frees_each_region_once) {
 	void **again = calloc(m, sizeof *again);
 	unsigned got = 0;
 	while (got < m) {
-		unsigned k = xa_arena_fill_small(a, cls, again + got, m - got, 0, false);
+		unsigned k = xa_arena_fill_small(a, cls, again + got, m - got, 0, false, 0);
 		cr_assert_gt(k, 0);
 		got += k;
 	}
@@ -849,7 +858,7 @@ Test(slabs, scattered_flush_frees_each_region_once) {
 	/* the slabs this flush empties: every slab of p but the current one */
 	unsigned emptied = 0;
 	for (unsigned i = 0; i < n; i++)
-		emptied += (i == 0 || run_of(p[i]) != run_of(p[i - 1])) && run_of(p[i]) != b->cur;
+		emptied += (i == 0 || run_of(p[i]) != run_of(p[i - 1])) && !bin_cur(b, run_of(p[i]));
 	unsigned nempty1 = b->nempty;
 	xa_arena_bin_stats(b, &s1);
 	xa_arena_flush_small(a, cls, batch, r3);
@@ -877,7 +886,7 @@ static void scattered_misuse(int mode) {
 	unsigned n = 40 * xa_sc[cls].nregs;
 	void **p = calloc(n, sizeof *p), **batch = calloc(n, sizeof *p);
 	for (unsigned i = 0; i < n; i++)
-		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false));
+		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false, 0));
 	qsort(p, n, sizeof *p, ptr_cmp);
 	unsigned m = 64;
 	for (unsigned k = 0; k < m; k++)
@@ -944,9 +953,9 @@ Test(remote, flush_copies_runs_by_arena) {
 	enum { N1 = 90, N0 = 30 };
 	void *p1[N1], *p0[N0], *mix[N1 + N0], *back[N1 + 64];
 	for (unsigned got = 0; got < N1;)
-		got += xa_arena_fill_small(a1, cls, p1 + got, N1 - got, 0, false);
+		got += xa_arena_fill_small(a1, cls, p1 + got, N1 - got, 0, false, 0);
 	for (unsigned got = 0; got < N0;)
-		got += xa_arena_fill_small(a0, cls, p0 + got, N0 - got, 0, false);
+		got += xa_arena_fill_small(a0, cls, p0 + got, N0 - got, 0, false, 0);
 	/* runs: 5 of a1, 3 of a0, 70 of a1 (across a 64-pointer batch), 1 of
 	 * a0, 10 of a1, 26 of a0, 5 of a1 */
 	static const int runs[][2] = {{1, 5}, {0, 3}, {1, 70}, {0, 1}, {1, 10}, {0, 26}, {1, 5}};
@@ -1088,8 +1097,9 @@ static void *lr_consumer(void *arg) {
 	xt_free(xt_malloc(1));
 	xa_tsd_t *t = &xa_tsd_tls;
 	if (t->arena != lr_a1) { /* as thread.arena does */
-		atomic_fetch_add(&lr_a1->nthreads, 1);
-		xa_arena_thread_leave(t->arena);
+		uint8_t old = t->fill_slot;
+		xa_arena_thread_bind(lr_a1, &t->fill_slot);
+		xa_arena_thread_leave(t->arena, old);
 		t->arena = lr_a1;
 		t->arena_pinned = 1;
 	}
@@ -2091,8 +2101,9 @@ static size_t bin_slabs(xa_bin_t *b, void **p, unsigned n, size_t *npages) {
 	size_t ns = 0;
 	*npages = 0;
 	xa_mutex_lock(&b->lock);
-	if (b->cur)
-		slab_seen(b->cur, seen, MAX, &ns, npages);
+	for (unsigned k = 0; k < BIN_NCUR; k++)
+		if (b->cur[k])
+			slab_seen(b->cur[k], seen, MAX, &ns, npages);
 	for (xa_run_t *r = XA_LIST_FIRST(&b->nonfull, xa_run_t, link); r; r = XA_LIST_NEXT(r, xa_run_t, link))
 		slab_seen(r, seen, MAX, &ns, npages);
 	for (xa_run_t *r = XA_LIST_FIRST(&b->empty, xa_run_t, link); r; r = XA_LIST_NEXT(r, xa_run_t, link))
@@ -2129,7 +2140,7 @@ Test(slabs, busy_bin_grows_its_slabs_and_counts_their_pages) {
 	enum { N = 800 };
 	static void *p[N];
 	for (int i = 0; i < N; i++)
-		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false));
+		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false, 0));
 	unsigned small = 0, grown = 0;
 	for (int i = 0; i < N; i++) {
 		xa_chunk_t *c = xa_pagemap_lookup((uintptr_t)p[i]);
@@ -2189,7 +2200,7 @@ Test(slabs, busy_small_bin_grows_to_256_regions) {
 	enum { N = 256 * 64 + 2048 };
 	static void *p[N];
 	for (int i = 0; i < N; i++)
-		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false));
+		cr_assert_not_null(p[i] = xa_arena_malloc_small(a, cls, false, 0));
 	unsigned small = 0, grown = 0;
 	for (int i = 0; i < N; i++) {
 		xa_run_t *r = run_of(p[i]);
@@ -2328,7 +2339,8 @@ static size_t check_runs(xa_arena_t *a) {
 				if (!r->sampled && r->nfree == 0)
 					cr_assert(!listed && !kept, "a full slab is on a list");
 				else if (!r->sampled && r->nfree < r->nregs)
-					cr_assert(listed || b->cur == r, "a partly used slab is on no list");
+					cr_assert(listed || bin_cur(b, r), "a partly used slab is on no list");
+				cr_assert(!bin_cur(b, r) || (!listed && !kept), "a carved slab is on a list");
 				nlisted += listed;
 			} else {
 				cr_assert_eq(xa_chunk_run(c, last), r, "last page of a run not named");
