@@ -335,13 +335,13 @@ void xa_arena_thread_bind(xa_arena_t *a, uint8_t *slot) {
 			best = k;
 		}
 	}
-	atomic_fetch_add(&a->nthreads, 1);
-	atomic_fetch_add_explicit(&a->slot_users[best], 1, memory_order_relaxed);
+	xa_arena_thread_rebind(a, best);
 	*slot = (uint8_t)best;
 }
 
-/* The fork child's surviving thread, bound again after
- * xa_arena_postfork_child cleared every count. */
+/* Bind to arena a in a given slot: xa_arena_thread_bind's second half, and
+ * the fork child's surviving thread after xa_arena_postfork_child cleared
+ * every count. */
 void xa_arena_thread_rebind(xa_arena_t *a, unsigned slot) {
 	atomic_fetch_add(&a->nthreads, 1);
 	atomic_fetch_add_explicit(&a->slot_users[slot], 1, memory_order_relaxed);
@@ -846,31 +846,19 @@ static size_t arena_purge_slabs(xa_arena_t *a, bool force, uint64_t now, uint64_
 					*wait = w;
 			}
 		}
-		/* the carved slabs first (k < BIN_NCUR), then the listed ones */
-		unsigned k = 0;
-		xa_run_t *r = NULL;
-		while (k < BIN_NCUR && (r = b->cur[k]) == NULL)
-			k++;
-		if (r == NULL)
-			r = bin_list_first(b);
-		while (r) {
-			if (r->nfree == 0 || r->scanned) {
-				/* nothing freed since the last scan */
-			} else if (!force && !xa_decay_due(decay, r->dirty_ns, now)) {
-				uint64_t w = xa_decay_wait_ns(decay, r->dirty_ns, now);
-				if (w < *wait)
-					*wait = w;
-			} else {
-				released += slab_purge_one(r, size);
-			}
-			if (k < BIN_NCUR) {
-				r = NULL;
-				while (++k < BIN_NCUR && (r = b->cur[k]) == NULL)
-					;
-				if (r == NULL)
-					r = bin_list_first(b);
-			} else {
-				r = XA_LIST_NEXT(r, xa_run_t, link);
+		/* the carved slabs (k < BIN_NCUR), then the listed ones */
+		for (unsigned k = 0; k <= BIN_NCUR; k++) {
+			xa_run_t *r = k < BIN_NCUR ? b->cur[k] : bin_list_first(b);
+			for (; r; r = k < BIN_NCUR ? NULL : XA_LIST_NEXT(r, xa_run_t, link)) {
+				if (r->nfree == 0 || r->scanned) {
+					/* nothing freed since the last scan */
+				} else if (!force && !xa_decay_due(decay, r->dirty_ns, now)) {
+					uint64_t w = xa_decay_wait_ns(decay, r->dirty_ns, now);
+					if (w < *wait)
+						*wait = w;
+				} else {
+					released += slab_purge_one(r, size);
+				}
 			}
 		}
 		xa_mutex_unlock(&b->lock);
