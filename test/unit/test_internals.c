@@ -1103,19 +1103,20 @@ static void *lr_consumer(void *arg) {
 		t->arena = lr_a1;
 		t->arena_pinned = 1;
 	}
-	unsigned got = 0;
-	while (!atomic_load(&lr_done) || got < 1) {
-		bool any = false;
+	for (;;) {
+		/* done read before the pass: every block stored before it was
+		 * set is then seen by the pass (read after, a block stored
+		 * behind the pass was left in its slot) */
+		bool any = false, done = atomic_load(&lr_done);
 		for (int i = 0; i < 8; i++) {
 			void *p = atomic_exchange(&lr_slot[i], NULL);
 			if (p) {
 				cr_assert_eq(((unsigned char *)p)[100], (unsigned char)(uintptr_t)p);
 				xt_free(p);
-				got++;
 				any = true;
 			}
 		}
-		if (!any && atomic_load(&lr_done))
+		if (!any && done)
 			break;
 	}
 	return NULL; /* the thread's exit flushes its cache */
